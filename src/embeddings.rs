@@ -1,0 +1,201 @@
+//! The (n x d) f32 matrix every stage passes along: row i is record i.
+
+use candle_core::{Device, Tensor};
+
+use crate::error::{Error, Result};
+
+/// A dense row-major (rows x dim) matrix of f32 embeddings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embeddings {
+    rows: usize,
+    dim: usize,
+    data: Vec<f32>,
+}
+
+impl Embeddings {
+    /// Wraps a flat row-major buffer; `data.len()` must be `rows * dim`.
+    pub fn new(data: Vec<f32>, dim: usize) -> Result<Self> {
+        if dim == 0 {
+            return Err(Error::InvalidInput("embedding dimension must be > 0".into()));
+        }
+        if data.len() % dim != 0 {
+            return Err(Error::InvalidInput(format!(
+                "embedding buffer of {} values is not a multiple of dimension {dim}",
+                data.len()
+            )));
+        }
+        Ok(Self {
+            rows: data.len() / dim,
+            dim,
+            data,
+        })
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    pub fn as_slice(&self) -> &[f32] {
+        &self.data
+    }
+
+    pub fn into_vec(self) -> Vec<f32> {
+        self.data
+    }
+
+    /// Row `i` as a slice.
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.dim..(i + 1) * self.dim]
+    }
+
+    /// The rows at `indices`, in that order, as a new matrix.
+    pub fn select(&self, indices: &[usize]) -> Self {
+        let mut data = Vec::with_capacity(indices.len() * self.dim);
+        for &i in indices {
+            data.extend_from_slice(self.row(i));
+        }
+        Self {
+            rows: indices.len(),
+            dim: self.dim,
+            data,
+        }
+    }
+
+    /// L2-normalises every row in place (a zero row stays zero).
+    pub fn normalize(&mut self) {
+        for row in self.data.chunks_mut(self.dim) {
+            let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+            if norm > 0.0 {
+                row.iter_mut().for_each(|v| *v /= norm);
+            }
+        }
+    }
+
+    /// The matrix as a (rows, dim) tensor on the CPU.
+    pub fn to_tensor(&self) -> Result<Tensor> {
+        Ok(Tensor::from_slice(&self.data, (self.rows, self.dim), &Device::Cpu)?)
+    }
+
+    /// Reads a (rows, dim) f32 tensor.
+    pub fn from_tensor(t: &Tensor) -> Result<Self> {
+        let (_, dim) = t.dims2()?;
+        let data = t
+            .to_dtype(candle_core::DType::F32)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
+        Self::new(data, dim)
+    }
+
+    /// Serialises as a NumPy .npy (format 1.0, little-endian f32, C order, shape (rows, dim)).
+    pub fn to_npy(&self) -> Vec<u8> {
+        let mut header = format!(
+            "{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}), }}",
+            self.rows, self.dim
+        );
+        // magic(6) + version(2) + header_len(2) + header + '\n' is padded to a multiple of 64.
+        let unpadded = 10 + header.len() + 1;
+        header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
+        header.push('\n');
+        let mut out = Vec::with_capacity(10 + header.len() + self.data.len() * 4);
+        out.extend_from_slice(b"\x93NUMPY\x01\x00");
+        out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        out.extend_from_slice(header.as_bytes());
+        for v in &self.data {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out
+    }
+
+    /// Reads what [`Embeddings::to_npy`] writes (2-D little-endian f32, C order).
+    pub fn from_npy(bytes: &[u8]) -> Result<Self> {
+        let bad = |m: &str| Error::format(".npy", m);
+        if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+            return Err(bad("not a NumPy .npy file (bad magic)"));
+        }
+        let (header_len, start) = match bytes[6] {
+            1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+            2 | 3 if bytes.len() >= 12 => (
+                u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+                12,
+            ),
+            v => return Err(bad(&format!("unsupported .npy version {v}"))),
+        };
+        let header = bytes
+            .get(start..start + header_len)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .ok_or_else(|| bad("truncated or non-ASCII header"))?;
+        if !header.contains("'<f4'") {
+            return Err(bad("only little-endian float32 ('<f4') is supported"));
+        }
+        if header.contains("'fortran_order': True") {
+            return Err(bad("Fortran order is not supported"));
+        }
+        let shape = header
+            .split("'shape':")
+            .nth(1)
+            .and_then(|s| s.split(')').next())
+            .map(|s| s.trim().trim_start_matches('('))
+            .ok_or_else(|| bad("header has no shape"))?;
+        let dims: Vec<usize> = shape
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse().map_err(|_| bad("bad shape")))
+            .collect::<Result<_>>()?;
+        let [rows, dim] = dims[..] else {
+            return Err(bad("expected a 2-D array"));
+        };
+        let body = &bytes[start + header_len..];
+        if body.len() != rows * dim * 4 {
+            return Err(bad(&format!(
+                "expected {} bytes of data for shape ({rows}, {dim}), found {}",
+                rows * dim * 4,
+                body.len()
+            )));
+        }
+        let data = body
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        if dim == 0 {
+            return Err(bad("dimension 0"));
+        }
+        Ok(Self { rows, dim, data })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn npy_round_trips_and_header_is_aligned() {
+        let e = Embeddings::new(vec![1.0, -2.5, 3.0, 0.25, 5.0, 6.0], 3).unwrap();
+        let bytes = e.to_npy();
+        let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+        assert_eq!((10 + header_len) % 64, 0);
+        assert_eq!(Embeddings::from_npy(&bytes).unwrap(), e);
+    }
+
+    #[test]
+    fn normalize_gives_unit_rows() {
+        let mut e = Embeddings::new(vec![3.0, 4.0, 0.0, 0.0], 2).unwrap();
+        e.normalize();
+        assert_eq!(e.row(0), &[0.6, 0.8]);
+        assert_eq!(e.row(1), &[0.0, 0.0]);
+    }
+
+    #[test]
+    fn rejects_ragged_buffer_and_bad_npy() {
+        assert!(Embeddings::new(vec![1.0; 5], 2).is_err());
+        assert!(Embeddings::from_npy(b"not numpy").is_err());
+    }
+}

@@ -1,0 +1,28 @@
+//! simtune: make similarity search fit your own data.
+//!
+//! The modules read as the pipeline: records are parsed ([`dataset`]), embedded by a frozen
+//! sentence encoder ([`encoder`]) into an (n x d) matrix ([`embeddings`]); a small
+//! [`head`] is trained over those embeddings ([`train`], with one of the group [`loss`]es)
+//! on a few labels; [`search`] and [`metrics`] compare raw and tuned neighbours.
+//! The core knows nothing of the browser or the terminal: `wasm` (browser) and
+//! `bin/simtune.rs` (CLI) are thin faces over it.
+
+pub mod dataset;
+pub mod embeddings;
+pub mod encoder;
+pub mod error;
+pub mod head;
+pub mod loss;
+pub mod metrics;
+pub mod search;
+pub mod train;
+
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
+
+pub use dataset::Dataset;
+pub use embeddings::Embeddings;
+pub use encoder::Encoder;
+pub use error::{Error, Result};
+pub use head::{SkipConnectionHead, SkipConnectionHeadConfig};
+pub use train::{TrainConfig, Trainer};
