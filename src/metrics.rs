@@ -1,1 +1,402 @@
-//! TODO
+//! How quality is measured (DESIGN.md section 5), one protocol for the CLI, the tests and
+//! the page: precision@k (Kern's top_k), the per-class split, the simulated-labeling budget
+//! and the raw-vs-tuned evaluation over seeds, and the page's leave-out estimate.
+
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
+use crate::embeddings::Embeddings;
+use crate::error::{Error, Result};
+use crate::search::top_k_batch;
+use crate::train::{train, TrainConfig};
+
+/// precision@k for each k of `ks`: for every row, the share of its k nearest rows (cosine,
+/// itself excluded) that carry its label; the mean over rows. k is capped at rows - 1.
+pub fn precision_at_k(emb: &Embeddings, labels: &[usize], ks: &[usize]) -> Result<Vec<f64>> {
+    if labels.len() != emb.rows() {
+        return Err(Error::InvalidInput(format!(
+            "{} labels for {} embeddings",
+            labels.len(),
+            emb.rows()
+        )));
+    }
+    if emb.rows() < 2 {
+        return Err(Error::InvalidInput(
+            "precision@k needs at least 2 records".into(),
+        ));
+    }
+    let kmax = ks.iter().copied().max().unwrap_or(0).min(emb.rows() - 1);
+    let neighbours = top_k_batch(emb, emb, kmax, true)?;
+    Ok(ks
+        .iter()
+        .map(|&k| {
+            let k = k.min(kmax).max(1);
+            let total: f64 = neighbours
+                .iter()
+                .enumerate()
+                .map(|(i, hits)| {
+                    let same = hits[..k.min(hits.len())]
+                        .iter()
+                        .filter(|h| labels[h.index] == labels[i])
+                        .count();
+                    same as f64 / k as f64
+                })
+                .sum();
+            total / emb.rows() as f64
+        })
+        .collect())
+}
+
+/// Splits records per class into (train, eval) pools: classes in sorted order (class ids are
+/// indices of sorted class names), each class's records shuffled by one RNG seeded 0, the
+/// first floor(fraction * n_class) to train, the rest to eval. Both lists come back sorted.
+pub fn split_per_class(labels: &[usize], fraction: f64) -> Result<(Vec<usize>, Vec<usize>)> {
+    if !(0.0..=1.0).contains(&fraction) || fraction.is_nan() {
+        return Err(Error::InvalidInput(format!(
+            "split fraction {fraction} is not between 0 and 1"
+        )));
+    }
+    let mut rng = StdRng::seed_from_u64(0);
+    let (mut train, mut eval) = (Vec::new(), Vec::new());
+    for mut members in by_class(labels) {
+        members.shuffle(&mut rng);
+        let cut = (fraction * members.len() as f64).floor() as usize;
+        train.extend_from_slice(&members[..cut]);
+        eval.extend_from_slice(&members[cut..]);
+    }
+    train.sort_unstable();
+    eval.sort_unstable();
+    Ok((train, eval))
+}
+
+/// Record indices grouped by class id, classes ascending, records in input order.
+fn by_class(labels: &[usize]) -> Vec<Vec<usize>> {
+    let classes = labels.iter().copied().max().map_or(0, |m| m + 1);
+    let mut groups = vec![Vec::new(); classes];
+    for (i, &c) in labels.iter().enumerate() {
+        groups[c].push(i);
+    }
+    groups.retain(|g| !g.is_empty());
+    groups
+}
+
+/// Simulated labeling with budget `n` and `seed`: shuffle the classes, shuffle each class,
+/// then take one record per class in turn (round robin) until n records (or all of them).
+pub fn simulated_labeling(labels: &[usize], n: usize, seed: u64) -> Vec<usize> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut groups = by_class(labels);
+    groups.shuffle(&mut rng);
+    for g in &mut groups {
+        g.shuffle(&mut rng);
+    }
+    let n = n.min(labels.len());
+    let mut picked = Vec::with_capacity(n);
+    let mut round = 0;
+    while picked.len() < n {
+        for g in &groups {
+            if let Some(&i) = g.get(round) {
+                picked.push(i);
+                if picked.len() == n {
+                    break;
+                }
+            }
+        }
+        round += 1;
+    }
+    picked
+}
+
+/// A labeling budget: N records, or every record of the train pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    Labels(usize),
+    All,
+}
+
+impl std::fmt::Display for Budget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Budget::Labels(n) => write!(f, "{n}"),
+            Budget::All => write!(f, "all"),
+        }
+    }
+}
+
+impl serde::Serialize for Budget {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            Budget::Labels(n) => s.serialize_u64(*n as u64),
+            Budget::All => s.serialize_str("all"),
+        }
+    }
+}
+
+impl std::str::FromStr for Budget {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim() {
+            "all" => Ok(Budget::All),
+            t => t.parse().map(Budget::Labels).map_err(|_| {
+                Error::InvalidInput(format!("label budget {t:?} is not a number or \"all\""))
+            }),
+        }
+    }
+}
+
+/// One row of an evaluation report: a budget and a k, raw vs tuned precision@k.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct EvalRow {
+    pub labels: Budget,
+    pub k: usize,
+    pub raw: f64,
+    /// mean over seeds
+    pub tuned: f64,
+    /// population standard deviation over seeds
+    pub tuned_std: f64,
+    /// median training time over seeds, seconds
+    pub train_s: f64,
+}
+
+/// What to evaluate: budgets x seeds, reporting precision@k for each k.
+#[derive(Debug, Clone)]
+pub struct EvalSpec {
+    pub budgets: Vec<Budget>,
+    pub seeds: u64,
+    pub ks: Vec<usize>,
+    pub train: TrainConfig,
+}
+
+/// Progress of an evaluation: which run of how many is done.
+#[derive(Debug, Clone, Copy)]
+pub struct EvalProgress {
+    pub run: usize,
+    pub runs: usize,
+}
+
+/// DESIGN.md section 5: for each budget and seed, pick the budget from the train pool by
+/// simulated labeling, train a head on it (the trainer's seed is the run's seed), and
+/// report precision@k on the eval pool raw vs tuned (mean ± std over seeds). Class ids of
+/// both pools must share one namespace. Nothing here looks at the eval pool's labels to
+/// choose anything.
+pub fn evaluate(
+    train_pool: &Embeddings,
+    train_labels: &[usize],
+    eval_pool: &Embeddings,
+    eval_labels: &[usize],
+    spec: &EvalSpec,
+    progress: &mut dyn FnMut(EvalProgress),
+) -> Result<Vec<EvalRow>> {
+    if train_labels.len() != train_pool.rows() {
+        return Err(Error::InvalidInput(format!(
+            "{} train labels for {} train embeddings",
+            train_labels.len(),
+            train_pool.rows()
+        )));
+    }
+    if spec.seeds == 0 || spec.ks.is_empty() || spec.budgets.is_empty() {
+        return Err(Error::InvalidInput(
+            "evaluation needs at least one seed, one k and one budget".into(),
+        ));
+    }
+    let raw = precision_at_k(eval_pool, eval_labels, &spec.ks)?;
+    let runs = spec.budgets.len() * spec.seeds as usize;
+    let mut rows = Vec::new();
+    let mut run = 0;
+    for &budget in &spec.budgets {
+        let mut tuned: Vec<Vec<f64>> = Vec::new(); // (seeds, ks)
+        let mut seconds = Vec::new();
+        for seed in 0..spec.seeds {
+            let n = match budget {
+                Budget::Labels(n) => n,
+                Budget::All => train_labels.len(),
+            };
+            let picked = simulated_labeling(train_labels, n, seed);
+            let x = train_pool.select(&picked);
+            let y: Vec<usize> = picked.iter().map(|&i| train_labels[i]).collect();
+            let config = TrainConfig {
+                seed,
+                ..spec.train.clone()
+            };
+            let start = web_time::Instant::now();
+            let out = train(&x, &y, &config, &mut |_| true)?;
+            seconds.push(start.elapsed().as_secs_f64());
+            let tuned_eval = out.head.apply(eval_pool)?;
+            tuned.push(precision_at_k(&tuned_eval, eval_labels, &spec.ks)?);
+            run += 1;
+            progress(EvalProgress { run, runs });
+        }
+        seconds.sort_by(f64::total_cmp);
+        let train_s = seconds[seconds.len() / 2];
+        for (j, &k) in spec.ks.iter().enumerate() {
+            let values: Vec<f64> = tuned.iter().map(|t| t[j]).collect();
+            let (mean, std) = mean_std(&values);
+            rows.push(EvalRow {
+                labels: budget,
+                k,
+                raw: raw[j],
+                tuned: mean,
+                tuned_std: std,
+                train_s,
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// Mean and population standard deviation.
+pub fn mean_std(values: &[f64]) -> (f64, f64) {
+    let n = values.len().max(1) as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+    (mean, var.sqrt())
+}
+
+/// The page's estimate when there is no gold eval pool: precision@k among the person's own
+/// labelled records, raw vs tuned, by `folds`-fold leave-out — each fold's records are
+/// scored by a head trained without them, their neighbours searched among all labelled
+/// records. `rests_on` says how many labels the figures rest on.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LeaveOut {
+    pub k: usize,
+    pub raw: f64,
+    pub tuned: f64,
+    pub rests_on: usize,
+    pub folds: usize,
+}
+
+/// See [`LeaveOut`]. `labels[i]` is None for an unlabelled record.
+pub fn leave_out_precision(
+    emb: &Embeddings,
+    labels: &[Option<usize>],
+    k: usize,
+    folds: usize,
+    config: &TrainConfig,
+) -> Result<LeaveOut> {
+    if labels.len() != emb.rows() {
+        return Err(Error::InvalidInput(format!(
+            "{} labels for {} embeddings",
+            labels.len(),
+            emb.rows()
+        )));
+    }
+    let labelled: Vec<usize> = (0..labels.len()).filter(|&i| labels[i].is_some()).collect();
+    let y: Vec<usize> = labelled.iter().filter_map(|&i| labels[i]).collect();
+    if labelled.len() < 4 {
+        return Err(Error::Training(format!(
+            "a leave-out estimate needs at least 4 labelled records, there are {}",
+            labelled.len()
+        )));
+    }
+    let x = emb.select(&labelled);
+    let folds = folds.clamp(2, labelled.len());
+    // deal records to folds class by class so every fold sees every class where possible
+    let mut fold_of = vec![0usize; labelled.len()];
+    let mut rng = StdRng::seed_from_u64(config.seed);
+    let mut next = 0;
+    for mut members in by_class(&y) {
+        members.shuffle(&mut rng);
+        for i in members {
+            fold_of[i] = next % folds;
+            next += 1;
+        }
+    }
+    let k = k.min(labelled.len() - 1).max(1);
+    let share = |e: &Embeddings, queries: &[usize]| -> Result<f64> {
+        let q = e.select(queries);
+        let hits = top_k_batch(e, &q, k + 1, false)?;
+        let mut total = 0.0;
+        for (&i, hits) in queries.iter().zip(&hits) {
+            let same = hits
+                .iter()
+                .filter(|h| h.index != i)
+                .take(k)
+                .filter(|h| y[h.index] == y[i])
+                .count();
+            total += same as f64 / k as f64;
+        }
+        Ok(total)
+    };
+    let (mut raw, mut tuned) = (0.0, 0.0);
+    for f in 0..folds {
+        let held: Vec<usize> = (0..y.len()).filter(|&i| fold_of[i] == f).collect();
+        let kept: Vec<usize> = (0..y.len()).filter(|&i| fold_of[i] != f).collect();
+        raw += share(&x, &held)?;
+        let ky: Vec<usize> = kept.iter().map(|&i| y[i]).collect();
+        let tuned_x = match train(&x.select(&kept), &ky, config, &mut |_| true) {
+            Ok(out) => out.head.apply(&x)?,
+            // a fold whose remaining labels cannot train keeps raw vectors: tuned = raw there
+            Err(Error::Training(_)) => x.clone(),
+            Err(e) => return Err(e),
+        };
+        tuned += share(&tuned_x, &held)?;
+    }
+    let n = y.len() as f64;
+    Ok(LeaveOut {
+        k,
+        raw: raw / n,
+        tuned: tuned / n,
+        rests_on: y.len(),
+        folds,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precision_at_k_by_hand() {
+        // two tight pairs on the unit circle: A A near (1,0), B B near (0,1)
+        let mut e = Embeddings::new(vec![1.0, 0.0, 0.99, 0.1, 0.0, 1.0, 0.1, 0.99], 2).unwrap();
+        e.normalize();
+        let p = precision_at_k(&e, &[0, 0, 1, 1], &[1, 3]).unwrap();
+        assert_eq!(p[0], 1.0); // nearest neighbour always same class
+        assert!((p[1] - 1.0 / 3.0).abs() < 1e-12); // 1 of the 3 others shares the label
+        // swap labels across pairs: nearest neighbour never shares
+        let p = precision_at_k(&e, &[0, 1, 0, 1], &[1]).unwrap();
+        assert_eq!(p[0], 0.0);
+    }
+
+    #[test]
+    fn simulated_labeling_is_round_robin_and_seeded() {
+        let labels = [0, 0, 0, 1, 1, 2, 2, 2, 2];
+        let picked = simulated_labeling(&labels, 5, 3);
+        assert_eq!(picked.len(), 5);
+        // the first three picks cover the three classes
+        let mut first: Vec<usize> = picked[..3].iter().map(|&i| labels[i]).collect();
+        first.sort();
+        assert_eq!(first, vec![0, 1, 2]);
+        let mut uniq = picked.clone();
+        uniq.sort();
+        uniq.dedup();
+        assert_eq!(uniq.len(), 5);
+        assert_eq!(picked, simulated_labeling(&labels, 5, 3));
+        assert_ne!(
+            simulated_labeling(&labels, 9, 1),
+            simulated_labeling(&labels, 9, 2)
+        );
+        assert_eq!(simulated_labeling(&labels, 100, 0).len(), 9);
+    }
+
+    #[test]
+    fn split_is_per_class_and_disjoint() {
+        let labels = [0, 1, 0, 1, 0, 1, 0, 2, 2, 2, 2];
+        let (train, eval) = split_per_class(&labels, 0.5).unwrap();
+        let count = |pool: &[usize], c| pool.iter().filter(|&&i| labels[i] == c).count();
+        assert_eq!((count(&train, 0), count(&eval, 0)), (2, 2));
+        assert_eq!((count(&train, 1), count(&eval, 1)), (1, 2));
+        assert_eq!((count(&train, 2), count(&eval, 2)), (2, 2));
+        assert_eq!(train.len() + eval.len(), labels.len());
+        assert!(train.iter().all(|i| !eval.contains(i)));
+        assert_eq!(split_per_class(&labels, 0.5).unwrap(), (train, eval));
+        assert!(split_per_class(&labels, 1.5).is_err());
+    }
+
+    #[test]
+    fn budget_parses() {
+        assert_eq!("all".parse::<Budget>().unwrap(), Budget::All);
+        assert_eq!(" 25".parse::<Budget>().unwrap(), Budget::Labels(25));
+        assert!("x".parse::<Budget>().is_err());
+    }
+}

@@ -1,1 +1,136 @@
-//! TODO
+//! Exact cosine top-k over an (n x d) matrix of L2-normalised rows: one matrix product for
+//! the scores, then a partial sort (select_nth_unstable) per query, O(n) each.
+
+use candle_core::Tensor;
+
+use crate::embeddings::Embeddings;
+use crate::error::{Error, Result};
+
+/// One search hit: a row of the searched matrix and its cosine similarity to the query.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Neighbor {
+    pub index: usize,
+    pub score: f32,
+}
+
+/// Queries scored per matrix product in [`top_k_batch`]: bounds the (block x n) score matrix.
+const QUERY_BLOCK: usize = 256;
+
+fn check_dims(matrix: &Embeddings, dim: usize) -> Result<()> {
+    if matrix.dim() != dim {
+        return Err(Error::InvalidInput(format!(
+            "query has dimension {dim} but the embeddings have {}",
+            matrix.dim()
+        )));
+    }
+    Ok(())
+}
+
+/// The k rows of `matrix` most cosine-similar to `query` (both L2-normalised), best first,
+/// ties broken by the lower index; `exclude` (the query's own row) is never returned.
+pub fn top_k(
+    matrix: &Embeddings,
+    query: &[f32],
+    k: usize,
+    exclude: Option<usize>,
+) -> Result<Vec<Neighbor>> {
+    check_dims(matrix, query.len())?;
+    let q = Tensor::from_slice(query, (query.len(), 1), &candle_core::Device::Cpu)?;
+    let scores = matrix.to_tensor()?.matmul(&q)?.flatten_all()?.to_vec1::<f32>()?; // (n,)
+    Ok(select_top(&scores, k, exclude))
+}
+
+/// For each row of `queries`, its k nearest rows of `matrix`. When `exclude_self` is set,
+/// `queries` is `matrix` itself and row i never lists i.
+pub fn top_k_batch(
+    matrix: &Embeddings,
+    queries: &Embeddings,
+    k: usize,
+    exclude_self: bool,
+) -> Result<Vec<Vec<Neighbor>>> {
+    check_dims(matrix, queries.dim())?;
+    let m_t = matrix.to_tensor()?.t()?; // (d, n)
+    let mut out = Vec::with_capacity(queries.rows());
+    for start in (0..queries.rows()).step_by(QUERY_BLOCK) {
+        let len = QUERY_BLOCK.min(queries.rows() - start);
+        let block = Tensor::from_slice(
+            &queries.as_slice()[start * queries.dim()..(start + len) * queries.dim()],
+            (len, queries.dim()),
+            &candle_core::Device::Cpu,
+        )?;
+        let scores = block.matmul(&m_t)?.to_vec2::<f32>()?; // (len, n)
+        for (j, row) in scores.iter().enumerate() {
+            let exclude = exclude_self.then_some(start + j);
+            out.push(select_top(row, k, exclude));
+        }
+    }
+    Ok(out)
+}
+
+/// The k best of `scores` (descending score, then ascending index), without `exclude`.
+fn select_top(scores: &[f32], k: usize, exclude: Option<usize>) -> Vec<Neighbor> {
+    let mut idx: Vec<usize> = (0..scores.len()).filter(|&i| Some(i) != exclude).collect();
+    let k = k.min(idx.len());
+    if k == 0 {
+        return Vec::new();
+    }
+    let better = |a: &usize, b: &usize| {
+        scores[*b]
+            .total_cmp(&scores[*a])
+            .then_with(|| a.cmp(b))
+    };
+    if k < idx.len() {
+        idx.select_nth_unstable_by(k - 1, better);
+        idx.truncate(k);
+    }
+    idx.sort_unstable_by(better);
+    idx.into_iter()
+        .map(|index| Neighbor {
+            index,
+            score: scores[index],
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit_rows() -> Embeddings {
+        let mut e = Embeddings::new(
+            vec![1.0, 0.0, 0.9, 0.1, 0.0, 1.0, -1.0, 0.0, 0.7, 0.7],
+            2,
+        )
+        .unwrap();
+        e.normalize();
+        e
+    }
+
+    #[test]
+    fn top_k_matches_brute_force_order() {
+        let e = unit_rows();
+        let hits = top_k(&e, e.row(0), 3, Some(0)).unwrap();
+        let order: Vec<usize> = hits.iter().map(|h| h.index).collect();
+        assert_eq!(order, vec![1, 4, 2]);
+        assert!((hits[0].score - 0.9 / (0.82f32).sqrt()).abs() < 1e-6);
+        // k larger than the matrix: everything but the excluded row
+        assert_eq!(top_k(&e, e.row(0), 99, Some(0)).unwrap().len(), 4);
+    }
+
+    #[test]
+    fn batch_equals_single_queries() {
+        let e = unit_rows();
+        let batch = top_k_batch(&e, &e, 2, true).unwrap();
+        for (i, hits) in batch.iter().enumerate() {
+            assert_eq!(hits, &top_k(&e, e.row(i), 2, Some(i)).unwrap());
+        }
+    }
+
+    #[test]
+    fn ties_break_by_index_and_dims_are_checked() {
+        let e = Embeddings::new(vec![1.0, 0.0, 1.0, 0.0, 1.0, 0.0], 2).unwrap();
+        let idx: Vec<usize> = top_k(&e, &[1.0, 0.0], 3, None).unwrap().iter().map(|h| h.index).collect();
+        assert_eq!(idx, vec![0, 1, 2]);
+        assert!(top_k(&e, &[1.0, 0.0, 0.0], 1, None).is_err());
+    }
+}

@@ -1,1 +1,243 @@
-//! TODO
+//! The frozen sentence encoder: a Hugging Face BERT-family model folder, run with
+//! candle-transformers' `BertModel`, tokenised, pooled and normalised exactly as
+//! sentence-transformers does (DESIGN.md section 3), so its vectors match the reference.
+
+mod pooling;
+mod tokenize;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config};
+
+pub use pooling::{l2_normalize, Pooling};
+pub use tokenize::SentenceTokenizer;
+
+use crate::embeddings::Embeddings;
+use crate::error::{Error, Result};
+
+/// The files of a model folder, as bytes (the browser has no filesystem).
+#[derive(Debug, Clone, Default)]
+pub struct ModelFiles {
+    /// config.json (required; model_type must be "bert").
+    pub config: Vec<u8>,
+    /// tokenizer.json (required).
+    pub tokenizer: Vec<u8>,
+    /// model.safetensors (required).
+    pub weights: Vec<u8>,
+    /// sentence_bert_config.json (optional; gives max_seq_length).
+    pub sentence_bert_config: Option<Vec<u8>>,
+    /// 1_Pooling/config.json (optional; mean pooling when absent).
+    pub pooling_config: Option<Vec<u8>>,
+}
+
+/// The files [`ModelFiles`] reads from a folder, relative to it; the first three are required.
+pub const MODEL_FILE_NAMES: [&str; 5] = [
+    "config.json",
+    "tokenizer.json",
+    "model.safetensors",
+    "sentence_bert_config.json",
+    "1_Pooling/config.json",
+];
+
+impl ModelFiles {
+    /// Reads a model folder from disk.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn from_dir(dir: &std::path::Path) -> Result<Self> {
+        let read = |name: &str| -> Result<Vec<u8>> {
+            let path = dir.join(name);
+            std::fs::read(&path).map_err(|e| {
+                Error::model(&path.display().to_string(), format!("cannot read: {e}"))
+            })
+        };
+        let optional = |name: &str| std::fs::read(dir.join(name)).ok();
+        if !dir.is_dir() {
+            return Err(Error::model(
+                &dir.display().to_string(),
+                "model folder not found (run `npm run setup` to fetch the default model, or pass --model DIR)",
+            ));
+        }
+        Ok(Self {
+            config: read("config.json")?,
+            tokenizer: read("tokenizer.json")?,
+            weights: read("model.safetensors")?,
+            sentence_bert_config: optional("sentence_bert_config.json"),
+            pooling_config: optional("1_Pooling/config.json"),
+        })
+    }
+}
+
+/// What the encoder was loaded with: enough to key caches and to tell the person.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct EncoderInfo {
+    pub dim: usize,
+    pub layers: usize,
+    pub max_seq_length: usize,
+    pub pooling: Pooling,
+}
+
+/// A loaded sentence encoder. `embed` gives L2-normalised (n x dim) embeddings.
+pub struct Encoder {
+    model: BertModel,
+    tokenizer: SentenceTokenizer,
+    info: EncoderInfo,
+    device: Device,
+}
+
+/// Upper bound on batch * seq² per forward pass: keeps the attention scores of one batch
+/// near 25 MB (batch 8 at 256 tokens, 64 at <= 90 tokens).
+const ATTENTION_BUDGET: usize = 8 * 256 * 256;
+const MAX_BATCH: usize = 64;
+
+fn parse_json(file: &str, bytes: &[u8]) -> Result<serde_json::Value> {
+    serde_json::from_slice(bytes).map_err(|e| Error::model(file, format!("invalid JSON: {e}")))
+}
+
+impl Encoder {
+    /// Loads a BERT-family model from its files.
+    pub fn load(files: &ModelFiles) -> Result<Self> {
+        let raw = parse_json("config.json", &files.config)?;
+        let model_type = raw.get("model_type").and_then(|v| v.as_str()).unwrap_or("");
+        if model_type != "bert" {
+            return Err(Error::model(
+                "config.json",
+                format!(
+                    "model_type is {:?}, not \"bert\": simtune runs BERT-family encoders (e.g. sentence-transformers/all-MiniLM-L6-v2)",
+                    raw.get("model_type").cloned().unwrap_or(serde_json::Value::Null)
+                ),
+            ));
+        }
+        let config: Config = serde_json::from_value(raw)
+            .map_err(|e| Error::model("config.json", format!("not a BERT config: {e}")))?;
+
+        let mut max_seq_length = config.max_position_embeddings;
+        if let Some(bytes) = &files.sentence_bert_config {
+            let v = parse_json("sentence_bert_config.json", bytes)?;
+            if let Some(m) = v.get("max_seq_length").and_then(|m| m.as_u64()) {
+                max_seq_length = (m as usize).min(config.max_position_embeddings);
+            }
+        }
+        let pooling = match &files.pooling_config {
+            None => Pooling::Mean,
+            Some(bytes) => {
+                let v = parse_json("1_Pooling/config.json", bytes)?;
+                let on = |k: &str| v.get(k).and_then(|b| b.as_bool()).unwrap_or(false);
+                if on("pooling_mode_mean_tokens") {
+                    Pooling::Mean
+                } else if on("pooling_mode_cls_token") {
+                    Pooling::Cls
+                } else {
+                    return Err(Error::model(
+                        "1_Pooling/config.json",
+                        "only mean-token or CLS-token pooling is supported",
+                    ));
+                }
+            }
+        };
+        let tokenizer =
+            SentenceTokenizer::load(&files.tokenizer, max_seq_length, config.pad_token_id as u32)?;
+
+        let device = Device::Cpu;
+        let tensors = candle_core::safetensors::load_buffer(&files.weights, &device)
+            .map_err(|e| Error::model("model.safetensors", format!("cannot read: {e}")))?;
+        let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
+        let model = BertModel::load(vb, &config).map_err(|e| {
+            Error::model(
+                "model.safetensors",
+                format!("does not hold the BERT weights config.json describes: {e}"),
+            )
+        })?;
+        Ok(Self {
+            model,
+            tokenizer,
+            info: EncoderInfo {
+                dim: config.hidden_size,
+                layers: config.num_hidden_layers,
+                max_seq_length,
+                pooling,
+            },
+            device,
+        })
+    }
+
+    /// Loads a model folder from disk.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn from_dir(dir: &std::path::Path) -> Result<Self> {
+        Self::load(&ModelFiles::from_dir(dir)?)
+    }
+
+    pub fn info(&self) -> &EncoderInfo {
+        &self.info
+    }
+
+    pub fn dim(&self) -> usize {
+        self.info.dim
+    }
+
+    pub fn tokenizer(&self) -> &SentenceTokenizer {
+        &self.tokenizer
+    }
+
+    /// Embeds `texts`: row i is text i, L2-normalised. Texts are tokenised, sorted by length
+    /// and batched so padding stays small, then put back in order. `progress(done, total)`
+    /// is called after each batch; returning false cancels (Err(Error::Cancelled)).
+    pub fn embed<S: AsRef<str>>(
+        &self,
+        texts: &[S],
+        progress: &mut dyn FnMut(usize, usize) -> bool,
+    ) -> Result<Embeddings> {
+        let ids: Vec<Vec<u32>> = texts
+            .iter()
+            .map(|t| self.tokenizer.encode(t.as_ref()))
+            .collect::<Result<_>>()?;
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_by_key(|&i| ids[i].len());
+
+        let dim = self.info.dim;
+        let mut out = vec![0f32; ids.len() * dim];
+        let mut done = 0;
+        while done < order.len() {
+            // the longest sequence of this batch is its last one (sorted ascending); size the
+            // batch so batch * seq² stays within the attention budget
+            let mut end = done + 1;
+            while end < order.len() && end - done < MAX_BATCH {
+                let seq = ids[order[end]].len();
+                if (end + 1 - done) * seq * seq > ATTENTION_BUDGET {
+                    break;
+                }
+                end += 1;
+            }
+            let batch: Vec<&[u32]> = order[done..end].iter().map(|&i| &ids[i][..]).collect();
+            let vectors = self.forward_ids(&batch)?; // (batch, dim)
+            let vectors = vectors.to_vec2::<f32>()?;
+            for (row, &i) in vectors.iter().zip(&order[done..end]) {
+                out[i * dim..(i + 1) * dim].copy_from_slice(row);
+            }
+            done = end;
+            if !progress(done, order.len()) {
+                return Err(Error::Cancelled);
+            }
+        }
+        Embeddings::new(out, dim)
+    }
+
+    /// One padded batch of token ids -> (batch, dim) L2-normalised sentence embeddings.
+    pub fn forward_ids(&self, batch: &[&[u32]]) -> Result<Tensor> {
+        let seq = batch.iter().map(|ids| ids.len()).max().unwrap_or(0);
+        let pad = self.tokenizer.pad_id();
+        let mut input = Vec::with_capacity(batch.len() * seq);
+        let mut mask = Vec::with_capacity(batch.len() * seq);
+        for ids in batch {
+            input.extend_from_slice(ids);
+            input.extend(std::iter::repeat_n(pad, seq - ids.len()));
+            mask.extend(std::iter::repeat_n(1u32, ids.len()));
+            mask.extend(std::iter::repeat_n(0u32, seq - ids.len()));
+        }
+        let shape = (batch.len(), seq);
+        let input = Tensor::from_vec(input, shape, &self.device)?;
+        let mask = Tensor::from_vec(mask, shape, &self.device)?;
+        let token_types = input.zeros_like()?;
+        let hidden = self.model.forward(&input, &token_types, Some(&mask))?; // (batch, seq, dim)
+        let pooled = self.info.pooling.forward(&hidden, &mask)?; // (batch, dim)
+        l2_normalize(&pooled)
+    }
+}

@@ -1,0 +1,286 @@
+//! The browser face: a thin wasm-bindgen facade over the core. Flat `Float32Array`s in and
+//! out, progress callbacks, and a `JsError` for every `Err`; no panic crosses the boundary
+//! (every input is validated by the core, which returns typed errors).
+
+use js_sys::Function;
+use wasm_bindgen::prelude::*;
+
+use crate::dataset::{self, LoadOptions};
+use crate::embeddings::Embeddings;
+use crate::encoder::{Encoder, ModelFiles};
+use crate::head::SkipConnectionHead;
+use crate::metrics;
+use crate::search;
+use crate::train::{self, TrainConfig};
+
+#[wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+}
+
+fn js_err(e: crate::Error) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsError> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| JsError::new(&e.to_string()))
+}
+
+/// Calls `progress(a, b)`; an explicit `false` from it means "cancel".
+fn report(progress: &Option<Function>, a: f64, b: f64) -> bool {
+    match progress {
+        None => true,
+        Some(f) => !matches!(
+            f.call2(&JsValue::NULL, &JsValue::from_f64(a), &JsValue::from_f64(b)),
+            Ok(v) if v == JsValue::FALSE
+        ),
+    }
+}
+
+/// labels as the page keeps them: a class id per record, -1 for "unlabelled".
+fn class_ids(labels: &[i32]) -> Vec<Option<usize>> {
+    labels
+        .iter()
+        .map(|&l| (l >= 0).then_some(l as usize))
+        .collect()
+}
+
+/// Parses a dropped file for the column picker: its format, columns, the first
+/// `preview_rows` rows, the row count and the suggested text column.
+#[wasm_bindgen(js_name = parseTable)]
+pub fn parse_table(bytes: &[u8], name: &str, preview_rows: usize) -> Result<JsValue, JsError> {
+    let table = dataset::parse_table(bytes, name, None).map_err(js_err)?;
+    #[derive(serde::Serialize)]
+    struct Preview<'a> {
+        format: dataset::Format,
+        columns: &'a [String],
+        rows: &'a [Vec<String>],
+        total_rows: usize,
+        suggested_text_column: Option<String>,
+    }
+    to_js(&Preview {
+        format: table.format,
+        columns: &table.columns,
+        rows: &table.rows[..preview_rows.min(table.rows.len())],
+        total_rows: table.rows.len(),
+        suggested_text_column: table.detect_text_column().ok(),
+    })
+}
+
+/// Loads records: `options` is `{name, format?, text_columns: [..], join?, label_column?}`.
+/// Returns `{texts, labels (null or per record a string or null), text_columns, label_column}`.
+#[wasm_bindgen(js_name = loadDataset)]
+pub fn load_dataset(bytes: &[u8], options: JsValue) -> Result<JsValue, JsError> {
+    let options: LoadOptions = serde_wasm_bindgen::from_value(options)
+        .map_err(|e| JsError::new(&format!("bad dataset options: {e}")))?;
+    let ds = dataset::load(bytes, &options).map_err(js_err)?;
+    to_js(&ds)
+}
+
+/// A loaded sentence encoder (one per worker).
+#[wasm_bindgen]
+pub struct SentenceEncoder {
+    inner: Encoder,
+}
+
+#[wasm_bindgen]
+impl SentenceEncoder {
+    /// Loads a BERT-family model from its files' bytes (the optional ones may be undefined).
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        config: Vec<u8>,
+        tokenizer: Vec<u8>,
+        weights: Vec<u8>,
+        sentence_bert_config: Option<Vec<u8>>,
+        pooling_config: Option<Vec<u8>>,
+    ) -> Result<SentenceEncoder, JsError> {
+        let files = ModelFiles {
+            config,
+            tokenizer,
+            weights,
+            sentence_bert_config,
+            pooling_config,
+        };
+        let inner = Encoder::load(&files).map_err(js_err)?;
+        Ok(Self { inner })
+    }
+
+    pub fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+
+    /// `{dim, layers, max_seq_length, pooling}`
+    pub fn info(&self) -> Result<JsValue, JsError> {
+        to_js(self.inner.info())
+    }
+
+    /// The token ids the model receives for `text` ([CLS] ... [SEP], truncated).
+    #[wasm_bindgen(js_name = tokenIds)]
+    pub fn token_ids(&self, text: &str) -> Result<Vec<u32>, JsError> {
+        self.inner.tokenizer().encode(text).map_err(js_err)
+    }
+
+    /// Embeds texts: a flat Float32Array of texts.length x dim, rows L2-normalised.
+    /// `progress(done, total)` after each batch; returning false cancels.
+    pub fn embed(
+        &self,
+        texts: Vec<String>,
+        progress: Option<Function>,
+    ) -> Result<Vec<f32>, JsError> {
+        let e = self
+            .inner
+            .embed(&texts, &mut |done, total| {
+                report(&progress, done as f64, total as f64)
+            })
+            .map_err(js_err)?;
+        Ok(e.into_vec())
+    }
+}
+
+/// The trainer's defaults (DESIGN.md section 6's winning recipe), as a plain object.
+#[wasm_bindgen(js_name = defaultTrainConfig)]
+pub fn default_train_config() -> Result<JsValue, JsError> {
+    to_js(&TrainConfig::default())
+}
+
+fn parse_config(config: JsValue) -> Result<TrainConfig, JsError> {
+    if config.is_undefined() || config.is_null() {
+        return Ok(TrainConfig::default());
+    }
+    serde_wasm_bindgen::from_value(config)
+        .map_err(|e| JsError::new(&format!("bad training settings: {e}")))
+}
+
+/// Trains a head on the labelled rows (`labels[i] >= 0`) of `embeddings` (n x dim).
+/// `progress(step, loss)` after each step; returning false cancels. Returns the head as
+/// safetensors bytes (see `head.rs` for the tensor names).
+#[wasm_bindgen(js_name = trainHead)]
+pub fn train_head(
+    embeddings: Vec<f32>,
+    dim: usize,
+    labels: &[i32],
+    config: JsValue,
+    progress: Option<Function>,
+) -> Result<Vec<u8>, JsError> {
+    let config = parse_config(config)?;
+    let all = Embeddings::new(embeddings, dim).map_err(js_err)?;
+    let ids = class_ids(labels);
+    if ids.len() != all.rows() {
+        return Err(JsError::new(&format!(
+            "{} labels for {} embeddings",
+            ids.len(),
+            all.rows()
+        )));
+    }
+    let rows: Vec<usize> = (0..ids.len()).filter(|&i| ids[i].is_some()).collect();
+    let y: Vec<usize> = rows.iter().filter_map(|&i| ids[i]).collect();
+    let out = train::train(&all.select(&rows), &y, &config, &mut |p| {
+        report(&progress, p.step as f64, p.loss as f64)
+    })
+    .map_err(js_err)?;
+    out.head.to_safetensors().map_err(js_err)
+}
+
+/// precision@k by leave-out on the person's own labels, raw vs tuned:
+/// `{k, raw, tuned, rests_on, folds}`.
+#[wasm_bindgen(js_name = leaveOutPrecision)]
+pub fn leave_out_precision(
+    embeddings: Vec<f32>,
+    dim: usize,
+    labels: &[i32],
+    k: usize,
+    folds: usize,
+    config: JsValue,
+) -> Result<JsValue, JsError> {
+    let config = parse_config(config)?;
+    let e = Embeddings::new(embeddings, dim).map_err(js_err)?;
+    let r = metrics::leave_out_precision(&e, &class_ids(labels), k, folds, &config)
+        .map_err(js_err)?;
+    to_js(&r)
+}
+
+/// An (n x dim) matrix of L2-normalised embeddings held in wasm memory, searched in place so
+/// the page does not copy it across the boundary for every query.
+#[wasm_bindgen]
+pub struct SearchIndex {
+    inner: Embeddings,
+}
+
+#[wasm_bindgen]
+impl SearchIndex {
+    #[wasm_bindgen(constructor)]
+    pub fn new(embeddings: Vec<f32>, dim: usize) -> Result<SearchIndex, JsError> {
+        Ok(Self {
+            inner: Embeddings::new(embeddings, dim).map_err(js_err)?,
+        })
+    }
+
+    pub fn rows(&self) -> usize {
+        self.inner.rows()
+    }
+
+    pub fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+
+    /// Row i's vector.
+    pub fn row(&self, i: usize) -> Result<Vec<f32>, JsError> {
+        if i >= self.inner.rows() {
+            return Err(JsError::new(&format!(
+                "row {i} out of range ({} rows)",
+                self.inner.rows()
+            )));
+        }
+        Ok(self.inner.row(i).to_vec())
+    }
+
+    /// The tuned index: L2-normalise(head(x)) for every row; `head` is safetensors bytes.
+    #[wasm_bindgen(js_name = withHead)]
+    pub fn with_head(&self, head: &[u8]) -> Result<SearchIndex, JsError> {
+        let head = SkipConnectionHead::from_safetensors(head).map_err(js_err)?;
+        Ok(Self {
+            inner: head.apply(&self.inner).map_err(js_err)?,
+        })
+    }
+
+    /// The tuned vector of a typed query: head applied to one raw embedding.
+    #[wasm_bindgen(js_name = applyHead)]
+    pub fn apply_head(head: &[u8], vector: Vec<f32>) -> Result<Vec<f32>, JsError> {
+        let dim = vector.len();
+        let head = SkipConnectionHead::from_safetensors(head).map_err(js_err)?;
+        let e = Embeddings::new(vector, dim).map_err(js_err)?;
+        Ok(head.apply(&e).map_err(js_err)?.into_vec())
+    }
+
+    /// The k rows nearest `query` (cosine), best first, skipping `exclude` (-1: none):
+    /// `{indices: number[], scores: number[]}`.
+    #[wasm_bindgen(js_name = topK)]
+    pub fn top_k(&self, query: &[f32], k: usize, exclude: i32) -> Result<JsValue, JsError> {
+        let exclude = (exclude >= 0).then_some(exclude as usize);
+        let hits = search::top_k(&self.inner, query, k, exclude).map_err(js_err)?;
+        #[derive(serde::Serialize)]
+        struct Hits {
+            indices: Vec<usize>,
+            scores: Vec<f32>,
+        }
+        to_js(&Hits {
+            indices: hits.iter().map(|h| h.index).collect(),
+            scores: hits.iter().map(|h| h.score).collect(),
+        })
+    }
+
+    /// The k rows nearest row i (itself excluded).
+    #[wasm_bindgen(js_name = neighbours)]
+    pub fn neighbours(&self, i: usize, k: usize) -> Result<JsValue, JsError> {
+        let q = self.row(i)?;
+        self.top_k(&q, k, i as i32)
+    }
+
+    /// Flat copy of the matrix (n x dim).
+    #[wasm_bindgen(js_name = toArray)]
+    pub fn to_array(&self) -> Vec<f32> {
+        self.inner.as_slice().to_vec()
+    }
+}

@@ -1,0 +1,137 @@
+//! The encoder against sentence-transformers (../shared/reference): token ids identical and
+//! every embedding component within 1e-4, whether sentences are embedded in length buckets
+//! or all together in one padded batch; plus the model-folder errors.
+
+use std::path::{Path, PathBuf};
+
+use simtune::encoder::{Encoder, ModelFiles};
+
+fn model_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("models/all-MiniLM-L6-v2")
+}
+
+fn reference<T: serde::de::DeserializeOwned>(name: &str) -> T {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference").join(name);
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[derive(serde::Deserialize)]
+struct TokenRef {
+    index: usize,
+    num_tokens_untruncated: usize,
+    input_ids: Vec<u32>,
+}
+
+fn encoder() -> Encoder {
+    Encoder::from_dir(&model_dir())
+        .unwrap_or_else(|e| panic!("{e} (run `npm run setup` to fetch the model)"))
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+#[test]
+fn parity_with_sentence_transformers() {
+    let sentences: Vec<String> = reference("minilm_sentences.json");
+    let tokens: Vec<TokenRef> = reference("minilm_token_ids.json");
+    let expected: Vec<Vec<f32>> = reference("minilm_embeddings.json");
+    assert_eq!(sentences.len(), 32);
+    let enc = encoder();
+    assert_eq!(enc.info().max_seq_length, 256);
+
+    for t in &tokens {
+        let ids = enc.tokenizer().encode(&sentences[t.index]).unwrap();
+        assert_eq!(ids, t.input_ids, "token ids of sentence {}", t.index);
+        assert_eq!(ids.len(), t.num_tokens_untruncated.min(256));
+    }
+
+    // length-bucketed batches, order restored
+    let emb = enc.embed(&sentences, &mut |_, _| true).unwrap();
+    assert_eq!((emb.rows(), emb.dim()), (32, 384));
+    let mut worst = (0.0f32, 0);
+    for (i, e) in expected.iter().enumerate() {
+        let d = max_abs_diff(emb.row(i), e);
+        if d > worst.0 {
+            worst = (d, i);
+        }
+    }
+    assert!(
+        worst.0 <= 1e-4,
+        "sentence {} differs by {} (> 1e-4)",
+        worst.1,
+        worst.0
+    );
+
+    // one batch padded to the longest (256): the mask must keep padding out of every vector
+    let ids: Vec<Vec<u32>> = sentences
+        .iter()
+        .map(|s| enc.tokenizer().encode(s).unwrap())
+        .collect();
+    let refs: Vec<&[u32]> = ids.iter().map(|v| &v[..]).collect();
+    let padded = enc.forward_ids(&refs).unwrap().to_vec2::<f32>().unwrap();
+    for (i, e) in expected.iter().enumerate() {
+        let d = max_abs_diff(&padded[i], e);
+        assert!(d <= 1e-4, "padded batch: sentence {i} differs by {d}");
+    }
+}
+
+#[test]
+fn a_ten_thousand_word_record_is_truncated_not_an_error() {
+    let enc = encoder();
+    let long = "refund ".repeat(10_000);
+    let ids = enc.tokenizer().encode(&long).unwrap();
+    assert_eq!(ids.len(), 256);
+    assert_eq!((ids[0], ids[255]), (101, 102));
+    let emb = enc.embed(&[long.as_str(), "short"], &mut |_, _| true).unwrap();
+    assert_eq!(emb.rows(), 2);
+    let norm: f32 = emb.row(0).iter().map(|v| v * v).sum::<f32>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-4);
+}
+
+#[test]
+fn progress_reports_and_cancel_stops() {
+    let enc = encoder();
+    let texts: Vec<String> = (0..100).map(|i| format!("record number {i}")).collect();
+    let mut seen = Vec::new();
+    enc.embed(&texts, &mut |done, total| {
+        seen.push((done, total));
+        true
+    })
+    .unwrap();
+    assert_eq!(seen.last(), Some(&(100, 100)));
+    assert!(seen.windows(2).all(|w| w[0].0 < w[1].0));
+    let err = enc.embed(&texts, &mut |_, _| false).err().unwrap();
+    assert!(matches!(err, simtune::Error::Cancelled));
+}
+
+fn files() -> ModelFiles {
+    ModelFiles::from_dir(&model_dir()).unwrap()
+}
+
+#[test]
+fn model_folder_errors_name_the_file() {
+    let tmp = std::env::temp_dir().join(format!("simtune-missing-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::copy(model_dir().join("config.json"), tmp.join("config.json")).unwrap();
+    let err = Encoder::from_dir(&tmp).err().unwrap().to_string();
+    assert!(err.contains("tokenizer.json"), "{err}");
+    std::fs::remove_dir_all(&tmp).unwrap();
+
+    let mut f = files();
+    f.config = br#"{"model_type": "gpt2", "vocab_size": 50257}"#.to_vec();
+    let err = Encoder::load(&f).err().unwrap().to_string();
+    assert!(err.contains("config.json") && err.contains("gpt2"), "{err}");
+
+    let mut f = files();
+    f.weights = b"not safetensors".to_vec();
+    let err = Encoder::load(&f).err().unwrap().to_string();
+    assert!(err.contains("model.safetensors"), "{err}");
+
+    let mut f = files();
+    f.tokenizer = b"{".to_vec();
+    let err = Encoder::load(&f).err().unwrap().to_string();
+    assert!(err.contains("tokenizer.json"), "{err}");
+}
