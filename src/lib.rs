@@ -14,6 +14,7 @@ pub mod error;
 pub mod head;
 pub mod loss;
 pub mod metrics;
+pub mod pseudo_label;
 pub mod search;
 pub mod train;
 

@@ -8,6 +8,7 @@ use rand::SeedableRng;
 
 use crate::embeddings::Embeddings;
 use crate::error::{Error, Result};
+use crate::pseudo_label::{pseudo_labels, PseudoLabelConfig};
 use crate::search::top_k_batch;
 use crate::train::{train, TrainConfig};
 
@@ -165,6 +166,8 @@ pub struct EvalSpec {
     pub seeds: u64,
     pub ks: Vec<usize>,
     pub train: TrainConfig,
+    /// Add confident pseudo-labels from the unlabelled rest of the train pool.
+    pub pseudo: Option<PseudoLabelConfig>,
 }
 
 /// Progress of an evaluation: which run of how many is done.
@@ -211,9 +214,16 @@ pub fn evaluate(
                 Budget::Labels(n) => n,
                 Budget::All => train_labels.len(),
             };
-            let picked = simulated_labeling(train_labels, n, seed);
+            let mut picked = simulated_labeling(train_labels, n, seed);
+            let mut y: Vec<usize> = picked.iter().map(|&i| train_labels[i]).collect();
+            if let Some(pseudo) = &spec.pseudo {
+                // only the pool's embeddings are looked at, never its other labels
+                for (row, class) in pseudo_labels(train_pool, &picked, &y, pseudo)? {
+                    picked.push(row);
+                    y.push(class);
+                }
+            }
             let x = train_pool.select(&picked);
-            let y: Vec<usize> = picked.iter().map(|&i| train_labels[i]).collect();
             let config = TrainConfig {
                 seed,
                 ..spec.train.clone()

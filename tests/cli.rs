@@ -1,0 +1,186 @@
+//! The `simtune` binary end to end on a slice of real data: embed to .npy, the cache, eval
+//! with a JSON report, train + search, and clear errors for bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn shared(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data").join(name)
+}
+
+struct Tmp(PathBuf);
+impl Tmp {
+    fn new(tag: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("simtune-cli-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&p).unwrap();
+        Tmp(p)
+    }
+}
+impl Drop for Tmp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn simtune(cache: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_simtune"))
+        .args(args)
+        .env("XDG_CACHE_HOME", cache)
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The first `per_class` rows of each of the first `classes` classes of Banking77's test file.
+fn slice_of_banking77(dir: &Path, classes: usize, per_class: usize) -> PathBuf {
+    let src = std::fs::read_to_string(shared("banking77_test.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(src.as_bytes());
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    let mut out = csv::Writer::from_path(dir.join("slice.csv")).unwrap();
+    out.write_record(["text", "label"]).unwrap();
+    for rec in reader.records() {
+        let rec = rec.unwrap();
+        let label = rec[1].to_string();
+        match seen.iter_mut().find(|(l, _)| *l == label) {
+            Some((_, n)) if *n < per_class => *n += 1,
+            Some(_) => continue,
+            None if seen.len() < classes => seen.push((label.clone(), 1)),
+            None => continue,
+        }
+        out.write_record([&rec[0], &rec[1]]).unwrap();
+    }
+    out.flush().unwrap();
+    dir.join("slice.csv")
+}
+
+#[test]
+fn embed_writes_npy_and_second_run_uses_the_cache() {
+    let tmp = Tmp::new("embed");
+    let csv = slice_of_banking77(&tmp.0, 3, 10);
+    let npy = tmp.0.join("out.npy");
+    let args = [
+        "embed",
+        csv.to_str().unwrap(),
+        "--text-column",
+        "text",
+        "-o",
+        npy.to_str().unwrap(),
+    ];
+    let first = simtune(&tmp.0, &args);
+    assert!(first.status.success(), "{}", text(&first));
+    let emb = simtune::Embeddings::from_npy(&std::fs::read(&npy).unwrap()).unwrap();
+    assert_eq!((emb.rows(), emb.dim()), (30, 384));
+    let second = simtune(&tmp.0, &args);
+    assert!(second.status.success(), "{}", text(&second));
+    assert!(text(&second).contains("from cache"), "{}", text(&second));
+    assert_eq!(
+        simtune::Embeddings::from_npy(&std::fs::read(&npy).unwrap()).unwrap(),
+        emb
+    );
+}
+
+#[test]
+fn eval_writes_a_json_report_and_train_search_work() {
+    let tmp = Tmp::new("eval");
+    let csv = slice_of_banking77(&tmp.0, 4, 20);
+    let json = tmp.0.join("report.json");
+    let o = simtune(
+        &tmp.0,
+        &[
+            "eval",
+            csv.to_str().unwrap(),
+            "--split",
+            "0.5",
+            "--label-column",
+            "label",
+            "--labels",
+            "8,all",
+            "--seeds",
+            "2",
+            "--k",
+            "5,10",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let rows = report["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 4); // 2 budgets x 2 ks
+    assert_eq!(rows[0]["labels"], 8);
+    assert_eq!(rows[2]["labels"], "all");
+    for r in rows {
+        for key in ["raw", "tuned", "tuned_std", "train_s"] {
+            let v = r[key].as_f64().unwrap();
+            assert!(v.is_finite() && v >= 0.0, "{key} = {v}");
+        }
+        assert!(r["raw"].as_f64().unwrap() <= 1.0);
+    }
+
+    let head = tmp.0.join("head.safetensors");
+    let o = simtune(
+        &tmp.0,
+        &[
+            "train",
+            csv.to_str().unwrap(),
+            "--label-column",
+            "label",
+            "-o",
+            head.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = simtune(
+        &tmp.0,
+        &[
+            "search",
+            csv.to_str().unwrap(),
+            "--label-column",
+            "label",
+            "--query",
+            "I still have not received my new card",
+            "--head",
+            head.to_str().unwrap(),
+            "-k",
+            "3",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(out.lines().count(), 3, "{out}");
+    assert!(out.lines().next().unwrap().contains("card_arrival"), "{out}");
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let tmp = Tmp::new("bad");
+    let csv = slice_of_banking77(&tmp.0, 2, 3);
+    let o = simtune(
+        &tmp.0,
+        &["embed", csv.to_str().unwrap(), "--text-column", "txt"],
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("txt") && text(&o).contains("text, label"), "{}", text(&o));
+
+    let one_class = slice_of_banking77(&tmp.0, 1, 5);
+    let o = simtune(
+        &tmp.0,
+        &["train", one_class.to_str().unwrap(), "--label-column", "label"],
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("class"), "{}", text(&o));
+
+    let o = simtune(
+        &tmp.0,
+        &["embed", csv.to_str().unwrap(), "--model", tmp.0.to_str().unwrap()],
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("config.json"), "{}", text(&o));
+}
