@@ -1,1 +1,336 @@
-//! TODO
+//! Quaterion's SkipConnectionHead over frozen embeddings:
+//! `out = x + sigmoid(gates) * fcs(skip_dropout(x))` per layer, after `dropout(x)`
+//! (quaterion_models.heads.SkipConnectionHead). `gates` start at -4 (sigmoid ~ 0.018), so a
+//! fresh head is nearly the identity; `fcs` are PyTorch-initialised Linear(d, d) layers.
+//!
+//! Saved as safetensors (all f32), names as Quaterion's state dict:
+//! - `fcs.{i}.weight` (d, d), PyTorch layout (out x in)
+//! - `fcs.{i}.bias` (d)
+//! - `gates.{i}` (d)
+//!
+//! and the metadata key `simtune_head` holding the [`SkipConnectionHeadConfig`] as JSON,
+//! with `"format": "simtune-skip-connection-head/1"`.
+
+use std::collections::HashMap;
+
+use candle_core::{DType, Device, Tensor, Var};
+use rand::rngs::StdRng;
+use rand::Rng;
+
+use crate::embeddings::Embeddings;
+use crate::error::{Error, Result};
+
+const FORMAT: &str = "simtune-skip-connection-head/1";
+const META_KEY: &str = "simtune_head";
+/// Rows per (rows x d)(d x d) product in [`SkipConnectionHead::apply`].
+const APPLY_CHUNK: usize = 4096;
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SkipConnectionHeadConfig {
+    pub dim: usize,
+    #[serde(default = "one")]
+    pub n_layers: usize,
+    /// dropout on the head's input (training only)
+    #[serde(default)]
+    pub dropout: f64,
+    /// dropout on the trainable branch's input (training only)
+    #[serde(default)]
+    pub skip_dropout: f64,
+}
+
+fn one() -> usize {
+    1
+}
+
+impl SkipConnectionHeadConfig {
+    pub fn new(dim: usize) -> Self {
+        Self {
+            dim,
+            n_layers: 1,
+            dropout: 0.0,
+            skip_dropout: 0.0,
+        }
+    }
+}
+
+/// One gated residual layer.
+struct SkipLayer {
+    weight: Var, // (d, d), out x in
+    bias: Var,   // (d,)
+    gates: Var,  // (d,)
+}
+
+pub struct SkipConnectionHead {
+    config: SkipConnectionHeadConfig,
+    layers: Vec<SkipLayer>,
+}
+
+/// Inverted dropout with a mask drawn from `rng`: x * mask / (1 - p).
+fn dropout(x: &Tensor, p: f64, rng: &mut StdRng) -> Result<Tensor> {
+    if p <= 0.0 {
+        return Ok(x.clone());
+    }
+    let keep = 1.0 - p;
+    let mask: Vec<f32> = (0..x.elem_count())
+        .map(|_| {
+            if rng.random::<f64>() < keep {
+                (1.0 / keep) as f32
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let mask = Tensor::from_vec(mask, x.shape(), x.device())?;
+    Ok((x * mask)?)
+}
+
+impl SkipConnectionHead {
+    /// A fresh head: Linear init as PyTorch (U(-1/sqrt(d), 1/sqrt(d)) for weight and bias),
+    /// drawn from `rng` so a seed gives the same head natively and in wasm; gates at -4.
+    pub fn new(config: SkipConnectionHeadConfig, rng: &mut StdRng) -> Result<Self> {
+        let d = config.dim;
+        if d == 0 || config.n_layers == 0 {
+            return Err(Error::InvalidInput(
+                "a head needs dim > 0 and at least one layer".into(),
+            ));
+        }
+        for (name, p) in [("dropout", config.dropout), ("skip_dropout", config.skip_dropout)] {
+            if !(0.0..1.0).contains(&p) {
+                return Err(Error::InvalidInput(format!("{name} {p} is not in [0, 1)")));
+            }
+        }
+        let bound = 1.0 / (d as f64).sqrt();
+        let mut uniform = |n: usize| -> Vec<f32> {
+            (0..n)
+                .map(|_| rng.random_range(-bound..bound) as f32)
+                .collect()
+        };
+        let mut fc_w = Vec::new();
+        let mut fc_b = Vec::new();
+        let mut gates = Vec::new();
+        for _ in 0..config.n_layers {
+            fc_w.push(Tensor::from_vec(uniform(d * d), (d, d), &Device::Cpu)?);
+            fc_b.push(Tensor::from_vec(uniform(d), d, &Device::Cpu)?);
+            gates.push(Tensor::full(-4f32, d, &Device::Cpu)?);
+        }
+        Self::from_tensors(config, fc_w, fc_b, gates)
+    }
+
+    /// A head from given parameters (weights (d, d) out x in, biases (d), gates (d)).
+    pub fn from_tensors(
+        config: SkipConnectionHeadConfig,
+        fc_weights: Vec<Tensor>,
+        fc_biases: Vec<Tensor>,
+        gates: Vec<Tensor>,
+    ) -> Result<Self> {
+        let d = config.dim;
+        let n = config.n_layers;
+        if fc_weights.len() != n || fc_biases.len() != n || gates.len() != n {
+            return Err(Error::InvalidInput(format!(
+                "a {n}-layer head needs {n} weights, biases and gates"
+            )));
+        }
+        let mut layers = Vec::with_capacity(n);
+        for (i, ((w, b), g)) in fc_weights.into_iter().zip(fc_biases).zip(gates).enumerate() {
+            let check = |t: &Tensor, shape: &[usize], name: String| -> Result<()> {
+                if t.dims() != shape {
+                    return Err(Error::format(
+                        "head",
+                        format!("tensor {name} has shape {:?}, expected {shape:?}", t.dims()),
+                    ));
+                }
+                Ok(())
+            };
+            check(&w, &[d, d], format!("fcs.{i}.weight"))?;
+            check(&b, &[d], format!("fcs.{i}.bias"))?;
+            check(&g, &[d], format!("gates.{i}"))?;
+            layers.push(SkipLayer {
+                weight: Var::from_tensor(&w.to_dtype(DType::F32)?)?,
+                bias: Var::from_tensor(&b.to_dtype(DType::F32)?)?,
+                gates: Var::from_tensor(&g.to_dtype(DType::F32)?)?,
+            });
+        }
+        Ok(Self { config, layers })
+    }
+
+    pub fn config(&self) -> &SkipConnectionHeadConfig {
+        &self.config
+    }
+
+    /// The trainable parameters, layer by layer: weight, bias, gates.
+    pub fn vars(&self) -> Vec<Var> {
+        self.layers
+            .iter()
+            .flat_map(|l| [l.weight.clone(), l.bias.clone(), l.gates.clone()])
+            .collect()
+    }
+
+    /// x: (batch, dim) -> (batch, dim). With `train` set, dropouts draw masks from it.
+    pub fn forward(&self, x: &Tensor, mut train: Option<&mut StdRng>) -> Result<Tensor> {
+        let mut x = match train.as_deref_mut() {
+            Some(rng) => dropout(x, self.config.dropout, rng)?,
+            None => x.clone(),
+        };
+        for l in &self.layers {
+            let branch_in = match train.as_deref_mut() {
+                Some(rng) => dropout(&x, self.config.skip_dropout, rng)?,
+                None => x.clone(),
+            };
+            // fc(x) = x W^T + b  (batch, dim)
+            let fc = branch_in
+                .matmul(&l.weight.as_tensor().t()?)?
+                .broadcast_add(l.bias.as_tensor())?;
+            let gate = candle_nn::ops::sigmoid(l.gates.as_tensor())?; // (dim,)
+            x = (x + fc.broadcast_mul(&gate)?)?;
+        }
+        Ok(x)
+    }
+
+    /// Tuned embeddings: L2-normalise(head(x)) in eval mode, in chunks of rows.
+    pub fn apply(&self, e: &Embeddings) -> Result<Embeddings> {
+        if e.dim() != self.config.dim {
+            return Err(Error::InvalidInput(format!(
+                "the head expects {}-dimensional embeddings, got {}",
+                self.config.dim,
+                e.dim()
+            )));
+        }
+        let mut out = Vec::with_capacity(e.rows() * e.dim());
+        for start in (0..e.rows()).step_by(APPLY_CHUNK) {
+            let len = APPLY_CHUNK.min(e.rows() - start);
+            let x = Tensor::from_slice(
+                &e.as_slice()[start * e.dim()..(start + len) * e.dim()],
+                (len, e.dim()),
+                &Device::Cpu,
+            )?;
+            let y = self.forward(&x, None)?;
+            out.extend(y.flatten_all()?.to_vec1::<f32>()?);
+        }
+        let mut tuned = Embeddings::new(out, e.dim())?;
+        tuned.normalize();
+        Ok(tuned)
+    }
+
+    /// The head as safetensors bytes (names in the module doc).
+    pub fn to_safetensors(&self) -> Result<Vec<u8>> {
+        let mut tensors: Vec<(String, Vec<u8>, Vec<usize>)> = Vec::new();
+        for (i, l) in self.layers.iter().enumerate() {
+            for (name, t) in [
+                (format!("fcs.{i}.weight"), l.weight.as_tensor()),
+                (format!("fcs.{i}.bias"), l.bias.as_tensor()),
+                (format!("gates.{i}"), l.gates.as_tensor()),
+            ] {
+                let values = t.flatten_all()?.to_vec1::<f32>()?;
+                let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+                tensors.push((name, bytes, t.dims().to_vec()));
+            }
+        }
+        let mut meta = serde_json::to_value(&self.config)
+            .map_err(|e| Error::format("head", e.to_string()))?;
+        meta["format"] = FORMAT.into();
+        let metadata = HashMap::from([(META_KEY.to_string(), meta.to_string())]);
+        let views = tensors
+            .iter()
+            .map(|(name, bytes, shape)| {
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
+                    .map(|v| (name.clone(), v))
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::format("head", e.to_string()))?;
+        safetensors::tensor::serialize(views, Some(metadata))
+            .map_err(|e| Error::format("head", e.to_string()))
+    }
+
+    /// Reads what [`SkipConnectionHead::to_safetensors`] writes.
+    pub fn from_safetensors(bytes: &[u8]) -> Result<Self> {
+        let bad = |m: String| Error::format("head file", m);
+        let st = safetensors::SafeTensors::deserialize(bytes)
+            .map_err(|e| bad(format!("not a safetensors file: {e}")))?;
+        let (_, meta) = safetensors::SafeTensors::read_metadata(bytes)
+            .map_err(|e| bad(format!("not a safetensors file: {e}")))?;
+        let config_json = meta
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get(META_KEY))
+            .ok_or_else(|| bad(format!("no \"{META_KEY}\" metadata: not a simtune head")))?;
+        let config: SkipConnectionHeadConfig = serde_json::from_str(config_json)
+            .map_err(|e| bad(format!("bad \"{META_KEY}\" metadata: {e}")))?;
+        let d = config.dim;
+        let read = |name: String, shape: &[usize]| -> Result<Tensor> {
+            let view = st
+                .tensor(&name)
+                .map_err(|_| bad(format!("missing tensor {name}")))?;
+            if view.dtype() != safetensors::Dtype::F32 || view.shape() != shape {
+                return Err(bad(format!(
+                    "tensor {name} is {:?} {:?}, expected F32 {shape:?}",
+                    view.dtype(),
+                    view.shape()
+                )));
+            }
+            let values: Vec<f32> = view
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            Ok(Tensor::from_vec(values, shape, &Device::Cpu)?)
+        };
+        let (mut w, mut b, mut g) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..config.n_layers {
+            w.push(read(format!("fcs.{i}.weight"), &[d, d])?);
+            b.push(read(format!("fcs.{i}.bias"), &[d])?);
+            g.push(read(format!("gates.{i}"), &[d])?);
+        }
+        Self::from_tensors(config, w, b, g)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn fresh_head_is_near_identity_and_round_trips() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let head = SkipConnectionHead::new(SkipConnectionHeadConfig::new(4), &mut rng).unwrap();
+        let x = Tensor::new(&[[1f32, 0., 0., 0.], [0., 1., 0., 0.]], &Device::Cpu).unwrap();
+        let y = head.forward(&x, None).unwrap();
+        let diff = (y - &x).unwrap().abs().unwrap().max_all().unwrap();
+        // |W x + b| <= 2 * bound = 1, times sigmoid(-4) ~ 0.018
+        assert!(diff.to_scalar::<f32>().unwrap() < 0.02);
+
+        let bytes = head.to_safetensors().unwrap();
+        let back = SkipConnectionHead::from_safetensors(&bytes).unwrap();
+        assert_eq!(back.config(), head.config());
+        let e = Embeddings::new(vec![0.5, 0.5, 0.5, 0.5], 4).unwrap();
+        assert_eq!(back.apply(&e).unwrap(), head.apply(&e).unwrap());
+    }
+
+    #[test]
+    fn same_seed_same_head() {
+        let h = |s| {
+            let mut rng = StdRng::seed_from_u64(s);
+            SkipConnectionHead::new(SkipConnectionHeadConfig::new(3), &mut rng)
+                .unwrap()
+                .to_safetensors()
+                .unwrap()
+        };
+        assert_eq!(h(1), h(1));
+        assert_ne!(h(1), h(2));
+    }
+
+    #[test]
+    fn a_file_missing_a_tensor_names_it() {
+        let mut rng = StdRng::seed_from_u64(0);
+        let head = SkipConnectionHead::new(SkipConnectionHeadConfig::new(2), &mut rng).unwrap();
+        let bytes = head.to_safetensors().unwrap();
+        // rewrite the file without gates.0
+        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+        let kept: Vec<_> = st.tensors().into_iter().filter(|(n, _)| n != "gates.0").collect();
+        let partial = safetensors::tensor::serialize(kept, meta.metadata().clone()).unwrap();
+        let err = SkipConnectionHead::from_safetensors(&partial).err().unwrap().to_string();
+        assert!(err.contains("gates.0"), "{err}");
+        assert!(SkipConnectionHead::from_safetensors(b"garbage").is_err());
+    }
+}

@@ -26,4 +26,4 @@ pub use embeddings::Embeddings;
 pub use encoder::Encoder;
 pub use error::{Error, Result};
 pub use head::{SkipConnectionHead, SkipConnectionHeadConfig};
-pub use train::{TrainConfig, Trainer};
+pub use train::{train, TrainConfig};

@@ -48,10 +48,11 @@ fn slice_of_banking77(dir: &Path, classes: usize, per_class: usize) -> PathBuf {
     for rec in reader.records() {
         let rec = rec.unwrap();
         let label = rec[1].to_string();
+        let known = seen.len();
         match seen.iter_mut().find(|(l, _)| *l == label) {
             Some((_, n)) if *n < per_class => *n += 1,
             Some(_) => continue,
-            None if seen.len() < classes => seen.push((label.clone(), 1)),
+            None if known < classes => seen.push((label.clone(), 1)),
             None => continue,
         }
         out.write_record([&rec[0], &rec[1]]).unwrap();
