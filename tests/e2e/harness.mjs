@@ -25,8 +25,8 @@ const CHROMIUM_ARGS = [
 ];
 
 /** Starts the server and a browser; returns { url, context, close }. */
-export async function start() {
-  const { server, url } = await serve({ port: 0, mounts: { "/__shared/": SHARED } });
+export async function start({ mounts = {} } = {}) {
+  const { server, url } = await serve({ port: 0, mounts: { ...mounts, "/__shared/": SHARED } });
   const profile = mkdtempSync(join(tmpdir(), "simtune-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: "/usr/bin/chromium",
