@@ -12,3 +12,13 @@ wasm-bindgen --target web --out-dir pkg --no-typescript \
   target/wasm32-unknown-unknown/release/simtune.wasm
 printf '[build] pkg/simtune_bg.wasm: %s bytes, %s gzipped\n' \
   "$(wc -c < pkg/simtune_bg.wasm)" "$(gzip -9c pkg/simtune_bg.wasm | wc -c)" >&2
+
+# --- vendor (page libraries; owned by the front end) ---
+# Copies small browser libraries from node_modules into www/vendor/ (git-ignored):
+# idb (IndexedDB with promises), a single ES module.
+mkdir -p www/vendor
+if [ ! -f node_modules/idb/build/index.js ]; then
+  npm install --no-audit --no-fund --ignore-scripts >/dev/null
+fi
+cp node_modules/idb/build/index.js www/vendor/idb.js
+# --- end vendor ---

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use candle_core::{DType, Device, Tensor, Var};
 use rand::rngs::StdRng;
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 
 use crate::embeddings::Embeddings;
 use crate::error::{Error, Result};
@@ -43,6 +43,7 @@ fn one() -> usize {
 }
 
 impl SkipConnectionHeadConfig {
+    /// One layer, no dropout.
     pub fn new(dim: usize) -> Self {
         Self {
             dim,
@@ -51,15 +52,36 @@ impl SkipConnectionHeadConfig {
             skip_dropout: 0.0,
         }
     }
+
+    /// dim > 0, 1..=64 layers, dropouts in [0, 1).
+    pub fn validate(&self) -> Result<()> {
+        if self.dim == 0 || !(1..=64).contains(&self.n_layers) {
+            return Err(Error::InvalidInput(format!(
+                "a head needs dim > 0 and 1 to 64 layers (got dim {}, {} layers)",
+                self.dim, self.n_layers
+            )));
+        }
+        for (name, p) in [
+            ("dropout", self.dropout),
+            ("skip_dropout", self.skip_dropout),
+        ] {
+            if !(0.0..1.0).contains(&p) {
+                return Err(Error::InvalidInput(format!("{name} {p} is not in [0, 1)")));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// One gated residual layer.
+#[derive(Debug)]
 struct SkipLayer {
     weight: Var, // (d, d), out x in
     bias: Var,   // (d,)
     gates: Var,  // (d,)
 }
 
+#[derive(Debug)]
 pub struct SkipConnectionHead {
     config: SkipConnectionHeadConfig,
     layers: Vec<SkipLayer>,
@@ -85,20 +107,14 @@ fn dropout(x: &Tensor, p: f64, rng: &mut StdRng) -> Result<Tensor> {
 }
 
 impl SkipConnectionHead {
-    /// A fresh head: Linear init as PyTorch (U(-1/sqrt(d), 1/sqrt(d)) for weight and bias),
-    /// drawn from `rng` so a seed gives the same head natively and in wasm; gates at -4.
-    pub fn new(config: SkipConnectionHeadConfig, rng: &mut StdRng) -> Result<Self> {
+    /// A fresh head: Linear init as PyTorch (U(-1/sqrt(d), 1/sqrt(d)) for weight and bias,
+    /// layer by layer, weight then bias, row-major), drawn from a `StdRng` seeded with
+    /// `seed` (not candle's RNG), so a seed gives the same head natively and in wasm; gates
+    /// at -4.
+    pub fn new(config: SkipConnectionHeadConfig, seed: u64) -> Result<Self> {
+        config.validate()?;
         let d = config.dim;
-        if d == 0 || config.n_layers == 0 {
-            return Err(Error::InvalidInput(
-                "a head needs dim > 0 and at least one layer".into(),
-            ));
-        }
-        for (name, p) in [("dropout", config.dropout), ("skip_dropout", config.skip_dropout)] {
-            if !(0.0..1.0).contains(&p) {
-                return Err(Error::InvalidInput(format!("{name} {p} is not in [0, 1)")));
-            }
-        }
+        let mut rng = StdRng::seed_from_u64(seed);
         let bound = 1.0 / (d as f64).sqrt();
         let mut uniform = |n: usize| -> Vec<f32> {
             (0..n)
@@ -123,6 +139,7 @@ impl SkipConnectionHead {
         fc_biases: Vec<Tensor>,
         gates: Vec<Tensor>,
     ) -> Result<Self> {
+        config.validate()?;
         let d = config.dim;
         let n = config.n_layers;
         if fc_weights.len() != n || fc_biases.len() != n || gates.len() != n {
@@ -225,8 +242,8 @@ impl SkipConnectionHead {
                 tensors.push((name, bytes, t.dims().to_vec()));
             }
         }
-        let mut meta = serde_json::to_value(&self.config)
-            .map_err(|e| Error::format("head", e.to_string()))?;
+        let mut meta =
+            serde_json::to_value(&self.config).map_err(|e| Error::format("head", e.to_string()))?;
         meta["format"] = FORMAT.into();
         let metadata = HashMap::from([(META_KEY.to_string(), meta.to_string())]);
         let views = tensors
@@ -253,7 +270,21 @@ impl SkipConnectionHead {
             .as_ref()
             .and_then(|m| m.get(META_KEY))
             .ok_or_else(|| bad(format!("no \"{META_KEY}\" metadata: not a simtune head")))?;
-        let config: SkipConnectionHeadConfig = serde_json::from_str(config_json)
+        let meta: serde_json::Value = serde_json::from_str(config_json)
+            .map_err(|e| bad(format!("bad \"{META_KEY}\" metadata: {e}")))?;
+        match meta.get("format").and_then(|f| f.as_str()) {
+            Some(FORMAT) => {}
+            other => {
+                return Err(bad(format!(
+                    "format {:?} is not {FORMAT:?}",
+                    other.unwrap_or("(none)")
+                )))
+            }
+        }
+        let config: SkipConnectionHeadConfig = serde_json::from_value(meta)
+            .map_err(|e| bad(format!("bad \"{META_KEY}\" metadata: {e}")))?;
+        config
+            .validate()
             .map_err(|e| bad(format!("bad \"{META_KEY}\" metadata: {e}")))?;
         let d = config.dim;
         let read = |name: String, shape: &[usize]| -> Result<Tensor> {
@@ -287,30 +318,134 @@ impl SkipConnectionHead {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
+
+    fn sample() -> Embeddings {
+        let mut e = Embeddings::new(vec![0.5, 0.5, 0.5, 0.5, 1.0, -2.0, 0.0, 3.0], 4).unwrap();
+        e.normalize();
+        e
+    }
 
     #[test]
-    fn fresh_head_is_near_identity_and_round_trips() {
-        let mut rng = StdRng::seed_from_u64(7);
-        let head = SkipConnectionHead::new(SkipConnectionHeadConfig::new(4), &mut rng).unwrap();
+    fn fresh_head_is_near_identity() {
+        let head = SkipConnectionHead::new(SkipConnectionHeadConfig::new(4), 7).unwrap();
+        let gates = head.vars()[2]
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        assert_eq!(gates, [-4.0; 4]);
+        let w = head.vars()[0]
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        assert!(
+            w.iter().all(|v| v.abs() <= 0.5),
+            "PyTorch bound 1/sqrt(4): {w:?}"
+        );
         let x = Tensor::new(&[[1f32, 0., 0., 0.], [0., 1., 0., 0.]], &Device::Cpu).unwrap();
         let y = head.forward(&x, None).unwrap();
         let diff = (y - &x).unwrap().abs().unwrap().max_all().unwrap();
         // |W x + b| <= 2 * bound = 1, times sigmoid(-4) ~ 0.018
         assert!(diff.to_scalar::<f32>().unwrap() < 0.02);
+    }
 
+    #[test]
+    fn forward_by_hand_and_apply_normalises() {
+        // W = I, b = 1, gates = 0 (sigmoid 0.5): out = x + 0.5 (x + 1) = 1.5 x + 0.5
+        let head = SkipConnectionHead::from_tensors(
+            SkipConnectionHeadConfig::new(2),
+            vec![Tensor::eye(2, DType::F32, &Device::Cpu).unwrap()],
+            vec![Tensor::ones(2, DType::F32, &Device::Cpu).unwrap()],
+            vec![Tensor::zeros(2, DType::F32, &Device::Cpu).unwrap()],
+        )
+        .unwrap();
+        let x = Tensor::new(&[[1f32, -1.]], &Device::Cpu).unwrap();
+        let y = head.forward(&x, None).unwrap().to_vec2::<f32>().unwrap();
+        assert_eq!(y, [[2.0, -1.0]]);
+        let tuned = head
+            .apply(&Embeddings::new(vec![1.0, -1.0], 2).unwrap())
+            .unwrap();
+        let n = 5f32.sqrt();
+        assert!(
+            (tuned.row(0)[0] - 2.0 / n).abs() < 1e-6 && (tuned.row(0)[1] + 1.0 / n).abs() < 1e-6
+        );
+        assert!(head.apply(&sample()).is_err(), "dimension mismatch");
+    }
+
+    #[test]
+    fn dropout_only_in_training_and_seeded() {
+        let config = SkipConnectionHeadConfig {
+            dropout: 0.5,
+            skip_dropout: 0.5,
+            ..SkipConnectionHeadConfig::new(4)
+        };
+        let head = SkipConnectionHead::new(config, 1).unwrap();
+        let x = sample().to_tensor().unwrap();
+        let eval = head.forward(&x, None).unwrap().to_vec2::<f32>().unwrap();
+        assert_eq!(
+            eval,
+            head.forward(&x, None).unwrap().to_vec2::<f32>().unwrap()
+        );
+        let train = |seed| {
+            let mut rng = StdRng::seed_from_u64(seed);
+            head.forward(&x, Some(&mut rng))
+                .unwrap()
+                .to_vec2::<f32>()
+                .unwrap()
+        };
+        assert_eq!(train(3), train(3));
+        assert_ne!(train(3), eval);
+        // inverted dropout: kept inputs are scaled by 1 / (1 - p) = 2
+        let mut rng = StdRng::seed_from_u64(5);
+        let ones = Tensor::ones((1, 1000), DType::F32, &Device::Cpu).unwrap();
+        let d = dropout(&ones, 0.5, &mut rng)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        assert!(d.iter().all(|&v| v == 0.0 || v == 2.0));
+        let kept = d.iter().filter(|&&v| v == 2.0).count();
+        assert!((400..600).contains(&kept), "{kept}");
+    }
+
+    #[test]
+    fn safetensors_round_trip() {
+        let config = SkipConnectionHeadConfig {
+            n_layers: 2,
+            skip_dropout: 0.2,
+            ..SkipConnectionHeadConfig::new(4)
+        };
+        let head = SkipConnectionHead::new(config, 7).unwrap();
         let bytes = head.to_safetensors().unwrap();
+        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let mut names = st.names();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "fcs.0.bias",
+                "fcs.0.weight",
+                "fcs.1.bias",
+                "fcs.1.weight",
+                "gates.0",
+                "gates.1"
+            ]
+        );
         let back = SkipConnectionHead::from_safetensors(&bytes).unwrap();
         assert_eq!(back.config(), head.config());
-        let e = Embeddings::new(vec![0.5, 0.5, 0.5, 0.5], 4).unwrap();
-        assert_eq!(back.apply(&e).unwrap(), head.apply(&e).unwrap());
+        assert_eq!(back.to_safetensors().unwrap(), bytes);
+        assert_eq!(
+            back.apply(&sample()).unwrap(),
+            head.apply(&sample()).unwrap()
+        );
     }
 
     #[test]
     fn same_seed_same_head() {
         let h = |s| {
-            let mut rng = StdRng::seed_from_u64(s);
-            SkipConnectionHead::new(SkipConnectionHeadConfig::new(3), &mut rng)
+            SkipConnectionHead::new(SkipConnectionHeadConfig::new(3), s)
                 .unwrap()
                 .to_safetensors()
                 .unwrap()
@@ -319,18 +454,56 @@ mod tests {
         assert_ne!(h(1), h(2));
     }
 
+    /// `bytes` rewritten with `edit` applied to its tensors and metadata.
+    fn rewrite<'a>(
+        bytes: &'a [u8],
+        edit: impl Fn(
+            &mut Vec<(String, safetensors::tensor::TensorView<'a>)>,
+            &mut HashMap<String, String>,
+        ),
+    ) -> Vec<u8> {
+        let st = safetensors::SafeTensors::deserialize(bytes).unwrap();
+        let (_, meta) = safetensors::SafeTensors::read_metadata(bytes).unwrap();
+        let mut tensors = st.tensors();
+        let mut meta = meta.metadata().clone().unwrap();
+        edit(&mut tensors, &mut meta);
+        safetensors::tensor::serialize(tensors, Some(meta)).unwrap()
+    }
+
     #[test]
-    fn a_file_missing_a_tensor_names_it() {
-        let mut rng = StdRng::seed_from_u64(0);
-        let head = SkipConnectionHead::new(SkipConnectionHeadConfig::new(2), &mut rng).unwrap();
+    fn bad_files_name_what_is_wrong() {
+        let head = SkipConnectionHead::new(SkipConnectionHeadConfig::new(2), 0).unwrap();
         let bytes = head.to_safetensors().unwrap();
-        // rewrite the file without gates.0
-        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-        let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
-        let kept: Vec<_> = st.tensors().into_iter().filter(|(n, _)| n != "gates.0").collect();
-        let partial = safetensors::tensor::serialize(kept, meta.metadata().clone()).unwrap();
-        let err = SkipConnectionHead::from_safetensors(&partial).err().unwrap().to_string();
-        assert!(err.contains("gates.0"), "{err}");
-        assert!(SkipConnectionHead::from_safetensors(b"garbage").is_err());
+        let err = |b: &[u8]| {
+            let e = SkipConnectionHead::from_safetensors(b).unwrap_err();
+            assert!(matches!(e, Error::Format { .. }), "{e}");
+            e.to_string()
+        };
+        let missing = rewrite(&bytes, |t, _| t.retain(|(n, _)| n != "gates.0"));
+        assert!(err(&missing).contains("gates.0"), "{}", err(&missing));
+        let bias = vec![0u8; 12];
+        let wrong_shape = rewrite(&bytes, |t, _| {
+            t.retain(|(n, _)| n != "fcs.0.bias");
+            t.push((
+                "fcs.0.bias".into(),
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![3], &bias)
+                    .unwrap(),
+            ));
+        });
+        assert!(
+            err(&wrong_shape).contains("fcs.0.bias"),
+            "{}",
+            err(&wrong_shape)
+        );
+        let no_meta = rewrite(&bytes, |_, m| m.clear());
+        assert!(err(&no_meta).contains(META_KEY));
+        let other_format = rewrite(&bytes, |_, m| {
+            m.insert(
+                META_KEY.into(),
+                r#"{"dim":2,"format":"something/9"}"#.into(),
+            );
+        });
+        assert!(err(&other_format).contains("something/9"));
+        err(b"garbage");
     }
 }

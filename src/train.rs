@@ -1,15 +1,23 @@
 //! The trainer: a SkipConnectionHead over frozen embeddings, one group loss, AdamW
-//! (PyTorch's: betas 0.9/0.999, eps 1e-8, decoupled weight decay 0.01). Seeded and
-//! deterministic; full batch when the labelled set fits one batch, else seeded random
-//! batches; a progress callback after each step that can cancel.
+//! (candle-nn's, which matches PyTorch's: decoupled weight decay). Seeded and deterministic:
+//! the same inputs and config give the same head, natively and in wasm (every random draw
+//! comes from `StdRng`s seeded from `config.seed`).
+//!
+//! Batches: the whole labelled set when it has at most `batch_size` rows, else seeded random
+//! batches of `batch_size` rows (epochs of a shuffled order, or class-balanced batches with
+//! `balanced_batches`). After each step `progress` gets the step's loss and can cancel.
+//!
 //! Defaults are the recipe that won in DESIGN.md section 6: batch-hard triplet, margin 0.5,
-//! lr 1e-2, 100 full-batch steps, skip_dropout 0.2.
+//! AdamW lr 1e-2 (betas 0.9/0.999, eps 1e-8, weight decay 0.01), 100 steps, batches of 512,
+//! skip_dropout 0.2, dropout 0, one layer, seed 0, no early stop.
+
+use std::collections::BTreeMap;
 
 use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
+use rand::{RngCore, SeedableRng};
 
 use crate::embeddings::Embeddings;
 use crate::error::{Error, Result};
@@ -19,20 +27,34 @@ use crate::loss::{Loss, LossKind, Mining, OnlineContrastiveLoss, SoftmaxLoss, Tr
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct TrainConfig {
+    /// "triplet" (batch-hard), "triplet-all", "triplet-semihard", "softmax", "contrastive"
     pub loss: LossKind,
     /// triplet / contrastive margin
     pub margin: f64,
     /// softmax temperature
     pub temperature: f64,
+    /// AdamW
     pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
     pub weight_decay: f64,
     pub steps: usize,
     /// rows per step; the whole labelled set when it is no larger
     pub batch_size: usize,
+    /// when batching: draw class-balanced batches (every class in a batch with 2+ records
+    /// where it has them) instead of plain shuffled ones
+    pub balanced_batches: bool,
+    /// dropout on the trainable branch of the head (training only)
     pub skip_dropout: f64,
+    /// dropout on the head's input (training only)
     pub dropout: f64,
     pub n_layers: usize,
     pub seed: u64,
+    /// stop when the step loss has not improved by more than `early_stop_min_delta` for
+    /// this many steps; None (the default) runs every step
+    pub early_stop_patience: Option<usize>,
+    pub early_stop_min_delta: f64,
 }
 
 impl Default for TrainConfig {
@@ -42,14 +64,55 @@ impl Default for TrainConfig {
             margin: 0.5,
             temperature: 0.05,
             lr: 1e-2,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
             weight_decay: 0.01,
             steps: 100,
             batch_size: 512,
+            balanced_batches: false,
             skip_dropout: 0.2,
             dropout: 0.0,
             n_layers: 1,
             seed: 0,
+            early_stop_patience: None,
+            early_stop_min_delta: 1e-4,
         }
+    }
+}
+
+impl TrainConfig {
+    /// Checks the numbers (Error::InvalidInput naming the field).
+    pub fn validate(&self) -> Result<()> {
+        let bad = |what: String| Err(Error::InvalidInput(format!("training setting {what}")));
+        if self.steps == 0 {
+            return bad("steps must be at least 1".into());
+        }
+        if self.batch_size < 2 {
+            return bad(format!(
+                "batch_size must be at least 2, got {}",
+                self.batch_size
+            ));
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return bad(format!("lr must be > 0, got {}", self.lr));
+        }
+        if !((0.0..1.0).contains(&self.beta1) && (0.0..1.0).contains(&self.beta2)) {
+            return bad(format!(
+                "betas must be in [0, 1), got {} / {}",
+                self.beta1, self.beta2
+            ));
+        }
+        if !(self.eps > 0.0) || !(self.weight_decay >= 0.0) {
+            return bad("eps must be > 0 and weight_decay >= 0".into());
+        }
+        if !(self.margin >= 0.0 && self.margin.is_finite()) {
+            return bad(format!("margin must be >= 0, got {}", self.margin));
+        }
+        if !(self.temperature > 0.0 && self.temperature.is_finite()) {
+            return bad(format!("temperature must be > 0, got {}", self.temperature));
+        }
+        Ok(())
     }
 }
 
@@ -62,59 +125,153 @@ pub struct Progress {
     pub loss: f32,
 }
 
+#[derive(Debug)]
 pub struct TrainOutput {
     pub head: SkipConnectionHead,
-    /// the loss of every step
+    /// the loss of every step run (fewer than `steps` after an early stop)
     pub losses: Vec<f32>,
 }
 
-/// Checks that `class_ids` can train `loss`, with messages a person can act on.
-fn validate(rows: usize, class_ids: &[usize], config: &TrainConfig) -> Result<()> {
+/// Checks that `class_ids` can train `config.loss`, with messages a person can act on.
+/// Returns the records per class.
+fn validate(
+    embeddings: &Embeddings,
+    class_ids: &[usize],
+    config: &TrainConfig,
+) -> Result<BTreeMap<usize, usize>> {
+    let rows = embeddings.rows();
     if rows != class_ids.len() {
         return Err(Error::InvalidInput(format!(
-            "{} embeddings but {} labels",
-            rows,
+            "{rows} embeddings but {} labels: give one class id per row",
             class_ids.len()
         )));
     }
-    if config.steps == 0 || config.batch_size < 2 || !(config.lr > 0.0) {
-        return Err(Error::InvalidInput(
-            "training needs steps >= 1, batch_size >= 2 and lr > 0".into(),
-        ));
-    }
+    config.validate()?;
     if rows < 2 {
         return Err(Error::Training(format!(
             "{rows} labelled record(s); label at least 2 records of 2 different classes"
         )));
     }
-    let mut counts = std::collections::BTreeMap::new();
+    let mut counts = BTreeMap::new();
     for &c in class_ids {
         *counts.entry(c).or_insert(0usize) += 1;
     }
     if counts.len() < 2 {
-        return Err(Error::Training(
-            "the labels have only one class; label records of at least two classes".into(),
-        ));
+        return Err(Error::Training(format!(
+            "the labels have only one class (class id {}, all {rows} records); label records of at least two classes",
+            class_ids[0]
+        )));
     }
     if config.loss.needs_positives() && counts.values().all(|&n| n < 2) {
         return Err(Error::Training(format!(
-            "every class has a single labelled record, so the {} loss has no similar pair to learn from; label a second record of some class",
-            serde_json::to_value(config.loss).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+            "every class has a single labelled record ({rows} classes), so the {} loss has no similar pair to learn from; label a second record of some class (or use the softmax loss)",
+            config.loss
         )));
     }
-    Ok(())
+    if let Some(i) = embeddings.as_slice().iter().position(|v| !v.is_finite()) {
+        return Err(Error::InvalidInput(format!(
+            "embedding row {} has a non-finite value",
+            i / embeddings.dim()
+        )));
+    }
+    Ok(counts)
+}
+
+/// Picks the rows of each step's batch (all rows when they fit one batch).
+struct Batcher {
+    rows: usize,
+    batch_size: usize,
+    balanced: bool,
+    /// plain: a shuffled order and a cursor in it
+    order: Vec<usize>,
+    cursor: usize,
+    /// balanced: per class, a shuffled queue of its rows and a cursor; classes visited in
+    /// a shuffled rotation
+    classes: Vec<(Vec<usize>, usize)>,
+    class_order: Vec<usize>,
+    class_cursor: usize,
+}
+
+impl Batcher {
+    fn new(dense_ids: &[u32], n_classes: usize, batch_size: usize, balanced: bool) -> Self {
+        let mut classes = vec![(Vec::new(), 0); n_classes];
+        for (i, &c) in dense_ids.iter().enumerate() {
+            classes[c as usize].0.push(i);
+        }
+        Self {
+            rows: dense_ids.len(),
+            batch_size,
+            balanced,
+            order: (0..dense_ids.len()).collect(),
+            cursor: dense_ids.len(), // shuffle on first use
+            classes,
+            class_order: (0..n_classes).collect(),
+            class_cursor: n_classes,
+        }
+    }
+
+    /// None: the whole set.
+    fn next(&mut self, rng: &mut StdRng) -> Option<Vec<usize>> {
+        if self.rows <= self.batch_size {
+            return None;
+        }
+        if !self.balanced {
+            if self.cursor + self.batch_size > self.rows {
+                self.order.shuffle(rng);
+                self.cursor = 0;
+            }
+            let batch = self.order[self.cursor..self.cursor + self.batch_size].to_vec();
+            self.cursor += self.batch_size;
+            return Some(batch);
+        }
+        // classes in turn, each giving `per_class` distinct records (all it has if fewer)
+        let n_classes = self.classes.len();
+        let per_class = (self.batch_size / n_classes).max(2);
+        let mut batch = Vec::with_capacity(self.batch_size);
+        while batch.len() < self.batch_size {
+            if self.class_cursor >= n_classes {
+                self.class_order.shuffle(rng);
+                self.class_cursor = 0;
+            }
+            let (rows, cursor) = &mut self.classes[self.class_order[self.class_cursor]];
+            self.class_cursor += 1;
+            let take = per_class.min(rows.len()).min(self.batch_size - batch.len());
+            if *cursor + take > rows.len() {
+                // a new round of this class: the rows not yet visited first, then the
+                // others reshuffled (no row twice in a batch)
+                rows[..*cursor].shuffle(rng);
+                rows.rotate_left(*cursor);
+                *cursor = 0;
+            }
+            batch.extend_from_slice(&rows[*cursor..*cursor + take]);
+            *cursor += take;
+        }
+        Some(batch)
+    }
 }
 
 /// Trains a head on `embeddings` (rows x dim, the raw L2-normalised encoder outputs) with
-/// `class_ids[i]` the class of row i. `progress` returning false cancels (Error::Cancelled).
+/// `class_ids[i]` the class of row i (any ids; they only need to be equal within a class).
+/// `progress` runs after every step; returning false cancels with [`Error::Cancelled`].
 pub fn train(
     embeddings: &Embeddings,
     class_ids: &[usize],
     config: &TrainConfig,
     progress: &mut dyn FnMut(Progress) -> bool,
 ) -> Result<TrainOutput> {
-    validate(embeddings.rows(), class_ids, config)?;
+    let counts = validate(embeddings, class_ids, config)?;
+    // dense group ids 0..classes, in class-id order
+    let dense: BTreeMap<usize, u32> = counts
+        .keys()
+        .enumerate()
+        .map(|(i, &c)| (c, i as u32))
+        .collect();
+    let ids: Vec<u32> = class_ids.iter().map(|c| dense[c]).collect();
+    let n_classes = dense.len();
+
     let mut rng = StdRng::seed_from_u64(config.seed);
+    let head_seed = rng.next_u64();
+    let kernel_seed = rng.next_u64();
     let head = SkipConnectionHead::new(
         SkipConnectionHeadConfig {
             dim: embeddings.dim(),
@@ -122,60 +279,60 @@ pub fn train(
             dropout: config.dropout,
             skip_dropout: config.skip_dropout,
         },
-        &mut rng,
+        head_seed,
     )?;
     let mut vars = head.vars();
     let loss = match config.loss {
         LossKind::Softmax => {
-            let groups = class_ids.iter().copied().max().unwrap_or(0) + 1;
-            let l = SoftmaxLoss::new(embeddings.dim(), groups, config.temperature, &mut rng)?;
+            let l = SoftmaxLoss::new(embeddings.dim(), n_classes, config.temperature, kernel_seed)?;
             vars.push(l.kernel.clone());
             Loss::Softmax(l)
         }
-        LossKind::Contrastive => Loss::Contrastive(OnlineContrastiveLoss {
-            margin: config.margin,
-            include_self: false,
-        }),
-        kind => Loss::Triplet(TripletLoss {
-            margin: config.margin,
-            mining: match kind {
-                LossKind::TripletAll => Mining::All,
-                LossKind::TripletSemiHard => Mining::SemiHard,
-                _ => Mining::Hard,
-            },
-        }),
+        LossKind::Contrastive => Loss::Contrastive(OnlineContrastiveLoss::new(config.margin)),
+        LossKind::Triplet => Loss::Triplet(TripletLoss::new(config.margin, Mining::Hard)),
+        LossKind::TripletAll => Loss::Triplet(TripletLoss::new(config.margin, Mining::All)),
+        LossKind::TripletSemiHard => {
+            Loss::Triplet(TripletLoss::new(config.margin, Mining::SemiHard))
+        }
     };
     let mut opt = AdamW::new(
         vars,
         ParamsAdamW {
             lr: config.lr,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
+            beta1: config.beta1,
+            beta2: config.beta2,
+            eps: config.eps,
             weight_decay: config.weight_decay,
         },
     )?;
+
     let x = embeddings.to_tensor()?; // (rows, dim)
-    let rows = embeddings.rows();
-    let mut order: Vec<usize> = (0..rows).collect();
+    let all_groups = Tensor::new(ids.as_slice(), &Device::Cpu)?; // (rows,) u32
+    let mut batcher = Batcher::new(&ids, n_classes, config.batch_size, config.balanced_batches);
     let mut losses = Vec::with_capacity(config.steps);
+    let (mut best, mut best_step) = (f32::INFINITY, 0usize);
     for step in 1..=config.steps {
-        let (xb, groups) = if rows <= config.batch_size {
-            (x.clone(), class_ids.to_vec())
-        } else {
-            order.shuffle(&mut rng);
-            let pick = &order[..config.batch_size];
-            let idx: Vec<u32> = pick.iter().map(|&i| i as u32).collect();
-            let idx = Tensor::from_vec(idx, pick.len(), &Device::Cpu)?;
-            (
-                x.index_select(&idx, 0)?,
-                pick.iter().map(|&i| class_ids[i]).collect(),
-            )
+        let (xb, groups) = match batcher.next(&mut rng) {
+            None => (x.clone(), all_groups.clone()),
+            Some(rows) => {
+                let picked: Vec<u32> = rows.iter().map(|&i| ids[i]).collect();
+                let rows: Vec<u32> = rows.iter().map(|&i| i as u32).collect();
+                let idx = Tensor::new(rows.as_slice(), &Device::Cpu)?;
+                (
+                    x.index_select(&idx, 0)?,
+                    Tensor::new(picked.as_slice(), &Device::Cpu)?,
+                )
+            }
         };
         let out = head.forward(&xb, Some(&mut rng))?; // (batch, dim)
-        let l = loss.forward(&out, &groups)?;
-        opt.backward_step(&l)?;
+        let l = loss.forward(&out, &groups)?; // scalar
         let value = l.to_scalar::<f32>()?;
+        if !value.is_finite() {
+            return Err(Error::Training(format!(
+                "the loss became {value} at step {step}; lower the learning rate"
+            )));
+        }
+        opt.backward_step(&l)?;
         losses.push(value);
         if !progress(Progress {
             step,
@@ -184,6 +341,13 @@ pub fn train(
         }) {
             return Err(Error::Cancelled);
         }
+        if let Some(patience) = config.early_stop_patience {
+            if value < best - config.early_stop_min_delta as f32 {
+                (best, best_step) = (value, step);
+            } else if step - best_step >= patience {
+                break;
+            }
+        }
     }
     Ok(TrainOutput { head, losses })
 }
@@ -191,8 +355,9 @@ pub fn train(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::Rng;
 
-    /// Three noisy clusters on the sphere, labelled by cluster.
+    /// Three noisy clusters on the sphere, 8 records each, labelled by cluster.
     fn clusters() -> (Embeddings, Vec<usize>) {
         let mut rng = StdRng::seed_from_u64(42);
         let dim = 16;
@@ -202,9 +367,9 @@ mod tests {
             for _ in 0..8 {
                 for j in 0..dim {
                     let centre = if j % 3 == c { 1.0 } else { 0.0 };
-                    data.push(centre + rand::Rng::random_range(&mut rng, -0.8..0.8));
+                    data.push(centre + rng.random_range(-0.8..0.8));
                 }
-                y.push(c);
+                y.push(c * 10 + 5); // sparse ids are fine
             }
         }
         let mut e = Embeddings::new(data, dim).unwrap();
@@ -212,10 +377,31 @@ mod tests {
         (e, y)
     }
 
+    /// The batch-hard triplet loss of `e` (eval mode, no head).
+    fn triplet_loss(e: &Embeddings, y: &[usize]) -> f32 {
+        let g: Vec<u32> = y.iter().map(|&c| c as u32).collect();
+        let g = Tensor::new(g.as_slice(), &Device::Cpu).unwrap();
+        TripletLoss::default()
+            .forward(&e.to_tensor().unwrap(), &g)
+            .unwrap()
+            .to_scalar()
+            .unwrap()
+    }
+
     #[test]
-    fn training_lowers_the_loss_and_is_deterministic() {
+    fn training_reduces_the_triplet_loss() {
         let (e, y) = clusters();
-        for loss in ["triplet", "triplet-all", "triplet-semihard", "softmax", "contrastive"] {
+        let before = triplet_loss(&e, &y);
+        let out = train(&e, &y, &TrainConfig::default(), &mut |_| true).unwrap();
+        assert_eq!(out.losses.len(), 100);
+        let after = triplet_loss(&out.head.apply(&e).unwrap(), &y);
+        assert!(after < 0.5 * before, "{before} -> {after}");
+    }
+
+    #[test]
+    fn every_loss_trains_and_is_deterministic() {
+        let (e, y) = clusters();
+        for loss in LossKind::NAMES {
             let config = TrainConfig {
                 loss: loss.parse().unwrap(),
                 steps: 40,
@@ -227,36 +413,80 @@ mod tests {
             assert!(last < first, "{loss}: {first} -> {last}");
             let b = train(&e, &y, &config, &mut |_| true).unwrap();
             assert_eq!(a.losses, b.losses, "{loss} is not deterministic");
-            assert_eq!(a.head.to_safetensors().unwrap(), b.head.to_safetensors().unwrap());
+            assert_eq!(
+                a.head.to_safetensors().unwrap(),
+                b.head.to_safetensors().unwrap()
+            );
         }
+        let other_seed = TrainConfig {
+            seed: 1,
+            steps: 3,
+            ..Default::default()
+        };
+        let a = train(&e, &y, &other_seed, &mut |_| true).unwrap();
+        let b = train(
+            &e,
+            &y,
+            &TrainConfig {
+                steps: 3,
+                ..Default::default()
+            },
+            &mut |_| true,
+        );
+        assert_ne!(a.losses, b.unwrap().losses);
     }
 
     #[test]
-    fn mini_batches_when_the_set_is_large() {
+    fn mini_batches_plain_and_balanced() {
         let (e, y) = clusters();
-        let config = TrainConfig {
-            batch_size: 8,
-            steps: 5,
-            ..Default::default()
-        };
-        let out = train(&e, &y, &config, &mut |_| true).unwrap();
-        assert_eq!(out.losses.len(), 5);
+        for balanced_batches in [false, true] {
+            let config = TrainConfig {
+                batch_size: 8,
+                steps: 5,
+                balanced_batches,
+                ..Default::default()
+            };
+            let out = train(&e, &y, &config, &mut |_| true).unwrap();
+            assert_eq!(out.losses.len(), 5);
+        }
+        // balanced batches: every class with 2+ records, no row twice
+        // classes of 10, 10, 9 and 1 rows
+        let ids: Vec<u32> = (0..30)
+            .map(|i| if i == 29 { 3 } else { (i % 3) as u32 })
+            .collect();
+        let mut batcher = Batcher::new(&ids, 4, 7, true);
+        let mut rng = StdRng::seed_from_u64(0);
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..20 {
+            let b = batcher.next(&mut rng).unwrap();
+            assert_eq!(b.len(), 7);
+            let mut per: BTreeMap<u32, usize> = BTreeMap::new();
+            for &r in &b {
+                *per.entry(ids[r]).or_default() += 1;
+            }
+            // only the class cut off by the batch's end, and the one-row class, have 1 row
+            let single = per.iter().filter(|&(&c, &n)| n == 1 && c != 3).count();
+            assert!(single <= 1, "{per:?}");
+            let mut uniq = b.clone();
+            uniq.sort();
+            uniq.dedup();
+            assert_eq!(uniq.len(), b.len());
+            seen.extend(b);
+        }
+        assert_eq!(seen.len(), 30, "every row is visited");
     }
 
     #[test]
     fn bad_labels_are_clear_errors() {
         let (e, _) = clusters();
-        let one_class = vec![0; e.rows()];
-        let err = train(&e, &one_class, &TrainConfig::default(), &mut |_| true)
-            .err()
-            .unwrap();
+        let one_class = vec![3; e.rows()];
+        let err = train(&e, &one_class, &TrainConfig::default(), &mut |_| true).unwrap_err();
         assert!(matches!(err, Error::Training(_)));
-        assert!(err.to_string().contains("one class"), "{err}");
+        assert!(err.to_string().contains("only one class"), "{err}");
 
         let two = e.select(&[0, 8]);
-        let err = train(&two, &[0, 1], &TrainConfig::default(), &mut |_| true)
-            .err()
-            .unwrap();
+        let err = train(&two, &[0, 1], &TrainConfig::default(), &mut |_| true).unwrap_err();
+        assert!(matches!(err, Error::Training(_)));
         assert!(err.to_string().contains("single labelled record"), "{err}");
         // softmax needs no pairs: two records of two classes train
         let softmax = TrainConfig {
@@ -266,7 +496,17 @@ mod tests {
         };
         assert!(train(&two, &[0, 1], &softmax, &mut |_| true).is_ok());
 
-        assert!(train(&e, &[0, 1], &TrainConfig::default(), &mut |_| true).is_err());
+        let err = train(&e.select(&[0]), &[0], &softmax, &mut |_| true).unwrap_err();
+        assert!(matches!(err, Error::Training(_)), "{err}");
+        let err = train(&e, &[0, 1], &TrainConfig::default(), &mut |_| true).unwrap_err();
+        assert!(matches!(err, Error::InvalidInput(_)), "{err}");
+        let zero_steps = TrainConfig {
+            steps: 0,
+            ..Default::default()
+        };
+        let (e, y) = clusters();
+        let err = train(&e, &y, &zero_steps, &mut |_| true).unwrap_err();
+        assert!(matches!(err, Error::InvalidInput(_)), "{err}");
     }
 
     #[test]
@@ -275,11 +515,50 @@ mod tests {
         let mut calls = 0;
         let err = train(&e, &y, &TrainConfig::default(), &mut |p| {
             calls += 1;
+            assert_eq!((p.step, p.steps), (calls, 100));
             p.step < 3
         })
-        .err()
-        .unwrap();
+        .unwrap_err();
         assert!(matches!(err, Error::Cancelled));
         assert_eq!(calls, 3);
+    }
+
+    #[test]
+    fn early_stop_when_asked() {
+        let (e, y) = clusters();
+        let config = TrainConfig {
+            steps: 500,
+            early_stop_patience: Some(5),
+            early_stop_min_delta: 10.0, // nothing improves by that much after the first step
+            ..Default::default()
+        };
+        let out = train(&e, &y, &config, &mut |_| true).unwrap();
+        assert_eq!(out.losses.len(), 6);
+    }
+
+    #[test]
+    fn config_serde_names_and_defaults() {
+        let c: TrainConfig =
+            serde_json::from_str(r#"{"loss": "triplet-semihard", "lr": 0.001}"#).unwrap();
+        assert_eq!(c.loss, LossKind::TripletSemiHard);
+        assert_eq!(c.lr, 1e-3);
+        assert_eq!(c.steps, 100);
+        let d = TrainConfig::default();
+        assert_eq!(
+            (
+                d.loss,
+                d.margin,
+                d.lr,
+                d.weight_decay,
+                d.steps,
+                d.batch_size,
+                d.skip_dropout
+            ),
+            (LossKind::Triplet, 0.5, 1e-2, 0.01, 100, 512, 0.2)
+        );
+        assert_eq!(
+            serde_json::from_value::<TrainConfig>(serde_json::to_value(&d).unwrap()).unwrap(),
+            d
+        );
     }
 }

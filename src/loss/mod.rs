@@ -1,5 +1,15 @@
 //! Group losses over a batch of head outputs (Quaterion's GroupLoss family): records with
-//! the same group id are similar. One loss per file; [`Loss`] picks one by name.
+//! the same group id are similar. One loss per file; [`Loss`] holds a built one and
+//! [`LossKind`] names them (serde / CLI names: "triplet", "triplet-all",
+//! "triplet-semihard", "softmax", "contrastive").
+//!
+//! Every loss has the same shape:
+//! `forward(embeddings: &Tensor /*(batch, dim) f32*/, groups: &Tensor /*(batch,) u32*/)
+//! -> Tensor /*scalar*/`, built from candle ops so gradients reach the head (and the softmax
+//! kernel) through `backward()`.
+//!
+//! Distances are Quaterion's cosine distance `(1 - cos) / 2`, in [0, 1]
+//! ([`cosine_distance_matrix`]).
 
 mod contrastive;
 mod softmax;
@@ -9,11 +19,11 @@ pub use contrastive::OnlineContrastiveLoss;
 pub use softmax::SoftmaxLoss;
 pub use triplet::{Mining, TripletLoss};
 
-use candle_core::{Device, Tensor, D};
+use candle_core::{DType, Tensor, D};
 
 use crate::error::{Error, Result};
 
-/// Which loss the trainer uses.
+/// Which loss the trainer uses, by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum LossKind {
     /// TripletLoss, batch-hard mining (the default).
@@ -43,25 +53,50 @@ impl LossKind {
         "contrastive",
     ];
 
+    /// The serde / CLI name.
+    pub fn name(self) -> &'static str {
+        match self {
+            LossKind::Triplet => "triplet",
+            LossKind::TripletAll => "triplet-all",
+            LossKind::TripletSemiHard => "triplet-semihard",
+            LossKind::Softmax => "softmax",
+            LossKind::Contrastive => "contrastive",
+        }
+    }
+
     /// Whether the loss needs pairs of the same group (triplet and contrastive do).
     pub fn needs_positives(self) -> bool {
         !matches!(self, LossKind::Softmax)
     }
 }
 
+impl std::fmt::Display for LossKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl std::str::FromStr for LossKind {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|_| {
-            Error::InvalidInput(format!(
-                "unknown loss {s:?}; choose one of {}",
-                LossKind::NAMES.join(", ")
-            ))
+        Ok(match s {
+            "triplet" => LossKind::Triplet,
+            "triplet-all" => LossKind::TripletAll,
+            "triplet-semihard" => LossKind::TripletSemiHard,
+            "softmax" => LossKind::Softmax,
+            "contrastive" => LossKind::Contrastive,
+            _ => {
+                return Err(Error::InvalidInput(format!(
+                    "unknown loss {s:?}; choose one of {}",
+                    LossKind::NAMES.join(", ")
+                )))
+            }
         })
     }
 }
 
-/// A built loss, ready for `forward(embeddings (batch, dim), groups) -> scalar`.
+/// A built loss, ready for `forward(embeddings (batch, dim), groups (batch,)) -> scalar`.
+#[derive(Debug)]
 pub enum Loss {
     Triplet(TripletLoss),
     Softmax(SoftmaxLoss),
@@ -69,14 +104,8 @@ pub enum Loss {
 }
 
 impl Loss {
-    pub fn forward(&self, embeddings: &Tensor, groups: &[usize]) -> Result<Tensor> {
-        if embeddings.dim(0)? != groups.len() {
-            return Err(Error::InvalidInput(format!(
-                "{} embeddings but {} groups",
-                embeddings.dim(0)?,
-                groups.len()
-            )));
-        }
+    /// embeddings: (batch, dim) f32; groups: (batch,) u32 -> scalar
+    pub fn forward(&self, embeddings: &Tensor, groups: &Tensor) -> Result<Tensor> {
         match self {
             Loss::Triplet(l) => l.forward(embeddings, groups),
             Loss::Softmax(l) => l.forward(embeddings, groups),
@@ -85,58 +114,86 @@ impl Loss {
     }
 }
 
-/// Cosine distance matrix as Quaterion's: (1 - cos(x_i, x_j)) / 2.
+/// Checks `embeddings` (batch, dim) against `groups` (batch,) and returns the group ids as
+/// a (batch,) u32 tensor and on the host.
+pub(crate) fn check_groups(embeddings: &Tensor, groups: &Tensor) -> Result<(Tensor, Vec<u32>)> {
+    let (batch, _) = embeddings.dims2().map_err(|_| {
+        Error::InvalidInput(format!(
+            "a loss expects (batch, dim) embeddings, got shape {:?}",
+            embeddings.dims()
+        ))
+    })?;
+    if groups.dims() != [batch] {
+        return Err(Error::InvalidInput(format!(
+            "a loss expects one group id per row: {batch} rows but groups of shape {:?}",
+            groups.dims()
+        )));
+    }
+    if batch == 0 {
+        return Err(Error::InvalidInput("a loss needs a non-empty batch".into()));
+    }
+    let groups = groups.to_dtype(DType::U32)?;
+    let host = groups.to_vec1::<u32>()?;
+    Ok((groups, host))
+}
+
+/// Cosine distance matrix as Quaterion's: (1 - cos(x_i, x_j)) / 2 (a zero row counts as
+/// orthogonal to everything).
 /// x: (batch, dim) -> (batch, batch)
 pub fn cosine_distance_matrix(x: &Tensor) -> Result<Tensor> {
-    let norm = x.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?.clamp(1e-12f32, f32::MAX)?;
+    // clamp the squared norm (not the norm) so a zero row has a finite gradient
+    let norm = x
+        .sqr()?
+        .sum_keepdim(D::Minus1)?
+        .clamp(1e-24f32, f32::MAX)?
+        .sqrt()?; // (batch, 1)
     let n = x.broadcast_div(&norm)?; // (batch, dim)
     let cos = n.matmul(&n.t()?)?; // (batch, batch)
     Ok(((1.0 - cos)? * 0.5)?)
 }
 
-/// (batch, batch) 0/1 masks: positive[i][j] = same group and i != j; negative = other group.
-pub(crate) fn pair_masks(groups: &[usize]) -> Result<(Tensor, Tensor)> {
-    let b = groups.len();
-    let mut pos = vec![0f32; b * b];
-    let mut neg = vec![0f32; b * b];
-    for i in 0..b {
-        for j in 0..b {
-            if groups[i] == groups[j] {
-                if i != j {
-                    pos[i * b + j] = 1.0;
-                }
-            } else {
-                neg[i * b + j] = 1.0;
-            }
-        }
-    }
-    Ok((
-        Tensor::from_vec(pos, (b, b), &Device::Cpu)?,
-        Tensor::from_vec(neg, (b, b), &Device::Cpu)?,
-    ))
+/// (batch, batch) f32 0/1 masks from (batch,) u32 groups:
+/// positive[i][j] = same group and i != j; negative[i][j] = other group.
+pub(crate) fn pair_masks(groups: &Tensor) -> Result<(Tensor, Tensor)> {
+    let b = groups.dim(0)?;
+    let same = groups
+        .unsqueeze(1)?
+        .broadcast_eq(&groups.unsqueeze(0)?)?
+        .to_dtype(DType::F32)?; // (batch, batch)
+    let eye = Tensor::eye(b, DType::F32, groups.device())?; // (batch, batch)
+    let pos = (&same - eye)?;
+    let neg = (1.0 - same)?;
+    Ok((pos, neg))
 }
 
-/// Hardest positive distance per anchor: max_j pos[i][j] * d[i][j]  (batch,)
+/// Hardest positive distance per anchor, as Quaterion: max_j pos[i][j] * d[i][j] (0 when
+/// the anchor has no positive).  dists, pos: (batch, batch) -> (batch,)
 pub(crate) fn hardest_positive(dists: &Tensor, pos: &Tensor) -> Result<Tensor> {
     Ok((dists * pos)?.max(1)?)
 }
 
-/// Hardest negative distance per anchor, as Quaterion: the row max is added to non-negative
-/// entries so they never win the min.  (batch,)
+/// Hardest negative distance per anchor, as Quaterion: the row max is added to entries that
+/// are not negatives so they never win the min.  dists, neg: (batch, batch) -> (batch,)
 pub(crate) fn hardest_negative(dists: &Tensor, neg: &Tensor) -> Result<Tensor> {
     let row_max = dists.max_keepdim(1)?; // (batch, 1)
-    let not_neg = (1.0 - neg)?;
-    Ok(dists.broadcast_add(&not_neg.broadcast_mul(&row_max)?)?.min(1)?)
+    let not_neg = (1.0 - neg)?; // (batch, batch)
+    Ok(dists
+        .broadcast_add(&not_neg.broadcast_mul(&row_max)?)?
+        .min(1)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use candle_core::Device;
 
     #[test]
     fn distance_matrix_by_hand() {
         let x = Tensor::new(&[[1f32, 0.], [0., 2.], [-3., 0.]], &Device::Cpu).unwrap();
-        let d = cosine_distance_matrix(&x).unwrap().to_vec2::<f32>().unwrap();
+        let d = cosine_distance_matrix(&x)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
         let want = [[0.0, 0.5, 1.0], [0.5, 0.0, 0.5], [1.0, 0.5, 0.0]];
         for i in 0..3 {
             for j in 0..3 {
@@ -146,10 +203,46 @@ mod tests {
     }
 
     #[test]
+    fn masks_by_hand() {
+        let g = Tensor::new(&[0u32, 0, 1], &Device::Cpu).unwrap();
+        let (pos, neg) = pair_masks(&g).unwrap();
+        let pos = pos.to_vec2::<f32>().unwrap();
+        let neg = neg.to_vec2::<f32>().unwrap();
+        assert_eq!(pos, [[0., 1., 0.], [1., 0., 0.], [0., 0., 0.]]);
+        assert_eq!(neg, [[0., 0., 1.], [0., 0., 1.], [1., 1., 0.]]);
+    }
+
+    #[test]
+    fn zero_rows_have_finite_gradients() {
+        let x = candle_core::Var::new(&[[0f32, 0.], [1., 0.]], &Device::Cpu).unwrap();
+        let d = cosine_distance_matrix(x.as_tensor()).unwrap();
+        let g = d.sum_all().unwrap().backward().unwrap();
+        let g = g
+            .get(x.as_tensor())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        assert!(g.iter().all(|v| v.is_finite()), "{g:?}");
+    }
+
+    #[test]
+    fn bad_group_shapes_are_invalid_input() {
+        let x = Tensor::zeros((3, 2), DType::F32, &Device::Cpu).unwrap();
+        let g = Tensor::new(&[0u32, 1], &Device::Cpu).unwrap();
+        let err = Loss::Triplet(TripletLoss::default())
+            .forward(&x, &g)
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidInput(_)), "{err}");
+    }
+
+    #[test]
     fn loss_names_parse() {
         for name in LossKind::NAMES {
             let k: LossKind = name.parse().unwrap();
             assert_eq!(serde_json::to_value(k).unwrap(), name);
+            assert_eq!(k.to_string(), name);
         }
         assert!("nope".parse::<LossKind>().is_err());
     }

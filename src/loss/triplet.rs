@@ -1,15 +1,29 @@
-//! TripletLoss (quaterion.loss.TripletLoss) with cosine distance (1 - cos) / 2.
+//! TripletLoss (quaterion.loss.TripletLoss) with cosine distance d = (1 - cos) / 2.
 //!
-//! Batch-hard (default): per anchor, `relu((max_p d(a,p) - min_n d(a,n)) / mean_a(min_n
-//! d(a,n)) + margin)`, averaged over the batch; an anchor with no positive has max_p = 0.
-//! Batch-all: `relu(d(a,p) - d(a,n) + margin)` over every valid triplet, summed and divided
-//! by the number of triplets with a positive loss. Semi-hard: for each (a, p), the closest
-//! negative farther than p, else the farthest negative (FaceNet / TF's semi-hard mining),
-//! `relu(d(a,p) - d(a,n) + margin)` averaged over the (a, p) pairs.
+//! - Batch-hard (default), exactly Quaterion's and `head_loss_fixture.json`'s:
+//!   per anchor a, `relu((max_p d(a,p) - min_n d(a,n)) / mean_a(min_n d(a,n)) + margin)`,
+//!   then the mean over **all** anchors of the batch. An anchor with no positive has
+//!   max_p = 0 (Quaterion's masked max) and one with no negative gets the row max added to
+//!   its min, exactly as Quaterion's code does; the fixture (groups [0,0,1,1,2,0], record 4
+//!   alone in its group) is matched only by this all-anchor mean, not by a mean over the
+//!   anchors that have a positive and a negative (1.2579 vs 1.5095).
+//! - Batch-all: `relu(d(a,p) - d(a,n) + margin)` over every valid triplet (p in a's group,
+//!   p != a, n in another group), summed and divided by the number of triplets whose loss
+//!   is > 0 (Quaterion's `_get_triplet_mask` path).
+//! - Semi-hard (Quaterion's `_semi_hard_triplet_loss`, from TF addons): for each positive
+//!   pair (a, p), n = the closest negative farther than p, or, if there is none, the
+//!   farthest negative (an anchor with no negative at all falls back to its row minimum,
+//!   as Quaterion's masked maximum does); `relu(d(a,p) - d(a,n) + margin)` summed over the
+//!   positive pairs and divided by their number.
+//!
+//! Batch-all and semi-hard choose their triplets on the host from the distances, then
+//! write the loss as `(sum((W_p - W_n) * D) + margin * active) / count` with W_p[a][p]
+//! (W_n[a][n]) the number of active triplets using the pair: the same value and gradient
+//! as gathering every triplet, in O(batch²) memory.
 
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 
-use super::{cosine_distance_matrix, hardest_negative, hardest_positive, pair_masks};
+use super::{check_groups, cosine_distance_matrix, hardest_negative, hardest_positive, pair_masks};
 use crate::error::Result;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -36,104 +50,262 @@ impl Default for TripletLoss {
 }
 
 impl TripletLoss {
-    /// embeddings: (batch, dim); groups: one id per row -> scalar
-    pub fn forward(&self, embeddings: &Tensor, groups: &[usize]) -> Result<Tensor> {
+    pub fn new(margin: f64, mining: Mining) -> Self {
+        Self { margin, mining }
+    }
+
+    /// embeddings: (batch, dim); groups: (batch,) u32 -> scalar
+    pub fn forward(&self, embeddings: &Tensor, groups: &Tensor) -> Result<Tensor> {
+        let (groups, host_groups) = check_groups(embeddings, groups)?;
         let dists = cosine_distance_matrix(embeddings)?; // (batch, batch)
         match self.mining {
             Mining::Hard => {
-                let (pos, neg) = pair_masks(groups)?;
+                let (pos, neg) = pair_masks(&groups)?; // (batch, batch) each
                 let hp = hardest_positive(&dists, &pos)?; // (batch,)
                 let hn = hardest_negative(&dists, &neg)?; // (batch,)
                 let scale = hn.mean_all()?; // scalar
-                let l = ((hp - &hn)?.broadcast_div(&scale)? + self.margin)?.relu()?;
+                let l = ((hp - &hn)?.broadcast_div(&scale)? + self.margin)?.relu()?; // (batch,)
                 Ok(l.mean_all()?)
             }
-            Mining::All | Mining::SemiHard => self.gathered(&dists, groups),
+            Mining::All => self.batch_all(&dists, &host_groups),
+            Mining::SemiHard => self.semi_hard(&dists, &host_groups),
         }
     }
 
-    /// Batch-all and semi-hard: the (a, p, n) triplets are chosen on the host from the
-    /// (detached) distances, then their distances are gathered so gradients flow.
-    fn gathered(&self, dists: &Tensor, groups: &[usize]) -> Result<Tensor> {
+    /// dists: (batch, batch) -> scalar
+    fn batch_all(&self, dists: &Tensor, groups: &[u32]) -> Result<Tensor> {
         let b = groups.len();
         let d = dists.to_vec2::<f32>()?;
-        let (mut ap, mut an) = (Vec::new(), Vec::new()); // flat indices a*b+p, a*b+n
+        let m = self.margin as f32;
+        let active = |dap: f32, dan: f32| dap - dan + m > 0.0;
+        let mut w = vec![0f32; b * b]; // W_p - W_n, row-major (batch, batch)
+        let mut count = 0usize;
         for a in 0..b {
+            let (mut pos, mut neg): (Vec<usize>, Vec<usize>) = (0..b)
+                .filter(|&j| j != a)
+                .partition(|&j| groups[j] == groups[a]);
+            if pos.is_empty() || neg.is_empty() {
+                continue;
+            }
+            pos.sort_by(|&i, &j| d[a][i].total_cmp(&d[a][j]));
+            neg.sort_by(|&i, &j| d[a][i].total_cmp(&d[a][j]));
+            // active is monotone: true for the nearest negatives of a positive, and for the
+            // farthest positives of a negative
+            for &p in &pos {
+                let n_active = neg.partition_point(|&n| active(d[a][p], d[a][n]));
+                w[a * b + p] += n_active as f32;
+                count += n_active;
+            }
+            for &n in &neg {
+                let p_active = pos.len() - pos.partition_point(|&p| !active(d[a][p], d[a][n]));
+                w[a * b + n] -= p_active as f32;
+            }
+        }
+        let w = Tensor::from_vec(w, (b, b), dists.device())?; // (batch, batch)
+        let total = ((dists * w)?.sum_all()? + self.margin * count as f64)?; // scalar
+        Ok((total / (count as f64 + 1e-16))?)
+    }
+
+    /// dists: (batch, batch) -> scalar
+    fn semi_hard(&self, dists: &Tensor, groups: &[u32]) -> Result<Tensor> {
+        let b = groups.len();
+        let d = dists.to_vec2::<f32>()?;
+        let m = self.margin as f32;
+        let mut w = vec![0f32; b * b]; // W_p - W_n
+        let (mut pairs, mut active) = (0usize, 0usize);
+        for a in 0..b {
+            let row = &d[a];
+            let negatives: Vec<usize> = (0..b).filter(|&j| groups[j] != groups[a]).collect();
+            let farthest_negative = negatives
+                .iter()
+                .copied()
+                .reduce(|x, y| if row[y] > row[x] { y } else { x })
+                // no negative at all: Quaterion's masked maximum gives the row minimum
+                .unwrap_or_else(|| {
+                    (0..b)
+                        .reduce(|x, y| if row[y] < row[x] { y } else { x })
+                        .unwrap_or(a)
+                });
             for p in (0..b).filter(|&p| p != a && groups[p] == groups[a]) {
-                let negatives = (0..b).filter(|&n| groups[n] != groups[a]);
-                match self.mining {
-                    Mining::All => {
-                        for n in negatives {
-                            ap.push((a * b + p) as u32);
-                            an.push((a * b + n) as u32);
-                        }
-                    }
-                    _ => {
-                        let (mut outside, mut inside): (Option<usize>, Option<usize>) = (None, None);
-                        for n in negatives {
-                            if d[a][n] > d[a][p] {
-                                if outside.is_none_or(|o| d[a][n] < d[a][o]) {
-                                    outside = Some(n);
-                                }
-                            } else if inside.is_none_or(|i| d[a][n] > d[a][i]) {
-                                inside = Some(n);
-                            }
-                        }
-                        if let Some(n) = outside.or(inside) {
-                            ap.push((a * b + p) as u32);
-                            an.push((a * b + n) as u32);
-                        }
-                    }
+                pairs += 1;
+                let outside = negatives
+                    .iter()
+                    .copied()
+                    .filter(|&n| row[n] > row[p])
+                    .reduce(|x, y| if row[y] < row[x] { y } else { x });
+                let n = outside.unwrap_or(farthest_negative);
+                if row[p] - row[n] + m > 0.0 {
+                    active += 1;
+                    w[a * b + p] += 1.0;
+                    w[a * b + n] -= 1.0;
                 }
             }
         }
-        let flat = dists.flatten_all()?;
-        if ap.is_empty() {
-            return Ok((flat.sum_all()? * 0.0)?);
-        }
-        let count = ap.len();
-        let ap = Tensor::from_vec(ap, count, &Device::Cpu)?;
-        let an = Tensor::from_vec(an, count, &Device::Cpu)?;
-        let l = ((flat.index_select(&ap, 0)? - flat.index_select(&an, 0)?)? + self.margin)?
-            .relu()?; // (triplets,)
-        if self.mining == Mining::All {
-            let positive = l.to_vec1::<f32>()?.iter().filter(|&&v| v > 1e-16).count();
-            Ok((l.sum_all()? / (positive as f64 + 1e-16))?)
-        } else {
-            Ok(l.mean_all()?)
-        }
+        let w = Tensor::from_vec(w, (b, b), dists.device())?; // (batch, batch)
+        let total = ((dists * w)?.sum_all()? + self.margin * active as f64)?; // scalar
+        Ok((total / (pairs as f64 + 1e-8))?)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use candle_core::{Device, Var};
+    use rand::{Rng, SeedableRng};
+
+    fn groups(g: &[u32]) -> Tensor {
+        Tensor::new(g, &Device::Cpu).unwrap()
+    }
+
+    fn value(loss: TripletLoss, x: &Tensor, g: &[u32]) -> f32 {
+        loss.forward(x, &groups(g))
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    }
+
+    /// a=(1,0), p=(0,1), n=(-1,0): d(a,p) = 0.5, d(a,n) = 1, d(p,n) = 0.5; a, p in group 0.
+    fn three() -> Tensor {
+        Tensor::new(&[[1f32, 0.], [0., 1.], [-1., 0.]], &Device::Cpu).unwrap()
+    }
 
     #[test]
     fn batch_hard_by_hand() {
-        // 1-D directions on the circle: a=(1,0) p=(0,1) n=(-1,0)... distances: d(a,p)=0.5,
-        // d(a,n)=1, d(p,n)=0.5. groups a,p = 0; n = 1.
-        let x = Tensor::new(&[[1f32, 0.], [0., 1.], [-1., 0.]], &Device::Cpu).unwrap();
-        let l = TripletLoss::default().forward(&x, &[0, 0, 1]).unwrap();
         // hp = [0.5, 0.5, 0]; hn = [1, 0.5, 0.5]; mean hn = 2/3
         // a: relu((0.5-1)/(2/3)+0.5) = relu(-0.25) = 0
         // p: relu((0.5-0.5)/(2/3)+0.5) = 0.5
-        // n: relu((0-0.5)/(2/3)+0.5) = relu(-0.25) = 0  -> mean 1/6
-        let v = l.to_scalar::<f32>().unwrap();
+        // n: relu((0-0.5)/(2/3)+0.5) = relu(-0.25) = 0  -> mean over all 3 anchors: 1/6
+        let v = value(TripletLoss::default(), &three(), &[0, 0, 1]);
         assert!((v - 1.0 / 6.0).abs() < 1e-6, "{v}");
     }
 
     #[test]
     fn batch_all_and_semi_hard_by_hand() {
-        let x = Tensor::new(&[[1f32, 0.], [0., 1.], [-1., 0.]], &Device::Cpu).unwrap();
         // triplets: (a,p,n): 0.5-1+0.5 = 0 ; (p,a,n): 0.5-0.5+0.5 = 0.5 -> one positive
-        let all = TripletLoss { margin: 0.5, mining: Mining::All };
-        let v = all.forward(&x, &[0, 0, 1]).unwrap().to_scalar::<f32>().unwrap();
+        let v = value(TripletLoss::new(0.5, Mining::All), &three(), &[0, 0, 1]);
         assert!((v - 0.5).abs() < 1e-6, "{v}");
         // semi-hard: (a,p): n farther than 0.5 -> d=1 -> 0; (p,a): none farther than 0.5
-        // (0.5 is not > 0.5) -> the farthest inside, 0.5 -> 0.5; mean 0.25
-        let semi = TripletLoss { margin: 0.5, mining: Mining::SemiHard };
-        let v = semi.forward(&x, &[0, 0, 1]).unwrap().to_scalar::<f32>().unwrap();
+        // (0.5 is not > 0.5) -> the farthest negative, 0.5 -> 0.5; 2 pairs -> 0.25
+        let v = value(
+            TripletLoss::new(0.5, Mining::SemiHard),
+            &three(),
+            &[0, 0, 1],
+        );
         assert!((v - 0.25).abs() < 1e-6, "{v}");
+    }
+
+    /// Brute force over every triplet in f64 on the host: (batch-all, semi-hard).
+    fn brute(d: &[Vec<f32>], g: &[u32], m: f64) -> (f64, f64) {
+        let b = g.len();
+        let (mut all_sum, mut all_n, mut semi_sum, mut pairs) = (0.0, 0, 0.0, 0);
+        for a in 0..b {
+            let negs: Vec<usize> = (0..b).filter(|&n| g[n] != g[a]).collect();
+            for p in (0..b).filter(|&p| p != a && g[p] == g[a]) {
+                pairs += 1;
+                for &n in &negs {
+                    let l = (d[a][p] - d[a][n]) as f64 + m;
+                    if l > 0.0 {
+                        all_sum += l;
+                        all_n += 1;
+                    }
+                }
+                let farther: Vec<f32> = negs
+                    .iter()
+                    .map(|&n| d[a][n])
+                    .filter(|&v| v > d[a][p])
+                    .collect();
+                let dn = if farther.is_empty() {
+                    negs.iter().map(|&n| d[a][n]).fold(f32::MIN, f32::max)
+                } else {
+                    farther.into_iter().fold(f32::MAX, f32::min)
+                };
+                semi_sum += ((d[a][p] - dn) as f64 + m).max(0.0);
+            }
+        }
+        (all_sum / all_n.max(1) as f64, semi_sum / pairs as f64)
+    }
+
+    #[test]
+    fn batch_all_and_semi_hard_match_brute_force_with_gradients() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let (b, dim) = (12, 5);
+        let data: Vec<f32> = (0..b * dim).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let g: Vec<u32> = (0..b).map(|i| (i % 4) as u32).collect();
+        let x = Var::from_tensor(&Tensor::from_vec(data, (b, dim), &Device::Cpu).unwrap()).unwrap();
+        let d = cosine_distance_matrix(x.as_tensor())
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        let (want_all, want_semi) = brute(&d, &g, 0.5);
+        for (mining, want) in [(Mining::All, want_all), (Mining::SemiHard, want_semi)] {
+            let v = value(TripletLoss::new(0.5, mining), x.as_tensor(), &g);
+            assert!((v as f64 - want).abs() < 1e-5, "{mining:?}: {v} vs {want}");
+        }
+        // batch-all gradient vs the (batch, batch, batch) tensor formula
+        let loss = TripletLoss::new(0.5, Mining::All)
+            .forward(x.as_tensor(), &groups(&g))
+            .unwrap();
+        let got = loss.backward().unwrap().get(x.as_tensor()).unwrap().clone();
+        let dist = cosine_distance_matrix(x.as_tensor()).unwrap();
+        let mut mask = vec![0f32; b * b * b];
+        for a in 0..b {
+            for p in 0..b {
+                for n in 0..b {
+                    if p != a && g[p] == g[a] && g[n] != g[a] {
+                        mask[(a * b + p) * b + n] = 1.0;
+                    }
+                }
+            }
+        }
+        let mask = Tensor::from_vec(mask, (b, b, b), &Device::Cpu).unwrap();
+        let l = (dist
+            .unsqueeze(2)
+            .unwrap()
+            .broadcast_sub(&dist.unsqueeze(1).unwrap())
+            .unwrap()
+            + 0.5)
+            .unwrap();
+        let l = (l * mask).unwrap().relu().unwrap();
+        let n_pos = l
+            .gt(1e-16)
+            .unwrap()
+            .to_dtype(candle_core::DType::F32)
+            .unwrap()
+            .sum_all()
+            .unwrap();
+        let naive = l.sum_all().unwrap().div(&n_pos).unwrap();
+        let want = naive
+            .backward()
+            .unwrap()
+            .get(x.as_tensor())
+            .unwrap()
+            .clone();
+        let diff = (got - want)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(diff < 1e-5, "batch-all gradient differs by {diff}");
+    }
+
+    #[test]
+    fn no_valid_triplet_gives_zero_with_a_gradient_path() {
+        let x = Var::from_tensor(&three()).unwrap();
+        for mining in [Mining::Hard, Mining::All, Mining::SemiHard] {
+            // one group only: no negatives
+            let l = TripletLoss::new(0.5, mining)
+                .forward(x.as_tensor(), &groups(&[0, 0, 0]))
+                .unwrap();
+            assert!(l.to_scalar::<f32>().unwrap().is_finite());
+            assert!(l.backward().is_ok());
+        }
+        // every record alone: no positives, batch-all and semi-hard are 0
+        for mining in [Mining::All, Mining::SemiHard] {
+            let v = value(TripletLoss::new(0.5, mining), x.as_tensor(), &[0, 1, 2]);
+            assert_eq!(v, 0.0);
+        }
     }
 }

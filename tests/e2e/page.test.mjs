@@ -1,0 +1,399 @@
+// The page as a person uses it: drop a CSV, pick columns, embed (worker pool), label with the
+// keyboard, bulk-label in a similarity session, train, compare raw vs tuned, reload and find
+// everything still there. Plus: no request leaves the page's origin or carries record text;
+// hostile record text runs no script; bad input gets a clear message and loses no label.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { start, SHARED, SHOTS } from "./harness.mjs";
+
+const TMP = mkdtempSync(join(tmpdir(), "simtune-page-"));
+
+/** RFC 4180 CSV -> rows of fields. */
+function parseCsv(text) {
+  const rows = [];
+  let row = [];
+  let field = "";
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') (field += '"'), i++;
+      else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ",") row.push(field), (field = "");
+    else if (c === "\n" || c === "\r") {
+      if (c === "\r" && text[i + 1] === "\n") i++;
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = "";
+    } else field += c;
+  }
+  if (field || row.length) row.push(field), rows.push(row);
+  return rows;
+}
+const csvField = (s) => (/[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+const toCsv = (rows) => rows.map((r) => r.map(csvField).join(",")).join("\n") + "\n";
+
+/** 8 classes x 40 records of Banking77's test split, shuffled (seeded), label column empty. */
+function bankingFixture() {
+  const [header, ...rows] = parseCsv(readFileSync(join(SHARED, "data", "banking77_test.csv"), "utf8"));
+  assert.deepEqual(header, ["text", "label"]);
+  const byClass = new Map();
+  for (const [text, label] of rows) {
+    if (!byClass.has(label)) byClass.set(label, []);
+    byClass.get(label).push(text);
+  }
+  const classes = [...byClass.keys()].filter((c) => byClass.get(c).length >= 40).slice(0, 8);
+  const records = classes.flatMap((c) => byClass.get(c).slice(0, 40).map((text) => ({ text, label: c })));
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  for (let i = records.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [records[i], records[j]] = [records[j], records[i]];
+  }
+  const path = join(TMP, "tickets.csv");
+  writeFileSync(path, toCsv([["text", "label"], ...records.map((r) => [r.text, ""])]));
+  return { path, records, classes };
+}
+
+async function openPage(context, url) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("dialog", (d) => d.accept());
+  await page.goto(url);
+  await page.waitForSelector("body[data-ready=yes]", { timeout: 60_000 });
+  return { page, errors };
+}
+
+async function loadCsv(page, path, { label = "" } = {}) {
+  await page.click("nav .tab[data-view=open]");
+  await page.setInputFiles("#file-input", path);
+  await page.waitForSelector("#use-columns", { timeout: 20_000 });
+  await page.selectOption("#label-col", label);
+  await page.click("#use-columns");
+  await page.waitForSelector("#view-label:not([hidden])");
+}
+
+async function waitEmbedded(page, state = "done") {
+  await page.waitForSelector(`#embed-text[data-state=${state}], #embed-text[data-state=error]`, { timeout: 180_000 });
+  assert.equal(await page.getAttribute("#embed-text", "data-state"), state, await page.textContent("#embed-text"));
+}
+
+const shot = (page, name) => page.screenshot({ path: join(SHOTS, `page-${name}.png`) });
+
+/** Labels the current record of the list (or session) with `name` by keyboard. */
+async function keyLabel(page, name, prefix = "label") {
+  const names = await page.$$eval(`#view-${prefix} .chip[data-label]`, (els) => els.map((e) => e.dataset.label));
+  const id = names.indexOf(name);
+  if (id >= 0 && id < 9) await page.keyboard.press(String(id + 1));
+  else if (id >= 9) await page.click(`#view-${prefix} .chip[data-label="${name}"]`);
+  else {
+    await page.keyboard.press("n");
+    await page.fill(`#${prefix}-new-name`, name);
+    await page.keyboard.press("Enter");
+  }
+}
+
+const labelledCount = async (page) =>
+  Number((await page.textContent("#label-summary")).match(/(\d+) labelled/)[1]);
+
+const requests = [];
+let flowTexts = [];
+
+test("a person drops a CSV, labels, runs a session, trains, compares, reloads", { timeout: 420_000 }, async () => {
+  const { path, records } = bankingFixture();
+  flowTexts = records.slice(0, 6).map((r) => r.text);
+  const { url, context, close } = await start();
+  try {
+    context.on("request", (r) => requests.push({ url: r.url(), postData: r.postData() ?? "" }));
+    const { page, errors } = await openPage(context, url);
+    await shot(page, "open-empty");
+
+    // 1. open + columns
+    await page.setInputFiles("#file-input", path);
+    await page.waitForSelector("#use-columns");
+    assert.match(await page.textContent("#preview h2"), /320 records/);
+    await page.selectOption("#label-col", "");
+    await shot(page, "open-preview");
+    await page.click("#use-columns");
+    await page.waitForSelector("#view-label:not([hidden])");
+
+    // 3. embedding runs in the worker pool while the page stays usable
+    await page.waitForSelector("#embed-text[data-state=running]", { timeout: 60_000 }).catch(() => {});
+    await waitEmbedded(page);
+    const embedText = await page.textContent("#embed-text");
+    console.log(`# ${embedText}`);
+    assert.match(embedText, /320 records embedded/);
+
+    // 4. label 24 records with the keyboard: `n` creates labels, number keys reuse them
+    await page.focus("#records");
+    for (let step = 0; step < 24; step++) {
+      const i = Number(await page.getAttribute("#records .record.current", "data-index"));
+      await keyLabel(page, records[i].label);
+    }
+    assert.equal(await labelledCount(page), 24);
+    // undo + skip
+    await page.keyboard.press("u");
+    assert.equal(await labelledCount(page), 23);
+    const cur = Number(await page.getAttribute("#records .record.current", "data-index"));
+    await keyLabel(page, records[cur].label);
+    await page.keyboard.press("s");
+    assert.equal(await labelledCount(page), 24);
+    // filter: text contains + by label
+    await page.fill("#search", "card");
+    await page.waitForFunction(() => /shown of 320/.test(document.querySelector("#label-summary").textContent) && !/^320 shown/.test(document.querySelector("#label-summary").textContent));
+    await page.fill("#search", "");
+    await page.selectOption("#filter", "unlabelled");
+    await page.waitForFunction(() => /^296 shown/.test(document.querySelector("#label-summary").textContent));
+    await page.selectOption("#filter", "all");
+    await shot(page, "label");
+
+    // 5. similarity sessions: select the true same-class records among 30 neighbours, bulk-label
+    const anchors = [];
+    for (const r of await page.$$eval("#records .record", (els) => els.map((e) => Number(e.dataset.index)))) {
+      if (anchors.length >= 4) break;
+      if (!anchors.some((a) => records[a].label === records[r].label)) anchors.push(r);
+    }
+    for (const [n, a] of anchors.entries()) {
+      await page.click(`#records .record[data-index="${a}"] button:text("Similar")`);
+      await page.waitForSelector("#view-session:not([hidden])");
+      await page.fill("#session-k", "30");
+      await page.press("#session-k", "Enter");
+      await page.click("#session-refresh");
+      await page.waitForFunction(() => document.querySelectorAll("#session-list .record").length === 30);
+      const shown = await page.$$eval("#session-list .record", (els) => els.map((e) => Number(e.dataset.index)));
+      const want = new Set(shown.filter((i) => records[i].label === records[a].label));
+      // shift-click a range, then fix it up one by one
+      await page.click("#session-list .record:nth-child(1) input[type=checkbox]");
+      await page.click("#session-list .record:nth-child(5) input[type=checkbox]", { modifiers: ["Shift"] });
+      assert.match(await page.textContent("#session-selected"), /^5 selected/);
+      for (const [pos, i] of shown.entries()) {
+        const on = await page.$eval(`#session-list .record:nth-child(${pos + 1}) input`, (e) => e.checked);
+        if (on !== want.has(i)) await page.click(`#session-list .record:nth-child(${pos + 1}) input[type=checkbox]`);
+      }
+      assert.equal(await page.textContent("#session-selected"), `${want.size} selected`);
+      await page.focus("#session-list");
+      await keyLabel(page, records[a].label, "session");
+      assert.match(await page.textContent("#session-selected"), /^0 selected/);
+      const share = Number(await page.getAttribute("#session-share", "data-share"));
+      assert.ok(share >= want.size / 30 - 1e-9, `session share ${share} after labelling ${want.size} of 30`);
+      if (n === 0) {
+        await page.click("#select-all");
+        assert.equal(await page.textContent("#session-selected"), "30 selected");
+        await page.click("#select-none");
+        await shot(page, "session");
+      }
+      await page.click("nav .tab[data-view=label]");
+    }
+    const labelled = await labelledCount(page);
+    console.log(`# ${labelled} records labelled (24 by key, the rest in sessions)`);
+    assert.ok(labelled >= 40, `only ${labelled} labelled`);
+
+    // 6. train with a live loss curve
+    await page.click("nav .tab[data-view=train]");
+    assert.equal(await page.isDisabled("#train"), false);
+    await page.click("#train");
+    await page.waitForSelector("#train-status[data-state=done]", { timeout: 120_000 });
+    console.log(`# ${await page.textContent("#train-status")}`);
+    await page.waitForSelector("#leaveout[data-tuned]", { timeout: 120_000 });
+    const leave = await page.textContent("#leaveout");
+    console.log(`# leave-out: ${leave}`);
+    assert.match(leave, /resting on \d+ labels/);
+    await shot(page, "train");
+
+    // 7. compare: the true same-class share among the top 10, raw vs tuned, over 40 records
+    await page.click("nav .tab[data-view=compare]");
+    await page.fill("#compare-k", "10");
+    await page.press("#compare-k", "Enter");
+    let raw = 0;
+    let tuned = 0;
+    const probes = records.map((_, i) => i).filter((i) => i % 8 === 3).slice(0, 40);
+    for (const i of probes) {
+      await page.fill("#compare-record", String(i));
+      await page.click("#compare-show");
+      await page.waitForSelector(`#compare-anchor:has-text("#${i} ")`);
+      const share = async (col) => {
+        const idx = await page.$$eval(`${col} .record`, (els) => els.map((e) => Number(e.dataset.index)));
+        assert.equal(idx.length, 10);
+        return idx.filter((j) => records[j].label === records[i].label).length / 10;
+      };
+      raw += await share("#compare-raw");
+      tuned += await share("#compare-tuned");
+    }
+    raw /= probes.length;
+    tuned /= probes.length;
+    console.log(`# true same-class share of the top 10 over ${probes.length} records: raw ${raw.toFixed(3)}, tuned ${tuned.toFixed(3)}`);
+    assert.ok(tuned > raw, `tuned ${tuned} is not above raw ${raw}`);
+    // a typed query is embedded by a worker
+    await page.fill("#query", "my card has still not arrived");
+    await page.press("#query", "Enter");
+    await page.waitForSelector('#compare-anchor:has-text("Query:")');
+    await page.waitForFunction(() => document.querySelectorAll("#compare-tuned .record").length === 10);
+    await shot(page, "compare");
+
+    // 8. reload: labels, head and embeddings are still there, nothing re-embedded
+    await page.waitForSelector("#saved[data-state=saved]");
+    await page.reload();
+    await page.waitForSelector("body[data-ready=yes]", { timeout: 60_000 });
+    await waitEmbedded(page, "cached");
+    assert.match(await page.textContent("#embed-text"), /loaded from this browser's cache/);
+    assert.equal(await labelledCount(page), labelled);
+    await page.click("nav .tab[data-view=train]");
+    assert.match(await page.textContent("#train-info"), /A head is trained/);
+    assert.match(await page.textContent("#leaveout"), /resting on/);
+    await page.click("nav .tab[data-view=compare]");
+    await page.fill("#compare-record", String(probes[0]));
+    await page.click("#compare-show");
+    await page.waitForFunction(() => document.querySelectorAll("#compare-tuned .record").length === 10);
+    assert.deepEqual(errors, []);
+  } finally {
+    await close();
+  }
+});
+
+test("no request leaves the page's origin or carries record text", () => {
+  assert.ok(requests.length > 5, "requests were recorded");
+  const origin = new URL(requests[0].url).origin;
+  for (const r of requests) {
+    assert.ok(r.url.startsWith(origin + "/"), `request to another origin: ${r.url}`);
+    for (const t of flowTexts) {
+      const probe = t.slice(0, 20);
+      assert.ok(!decodeURIComponent(r.url).includes(probe), `record text in a URL: ${r.url}`);
+      assert.ok(!r.postData.includes(probe), `record text sent to ${r.url}`);
+    }
+  }
+  const model = requests.filter((r) => r.url.includes("/models/all-MiniLM-L6-v2/model.safetensors"));
+  assert.ok(model.length <= 1, `the model weights were downloaded ${model.length} times (cache)`);
+});
+
+test("hostile record text is shown as text and runs nothing", { timeout: 180_000 }, async () => {
+  const payloads = [
+    "<img src=x onerror=window.__pwned=1>",
+    "<script>window.__pwned=1</script>",
+    "<svg onload=window.__pwned=1></svg>",
+    '"><iframe src="javascript:window.__pwned=1"></iframe>',
+    "<a href=javascript:window.__pwned=1>click</a> my card",
+    "<style>body{display:none}</style> transfer",
+    "normal record about a card payment",
+    "another normal record about an exchange rate",
+  ];
+  const path = join(TMP, "hostile.csv");
+  writeFileSync(path, toCsv([["text", "label"], ...payloads.map((t, i) => [t, i % 2 ? "<b onmouseover=window.__pwned=1>x</b>" : "<img src=y onerror=window.__pwned=1>"])]));
+  const { url, context, close } = await start();
+  try {
+    const { page, errors } = await openPage(context, url);
+    await page.setInputFiles("#file-input", path);
+    await page.waitForSelector("#use-columns");
+    await page.selectOption("#label-col", "label");
+    await page.click("#use-columns");
+    await waitEmbedded(page);
+    const texts = await page.$$eval("#records .record .text", (els) => els.map((e) => e.textContent));
+    assert.deepEqual(texts, payloads);
+    await page.click('#records .record[data-index="0"] button:text("Similar")');
+    await page.waitForFunction(() => document.querySelectorAll("#session-list .record").length === 7);
+    await page.click("nav .tab[data-view=compare]");
+    await page.fill("#compare-record", "1");
+    await page.click("#compare-show");
+    await page.waitForSelector("#compare-raw .record");
+    await shot(page, "hostile");
+    await page.waitForTimeout(300);
+    const pwned = await page.evaluate(() => window.__pwned);
+    assert.equal(pwned, undefined, "a payload ran");
+    const injected = await page.$$eval("main img, main script, main svg, main iframe, main style, main b, main a[href^=javascript]", (els) => els.length);
+    assert.equal(injected, 0, "record text created elements");
+    assert.deepEqual(errors, []);
+  } finally {
+    await close();
+  }
+});
+
+test("bad input gets a clear message and keeps the labels already made", { timeout: 180_000 }, async () => {
+  const good = join(TMP, "good.csv");
+  writeFileSync(good, toCsv([["text", "label"], ["card did not arrive", "card"], ["where is my card", ""], ["exchange rate is wrong", "fx"], ["what rate do you use", ""]]));
+  const ragged = join(TMP, "ragged.csv");
+  writeFileSync(ragged, 'text,label\n"fine",a\n"too",many,fields,here\n"unterminated quote,b\n');
+  const empty = join(TMP, "empty.csv");
+  writeFileSync(empty, "");
+  const gpt2 = join(TMP, "gpt2-model");
+  mkdirSync(gpt2, { recursive: true });
+  writeFileSync(join(gpt2, "config.json"), JSON.stringify({ model_type: "gpt2", n_embd: 768 }));
+  writeFileSync(join(gpt2, "tokenizer.json"), "{}");
+  writeFileSync(join(gpt2, "model.safetensors"), "not weights");
+
+  const { url, context, close } = await start();
+  try {
+    const { page } = await openPage(context, url);
+    await loadCsv(page, good, { label: "label" });
+    assert.equal(await labelledCount(page), 2, "labels imported from the label column");
+    await page.focus("#records");
+    await page.keyboard.press("j"); // record 1, unlabelled
+    await page.keyboard.press("1"); // -> "card"
+    assert.equal(await labelledCount(page), 3);
+
+    for (const [file, want] of [
+      [ragged, /ragged\.csv.*line \d/i],
+      [empty, /empty\.csv.*empty/i],
+    ]) {
+      await page.click("nav .tab[data-view=open]");
+      await page.setInputFiles("#file-input", file);
+      await page.waitForFunction(() => document.querySelector("#open-message").dataset.kind === "error");
+      const msg = await page.textContent("#open-message");
+      console.log(`# ${msg}`);
+      assert.match(msg, want);
+      assert.match(await page.textContent("#notice-text"), want);
+      await shot(page, `bad-${file.split("/").pop()}`);
+      await page.evaluate(() => (document.querySelector("#open-message").dataset.kind = ""));
+    }
+    await page.click("nav .tab[data-view=open]");
+    await page.setInputFiles("#model-folder", gpt2);
+    await page.waitForFunction(() => /Model not changed/.test(document.querySelector("#model-message").textContent));
+    const modelMsg = await page.textContent("#model-message");
+    console.log(`# ${modelMsg}`);
+    assert.match(modelMsg, /gpt2.*not "bert"/);
+    assert.match(await page.textContent("#model-now"), /all-MiniLM-L6-v2/);
+    await shot(page, "bad-model");
+
+    await page.click("nav .tab[data-view=label]");
+    assert.equal(await labelledCount(page), 3, "labels survived the bad input");
+    await page.reload();
+    await page.waitForSelector("body[data-ready=yes]");
+    assert.equal(await labelledCount(page), 3, "and a reload");
+
+    // export, change a label, import: the exported labels come back
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("#export")]);
+    const exported = JSON.parse(readFileSync(await download.path(), "utf8"));
+    assert.equal(exported.format, "simtune-project");
+    assert.deepEqual(exported.labels.map((l) => [l.index, l.label]), [[0, "card"], [1, "card"], [2, "fx"]]);
+    const saved = join(TMP, "project.simtune.json");
+    writeFileSync(saved, JSON.stringify(exported));
+    await page.focus("#records");
+    await page.keyboard.press("j");
+    await page.keyboard.press("j");
+    await page.keyboard.press("j");
+    await page.keyboard.press("2"); // record 3 -> fx
+    assert.equal(await labelledCount(page), 4);
+    await page.setInputFiles("#import-file", saved);
+    await page.waitForFunction(() => /Imported 3 labels/.test(document.querySelector("#notice-text").textContent));
+    assert.equal(await labelledCount(page), 3);
+    await page.reload();
+    await page.waitForSelector("body[data-ready=yes]");
+    assert.equal(await labelledCount(page), 3, "the import persisted");
+
+    // New project (after confirm) forgets everything, also across a reload
+    await page.click("#new-project");
+    await page.waitForSelector("#view-open:not([hidden])");
+    await page.reload();
+    await page.waitForSelector("body[data-ready=yes]");
+    assert.equal(await page.isVisible("#view-open"), true);
+    await page.click("nav .tab[data-view=label]");
+    assert.equal(await labelledCount(page), 0);
+  } finally {
+    await close();
+  }
+});

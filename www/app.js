@@ -1,0 +1,316 @@
+// simtune's page: wiring of the engine (wasm), the workers, persistence and the views.
+//
+// Libraries: `idb` (IndexedDB with promises, ~4 kB, vendored into www/vendor/ by
+// scripts/build.sh). No plot library: the loss curve is one line, drawn on a <canvas> by
+// www/plot.js (~30 lines) — uPlot would be small too, but it is not needed for one series
+// and nothing extra has to pass the CSP.
+//
+// Threads: the main thread runs its own engine instance (no model) for parsing and exact
+// search; a Pool of min(hardwareConcurrency, 4) module workers embeds (each reads the model
+// from the Cache API itself); one more worker trains (Cancel terminates it).
+import init, { parseTable, loadDataset, SearchIndex, defaultTrainConfig } from "../pkg/simtune.js";
+import * as store from "./store.js";
+import { ensureCached, modelName } from "./model.js";
+import { Pool, EngineWorker, Cancelled } from "./pool.js";
+import { Project } from "./state.js";
+import { typing } from "./dom.js";
+import { createOpenView } from "./views/open.js";
+import { createLabelView } from "./views/label.js";
+import { createSessionView } from "./views/session.js";
+import { createTrainView } from "./views/train.js";
+import { createCompareView } from "./views/compare.js";
+import { exportProject, importProject } from "./project-file.js";
+
+export const MAX_FILE_BYTES = 100 * 1024 * 1024;
+const $ = (id) => document.getElementById(id);
+
+class App {
+  constructor() {
+    this.project = new Project();
+    this.engine = { parseTable, loadDataset, SearchIndex };
+    this.pool = new Pool();
+    this.trainer = new EngineWorker();
+    this.defaults = null;
+    this.indices = { raw: null, tuned: null };
+    this.embedRun = 0;
+    this.embedding = false;
+    this.saveTimer = null;
+    this.views = {};
+    this.active = "open";
+  }
+
+  // ---- messages ------------------------------------------------------------------------
+  notify(text, kind = "info") {
+    $("notice-text").textContent = text;
+    $("notice").dataset.kind = kind;
+    $("notice").hidden = false;
+  }
+  error(e, what = "") {
+    if (e instanceof Cancelled) return;
+    const msg = String(e?.message ?? e);
+    console.warn(what, e);
+    this.notify(what ? `${what}: ${msg}` : msg, "error");
+  }
+  clearNotice() {
+    $("notice").hidden = true;
+  }
+
+  // ---- views ---------------------------------------------------------------------------
+  show(name, opts) {
+    this.active = name;
+    for (const s of document.querySelectorAll("main > .view")) s.hidden = s.dataset.view !== name;
+    for (const t of document.querySelectorAll(".tabs .tab")) {
+      if (t.dataset.view === name) t.setAttribute("aria-current", "page");
+      else t.removeAttribute("aria-current");
+    }
+    this.views[name]?.show?.(opts);
+  }
+  openSession(index) {
+    this.show("session", { anchor: index });
+  }
+  openCompare(index) {
+    this.show("compare", { record: index });
+  }
+
+  // ---- persistence ---------------------------------------------------------------------
+  scheduleSave() {
+    $("saved").textContent = "Saving…";
+    $("saved").dataset.state = "saving";
+    clearTimeout(this.saveTimer);
+    this.saveTimer = setTimeout(() => this.saveNow(), 120);
+  }
+  async saveNow() {
+    clearTimeout(this.saveTimer);
+    if (!this.project.n) return;
+    try {
+      await store.put("project", this.project.toSaved());
+      $("saved").textContent = "Saved in this browser";
+      $("saved").dataset.state = "saved";
+    } catch (e) {
+      this.error(e, "Could not save the project in this browser");
+    }
+  }
+
+  // ---- dataset -------------------------------------------------------------------------
+  /** Loads records from `bytes` with the chosen columns; the current project stays on failure. */
+  async useDataset(bytes, name, columns) {
+    const ds = loadDataset(new Uint8Array(bytes), {
+      name,
+      text_columns: columns.text,
+      label_column: columns.label || null,
+    });
+    if (!ds.texts.length) throw new Error(`${name} has no records`);
+    const key = await store.datasetKey(bytes, columns);
+    const p = this.project;
+    if (p.n && p.datasetKey === key) {
+      this.notify("This dataset with these columns is already open; your labels are kept.");
+      this.show("label");
+      return;
+    }
+    if (p.n && p.counts().labelled && !confirm(`Open ${name}? The labels of ${p.file?.name} (${p.counts().labelled}) are replaced. Export them first to keep them.`)) return;
+    this.cancelEmbedding();
+    await store.put("file", { name, bytes });
+    p.setDataset({ file: { name, size: bytes.byteLength }, columns, key, texts: ds.texts, labels: ds.labels });
+    await this.saveNow();
+    const imported = p.counts().labelled;
+    this.notify(`${ds.texts.length} records loaded from ${name}${imported ? `, ${imported} labels imported` : ""}.`);
+    this.show("label");
+    this.ensureEmbeddings();
+  }
+
+  // ---- model + embeddings --------------------------------------------------------------
+  cancelEmbedding() {
+    this.embedRun++;
+    if (this.embedding) {
+      this.pool.cancel();
+      this.embedding = false;
+    }
+  }
+  async setModel(model) {
+    if (model.id === this.project.model.id) return;
+    this.cancelEmbedding();
+    this.pool.cancel();
+    this.project.model = model;
+    this.project.emb = null;
+    this.project.head = null;
+    this.project.leaveOut = null;
+    this.project.emit("head");
+    this.project.emit("settings");
+    this.ensureEmbeddings();
+  }
+  /** Loads the model into every worker (downloading into the cache first when needed). */
+  async ensureModel(onStatus = (s) => this.embedStatus("running", s)) {
+    const m = this.project.model;
+    await ensureCached(m, onStatus);
+    onStatus(`loading ${modelName(m)} into ${this.pool.size} workers…`);
+    return this.pool.loadModel(m.base);
+  }
+  embedStatus(state, text, value = null) {
+    $("embed-status").hidden = false;
+    $("embed-text").textContent = text;
+    $("embed-text").dataset.state = state;
+    const bar = $("embed-progress");
+    if (value == null) bar.removeAttribute("value");
+    else bar.value = value;
+  }
+  async ensureEmbeddings() {
+    const p = this.project;
+    if (!p.n) return;
+    const run = ++this.embedRun;
+    const key = `${p.datasetKey}|${p.model.id}`;
+    try {
+      const cached = await store.getEmbeddings(key);
+      if (run !== this.embedRun) return;
+      if (cached && cached.n === p.n) {
+        this.setEmbeddings(cached.data, cached.dim);
+        this.embedStatus("cached", `${p.n} embeddings (${modelName(p.model)}) loaded from this browser's cache — nothing re-embedded.`, 1);
+        return;
+      }
+      this.embedding = true;
+      this.embedStatus("running", "preparing the model…");
+      const { dim } = await this.ensureModel();
+      if (run !== this.embedRun) return;
+      const t0 = performance.now();
+      let last = 0;
+      const emb = await this.pool.embed(p.texts, dim, (done, total) => {
+        const now = performance.now();
+        if (now - last < 100 && done < total) return;
+        last = now;
+        const secs = (now - t0) / 1000;
+        const rate = done / Math.max(secs, 1e-3);
+        const left = rate > 0 ? (total - done) / rate : Infinity;
+        this.embedStatus("running", `Embedding ${done} / ${total} records · ${rate.toFixed(1)} records/s · ${Number.isFinite(left) ? `${Math.ceil(left)} s left` : "estimating…"}`, done / total);
+      });
+      if (run !== this.embedRun) return;
+      this.embedding = false;
+      const secs = (performance.now() - t0) / 1000;
+      await store.putEmbeddings(key, { n: p.n, dim, data: emb, model: p.model.id });
+      this.setEmbeddings(emb, dim);
+      this.embedStatus("done", `${p.n} records embedded in ${secs.toFixed(1)} s (${(p.n / secs).toFixed(1)} records/s) with ${this.pool.size} workers; kept in this browser.`, 1);
+    } catch (e) {
+      if (run !== this.embedRun || e instanceof Cancelled) return;
+      this.embedding = false;
+      this.embedStatus("error", `Embedding failed: ${e.message}`, 0);
+      this.error(e, "Embedding failed");
+    }
+  }
+  setEmbeddings(emb, dim) {
+    this.project.emb = emb;
+    this.project.dim = dim;
+    this.freeIndices();
+    this.project.emit("embeddings");
+  }
+  freeIndices() {
+    this.indices.raw?.free();
+    this.indices.tuned?.free();
+    this.indices = { raw: null, tuned: null };
+  }
+  /** The exact-search index over raw embeddings, or null while they are not ready. */
+  rawIndex() {
+    const p = this.project;
+    if (!p.emb) return null;
+    this.indices.raw ??= new SearchIndex(p.emb, p.dim);
+    return this.indices.raw;
+  }
+  /** The index over tuned embeddings (head applied), or null without a head. */
+  tunedIndex() {
+    const raw = this.rawIndex();
+    if (!raw || !this.project.head) return null;
+    this.indices.tuned ??= raw.withHead(this.project.head);
+    return this.indices.tuned;
+  }
+  /** A typed query's raw embedding, from a worker. */
+  async embedQuery(text) {
+    await this.ensureModel(() => {});
+    return this.pool.embedOne(text);
+  }
+
+  // ---- project file --------------------------------------------------------------------
+  async newProject() {
+    if (!confirm("Start a new project? Labels, the trained head and the dataset kept in this browser are deleted (export first to keep them).")) return;
+    this.cancelEmbedding();
+    this.trainer.restart();
+    await store.clearAll();
+    this.freeIndices();
+    this.project.reset();
+    $("embed-status").hidden = true;
+    $("saved").textContent = "";
+    for (const t of ["dataset", "labels", "head", "settings", "embeddings"]) this.project.emit(t);
+    this.notify("New project: open a dataset to start.");
+    this.show("open");
+  }
+
+  // ---- start ---------------------------------------------------------------------------
+  async boot() {
+    this.views = {
+      open: createOpenView($("view-open"), this),
+      label: createLabelView($("view-label"), this),
+      session: createSessionView($("view-session"), this),
+      train: createTrainView($("view-train"), this),
+      compare: createCompareView($("view-compare"), this),
+    };
+    for (const t of document.querySelectorAll(".tabs .tab")) t.addEventListener("click", () => this.show(t.dataset.view));
+    $("notice-close").addEventListener("click", () => this.clearNotice());
+    $("new-project").addEventListener("click", () => this.newProject().catch((e) => this.error(e)));
+    $("export").addEventListener("click", () => {
+      try {
+        exportProject(this);
+      } catch (e) {
+        this.error(e, "Export failed");
+      }
+    });
+    $("import-file").addEventListener("change", async (e) => {
+      const f = e.target.files[0];
+      e.target.value = "";
+      if (f) await importProject(this, f).catch((err) => this.error(err, `Could not import ${f.name}`));
+    });
+    document.addEventListener("keydown", (e) => {
+      if (e.ctrlKey || e.metaKey || e.altKey || typing(e)) return;
+      this.views[this.active]?.onKey?.(e);
+    });
+    for (const t of ["labels", "head", "settings", "dataset"]) this.project.addEventListener(t, () => this.scheduleSave());
+    this.project.addEventListener("head", () => {
+      this.indices.tuned?.free();
+      this.indices.tuned = null;
+    });
+    addEventListener("pagehide", () => this.saveNow());
+
+    try {
+      await init();
+      this.defaults = defaultTrainConfig();
+    } catch (e) {
+      this.error(e, "The engine (pkg/simtune_bg.wasm) could not start");
+      return;
+    }
+    document.body.dataset.ready = "engine";
+    await this.restore();
+    document.body.dataset.ready = "yes";
+  }
+  async restore() {
+    let saved, file;
+    try {
+      [saved, file] = await Promise.all([store.get("project"), store.get("file")]);
+    } catch (e) {
+      this.error(e, "Could not read the saved project");
+    }
+    if (!saved || !file) return this.show("open");
+    try {
+      const ds = loadDataset(new Uint8Array(file.bytes), {
+        name: file.name,
+        text_columns: saved.columns.text,
+        label_column: saved.columns.label || null,
+      });
+      this.project.restore(saved, ds.texts);
+      $("saved").textContent = "Restored from this browser";
+      $("saved").dataset.state = "saved";
+      this.show("label");
+      this.ensureEmbeddings();
+    } catch (e) {
+      this.error(e, "The saved dataset could not be read again");
+      this.show("open");
+    }
+  }
+}
+
+const app = new App();
+app.boot();

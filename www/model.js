@@ -1,0 +1,100 @@
+// Model files: the default model (served next to the page), a Hugging Face hub id, or a
+// dropped model folder. The main thread only moves files into the Cache API; each worker
+// reads them from there itself (no second JS copy of the weights in the page).
+export const CACHE = "simtune-models";
+export const REQUIRED = ["config.json", "tokenizer.json", "model.safetensors"];
+export const OPTIONAL = ["sentence_bert_config.json", "1_Pooling/config.json"];
+/** Marks an optional file the model does not have, so it is not asked for again. */
+export const MISSING_HEADER = "x-simtune-missing";
+
+export const DEFAULT_MODEL = {
+  id: "all-MiniLM-L6-v2",
+  kind: "default",
+  base: new URL("../models/all-MiniLM-L6-v2/", import.meta.url).href,
+};
+
+export function hubModel(id) {
+  const clean = id.trim().replace(/^https:\/\/huggingface\.co\//, "").replace(/\/+$/, "");
+  if (!/^[\w.-]+(\/[\w.-]+)?$/.test(clean)) throw new Error(`"${id}" is not a Hugging Face model id (like sentence-transformers/all-MiniLM-L6-v2)`);
+  return { id: `hf:${clean}`, kind: "hub", base: `https://huggingface.co/${clean}/resolve/main/` };
+}
+
+function checkConfig(json, where) {
+  let cfg;
+  try {
+    cfg = JSON.parse(json);
+  } catch (e) {
+    throw new Error(`${where}config.json is not valid JSON: ${e.message}`);
+  }
+  if (cfg.model_type !== "bert") {
+    throw new Error(
+      `${where}config.json says model_type ${JSON.stringify(cfg.model_type ?? null)}, not "bert": simtune runs BERT-family sentence encoders (e.g. sentence-transformers/all-MiniLM-L6-v2)`,
+    );
+  }
+}
+
+/** Makes sure every file of `model` is in the cache; downloads what is missing. */
+export async function ensureCached(model, onStatus = () => {}) {
+  const cache = await caches.open(CACHE);
+  for (const file of [...REQUIRED, ...OPTIONAL]) {
+    const url = model.base + file;
+    if (await cache.match(url)) continue;
+    if (model.kind === "local") {
+      if (REQUIRED.includes(file)) throw new Error(`the model folder has no ${file}; drop the folder again`);
+      continue;
+    }
+    onStatus(`downloading ${file}…`);
+    let r;
+    try {
+      r = await fetch(url, { mode: "cors", credentials: "omit" });
+    } catch {
+      throw new Error(
+        model.kind === "hub"
+          ? `could not reach huggingface.co for ${file}: you seem to be offline (a model already cached still works)`
+          : `could not download ${file}: the network failed`,
+      );
+    }
+    if (!r.ok) {
+      if (OPTIONAL.includes(file)) {
+        await cache.put(url, new Response("", { headers: { [MISSING_HEADER]: "1" } }));
+        continue;
+      }
+      throw new Error(`${file} of model ${model.id}: HTTP ${r.status}${r.status === 401 || r.status === 404 ? " (is the model id right and public?)" : ""}`);
+    }
+    if (file === "config.json") {
+      const text = await r.clone().text();
+      checkConfig(text, "");
+    }
+    await cache.put(url, r);
+  }
+  onStatus("");
+}
+
+/** Copies a dropped model folder (a FileList from a webkitdirectory input) into the cache. */
+export async function cacheFolder(fileList) {
+  const files = [...fileList];
+  if (!files.length) throw new Error("the chosen folder is empty");
+  const root = (files[0].webkitRelativePath || files[0].name).split("/")[0];
+  const byPath = new Map(files.map((f) => [f.webkitRelativePath.split("/").slice(1).join("/") || f.name, f]));
+  const config = byPath.get("config.json");
+  if (!config) throw new Error(`the folder "${root}" has no config.json: drop a Hugging Face model folder`);
+  checkConfig(await config.text(), `${root}/`);
+  for (const f of REQUIRED) {
+    if (!byPath.has(f)) throw new Error(`the folder "${root}" has no ${f}: simtune needs ${REQUIRED.join(", ")}`);
+  }
+  const model = { id: `local:${root}:${config.size}:${byPath.get("model.safetensors").size}`, kind: "local", name: root };
+  model.base = new URL(`/__local-model/${encodeURIComponent(root)}/`, location.href).href;
+  const cache = await caches.open(CACHE);
+  for (const f of [...REQUIRED, ...OPTIONAL]) {
+    const file = byPath.get(f);
+    const body = file ? new Response(file) : new Response("", { headers: { [MISSING_HEADER]: "1" } });
+    await cache.put(model.base + f, body);
+  }
+  return model;
+}
+
+export function modelName(model) {
+  if (model.kind === "default") return "all-MiniLM-L6-v2 (default)";
+  if (model.kind === "hub") return model.id.slice(3) + " (Hugging Face)";
+  return `${model.name} (dropped folder)`;
+}

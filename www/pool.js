@@ -1,0 +1,111 @@
+// Workers that own wasm instances: an EngineWorker wraps one, a Pool holds
+// min(hardwareConcurrency, 4) of them for embedding (contiguous chunks, merged in order).
+export class Cancelled extends Error {
+  constructor() {
+    super("cancelled");
+  }
+}
+
+export class EngineWorker {
+  constructor() {
+    this.spawn();
+  }
+  spawn() {
+    this.seq = 0;
+    this.pending = new Map();
+    this.worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+    this.worker.onmessage = ({ data }) => {
+      const p = this.pending.get(data.id);
+      if (!p) return;
+      if ("progress" in data) return p.onProgress?.(data.progress);
+      this.pending.delete(data.id);
+      if ("error" in data) p.reject(new Error(data.error));
+      else p.resolve(data.result);
+    };
+    this.worker.onerror = (e) => {
+      e.preventDefault?.();
+      this.failAll(new Error(`the engine worker failed: ${e.message || "could not start (is pkg/ built?)"}`));
+    };
+  }
+  failAll(err) {
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+  call(op, args, { onProgress, transfer = [] } = {}) {
+    const id = ++this.seq;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, onProgress });
+      this.worker.postMessage({ id, op, args }, transfer);
+    });
+  }
+  /** Stops whatever runs (terminate) and starts a fresh instance. */
+  restart() {
+    this.worker.terminate();
+    this.failAll(new Cancelled());
+    this.spawn();
+  }
+}
+
+export class Pool {
+  constructor(size = Math.max(1, Math.min(navigator.hardwareConcurrency || 2, 4))) {
+    this.size = size;
+    this.workers = Array.from({ length: size }, () => new EngineWorker());
+    this.modelBase = null;
+    this.modelLoad = null;
+  }
+  /** Every worker loads the model from the cache; resolves to {dim, info}. */
+  loadModel(base) {
+    if (this.modelBase === base && this.modelLoad) return this.modelLoad;
+    this.modelBase = base;
+    this.modelLoad = Promise.all(this.workers.map((w) => w.call("loadModel", { base }))).then((r) => r[0]);
+    this.modelLoad.catch(() => {
+      if (this.modelBase === base) {
+        this.modelBase = null;
+        this.modelLoad = null;
+      }
+    });
+    return this.modelLoad;
+  }
+  /** Stops all work: workers are replaced (the model is loaded again on next use). */
+  cancel() {
+    for (const w of this.workers) w.restart();
+    this.modelBase = null;
+    this.modelLoad = null;
+  }
+  /**
+   * Embeds `texts` in contiguous chunks spread over the workers; `onProgress(done, total)`.
+   * Returns Float32Array n x dim.
+   */
+  async embed(texts, dim, onProgress) {
+    const n = texts.length;
+    // ~4 chunks per worker keeps them all busy to the end; small enough for smooth progress
+    const chunkSize = Math.max(8, Math.min(256, Math.ceil(n / (this.size * 4))));
+    const out = new Float32Array(n * dim);
+    const chunks = [];
+    for (let s = 0; s < n; s += chunkSize) chunks.push([s, Math.min(n, s + chunkSize)]);
+    const doneIn = new Map();
+    let doneAll = 0;
+    const report = () => onProgress(doneAll + [...doneIn.values()].reduce((a, b) => a + b, 0), n);
+    let next = 0;
+    const run = async (w) => {
+      while (next < chunks.length) {
+        const [s, e] = chunks[next++];
+        const rows = await w.call("embed", { texts: texts.slice(s, e) }, {
+          onProgress: ([d]) => {
+            doneIn.set(s, d);
+            report();
+          },
+        });
+        out.set(rows, s * dim);
+        doneIn.delete(s);
+        doneAll += e - s;
+        report();
+      }
+    };
+    await Promise.all(this.workers.map(run));
+    return out;
+  }
+  async embedOne(text) {
+    return this.workers[0].call("embed", { texts: [text] });
+  }
+}

@@ -1,0 +1,131 @@
+// The project in memory: records, labels (with undo), the head and settings. Views change it
+// through these methods; each change is announced as an event ("labels", "head", "settings",
+// "dataset", "embeddings") so views redraw and the app saves.
+import { DEFAULT_MODEL } from "./model.js";
+
+export class Project extends EventTarget {
+  constructor() {
+    super();
+    this.reset();
+  }
+  reset() {
+    this.file = null; // {name, size}
+    this.columns = { text: [], label: null };
+    this.datasetKey = null;
+    this.texts = [];
+    this.labelNames = [];
+    this.labels = new Int32Array(0);
+    this.history = [];
+    this.model = { ...DEFAULT_MODEL };
+    this.emb = null;
+    this.dim = 0;
+    this.head = null;
+    this.trainConfig = null;
+    this.leaveOut = null;
+    this.settings = { sessionK: 100, compareK: 10, leaveOutK: 5 };
+  }
+  get n() {
+    return this.texts.length;
+  }
+  emit(type) {
+    this.dispatchEvent(new Event(type));
+  }
+  setDataset({ file, columns, key, texts, labels }) {
+    this.file = file;
+    this.columns = columns;
+    this.datasetKey = key;
+    this.texts = texts;
+    this.labelNames = [];
+    this.labels = new Int32Array(texts.length).fill(-1);
+    this.history = [];
+    this.head = null;
+    this.leaveOut = null;
+    this.emb = null;
+    if (labels) {
+      labels.forEach((l, i) => {
+        if (l != null && String(l).trim()) this.labels[i] = this.labelId(String(l).trim(), true);
+      });
+    }
+    this.emit("dataset");
+    this.emit("labels");
+    this.emit("head");
+  }
+  /** The id of label `name`, created when `create`; -1 when absent. */
+  labelId(name, create = false) {
+    let id = this.labelNames.indexOf(name);
+    if (id < 0 && create) {
+      id = this.labelNames.length;
+      this.labelNames.push(name);
+    }
+    return id;
+  }
+  addLabel(name) {
+    const clean = name.trim();
+    if (!clean) throw new Error("a label needs a name");
+    const id = this.labelId(clean, true);
+    this.emit("labels");
+    return id;
+  }
+  /** Gives `indices` the label id (-1 clears); undoable. */
+  setLabels(indices, id) {
+    if (!indices.length) return;
+    this.history.push({ indices: [...indices], prev: indices.map((i) => this.labels[i]) });
+    if (this.history.length > 500) this.history.shift();
+    for (const i of indices) this.labels[i] = id;
+    this.emit("labels");
+  }
+  undo() {
+    const last = this.history.pop();
+    if (!last) return null;
+    last.indices.forEach((i, j) => (this.labels[i] = last.prev[j]));
+    this.emit("labels");
+    return last;
+  }
+  counts() {
+    const c = new Array(this.labelNames.length).fill(0);
+    let labelled = 0;
+    for (const l of this.labels) if (l >= 0) (c[l]++, labelled++);
+    return { perLabel: c, labelled, classes: c.filter((x) => x > 0).length };
+  }
+  labelName(i) {
+    const l = this.labels[i];
+    return l >= 0 ? this.labelNames[l] : null;
+  }
+  setHead(head, config) {
+    this.head = head;
+    if (config) this.trainConfig = config;
+    this.emit("head");
+  }
+  /** What IndexedDB keeps (the file bytes and embeddings are kept apart). */
+  toSaved() {
+    return {
+      version: 1,
+      file: this.file,
+      columns: this.columns,
+      datasetKey: this.datasetKey,
+      labelNames: this.labelNames,
+      labels: this.labels,
+      model: this.model,
+      head: this.head,
+      trainConfig: this.trainConfig,
+      leaveOut: this.leaveOut,
+      settings: this.settings,
+    };
+  }
+  restore(saved, texts) {
+    this.file = saved.file;
+    this.columns = saved.columns;
+    this.datasetKey = saved.datasetKey;
+    this.texts = texts;
+    this.labelNames = saved.labelNames ?? [];
+    this.labels = saved.labels?.length === texts.length ? Int32Array.from(saved.labels) : new Int32Array(texts.length).fill(-1);
+    this.model = saved.model ?? { ...DEFAULT_MODEL };
+    this.head = saved.head ?? null;
+    this.trainConfig = saved.trainConfig ?? null;
+    this.leaveOut = saved.leaveOut ?? null;
+    this.settings = { ...this.settings, ...saved.settings };
+    this.emit("dataset");
+    this.emit("labels");
+    this.emit("head");
+  }
+}

@@ -1,0 +1,145 @@
+// Compare: the top-k neighbours of a record (or of a typed query, embedded by a worker),
+// raw and tuned side by side, with labels and the same-label share of each; and the
+// leave-out precision@k figures.
+import { h, clear, pct } from "../dom.js";
+
+export function createCompareView(root, app) {
+  const p = app.project;
+  let target = null; // {record: i} | {query: text, vector}
+
+  const query = h("input", { type: "search", id: "query", placeholder: "type a query…", autocomplete: "off" });
+  const recInput = h("input", { type: "number", id: "compare-record", min: 0, placeholder: "record #" });
+  const kInput = h("input", { type: "number", id: "compare-k", min: 1, max: 1000, value: p.settings.compareK });
+  const head = h("div", { class: "anchor", id: "compare-anchor" });
+  const rawCol = h("div", { class: "col", id: "compare-raw" });
+  const tunedCol = h("div", { class: "col", id: "compare-tuned" });
+  const metrics = h("p", { class: "metrics", id: "compare-leaveout" });
+
+  const qForm = h(
+    "form",
+    { class: "toolbar" },
+    h("label", { for: "query" }, "Query"),
+    query,
+    h("button", { type: "submit" }, "Search"),
+    h("label", { for: "compare-record" }, "or record"),
+    recInput,
+    h("button", { type: "button", id: "compare-show", onclick: () => showRecord(Number(recInput.value)) }, "Show"),
+    h("label", { for: "compare-k" }, "k"),
+    kInput,
+  );
+  root.append(qForm, head, h("div", { class: "grid-2 compare" }, rawCol, tunedCol), metrics);
+
+  qForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const text = query.value.trim();
+    if (!text) return;
+    if (!p.emb) return app.notify("The records are not embedded yet.", "error");
+    clear(head).append(h("p", {}, "embedding the query…"));
+    try {
+      const vector = await app.embedQuery(text);
+      target = { query: text, vector };
+      render();
+    } catch (err) {
+      clear(head);
+      app.error(err, "The query could not be embedded");
+    }
+  });
+  function showRecord(i) {
+    if (!Number.isInteger(i) || i < 0 || i >= p.n) return app.notify(`There is no record #${recInput.value} (0–${p.n - 1}).`, "error");
+    target = { record: i };
+    recInput.value = i;
+    render();
+  }
+  kInput.addEventListener("change", () => {
+    p.settings.compareK = Math.max(1, Number(kInput.value) || 10);
+    p.emit("settings");
+    render();
+  });
+
+  function column(el, title, index, vector, anchorLabel) {
+    clear(el).append(h("h3", {}, title));
+    if (!index) {
+      el.append(h("p", { class: "hint" }, title.startsWith("Tuned") ? "No head yet: train one in step 4." : "Waiting for the embeddings."));
+      return;
+    }
+    const k = Math.max(1, Math.min(p.n - 1, p.settings.compareK));
+    let hits;
+    try {
+      hits = target.record != null ? index.neighbours(target.record, k) : index.topK(vector, k, -1);
+    } catch (e) {
+      el.append(h("p", { class: "msg" }, `Search failed: ${e.message}`));
+      return;
+    }
+    const labelled = hits.indices.filter((i) => p.labels[i] >= 0).length;
+    const same = anchorLabel >= 0 ? hits.indices.filter((i) => p.labels[i] === anchorLabel).length : null;
+    el.append(
+      h(
+        "p",
+        { class: "share", dataset: { share: same == null ? "" : String(same / hits.indices.length) } },
+        same == null
+          ? `${labelled} of ${hits.indices.length} neighbours labelled`
+          : `same label: ${same} of ${hits.indices.length} (${pct(same / hits.indices.length)})`,
+      ),
+      h(
+        "ol",
+        { class: "records hits" },
+        hits.indices.map((i, r) => {
+          const name = p.labelName(i);
+          const cls = anchorLabel >= 0 && p.labels[i] === anchorLabel ? " same" : "";
+          return h(
+            "li",
+            { class: `record${cls}`, dataset: { index: String(i) } },
+            h("span", { class: "score" }, hits.scores[r].toFixed(3)),
+            h("span", { class: "text" }, p.texts[i]),
+            h("span", { class: `label${name ? "" : " none"}` }, name ?? "—"),
+          );
+        }),
+      ),
+    );
+  }
+
+  function render() {
+    const r = p.leaveOut;
+    metrics.textContent = r
+      ? `precision@${r.k} by leave-out on your labels: raw ${pct(r.raw)} → tuned ${pct(r.tuned)} (resting on ${r.rests_on} labels, ${r.folds} folds)`
+      : "Train a head (step 4) to see precision@k by leave-out on your labels.";
+    clear(head);
+    if (!target || !p.n) {
+      head.append(h("p", {}, "Type a query, or choose a record (the Compare button in the Label list, or its number here)."));
+      clear(rawCol);
+      clear(tunedCol);
+      return;
+    }
+    let anchorLabel = -1;
+    if (target.record != null) {
+      anchorLabel = p.labels[target.record];
+      const name = p.labelName(target.record);
+      head.append(h("p", {}, h("strong", {}, `#${target.record} `), h("span", { class: "text" }, p.texts[target.record]), " ", h("span", { class: `label${name ? "" : " none"}` }, name ?? "unlabelled")));
+    } else head.append(h("p", {}, h("strong", {}, "Query: "), h("span", { class: "text" }, target.query)));
+    let tuned = null;
+    let tunedVec = target.vector;
+    try {
+      tuned = app.tunedIndex();
+      if (tuned && target.vector) tunedVec = app.engine.SearchIndex.applyHead(p.head, target.vector);
+    } catch (e) {
+      app.error(e, "The trained head does not fit these embeddings");
+      tuned = null;
+    }
+    column(rawCol, "Raw (frozen encoder)", app.rawIndex(), target.vector, anchorLabel);
+    column(tunedCol, "Tuned (with your head)", tuned, tunedVec, anchorLabel);
+  }
+
+  for (const t of ["head", "embeddings", "settings"]) p.addEventListener(t, () => !root.hidden && render());
+  p.addEventListener("dataset", () => (target = null));
+
+  return {
+    show(opts) {
+      kInput.value = p.settings.compareK;
+      if (opts?.record != null) {
+        target = { record: opts.record };
+        recInput.value = opts.record;
+      }
+      render();
+    },
+  };
+}

@@ -1,0 +1,168 @@
+// Label: the record list (paged, so 10k records stay fast) with a text/label filter and
+// keyboard-first labeling: 1-9 pick the n-th label, j/k or arrows move, s skip, u undo,
+// n new label, Enter opens the similar records, c compares.
+import { h, clear } from "../dom.js";
+import { createLabelBar } from "./labelbar.js";
+
+const PAGE = 50;
+
+export function createLabelView(root, app) {
+  const p = app.project;
+  let order = []; // filtered record indices
+  let cur = 0; // position in order
+
+  const search = h("input", { type: "search", id: "search", placeholder: "text contains…", autocomplete: "off" });
+  const filter = h("select", { id: "filter" });
+  const summary = h("span", { class: "summary", id: "label-summary", "aria-live": "polite" });
+  const list = h("ol", { class: "records", id: "records", tabindex: 0, "aria-label": "Records" });
+  const pager = h("div", { class: "pager" });
+  const bar = createLabelBar(app, { idPrefix: "label", onPick: (id) => labelCurrent(id), onCancel: () => list.focus() });
+
+  root.append(
+    h(
+      "div",
+      { class: "toolbar" },
+      h("label", { for: "search" }, "Filter"),
+      search,
+      h("label", { for: "filter", class: "visually-hidden" }, "Show"),
+      filter,
+      summary,
+    ),
+    bar.el,
+    h("p", { class: "keys" }, "Keys: ", h("kbd", {}, "1–9"), " label · ", h("kbd", {}, "j"), "/", h("kbd", {}, "k"), " or arrows move · ", h("kbd", {}, "s"), " skip · ", h("kbd", {}, "u"), " undo · ", h("kbd", {}, "n"), " new label · ", h("kbd", {}, "Enter"), " similar records · ", h("kbd", {}, "c"), " compare"),
+    list,
+    pager,
+  );
+
+  function renderFilter() {
+    const keep = filter.value;
+    clear(filter).append(
+      h("option", { value: "all" }, "all records"),
+      h("option", { value: "unlabelled" }, "unlabelled"),
+      h("option", { value: "labelled" }, "labelled"),
+      p.labelNames.map((n, i) => h("option", { value: `l${i}` }, `label: ${n}`)),
+    );
+    filter.value = [...filter.options].some((o) => o.value === keep) ? keep : "all";
+  }
+  function refilter() {
+    const q = search.value.trim().toLowerCase();
+    const f = filter.value;
+    const keepIdx = order[cur];
+    order = [];
+    for (let i = 0; i < p.n; i++) {
+      const l = p.labels[i];
+      if (f === "unlabelled" && l >= 0) continue;
+      if (f === "labelled" && l < 0) continue;
+      if (f.startsWith("l") && f !== "labelled" && l !== Number(f.slice(1))) continue;
+      if (q && !p.texts[i].toLowerCase().includes(q)) continue;
+      order.push(i);
+    }
+    const at = order.indexOf(keepIdx);
+    cur = at >= 0 ? at : 0;
+    render();
+  }
+  function renderSummary() {
+    const { labelled, classes } = p.counts();
+    summary.textContent = `${order.length} shown of ${p.n} records · ${labelled} labelled in ${classes} classes`;
+  }
+  function render() {
+    renderSummary();
+    clear(list);
+    clear(pager);
+    if (!p.n) {
+      list.append(h("li", { class: "empty" }, "No dataset yet: open one in step 1."));
+      return;
+    }
+    if (!order.length) {
+      list.append(h("li", { class: "empty" }, "No record matches the filter."));
+      return;
+    }
+    const page = Math.floor(cur / PAGE);
+    const pages = Math.ceil(order.length / PAGE);
+    for (let pos = page * PAGE; pos < Math.min(order.length, (page + 1) * PAGE); pos++) {
+      const i = order[pos];
+      const name = p.labelName(i);
+      const li = h(
+        "li",
+        { class: `record${pos === cur ? " current" : ""}`, dataset: { index: String(i) }, "aria-current": pos === cur ? "true" : null },
+        h("span", { class: "idx" }, `#${i}`),
+        h("span", { class: "text" }, p.texts[i]),
+        h("span", { class: `label${name ? "" : " none"}` }, name ?? "—"),
+        h("button", { type: "button", class: "small", onclick: (e) => (e.stopPropagation(), app.openSession(i)) }, "Similar"),
+        h("button", { type: "button", class: "small", onclick: (e) => (e.stopPropagation(), app.openCompare(i)) }, "Compare"),
+      );
+      li.addEventListener("click", () => {
+        cur = pos;
+        render();
+      });
+      list.append(li);
+    }
+    pager.append(
+      h("button", { type: "button", disabled: page === 0, onclick: () => move(-PAGE) }, "← Previous page"),
+      h("span", {}, `page ${page + 1} of ${pages}`),
+      h("button", { type: "button", disabled: page >= pages - 1, onclick: () => move(PAGE) }, "Next page →"),
+    );
+    list.querySelector(".current")?.scrollIntoView({ block: "nearest" });
+  }
+  function move(d) {
+    if (!order.length) return;
+    cur = Math.max(0, Math.min(order.length - 1, cur + d));
+    render();
+  }
+  function labelCurrent(id) {
+    if (!order.length || id < 0 || id >= p.labelNames.length) return;
+    p.setLabels([order[cur]], id);
+    if (cur < order.length - 1) cur++;
+    render();
+    list.focus({ preventScroll: true });
+  }
+
+  search.addEventListener("input", () => {
+    clearTimeout(search.t);
+    search.t = setTimeout(refilter, 120);
+  });
+  filter.addEventListener("change", refilter);
+  p.addEventListener("dataset", () => {
+    search.value = "";
+    renderFilter();
+    filter.value = "all";
+    cur = 0;
+    order = [];
+    refilter();
+  });
+  p.addEventListener("labels", () => {
+    const before = filter.options.length;
+    if (before !== p.labelNames.length + 3) renderFilter();
+    render(); // the list stays as filtered (labelled rows stay in view) until the filter changes
+  });
+
+  return {
+    show() {
+      renderFilter();
+      refilter();
+      list.focus({ preventScroll: true });
+    },
+    onKey(e) {
+      const k = e.key;
+      if (k >= "1" && k <= "9") labelCurrent(Number(k) - 1);
+      else if (k === "j" || k === "ArrowDown") move(1);
+      else if (k === "k" || k === "ArrowUp") move(-1);
+      else if (k === "s") move(1);
+      else if (k === "PageDown") move(PAGE);
+      else if (k === "PageUp") move(-PAGE);
+      else if (k === "u") {
+        const last = p.undo();
+        if (last) {
+          const at = order.indexOf(last.indices[0]);
+          if (at >= 0) cur = at;
+          render();
+        }
+      } else if (k === "n") bar.openNew();
+      else if (k === "Enter" && order.length) app.openSession(order[cur]);
+      else if (k === "c" && order.length) app.openCompare(order[cur]);
+      else if (k === "/") search.focus();
+      else return;
+      e.preventDefault();
+    },
+  };
+}

@@ -1,0 +1,223 @@
+// Open: drop or pick a file (CSV, TSV, JSON, JSONL), preview it, choose the text column(s)
+// and an optional label column; or try the Banking77 sample. Also the model picker.
+import { h, clear } from "../dom.js";
+import { DEFAULT_MODEL, hubModel, cacheFolder, ensureCached, modelName } from "../model.js";
+
+const MAX_FILE_BYTES = 100 * 1024 * 1024;
+const SAMPLE_LOCAL = "data/banking77_test.csv";
+const SAMPLE_PUBLIC = "https://raw.githubusercontent.com/PolyAI-LDN/task-specific-datasets/master/banking_data/test.csv";
+const LABEL_GUESSES = ["label", "labels", "category", "intent", "class", "target"];
+
+function size(n) {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${Math.ceil(n / 1e3)} kB`;
+}
+
+export function createOpenView(root, app) {
+  let pending = null; // {bytes, name, preview}
+
+  const fileInput = h("input", { type: "file", id: "file-input", accept: ".csv,.tsv,.json,.jsonl,.txt,text/csv,application/json" });
+  const drop = h(
+    "div",
+    { class: "dropzone", id: "dropzone" },
+    h("p", { class: "big" }, "Drop a dataset here"),
+    h("p", {}, "CSV, TSV, JSON or JSONL, up to 100 MB. It stays in this browser."),
+    h("label", { for: "file-input", class: "field" }, "…or pick a file: ", fileInput),
+  );
+  const sampleBtn = h("button", { type: "button", id: "sample" }, "Try a sample (Banking77)");
+  const fileMsg = h("p", { class: "msg", id: "open-message", "aria-live": "polite" });
+  const preview = h("div", { class: "preview", id: "preview" });
+
+  // model picker
+  const modelNow = h("p", { id: "model-now" });
+  const modelMsg = h("p", { class: "msg", id: "model-message", "aria-live": "polite" });
+  const hubInput = h("input", { type: "text", id: "hub-id", placeholder: "e.g. sentence-transformers/all-MiniLM-L12-v2", spellcheck: false });
+  const folderInput = h("input", { type: "file", id: "model-folder", webkitdirectory: true, multiple: true });
+  const modelBox = h(
+    "section",
+    { class: "card", "aria-labelledby": "model-h" },
+    h("h2", { id: "model-h" }, "Model"),
+    modelNow,
+    h(
+      "div",
+      { class: "row" },
+      h("button", { type: "button", id: "model-default", onclick: () => pick(async () => ({ ...DEFAULT_MODEL })) }, "Use the default"),
+    ),
+    h(
+      "form",
+      { class: "row", onsubmit: (e) => (e.preventDefault(), pick(async () => hubModel(hubInput.value))) },
+      h("label", { for: "hub-id" }, "Hugging Face model id"),
+      hubInput,
+      h("button", { type: "submit" }, "Use"),
+    ),
+    h("div", { class: "row" }, h("label", { for: "model-folder" }, "…or a model folder from your disk: "), folderInput),
+    modelMsg,
+  );
+
+  root.append(
+    h(
+      "div",
+      { class: "grid-2" },
+      h(
+        "section",
+        { class: "card", "aria-labelledby": "data-h" },
+        h("h2", { id: "data-h" }, "Dataset"),
+        drop,
+        h("div", { class: "row" }, sampleBtn, h("span", { class: "hint" }, "Banking77 by PolyAI (Casanueva et al., 2020), CC BY 4.0")),
+        fileMsg,
+      ),
+      modelBox,
+    ),
+    preview,
+  );
+
+  function showModel() {
+    modelNow.textContent = `Now: ${modelName(app.project.model)}`;
+  }
+  app.project.addEventListener("settings", showModel);
+  app.project.addEventListener("dataset", showModel);
+  showModel();
+
+  async function pick(make) {
+    modelMsg.textContent = "";
+    try {
+      const model = await make();
+      modelMsg.textContent = "checking the model files…";
+      await ensureCached(model, (s) => (modelMsg.textContent = s));
+      await app.setModel(model);
+      showModel();
+      modelMsg.textContent = `${modelName(model)} is ready${app.project.n ? "; records are embedded again with it" : ""}.`;
+    } catch (e) {
+      modelMsg.textContent = `Model not changed: ${e.message}`;
+      app.error(e, "Model not changed");
+    }
+  }
+  folderInput.addEventListener("change", () => {
+    const files = [...folderInput.files];
+    folderInput.value = "";
+    pick(() => cacheFolder(files));
+  });
+
+  async function openFile(file) {
+    fileMsg.textContent = "";
+    if (file.size > MAX_FILE_BYTES) {
+      throw new Error(`${file.name} is ${size(file.size)}: simtune takes files up to 100 MB (split it or keep a sample)`);
+    }
+    await openBytes(await file.arrayBuffer(), file.name);
+  }
+  async function openBytes(bytes, name) {
+    let table;
+    try {
+      table = app.engine.parseTable(new Uint8Array(bytes), name, 5);
+    } catch (e) {
+      pending = null;
+      clear(preview);
+      throw e;
+    }
+    if (!table.total_rows) throw new Error(`${name} has a header but no records`);
+    pending = { bytes, name, table };
+    renderPreview();
+  }
+  function fail(e, name) {
+    const msg = `Could not open ${name}: ${e.message ?? e}`;
+    fileMsg.textContent = msg;
+    fileMsg.dataset.kind = "error";
+    app.error(e, `Could not open ${name}`);
+  }
+
+  fileInput.addEventListener("change", () => {
+    const f = fileInput.files[0];
+    fileInput.value = "";
+    if (f) openFile(f).catch((e) => fail(e, f.name));
+  });
+  for (const ev of ["dragenter", "dragover"]) {
+    document.addEventListener(ev, (e) => {
+      if (!e.dataTransfer?.types?.includes("Files")) return;
+      e.preventDefault();
+      drop.classList.add("over");
+    });
+  }
+  document.addEventListener("dragleave", (e) => {
+    if (!e.relatedTarget) drop.classList.remove("over");
+  });
+  document.addEventListener("drop", (e) => {
+    const f = e.dataTransfer?.files?.[0];
+    if (!f) return;
+    e.preventDefault();
+    drop.classList.remove("over");
+    app.show("open");
+    openFile(f).catch((err) => fail(err, f.name));
+  });
+
+  sampleBtn.addEventListener("click", async () => {
+    fileMsg.textContent = "fetching the sample…";
+    try {
+      let r = await fetch(SAMPLE_LOCAL).catch(() => null);
+      let name = "banking77_test.csv";
+      if (!r?.ok) {
+        r = await fetch(SAMPLE_PUBLIC, { credentials: "omit" }).catch(() => null);
+        if (!r?.ok) throw new Error("the sample is not on this site and raw.githubusercontent.com could not be reached (offline?)");
+        name = "banking77_test (PolyAI).csv";
+      }
+      const bytes = await r.arrayBuffer();
+      fileMsg.textContent = "";
+      await openBytes(bytes, name);
+    } catch (e) {
+      fail(e, "the sample");
+    }
+  });
+
+  function renderPreview() {
+    clear(preview);
+    if (!pending) return;
+    const { table, name } = pending;
+    const suggested = table.suggested_text_column ?? table.columns[0];
+    const labelGuess = table.columns.find((c) => LABEL_GUESSES.includes(c.toLowerCase()) && c !== suggested) ?? "";
+    const textBoxes = table.columns.map((c, i) =>
+      h("label", { class: "check" }, h("input", { type: "checkbox", name: "text-col", value: c, checked: c === suggested, id: `text-col-${i}` }), c),
+    );
+    const labelSel = h(
+      "select",
+      { id: "label-col" },
+      h("option", { value: "" }, "(none: I label myself)"),
+      table.columns.map((c) => h("option", { value: c, selected: c === labelGuess }, c)),
+    );
+    const useBtn = h("button", { type: "submit", id: "use-columns", class: "primary" }, "Use these columns");
+    const form = h(
+      "form",
+      { class: "card", id: "columns-form" },
+      h("h2", {}, `${name}: ${table.total_rows} records (${table.format.toUpperCase()})`),
+      h("fieldset", {}, h("legend", {}, "Text column(s) — several are joined with “. ”"), textBoxes),
+      h("div", { class: "row" }, h("label", { for: "label-col" }, "Label column (optional, imported as labels)"), labelSel),
+      h(
+        "div",
+        { class: "table-wrap" },
+        h(
+          "table",
+          { class: "preview-table" },
+          h("caption", {}, "First rows"),
+          h("thead", {}, h("tr", {}, table.columns.map((c) => h("th", { scope: "col" }, c)))),
+          h("tbody", {}, table.rows.map((r) => h("tr", {}, r.map((cell) => h("td", {}, cell))))),
+        ),
+      ),
+      h("div", { class: "row" }, useBtn),
+    );
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const text = [...form.querySelectorAll("input[name=text-col]:checked")].map((x) => x.value);
+      if (!text.length) return app.notify("Choose at least one text column.", "error");
+      useBtn.disabled = true;
+      try {
+        await app.useDataset(pending.bytes, pending.name, { text, label: labelSel.value || null });
+      } catch (err) {
+        fail(err, pending.name);
+      } finally {
+        useBtn.disabled = false;
+      }
+    });
+    preview.append(form);
+  }
+
+  return {
+    show() {},
+  };
+}

@@ -1,0 +1,198 @@
+// Similar: a similarity labeling session. The k nearest records of an anchor record
+// (raw or tuned space); label one by one (keys as in Label) or select many (checkboxes,
+// shift-click for a range, select all, x toggles) and label them in bulk. Shows the share
+// of the session that carries the anchor's label.
+import { h, clear, pct } from "../dom.js";
+import { createLabelBar } from "./labelbar.js";
+
+export function createSessionView(root, app) {
+  const p = app.project;
+  let anchor = null;
+  let hits = { indices: [], scores: [] };
+  let cur = 0;
+  let selected = new Set();
+  let lastClicked = null;
+
+  const kInput = h("input", { type: "number", id: "session-k", min: 1, max: 1000, value: p.settings.sessionK });
+  const space = h("select", { id: "session-space" }, h("option", { value: "raw" }, "raw embeddings"), h("option", { value: "tuned" }, "tuned (trained head)"));
+  const anchorBox = h("div", { class: "anchor", id: "session-anchor" });
+  const share = h("p", { class: "share", id: "session-share", "aria-live": "polite" });
+  const selInfo = h("span", { id: "session-selected" });
+  const list = h("ol", { class: "records session", id: "session-list", tabindex: 0, "aria-label": "Nearest records" });
+  const bar = createLabelBar(app, { idPrefix: "session", onPick: (id) => apply(id), onCancel: () => list.focus() });
+
+  root.append(
+    anchorBox,
+    h(
+      "div",
+      { class: "toolbar" },
+      h("label", { for: "session-k" }, "k nearest"),
+      kInput,
+      h("label", { for: "session-space" }, "in"),
+      space,
+      h("button", { type: "button", id: "session-refresh", onclick: () => load() }, "Show"),
+      share,
+    ),
+    h(
+      "div",
+      { class: "toolbar" },
+      h("button", { type: "button", id: "select-all", onclick: () => selectAll() }, "Select all"),
+      h("button", { type: "button", id: "select-none", onclick: () => setSel(new Set()) }, "Clear selection"),
+      selInfo,
+      h("span", { class: "hint" }, "Pick a label below to label the selection (or the current row when nothing is selected)."),
+    ),
+    bar.el,
+    h("p", { class: "keys" }, "Keys: ", h("kbd", {}, "1–9"), " label selection / row · ", h("kbd", {}, "x"), " select row · ", h("kbd", {}, "a"), " select all · ", h("kbd", {}, "j"), "/", h("kbd", {}, "k"), " move · ", h("kbd", {}, "s"), " skip · ", h("kbd", {}, "u"), " undo · ", h("kbd", {}, "n"), " new label"),
+    list,
+  );
+
+  function load() {
+    if (anchor == null) return render();
+    const idx = space.value === "tuned" ? app.tunedIndex() : app.rawIndex();
+    if (!idx) {
+      hits = { indices: [], scores: [] };
+      render(space.value === "tuned" ? "Train a head first to search the tuned space." : "The records are still being embedded: the session opens when they are ready.");
+      return;
+    }
+    const k = Math.max(1, Math.min(p.n - 1, 1000, Number(kInput.value) || 100));
+    kInput.value = k;
+    if (p.settings.sessionK !== k) {
+      p.settings.sessionK = k;
+      p.emit("settings");
+    }
+    try {
+      hits = idx.neighbours(anchor, k);
+    } catch (e) {
+      app.error(e, "Search failed");
+      hits = { indices: [], scores: [] };
+    }
+    cur = 0;
+    selected = new Set();
+    render();
+  }
+  function setSel(s) {
+    selected = s;
+    render();
+  }
+  function selectAll() {
+    setSel(new Set(hits.indices));
+  }
+  function apply(id) {
+    if (id < 0 || id >= p.labelNames.length) return;
+    if (selected.size) {
+      p.setLabels([...selected], id);
+      selected = new Set();
+    } else if (hits.indices.length) {
+      p.setLabels([hits.indices[cur]], id);
+      if (cur < hits.indices.length - 1) cur++;
+    }
+    render();
+    list.focus({ preventScroll: true });
+  }
+  function toggle(pos, shift) {
+    const i = hits.indices[pos];
+    const on = !selected.has(i);
+    if (shift && lastClicked != null) {
+      const [a, b] = [Math.min(lastClicked, pos), Math.max(lastClicked, pos)];
+      for (let q = a; q <= b; q++) on ? selected.add(hits.indices[q]) : selected.delete(hits.indices[q]);
+    } else on ? selected.add(i) : selected.delete(i);
+    lastClicked = pos;
+    cur = pos;
+    render();
+  }
+
+  function render(message) {
+    clear(anchorBox);
+    clear(list);
+    if (anchor == null || !p.n) {
+      anchorBox.append(h("p", {}, "Open a record's similar records from the Label list (button “Similar” or Enter)."));
+      share.textContent = "";
+      selInfo.textContent = "";
+      return;
+    }
+    const aName = p.labelName(anchor);
+    anchorBox.append(
+      h("h2", {}, `Records nearest #${anchor}`),
+      h("p", { class: "anchor-text" }, h("span", { class: "text" }, p.texts[anchor]), " ", h("span", { class: `label${aName ? "" : " none"}` }, aName ?? "unlabelled")),
+    );
+    if (message) {
+      list.append(h("li", { class: "empty" }, message));
+      share.textContent = "";
+      return;
+    }
+    const aId = p.labels[anchor];
+    const same = aId >= 0 ? hits.indices.filter((i) => p.labels[i] === aId).length : 0;
+    share.textContent = aId >= 0
+      ? `${same} of ${hits.indices.length} (${pct(same / Math.max(1, hits.indices.length))}) carry the anchor's label “${aName}”`
+      : "The anchor has no label yet: label it to see the session's share.";
+    share.dataset.share = aId >= 0 ? String(same / Math.max(1, hits.indices.length)) : "";
+    selInfo.textContent = `${selected.size} selected`;
+    hits.indices.forEach((i, pos) => {
+      const name = p.labelName(i);
+      const box = h("input", { type: "checkbox", checked: selected.has(i), "aria-label": `select record #${i}` });
+      box.addEventListener("click", (e) => {
+        e.stopPropagation();
+        e.preventDefault();
+        toggle(pos, e.shiftKey);
+      });
+      const li = h(
+        "li",
+        { class: `record${pos === cur ? " current" : ""}${selected.has(i) ? " selected" : ""}`, dataset: { index: String(i) }, "aria-current": pos === cur ? "true" : null },
+        box,
+        h("span", { class: "score" }, hits.scores[pos].toFixed(3)),
+        h("span", { class: "text" }, p.texts[i]),
+        h("span", { class: `label${name ? "" : " none"}` }, name ?? "—"),
+      );
+      li.addEventListener("click", (e) => {
+        if (e.shiftKey) return toggle(pos, true);
+        cur = pos;
+        render();
+      });
+      list.append(li);
+    });
+    list.querySelector(".current")?.scrollIntoView({ block: "nearest" });
+  }
+  function move(d) {
+    if (!hits.indices.length) return;
+    cur = Math.max(0, Math.min(hits.indices.length - 1, cur + d));
+    render();
+  }
+
+  kInput.addEventListener("change", load);
+  space.addEventListener("change", load);
+  p.addEventListener("labels", () => {
+    if (!root.hidden) render();
+  });
+  p.addEventListener("embeddings", () => {
+    if (!root.hidden && anchor != null) load();
+  });
+  p.addEventListener("dataset", () => {
+    anchor = null;
+    hits = { indices: [], scores: [] };
+  });
+
+  return {
+    show(opts) {
+      kInput.value = p.settings.sessionK;
+      space.querySelector("option[value=tuned]").disabled = !p.head;
+      if (!p.head) space.value = "raw";
+      if (opts?.anchor != null) {
+        anchor = opts.anchor;
+        load();
+      } else render();
+      list.focus({ preventScroll: true });
+    },
+    onKey(e) {
+      const k = e.key;
+      if (k >= "1" && k <= "9") apply(Number(k) - 1);
+      else if (k === "j" || k === "ArrowDown" || k === "s") move(1);
+      else if (k === "k" || k === "ArrowUp") move(-1);
+      else if (k === "x" || k === " ") hits.indices.length && toggle(cur, e.shiftKey);
+      else if (k === "a") selectAll();
+      else if (k === "u") p.undo();
+      else if (k === "n") bar.openNew();
+      else return;
+      e.preventDefault();
+    },
+  };
+}
