@@ -43,6 +43,9 @@ impl Format {
     }
 }
 
+const NO_TEXT_COLUMN: &str =
+    "no text column found (every column is empty or numeric); name the text column(s)";
+
 fn strip_bom(bytes: &[u8]) -> &[u8] {
     bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
 }
@@ -63,6 +66,16 @@ pub fn parse_table(bytes: &[u8], name: &str, format: Option<Format>) -> Result<T
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(Error::dataset(name, None, "file is empty"));
     }
+    if let Err(e) = std::str::from_utf8(body) {
+        let at = e.valid_up_to();
+        let line = body.get(..at).map_or(0, count_newlines) + 1;
+        let offset = at + (bytes.len() - body.len());
+        return Err(Error::dataset(
+            name,
+            Some(line),
+            format!("invalid UTF-8 at byte {offset} (is the file UTF-8? re-save it as UTF-8)"),
+        ));
+    }
     let table = match format {
         Format::Csv => parse_delimited(body, name, b',', format)?,
         Format::Tsv => parse_delimited(body, name, b'\t', format)?,
@@ -70,56 +83,55 @@ pub fn parse_table(bytes: &[u8], name: &str, format: Option<Format>) -> Result<T
         Format::Jsonl => parse_jsonl(body, name)?,
     };
     if table.rows.is_empty() {
-        return Err(Error::dataset(
-            name,
-            None,
-            "has a header but no records",
-        ));
+        // CSV/TSV report a header-only file themselves (with the header's line)
+        return Err(Error::dataset(name, None, "has no records"));
     }
     Ok(table)
 }
 
-/// Line number (1-based) of the first invalid UTF-8 byte in `bytes`, and the byte offset.
-fn utf8_error_line(bytes: &[u8]) -> Option<(usize, usize)> {
-    std::str::from_utf8(bytes).err().map(|e| {
-        let at = e.valid_up_to();
-        (bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1, at)
-    })
-}
-
-fn invalid_utf8(name: &str, bytes: &[u8]) -> Error {
-    let (line, offset) = utf8_error_line(bytes).unwrap_or((1, 0));
-    Error::dataset(
-        name,
-        Some(line),
-        format!("invalid UTF-8 at byte {offset} (is the file UTF-8? re-save it as UTF-8)"),
-    )
+fn count_newlines(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b == b'\n').count()
 }
 
 fn parse_delimited(body: &[u8], name: &str, delimiter: u8, format: Format) -> Result<Table> {
-    if std::str::from_utf8(body).is_err() {
-        return Err(invalid_utf8(name, body));
-    }
+    // csv's own line numbers run one short after CRLF and blank lines (the position is taken
+    // before the terminator is consumed), so lines come from byte offsets: skip the line
+    // breaks at the offset, then count the newlines before it (incrementally: offsets grow).
+    let mut counted = (0usize, 1usize); // (byte offset, its line)
+    let mut line_at = |byte: u64| -> usize {
+        let mut at = usize::try_from(byte).unwrap_or(usize::MAX).min(body.len());
+        while matches!(body.get(at), Some(b'\r' | b'\n')) {
+            at += 1;
+        }
+        if at < counted.0 {
+            counted = (0, 1);
+        }
+        let between = body.get(counted.0..at).unwrap_or(&[]);
+        counted = (at, counted.1 + count_newlines(between));
+        counted.1
+    };
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(true)
         .flexible(true)
         .from_reader(body);
-    let line_of = |e: &csv::Error| e.position().map(|p| p.line() as usize);
-    let columns: Vec<String> = reader
+    let header = reader
         .headers()
-        .map_err(|e| Error::dataset(name, line_of(&e).or(Some(1)), format!("bad header: {e}")))?
-        .iter()
-        .map(|h| h.trim().to_string())
-        .collect();
-    check_columns(&columns, name)?;
+        .map_err(|e| Error::dataset(name, Some(1), format!("bad header: {e}")))?
+        .clone();
+    // blank lines before the header are skipped by the reader, so it may not be line 1
+    let header_line = header.position().map_or(1, |p| line_at(p.byte()));
+    // header names are trimmed (cells never are)
+    let columns: Vec<String> = header.iter().map(|h| h.trim().to_string()).collect();
+    check_columns(&columns, name, Some(header_line))?;
     let mut rows = Vec::new();
     let mut lines = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| {
-            Error::dataset(name, line_of(&e), format!("cannot read record: {e}"))
+            let line = e.position().map(|p| line_at(p.byte()));
+            Error::dataset(name, line, format!("cannot read record: {e}"))
         })?;
-        let line = record.position().map_or(0, |p| p.line() as usize);
+        let line = record.position().map_or(0, |p| line_at(p.byte()));
         // a blank line (one empty field) is skipped, as spreadsheet exports often end so
         if record.len() == 1 && record.get(0) == Some("") && columns.len() > 1 {
             continue;
@@ -139,6 +151,13 @@ fn parse_delimited(body: &[u8], name: &str, delimiter: u8, format: Format) -> Re
         rows.push(record.iter().map(str::to_string).collect());
         lines.push(line);
     }
+    if rows.is_empty() {
+        return Err(Error::dataset(
+            name,
+            Some(header_line),
+            format!("has a header ({}) but no records", columns.join(", ")),
+        ));
+    }
     Ok(Table {
         format,
         columns,
@@ -147,53 +166,71 @@ fn parse_delimited(body: &[u8], name: &str, delimiter: u8, format: Format) -> Re
     })
 }
 
-fn check_columns(columns: &[String], name: &str) -> Result<()> {
+fn check_columns(columns: &[String], name: &str, line: Option<usize>) -> Result<()> {
     if columns.is_empty() || columns.iter().all(|c| c.is_empty()) {
-        return Err(Error::dataset(name, Some(1), "the header row names no columns"));
+        return Err(Error::dataset(
+            name,
+            line,
+            "the header row names no columns (the first row must hold the column names)",
+        ));
     }
     let mut seen = std::collections::HashSet::new();
-    let dups: Vec<&str> = columns
-        .iter()
-        .filter(|c| !seen.insert(c.as_str()))
-        .map(String::as_str)
-        .collect();
+    let mut dups: Vec<String> = Vec::new();
+    for c in columns {
+        let quoted = format!("\"{c}\"");
+        if !seen.insert(c.as_str()) && !dups.contains(&quoted) {
+            dups.push(quoted);
+        }
+    }
     if !dups.is_empty() {
         return Err(Error::dataset(
             name,
-            Some(1),
-            format!("duplicate column name(s): {}", dups.join(", ")),
+            line,
+            format!(
+                "duplicate column name(s) in the header: {}; every column needs its own name",
+                dups.join(", ")
+            ),
         ));
     }
     Ok(())
 }
 
-/// Builds a table from JSON objects; `where_` names each object's place for errors.
+/// Builds a table from JSON objects. Each object comes with the 1-based source line it
+/// starts on and a name for messages ("record 3" in a JSON array; JSONL, whose
+/// line already names it: "the record").
 fn table_from_objects(
-    objects: Vec<(usize, serde_json::Value)>,
+    objects: Vec<(usize, String, Record)>,
     name: &str,
     format: Format,
-    what: &str,
 ) -> Result<Table> {
     let mut columns: Vec<String> = Vec::new();
     let mut maps = Vec::with_capacity(objects.len());
-    for (place, value) in objects {
-        let serde_json::Value::Object(map) = value else {
+    for (line, what, value) in objects {
+        let Record::Object(pairs) = value else {
+            let kind = match value {
+                Record::Object(_) => "an object",
+                Record::Other(kind) => kind,
+            };
             return Err(Error::dataset(
                 name,
-                Some(place),
-                format!("{what} {place} is not an object ({{\"column\": value, ...}})"),
+                Some(line),
+                format!(
+                    "{what} is {kind}, not an object; each record must be {{\"column\": value, ...}}"
+                ),
             ));
         };
-        for key in map.keys() {
-            if !columns.iter().any(|c| c == key) {
+        let mut map = std::collections::HashMap::with_capacity(pairs.len());
+        for (key, v) in pairs {
+            if !map.contains_key(&key) && !columns.contains(&key) {
                 columns.push(key.clone());
             }
+            map.insert(key, v); // a repeated key: the last value wins, as in serde_json
         }
-        maps.push((place, map));
+        maps.push((line, what, map));
     }
     let mut rows = Vec::with_capacity(maps.len());
     let mut lines = Vec::with_capacity(maps.len());
-    for (place, map) in maps {
+    for (line, what, map) in maps {
         let mut row = Vec::with_capacity(columns.len());
         for c in &columns {
             row.push(match map.get(c) {
@@ -202,20 +239,27 @@ fn table_from_objects(
                 Some(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => {
                     v.to_string()
                 }
-                Some(_) => {
+                Some(v) => {
                     return Err(Error::dataset(
                         name,
-                        Some(place),
-                        format!("field \"{c}\" of {what} {place} is a nested array/object; flatten it to text"),
+                        Some(line),
+                        format!(
+                            "{what}: field \"{c}\" is {}; values must be text, numbers, booleans or null (flatten it to text)",
+                            json_kind(v)
+                        ),
                     ))
                 }
             });
         }
         rows.push(row);
-        lines.push(place);
+        lines.push(line);
     }
-    if columns.is_empty() {
-        return Err(Error::dataset(name, None, "the records have no fields"));
+    if columns.is_empty() && !rows.is_empty() {
+        return Err(Error::dataset(
+            name,
+            lines.first().copied(),
+            "the records have no fields (every object is {})",
+        ));
     }
     Ok(Table {
         format,
@@ -226,21 +270,155 @@ fn table_from_objects(
 }
 
 fn parse_json(body: &[u8], name: &str) -> Result<Table> {
-    let text = std::str::from_utf8(body).map_err(|_| invalid_utf8(name, body))?;
-    let value: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| Error::dataset(name, Some(e.line()), format!("invalid JSON: {e}")))?;
-    let serde_json::Value::Array(items) = value else {
+    let invalid =
+        |e: serde_json::Error| Error::dataset(name, Some(e.line()), format!("invalid JSON: {e}"));
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(invalid)?;
+    let serde_json::Value::Array(_) = value else {
+        let first = body.iter().take_while(|b| b.is_ascii_whitespace());
+        let line = first.filter(|&&b| b == b'\n').count() + 1;
         return Err(Error::dataset(
             name,
-            None,
-            "a JSON file must hold an array of records ([{...}, {...}])",
+            Some(line),
+            format!(
+                "the file holds {}, but a JSON file must hold an array of records \
+                 ([{{\"text\": ...}}, ...]); for one object per line, name it .jsonl",
+                json_kind(&value)
+            ),
         ));
     };
-    // places are 1-based record numbers for JSON arrays
-    let objects = items.into_iter().enumerate().map(|(i, v)| (i + 1, v)).collect();
-    let mut t = table_from_objects(objects, name, Format::Json, "record")?;
-    t.format = Format::Json;
-    Ok(t)
+    // parsed again, keeping each object's keys in file order (serde_json's map sorts them)
+    let items: Vec<Record> = serde_json::from_slice(body).map_err(invalid)?;
+    // each record's source line, from where it starts in the text (the record number if
+    // the scan and the parse ever disagree, which valid JSON should not allow); counted
+    // incrementally, as the offsets grow
+    let starts = array_element_starts(body);
+    let scanned = starts.len() == items.len();
+    let mut counted = (0usize, 1usize);
+    let mut line_at = |offset: usize| {
+        let between = body.get(counted.0..offset).unwrap_or(&[]);
+        counted = (offset.max(counted.0), counted.1 + count_newlines(between));
+        counted.1
+    };
+    let objects = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let line = match starts.get(i) {
+                Some(&o) if scanned => line_at(o),
+                _ => i + 1,
+            };
+            (line, format!("record {}", i + 1), v)
+        })
+        .collect();
+    table_from_objects(objects, name, Format::Json)
+}
+
+/// Byte offsets where the elements of a top-level JSON array start (`body` already parsed
+/// as valid JSON). Tracks strings (with escapes) and nesting depth.
+fn array_element_starts(body: &[u8]) -> Vec<usize> {
+    let mut starts = Vec::new();
+    let (mut depth, mut in_string, mut escaped, mut expect) = (0usize, false, false, false);
+    for (i, &b) in body.iter().enumerate() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        if b.is_ascii_whitespace() {
+            continue;
+        }
+        if depth == 1 && expect && b != b']' {
+            starts.push(i);
+            expect = false;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth == 1 {
+                    expect = true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b',' if depth == 1 => expect = true,
+            _ => {}
+        }
+    }
+    starts
+}
+
+/// One element of a JSON array or one JSONL line: an object's (key, value) pairs in file
+/// order, or the kind of the non-object found instead.
+enum Record {
+    Object(Vec<(String, serde_json::Value)>),
+    Other(&'static str),
+}
+
+impl<'de> serde::Deserialize<'de> for Record {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Record;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> std::result::Result<Record, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some(pair) = m.next_entry::<String, serde_json::Value>()? {
+                    pairs.push(pair);
+                }
+                Ok(Record::Object(pairs))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut s: A,
+            ) -> std::result::Result<Record, A::Error> {
+                while s.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Record::Other("an array"))
+            }
+            fn visit_bool<E>(self, _: bool) -> std::result::Result<Record, E> {
+                Ok(Record::Other("a boolean"))
+            }
+            fn visit_i64<E>(self, _: i64) -> std::result::Result<Record, E> {
+                Ok(Record::Other("a number"))
+            }
+            fn visit_u64<E>(self, _: u64) -> std::result::Result<Record, E> {
+                Ok(Record::Other("a number"))
+            }
+            fn visit_f64<E>(self, _: f64) -> std::result::Result<Record, E> {
+                Ok(Record::Other("a number"))
+            }
+            fn visit_str<E>(self, _: &str) -> std::result::Result<Record, E> {
+                Ok(Record::Other("a string"))
+            }
+            fn visit_unit<E>(self) -> std::result::Result<Record, E> {
+                Ok(Record::Other("null"))
+            }
+            fn visit_none<E>(self) -> std::result::Result<Record, E> {
+                Ok(Record::Other("null"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
 }
 
 fn parse_jsonl(body: &[u8], name: &str) -> Result<Table> {
@@ -260,11 +438,11 @@ fn parse_jsonl(body: &[u8], name: &str) -> Result<Table> {
         if text.trim().is_empty() {
             continue;
         }
-        let value: serde_json::Value = serde_json::from_str(text)
+        let value: Record = serde_json::from_str(text)
             .map_err(|e| Error::dataset(name, Some(line_no), format!("invalid JSON: {e}")))?;
-        objects.push((line_no, value));
+        objects.push((line_no, "the record".to_string(), value));
     }
-    table_from_objects(objects, name, Format::Jsonl, "line")
+    table_from_objects(objects, name, Format::Jsonl)
 }
 
 impl Table {
@@ -272,21 +450,29 @@ impl Table {
         self.columns.iter().position(|c| c == name)
     }
 
-    /// The text column a person most likely wants: the column with the longest mean cell
-    /// length among those that are not purely numeric (ties: the leftmost).
+    /// The text column a person most likely wants: among string columns (those with at
+    /// least one non-empty cell that is not a number), the one with the longest mean cell
+    /// length in characters (ties: the leftmost). Error if there is no such column.
     pub fn detect_text_column(&self) -> Result<String> {
+        self.detect_text_column_except(None)
+            .ok_or_else(|| Error::dataset("input", None, NO_TEXT_COLUMN))
+    }
+
+    /// [`Table::detect_text_column`], never choosing column `skip` (the label column).
+    fn detect_text_column_except(&self, skip: Option<usize>) -> Option<String> {
         let mut best: Option<(f64, usize)> = None;
-        for (j, _) in self.columns.iter().enumerate() {
-            let cells = self.rows.iter().filter_map(|r| r.get(j));
-            let (mut total, mut numeric, mut n) = (0usize, 0usize, 0usize);
-            for c in cells {
-                total += c.chars().count();
-                n += 1;
-                if c.trim().parse::<f64>().is_ok() {
-                    numeric += 1;
-                }
+        for (j, column) in self.columns.iter().enumerate() {
+            if Some(j) == skip || column.is_empty() && self.columns.len() > 1 {
+                continue;
             }
-            if n == 0 || numeric == n {
+            let (mut total, mut n, mut textual) = (0usize, 0usize, false);
+            for cell in self.rows.iter().filter_map(|r| r.get(j)) {
+                total += cell.chars().count();
+                n += 1;
+                let t = cell.trim();
+                textual |= !t.is_empty() && t.parse::<f64>().is_err();
+            }
+            if n == 0 || !textual {
                 continue;
             }
             let mean = total as f64 / n as f64;
@@ -294,20 +480,19 @@ impl Table {
                 best = Some((mean, j));
             }
         }
-        best.map(|(_, j)| self.columns[j].clone()).ok_or_else(|| {
-            Error::dataset(
-                "input",
-                None,
-                "no text column found (every column is empty or numeric)",
-            )
-        })
+        best.and_then(|(_, j)| self.columns.get(j).cloned())
     }
 
     fn require(&self, column: &str, name: &str) -> Result<usize> {
         self.column_index(column).ok_or_else(|| {
+            // CSV/TSV name their columns in the header (line 1 unless blank lines precede it)
+            let line = match self.format {
+                Format::Csv | Format::Tsv => Some(1),
+                Format::Json | Format::Jsonl => None,
+            };
             Error::dataset(
                 name,
-                None,
+                line,
                 format!(
                     "column \"{column}\" not found; columns are: {}",
                     self.columns.join(", ")
@@ -354,10 +539,16 @@ pub fn load(bytes: &[u8], options: &LoadOptions) -> Result<Dataset> {
 
 /// Picks the text (and label) columns of a parsed table.
 pub fn from_table(table: &Table, name: &str, options: &LoadOptions) -> Result<Dataset> {
+    let label_idx = options
+        .label_column
+        .as_deref()
+        .map(|c| table.require(c, name))
+        .transpose()?;
     let text_columns = if options.text_columns.is_empty() {
-        vec![table.detect_text_column().map_err(|_| {
-            Error::dataset(name, None, "no text column found (every column is empty or numeric)")
-        })?]
+        let detected = table
+            .detect_text_column_except(label_idx)
+            .ok_or_else(|| Error::dataset(name, None, NO_TEXT_COLUMN))?;
+        vec![detected]
     } else {
         options.text_columns.clone()
     };
@@ -365,11 +556,6 @@ pub fn from_table(table: &Table, name: &str, options: &LoadOptions) -> Result<Da
         .iter()
         .map(|c| table.require(c, name))
         .collect::<Result<Vec<_>>>()?;
-    let label_idx = options
-        .label_column
-        .as_deref()
-        .map(|c| table.require(c, name))
-        .transpose()?;
     let join = options.join.as_deref().unwrap_or(". ");
     let texts = table
         .rows
@@ -413,13 +599,7 @@ impl Dataset {
 
     /// Sorted distinct label names; class ids everywhere are indices into this.
     pub fn classes(&self) -> Vec<String> {
-        let mut c: Vec<String> = self
-            .labels
-            .iter()
-            .flatten()
-            .flatten()
-            .cloned()
-            .collect();
+        let mut c: Vec<String> = self.labels.iter().flatten().flatten().cloned().collect();
         c.sort();
         c.dedup();
         c
@@ -487,8 +667,12 @@ mod tests {
         assert_eq!(Format::detect("a", b"{\"a\":1}"), Format::Jsonl);
         assert_eq!(Format::detect("a", b"x\ty\n"), Format::Tsv);
         assert_eq!(Format::detect("a", b"x,y\n"), Format::Csv);
-        let t = parse_table(b"id,text,label\n1,a long sentence,x\n2,another one,y\n", "f.csv", None)
-            .unwrap();
+        let t = parse_table(
+            b"id,text,label\n1,a long sentence,x\n2,another one,y\n",
+            "f.csv",
+            None,
+        )
+        .unwrap();
         assert_eq!(t.detect_text_column().unwrap(), "text");
         let ds = load(b"id,text\n1,hello there\n", &opts("f.csv", &[], None)).unwrap();
         assert_eq!(ds.text_columns, vec!["text"]);
@@ -503,24 +687,42 @@ mod tests {
         let o = opts("data.csv", &["text"], Some("label"));
         assert_eq!(err(b"", &o), "data.csv: file is empty");
         assert_eq!(err(b"\xEF\xBB\xBF \n", &o), "data.csv: file is empty");
-        assert!(err(b"text,label\r\n", &o).contains("header but no records"));
+        assert!(err(b"text,label\r\n", &o).contains("but no records"));
         let e = err(b"text,label\na,b\nc,d,e\n", &o);
-        assert!(e.contains("data.csv, line 3") && e.contains("expected 2 fields"), "{e}");
+        assert!(
+            e.contains("data.csv, line 3") && e.contains("expected 2 fields"),
+            "{e}"
+        );
         let e = err(b"txt,label\na,b\n", &o);
-        assert!(e.contains("\"text\" not found; columns are: txt, label"), "{e}");
+        assert!(
+            e.contains("\"text\" not found; columns are: txt, label"),
+            "{e}"
+        );
         let e = err(b"text,label\nok,b\nbad \xff byte,c\n", &o);
         assert!(e.contains("line 3") && e.contains("UTF-8"), "{e}");
         let e = err(b"text,text\na,b\n", &o);
         assert!(e.contains("duplicate") && e.contains("text"), "{e}");
         let jo = opts("d.json", &["text"], None);
-        let e = err(b"{\"text\": 1}", &LoadOptions { format: Some(Format::Json), ..jo.clone() });
+        let e = err(
+            b"{\"text\": 1}",
+            &LoadOptions {
+                format: Some(Format::Json),
+                ..jo.clone()
+            },
+        );
         assert!(e.contains("array"), "{e}");
         let e = err(b"[{\"text\": \"a\"}, 3]", &jo);
         assert!(e.contains("record 2") && e.contains("not an object"), "{e}");
         let e = err(b"[{\"text\": [1]}]", &jo);
-        assert!(e.contains("record 1") && e.contains("nested"), "{e}");
+        assert!(
+            e.contains("record 1") && e.contains("\"text\" is an array"),
+            "{e}"
+        );
         let e = err(b"[{\"text\": \"a\"},", &jo);
-        assert!(e.contains("d.json, line 1") && e.contains("invalid JSON"), "{e}");
+        assert!(
+            e.contains("d.json, line 1") && e.contains("invalid JSON"),
+            "{e}"
+        );
         let lo = opts("d.jsonl", &["text"], None);
         let e = err(b"{\"text\": \"a\"}\n{oops}\n", &lo);
         assert!(e.contains("d.jsonl, line 2"), "{e}");
@@ -533,5 +735,240 @@ mod tests {
         let ds = load(csv.as_bytes(), &opts("f.csv", &["text"], Some("label"))).unwrap();
         assert_eq!(ds.texts[0].len(), long.len());
         assert_eq!(ds.classes(), vec!["a"]);
+    }
+
+    #[test]
+    fn csv_lines_follow_multiline_records() {
+        let csv = "text,label\r\n\"two\r\nlines\",a\r\nnext,b\r\n\r\nlast,c\r\n";
+        let t = parse_table(csv.as_bytes(), "f.csv", None).unwrap();
+        assert_eq!(t.lines, vec![2, 4, 6]);
+        assert_eq!(t.rows[0], vec!["two\r\nlines", "a"]);
+        let o = opts("m.csv", &["text"], None);
+        let e = err(b"text,label\n\"x\ny\",a\nshort\n", &o);
+        assert_eq!(e, "m.csv, line 4: expected 2 fields (text, label), found 1");
+        let e = err(b"text,label\na,b\nc,d\ne,f,g\n", &o);
+        assert_eq!(e, "m.csv, line 4: expected 2 fields (text, label), found 3");
+    }
+
+    #[test]
+    fn header_errors_name_line_and_columns() {
+        let o = opts("h.csv", &["text"], Some("label"));
+        assert_eq!(
+            err(b"text,label\r\n", &o),
+            "h.csv, line 1: has a header (text, label) but no records"
+        );
+        assert_eq!(
+            err(b"\n\ntext,label\n", &o),
+            "h.csv, line 3: has a header (text, label) but no records"
+        );
+        assert_eq!(
+            err(b"txt,label\na,b\n", &o),
+            "h.csv, line 1: column \"text\" not found; columns are: txt, label"
+        );
+        let e = err(b"text,label\na,b\n", &opts("h.csv", &["text"], Some("lbl")));
+        assert!(
+            e.contains("\"lbl\" not found; columns are: text, label"),
+            "{e}"
+        );
+        let e = err(b"text,label,text,label,text\na,b,c,d,e\n", &o);
+        assert!(
+            e.starts_with("h.csv, line 1: duplicate column name(s)"),
+            "{e}"
+        );
+        assert!(e.contains("\"text\", \"label\";"), "{e}");
+        let e = err(b",\na,b\n", &o);
+        assert!(
+            e.contains("line 1") && e.contains("names no columns"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn tsv_quotes_and_tabs() {
+        let tsv = "text\tlabel\n\"a\tb \"\"q\"\"\"\tx\nplain, with comma\ty\n";
+        let ds = load(tsv.as_bytes(), &opts("f.tab", &["text"], Some("label"))).unwrap();
+        assert_eq!(ds.texts, vec!["a\tb \"q\"", "plain, with comma"]);
+        let e = err(b"text\tlabel\na\tb\tc\n", &opts("f.tsv", &["text"], None));
+        assert_eq!(e, "f.tsv, line 2: expected 2 fields (text, label), found 3");
+    }
+
+    #[test]
+    fn json_values_lines_and_errors() {
+        let json = "[\n  {\"text\": \"a, [b] \\\"q\\\" {c}\", \"n\": 1.5, \"ok\": false},\n  {\"text\": \"d\"}\n]";
+        let t = parse_table(json.as_bytes(), "x", None).unwrap();
+        assert_eq!(t.format, Format::Json);
+        assert_eq!(t.columns, vec!["text", "n", "ok"]);
+        assert_eq!(t.rows[0], vec!["a, [b] \"q\" {c}", "1.5", "false"]);
+        assert_eq!(t.rows[1], vec!["d", "", ""]);
+        assert_eq!(t.lines, vec![2, 3]);
+        let jo = opts("d.json", &["text"], None);
+        let e = err(b"[\n{\"text\": \"a\"},\n{\"text\": {\"x\": 1}}\n]", &jo);
+        assert!(
+            e.starts_with("d.json, line 3: record 2: field \"text\" is an object"),
+            "{e}"
+        );
+        let e = err(b"[\n{\"text\": \"a\"},\n\"b\"\n]", &jo);
+        assert_eq!(
+            e,
+            "d.json, line 3: record 2 is a string, not an object; each record must be {\"column\": value, ...}"
+        );
+        assert_eq!(err(b"[]", &jo), "d.json: has no records");
+        let e = err(b"[{}, {}]", &jo);
+        assert!(e.contains("line 1") && e.contains("no fields"), "{e}");
+        let e = err(
+            b"\n{\"text\": \"a\"}",
+            &LoadOptions {
+                format: Some(Format::Json),
+                ..jo.clone()
+            },
+        );
+        assert!(
+            e.starts_with("d.json, line 2: the file holds an object") && e.contains(".jsonl"),
+            "{e}"
+        );
+        let e = err(b"[\n{\"text\": \"a\"}\n{\"text\": \"b\"}]", &jo);
+        assert!(e.starts_with("d.json, line 3: invalid JSON"), "{e}");
+        let e = err(b"[\n{\"text\": \"\xff\"}]", &jo);
+        assert!(e.starts_with("d.json, line 2: invalid UTF-8"), "{e}");
+    }
+
+    #[test]
+    fn jsonl_crlf_blank_lines_and_errors() {
+        let jsonl = "\u{feff}{\"text\": \"a\", \"label\": \"x\"}\r\n\r\n   \r\n{\"text\": \"b\", \"label\": \" \"}\r\n";
+        let ds = load(
+            jsonl.as_bytes(),
+            &opts("f.ndjson", &["text"], Some("label")),
+        )
+        .unwrap();
+        assert_eq!(ds.texts, vec!["a", "b"]);
+        assert_eq!(ds.labels, Some(vec![Some("x".into()), None]));
+        let lo = opts("d.jsonl", &["text"], None);
+        let e = err(b"{\"text\": \"a\"}\n\n7\n", &lo);
+        assert!(
+            e.starts_with("d.jsonl, line 3: the record is a number, not an object"),
+            "{e}"
+        );
+        let e = err(b"{\"text\": \"a\"}\n{\"text\": [\"b\"]}\n", &lo);
+        assert!(
+            e.starts_with("d.jsonl, line 2: the record: field \"text\" is an array"),
+            "{e}"
+        );
+        let e = err(b"{\"text\": \"a\"}\n{\"text\": \"\xc3\"}\n", &lo);
+        assert!(e.starts_with("d.jsonl, line 2: invalid UTF-8"), "{e}");
+    }
+
+    #[test]
+    fn invalid_utf8_names_line_and_byte() {
+        let o = opts("u.tsv", &["text"], None);
+        let e = err(b"\xEF\xBB\xBFtext\tlabel\nok\tx\nbad \xe9\ty\n", &o);
+        assert_eq!(
+            e,
+            "u.tsv, line 3: invalid UTF-8 at byte 23 (is the file UTF-8? re-save it as UTF-8)"
+        );
+    }
+
+    #[test]
+    fn text_column_detection_skips_numbers_labels_and_empties() {
+        let t = parse_table(
+            b"id,a,b,label\n1,xy,zw,a_long_label\n,,,\n3,pq,rs,another_label\n",
+            "f.csv",
+            None,
+        )
+        .unwrap();
+        // the label column is the longest, but load never picks the label column
+        assert_eq!(t.detect_text_column().unwrap(), "label");
+        let ds = load(
+            b"id,a,b,label\n1,xy,zw,a_long_label\n,,,\n3,pq,rs,another_label\n",
+            &opts("f.csv", &[], Some("label")),
+        )
+        .unwrap();
+        assert_eq!(ds.text_columns, vec!["a"]); // tie between a and b -> leftmost
+        let e = err(b"id,score\n1,2.5\n2,\n", &opts("n.csv", &[], None));
+        assert!(e.starts_with("n.csv: no text column found"), "{e}");
+        let e = err(b"text,label\n,x\n", &opts("n.csv", &[], Some("label")));
+        assert!(e.contains("no text column"), "{e}");
+    }
+
+    #[test]
+    fn join_labels_and_serde() {
+        let o = LoadOptions {
+            name: "j.csv".into(),
+            text_columns: vec!["b".into(), "a".into()],
+            join: Some(" | ".into()),
+            ..Default::default()
+        };
+        let ds = load(b"a,b\n1,2\n", &o).unwrap();
+        assert_eq!(ds.texts, vec!["2 | 1"]);
+        assert_eq!(ds.labels, None);
+        assert_eq!(ds.class_ids(), vec![None]);
+        assert!(ds.classes().is_empty());
+        assert_eq!(serde_json::to_string(&Format::Jsonl).unwrap(), "\"jsonl\"");
+        let o: LoadOptions =
+            serde_json::from_str(r#"{"name": "x.csv", "format": "tsv", "label_column": "l"}"#)
+                .unwrap();
+        assert_eq!(o.format, Some(Format::Tsv));
+        assert!(o.text_columns.is_empty() && o.join.is_none());
+        assert_eq!(Format::detect("x.txt", b"\xEF\xBB\xBF\n [1]"), Format::Json);
+        assert_eq!(Format::detect("x.JSONL", b"[1]"), Format::Jsonl);
+        assert_eq!(Format::detect("noext", b"a\tb,c\n"), Format::Csv);
+        assert_eq!(Format::detect("", b""), Format::Csv);
+    }
+
+    #[test]
+    fn nothing_panics_on_mangled_input() {
+        let samples: [&[u8]; 4] = [
+            b"\xEF\xBB\xBFtext,label\r\n\"a, \"\"b\"\"\r\nc\",x\r\nd,\r\n",
+            b"text\tlabel\n\"a\tb\"\tx\n",
+            b"[{\"text\": \"a\\\"[\", \"n\": [1, {\"x\": 2}]}, {\"label\": null}]",
+            b"{\"text\": \"a\"}\n\n{\"text\": \"\\u00e9\", \"l\": 1}\n",
+        ];
+        let formats = [
+            None,
+            Some(Format::Csv),
+            Some(Format::Tsv),
+            Some(Format::Json),
+            Some(Format::Jsonl),
+        ];
+        for sample in samples {
+            for cut in 0..=sample.len() {
+                for i in [None, Some(cut)] {
+                    let mut bytes = sample[..cut].to_vec();
+                    if let Some(i) = i.filter(|&i| i < bytes.len()) {
+                        bytes[i] ^= 0x80;
+                    }
+                    for format in formats {
+                        let o = LoadOptions {
+                            name: "z".into(),
+                            format,
+                            ..Default::default()
+                        };
+                        let _ = load(&bytes, &o);
+                        let o = LoadOptions {
+                            label_column: Some("label".into()),
+                            ..o
+                        };
+                        let _ = load(&bytes, &o);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn big_json_array_lines_are_counted_in_one_pass() {
+        let mut json = String::from("[\n");
+        for i in 0..20_000 {
+            json += &format!(
+                "{{\"text\": \"record {i} {}\", \"label\": \"c{}\"}},\n",
+                "w ".repeat(20),
+                i % 7
+            );
+        }
+        json += "{\"text\": \"last\"}\n]";
+        let t = parse_table(json.as_bytes(), "big.json", None).unwrap();
+        assert_eq!(t.rows.len(), 20_001);
+        assert_eq!(t.lines[0], 2);
+        assert_eq!(t.lines[20_000], 20_002);
+        assert_eq!(t.columns, vec!["text", "label"]);
     }
 }

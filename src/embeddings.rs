@@ -16,9 +16,11 @@ impl Embeddings {
     /// Wraps a flat row-major buffer; `data.len()` must be `rows * dim`.
     pub fn new(data: Vec<f32>, dim: usize) -> Result<Self> {
         if dim == 0 {
-            return Err(Error::InvalidInput("embedding dimension must be > 0".into()));
+            return Err(Error::InvalidInput(
+                "embedding dimension must be > 0".into(),
+            ));
         }
-        if data.len() % dim != 0 {
+        if !data.len().is_multiple_of(dim) {
             return Err(Error::InvalidInput(format!(
                 "embedding buffer of {} values is not a multiple of dimension {dim}",
                 data.len()
@@ -81,7 +83,11 @@ impl Embeddings {
 
     /// The matrix as a (rows, dim) tensor on the CPU.
     pub fn to_tensor(&self) -> Result<Tensor> {
-        Ok(Tensor::from_slice(&self.data, (self.rows, self.dim), &Device::Cpu)?)
+        Ok(Tensor::from_slice(
+            &self.data,
+            (self.rows, self.dim),
+            &Device::Cpu,
+        )?)
     }
 
     /// Reads a (rows, dim) f32 tensor.

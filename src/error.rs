@@ -41,7 +41,11 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn dataset(source_name: &str, line: Option<usize>, message: impl Into<String>) -> Self {
+    pub(crate) fn dataset(
+        source_name: &str,
+        line: Option<usize>,
+        message: impl Into<String>,
+    ) -> Self {
         Error::Dataset {
             source_name: source_name.to_string(),
             line,

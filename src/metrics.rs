@@ -363,7 +363,7 @@ mod tests {
         let p = precision_at_k(&e, &[0, 0, 1, 1], &[1, 3]).unwrap();
         assert_eq!(p[0], 1.0); // nearest neighbour always same class
         assert!((p[1] - 1.0 / 3.0).abs() < 1e-12); // 1 of the 3 others shares the label
-        // swap labels across pairs: nearest neighbour never shares
+                                                   // swap labels across pairs: nearest neighbour never shares
         let p = precision_at_k(&e, &[0, 1, 0, 1], &[1]).unwrap();
         assert_eq!(p[0], 0.0);
     }

@@ -97,7 +97,11 @@ pub fn pseudo_labels(
     let mut out = Vec::new();
     for (p, mut list) in candidates.into_iter().enumerate() {
         list.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        out.extend(list.into_iter().take(config.per_class).map(|(_, row)| (row, ids[p])));
+        out.extend(
+            list.into_iter()
+                .take(config.per_class)
+                .map(|(_, row)| (row, ids[p])),
+        );
     }
     out.sort_unstable();
     Ok(out)
@@ -111,11 +115,8 @@ mod tests {
     fn borrows_only_confident_neighbours() {
         // class 0 near (1,0), class 1 near (0,1); row 2 is close to class 0, row 3 is
         // half-way (no margin), row 4 is close to class 1 but below a 0.99 similarity bar
-        let mut pool = Embeddings::new(
-            vec![1.0, 0.0, 0.0, 1.0, 0.98, 0.05, 0.7, 0.7, 0.2, 0.9],
-            2,
-        )
-        .unwrap();
+        let mut pool =
+            Embeddings::new(vec![1.0, 0.0, 0.0, 1.0, 0.98, 0.05, 0.7, 0.7, 0.2, 0.9], 2).unwrap();
         pool.normalize();
         let config = PseudoLabelConfig {
             min_similarity: 0.99,
@@ -136,7 +137,9 @@ mod tests {
             per_class: 0,
             ..loose
         };
-        assert!(pseudo_labels(&pool, &[0, 1], &[0, 1], &capped).unwrap().is_empty());
+        assert!(pseudo_labels(&pool, &[0, 1], &[0, 1], &capped)
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

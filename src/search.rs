@@ -36,7 +36,11 @@ pub fn top_k(
 ) -> Result<Vec<Neighbor>> {
     check_dims(matrix, query.len())?;
     let q = Tensor::from_slice(query, (query.len(), 1), &candle_core::Device::Cpu)?;
-    let scores = matrix.to_tensor()?.matmul(&q)?.flatten_all()?.to_vec1::<f32>()?; // (n,)
+    let scores = matrix
+        .to_tensor()?
+        .matmul(&q)?
+        .flatten_all()?
+        .to_vec1::<f32>()?; // (n,)
     Ok(select_top(&scores, k, exclude))
 }
 
@@ -74,11 +78,7 @@ fn select_top(scores: &[f32], k: usize, exclude: Option<usize>) -> Vec<Neighbor>
     if k == 0 {
         return Vec::new();
     }
-    let better = |a: &usize, b: &usize| {
-        scores[*b]
-            .total_cmp(&scores[*a])
-            .then_with(|| a.cmp(b))
-    };
+    let better = |a: &usize, b: &usize| scores[*b].total_cmp(&scores[*a]).then_with(|| a.cmp(b));
     if k < idx.len() {
         idx.select_nth_unstable_by(k - 1, better);
         idx.truncate(k);
@@ -97,11 +97,8 @@ mod tests {
     use super::*;
 
     fn unit_rows() -> Embeddings {
-        let mut e = Embeddings::new(
-            vec![1.0, 0.0, 0.9, 0.1, 0.0, 1.0, -1.0, 0.0, 0.7, 0.7],
-            2,
-        )
-        .unwrap();
+        let mut e =
+            Embeddings::new(vec![1.0, 0.0, 0.9, 0.1, 0.0, 1.0, -1.0, 0.0, 0.7, 0.7], 2).unwrap();
         e.normalize();
         e
     }
@@ -129,7 +126,11 @@ mod tests {
     #[test]
     fn ties_break_by_index_and_dims_are_checked() {
         let e = Embeddings::new(vec![1.0, 0.0, 1.0, 0.0, 1.0, 0.0], 2).unwrap();
-        let idx: Vec<usize> = top_k(&e, &[1.0, 0.0], 3, None).unwrap().iter().map(|h| h.index).collect();
+        let idx: Vec<usize> = top_k(&e, &[1.0, 0.0], 3, None)
+            .unwrap()
+            .iter()
+            .map(|h| h.index)
+            .collect();
         assert_eq!(idx, vec![0, 1, 2]);
         assert!(top_k(&e, &[1.0, 0.0, 0.0], 1, None).is_err());
     }

@@ -103,7 +103,9 @@ impl TrainConfig {
                 self.beta1, self.beta2
             ));
         }
-        if !(self.eps > 0.0) || !(self.weight_decay >= 0.0) {
+        let eps_ok = self.eps > 0.0 && self.eps.is_finite();
+        let decay_ok = self.weight_decay >= 0.0 && self.weight_decay.is_finite();
+        if !(eps_ok && decay_ok) {
             return bad("eps must be > 0 and weight_decay >= 0".into());
         }
         if !(self.margin >= 0.0 && self.margin.is_finite()) {

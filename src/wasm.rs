@@ -196,8 +196,8 @@ pub fn leave_out_precision(
 ) -> Result<JsValue, JsError> {
     let config = parse_config(config)?;
     let e = Embeddings::new(embeddings, dim).map_err(js_err)?;
-    let r = metrics::leave_out_precision(&e, &class_ids(labels), k, folds, &config)
-        .map_err(js_err)?;
+    let r =
+        metrics::leave_out_precision(&e, &class_ids(labels), k, folds, &config).map_err(js_err)?;
     to_js(&r)
 }
 

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn shared(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data")
+        .join(name)
 }
 
 struct Tmp(PathBuf);
@@ -156,7 +158,10 @@ fn eval_writes_a_json_report_and_train_search_work() {
     assert!(o.status.success(), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(out.lines().count(), 3, "{out}");
-    assert!(out.lines().next().unwrap().contains("card_arrival"), "{out}");
+    assert!(
+        out.lines().next().unwrap().contains("card_arrival"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -168,19 +173,33 @@ fn bad_input_is_a_clear_error() {
         &["embed", csv.to_str().unwrap(), "--text-column", "txt"],
     );
     assert!(!o.status.success());
-    assert!(text(&o).contains("txt") && text(&o).contains("text, label"), "{}", text(&o));
+    assert!(
+        text(&o).contains("txt") && text(&o).contains("text, label"),
+        "{}",
+        text(&o)
+    );
 
     let one_class = slice_of_banking77(&tmp.0, 1, 5);
     let o = simtune(
         &tmp.0,
-        &["train", one_class.to_str().unwrap(), "--label-column", "label"],
+        &[
+            "train",
+            one_class.to_str().unwrap(),
+            "--label-column",
+            "label",
+        ],
     );
     assert!(!o.status.success());
     assert!(text(&o).contains("class"), "{}", text(&o));
 
     let o = simtune(
         &tmp.0,
-        &["embed", csv.to_str().unwrap(), "--model", tmp.0.to_str().unwrap()],
+        &[
+            "embed",
+            csv.to_str().unwrap(),
+            "--model",
+            tmp.0.to_str().unwrap(),
+        ],
     );
     assert!(!o.status.success());
     assert!(text(&o).contains("config.json"), "{}", text(&o));

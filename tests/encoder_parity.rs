@@ -11,7 +11,9 @@ fn model_dir() -> PathBuf {
 }
 
 fn reference<T: serde::de::DeserializeOwned>(name: &str) -> T {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/reference")
+        .join(name);
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_slice(&bytes).unwrap()
 }
@@ -30,7 +32,10 @@ fn encoder() -> Encoder {
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 #[test]
@@ -85,7 +90,9 @@ fn a_ten_thousand_word_record_is_truncated_not_an_error() {
     let ids = enc.tokenizer().encode(&long).unwrap();
     assert_eq!(ids.len(), 256);
     assert_eq!((ids[0], ids[255]), (101, 102));
-    let emb = enc.embed(&[long.as_str(), "short"], &mut |_, _| true).unwrap();
+    let emb = enc
+        .embed(&[long.as_str(), "short"], &mut |_, _| true)
+        .unwrap();
     assert_eq!(emb.rows(), 2);
     let norm: f32 = emb.row(0).iter().map(|v| v * v).sum::<f32>().sqrt();
     assert!((norm - 1.0).abs() < 1e-4);

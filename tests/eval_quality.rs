@@ -49,7 +49,12 @@ fn tuned_beats_raw_on_ag_news() {
     // raw figures as DESIGN.md section 6 measured them (our encoder matches the reference)
     assert!((p10.raw - 0.746).abs() < 0.01, "raw p@10 {}", p10.raw);
     assert!((p100.raw - 0.612).abs() < 0.01, "raw p@100 {}", p100.raw);
-    assert!(p10.tuned >= p10.raw, "p@10 tuned {} < raw {}", p10.tuned, p10.raw);
+    assert!(
+        p10.tuned >= p10.raw,
+        "p@10 tuned {} < raw {}",
+        p10.tuned,
+        p10.raw
+    );
     assert!(
         p100.tuned >= p100.raw + 0.05,
         "p@100 tuned {} is not clearly above raw {}",

@@ -23,7 +23,11 @@ use simtune::train::{self, TrainConfig};
 use simtune::{Embeddings, SkipConnectionHead};
 
 #[derive(Parser)]
-#[command(name = "simtune", version, about = "Fit similarity search to your own data")]
+#[command(
+    name = "simtune",
+    version,
+    about = "Fit similarity search to your own data"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -210,8 +214,8 @@ fn run(cli: Cli) -> Result<()> {
             let encoder = load_encoder(&data)?;
             let mut q = encoder.embed(&[query.as_str()], &mut |_, _| true)?;
             if let Some(path) = head {
-                let bytes =
-                    std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+                let bytes = std::fs::read(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
                 let head = SkipConnectionHead::from_safetensors(&bytes)
                     .with_context(|| format!("{}", path.display()))?;
                 emb = head.apply(&emb)?;
@@ -359,7 +363,10 @@ fn load_and_embed(path: &Path, data: &DataArgs) -> Result<(Dataset, Embeddings)>
             .transpose()
             .and_then(|_| std::fs::write(&cache, emb.to_npy()));
         if let Err(e) = written {
-            eprintln!("note: cannot write the embedding cache {}: {e}", cache.display());
+            eprintln!(
+                "note: cannot write the embedding cache {}: {e}",
+                cache.display()
+            );
         }
     }
     Ok((ds, emb))
@@ -521,10 +528,13 @@ fn bench(
         );
     }
     // head training on 261 labels of Banking77, as the page would
-    let (ds, emb) = load_and_embed(&data_dir.join("banking77_train.csv"), &DataArgs {
-        no_cache: false,
-        ..data.clone()
-    })?;
+    let (ds, emb) = load_and_embed(
+        &data_dir.join("banking77_train.csv"),
+        &DataArgs {
+            no_cache: false,
+            ..data.clone()
+        },
+    )?;
     let (_, y) = labelled(&ds);
     let picked = metrics::simulated_labeling(&y, 261, 0);
     let x = emb.select(&picked);

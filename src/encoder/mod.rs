@@ -45,9 +45,8 @@ impl ModelFiles {
     pub fn from_dir(dir: &std::path::Path) -> Result<Self> {
         let read = |name: &str| -> Result<Vec<u8>> {
             let path = dir.join(name);
-            std::fs::read(&path).map_err(|e| {
-                Error::model(&path.display().to_string(), format!("cannot read: {e}"))
-            })
+            std::fs::read(&path)
+                .map_err(|e| Error::model(&path.display().to_string(), format!("cannot read: {e}")))
         };
         let optional = |name: &str| std::fs::read(dir.join(name)).ok();
         if !dir.is_dir() {

@@ -33,7 +33,11 @@ impl Pooling {
 /// Row-wise L2 normalisation: x / max(||x||, 1e-12), as torch.nn.functional.normalize.
 /// x: (batch, dim) -> (batch, dim)
 pub fn l2_normalize(x: &Tensor) -> Result<Tensor> {
-    let norm = x.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?.clamp(1e-12f32, f32::MAX)?;
+    let norm = x
+        .sqr()?
+        .sum_keepdim(D::Minus1)?
+        .sqrt()?
+        .clamp(1e-12f32, f32::MAX)?;
     Ok(x.broadcast_div(&norm)?)
 }
 

@@ -50,7 +50,7 @@ impl SoftmaxLoss {
                 kernel.dims()
             ))
         })?;
-        if !(temperature > 0.0) {
+        if !(temperature > 0.0 && temperature.is_finite()) {
             return Err(Error::InvalidInput(format!(
                 "softmax temperature must be > 0, got {temperature}"
             )));
