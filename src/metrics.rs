@@ -157,6 +157,8 @@ pub struct EvalRow {
     pub tuned_std: f64,
     /// median training time over seeds, seconds
     pub train_s: f64,
+    /// seeds whose labels could not train a head (tuned = raw for them)
+    pub untrained: u64,
 }
 
 /// What to evaluate: budgets x seeds, reporting precision@k for each k.
@@ -209,6 +211,7 @@ pub fn evaluate(
     for &budget in &spec.budgets {
         let mut tuned: Vec<Vec<f64>> = Vec::new(); // (seeds, ks)
         let mut seconds = Vec::new();
+        let mut untrained = 0;
         for seed in 0..spec.seeds {
             let n = match budget {
                 Budget::Labels(n) => n,
@@ -229,15 +232,25 @@ pub fn evaluate(
                 ..spec.train.clone()
             };
             let start = web_time::Instant::now();
-            let out = train(&x, &y, &config, &mut |_| true)?;
-            seconds.push(start.elapsed().as_secs_f64());
-            let tuned_eval = out.head.apply(eval_pool)?;
-            tuned.push(precision_at_k(&tuned_eval, eval_labels, &spec.ks)?);
+            match train(&x, &y, &config, &mut |_| true) {
+                Ok(out) => {
+                    seconds.push(start.elapsed().as_secs_f64());
+                    let tuned_eval = out.head.apply(eval_pool)?;
+                    tuned.push(precision_at_k(&tuned_eval, eval_labels, &spec.ks)?);
+                }
+                // labels that cannot train (e.g. one record per class for a triplet loss)
+                // leave search as it was: tuned = raw for this seed, counted in `untrained`
+                Err(Error::Training(_)) => {
+                    untrained += 1;
+                    tuned.push(raw.clone());
+                }
+                Err(e) => return Err(e),
+            }
             run += 1;
             progress(EvalProgress { run, runs });
         }
         seconds.sort_by(f64::total_cmp);
-        let train_s = seconds[seconds.len() / 2];
+        let train_s = seconds.get(seconds.len() / 2).copied().unwrap_or(0.0);
         for (j, &k) in spec.ks.iter().enumerate() {
             let values: Vec<f64> = tuned.iter().map(|t| t[j]).collect();
             let (mean, std) = mean_std(&values);
@@ -248,6 +261,7 @@ pub fn evaluate(
                 tuned: mean,
                 tuned_std: std,
                 train_s,
+                untrained,
             });
         }
     }
@@ -401,6 +415,48 @@ mod tests {
         assert!(train.iter().all(|i| !eval.contains(i)));
         assert_eq!(split_per_class(&labels, 0.5).unwrap(), (train, eval));
         assert!(split_per_class(&labels, 1.5).is_err());
+    }
+
+    /// Three noisy clusters of 10 on the sphere, labelled by cluster.
+    fn clusters() -> (Embeddings, Vec<usize>) {
+        let mut rng = StdRng::seed_from_u64(5);
+        let mut data = Vec::new();
+        let mut y = Vec::new();
+        for c in 0..3 {
+            for _ in 0..10 {
+                for j in 0..8 {
+                    let centre = if j % 3 == c { 1.0 } else { 0.0 };
+                    data.push(centre + rand::Rng::random_range(&mut rng, -0.9..0.9));
+                }
+                y.push(c);
+            }
+        }
+        let mut e = Embeddings::new(data, 8).unwrap();
+        e.normalize();
+        (e, y)
+    }
+
+    #[test]
+    fn evaluate_reports_raw_when_labels_cannot_train() {
+        let (e, y) = clusters();
+        let spec = EvalSpec {
+            budgets: vec![Budget::Labels(3), Budget::Labels(12)],
+            seeds: 2,
+            ks: vec![5],
+            train: TrainConfig {
+                steps: 20,
+                ..Default::default()
+            },
+            pseudo: None,
+        };
+        let rows = evaluate(&e, &y, &e, &y, &spec, &mut |_| {}).unwrap();
+        // 3 labels over 3 classes: one record per class, the triplet loss cannot train
+        assert_eq!(rows[0].untrained, 2);
+        assert_eq!(rows[0].tuned, rows[0].raw);
+        assert_eq!(rows[0].tuned_std, 0.0);
+        // 12 labels: 4 per class, it trains
+        assert_eq!(rows[1].untrained, 0);
+        assert!(rows[1].train_s > 0.0);
     }
 
     #[test]

@@ -448,14 +448,22 @@ fn eval(args: EvalArgs) -> Result<()> {
     );
     for r in &rows {
         println!(
-            "{:>7} {:>5} {:>8.4} {:>9.4} ± {:<6.4} {:>+8.4} {:>9.3}",
+            "{:>7} {:>5} {:>8.4} {:>9.4} ± {:<6.4} {:>+8.4} {:>9.3}{}",
             r.labels.to_string(),
             r.k,
             r.raw,
             r.tuned,
             r.tuned_std,
             r.tuned - r.raw,
-            r.train_s
+            r.train_s,
+            if r.untrained > 0 {
+                format!(
+                    "  ({} of {} seeds could not train: tuned = raw)",
+                    r.untrained, args.seeds
+                )
+            } else {
+                String::new()
+            }
         );
     }
     if let Some(path) = &args.json {
