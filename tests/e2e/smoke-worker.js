@@ -1,27 +1,11 @@
 // The engine in a Web Worker, as the page uses it: load the wasm and the model, embed the
 // 32 reference sentences, train a tiny head, search with it. Posts everything back.
-import init, { SentenceEncoder, SearchIndex, trainHead } from "../../pkg/simtune.js";
-
-async function bytes(url, optional = false) {
-  const r = await fetch(url);
-  if (!r.ok) {
-    if (optional) return undefined;
-    throw new Error(`${url}: HTTP ${r.status}`);
-  }
-  return new Uint8Array(await r.arrayBuffer());
-}
+import { SearchIndex, trainHead } from "../../pkg/simtune.js";
+import { loadEncoder } from "./load-encoder.js";
 
 self.onmessage = async ({ data }) => {
   try {
-    await init();
-    const m = data.model;
-    const encoder = new SentenceEncoder(
-      await bytes(m + "config.json"),
-      await bytes(m + "tokenizer.json"),
-      await bytes(m + "model.safetensors"),
-      await bytes(m + "sentence_bert_config.json", true),
-      await bytes(m + "1_Pooling/config.json", true),
-    );
+    const encoder = await loadEncoder(data.model);
     const sentences = await (await fetch(data.sentences)).json();
     const ids = sentences.map((s) => Array.from(encoder.tokenIds(s)));
     const progress = [];
