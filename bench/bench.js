@@ -29,7 +29,11 @@ async function transformersJs(threads, opts) {
   env.allowRemoteModels = false;
   env.allowLocalModels = true;
   env.localModelPath = opts.peerUrl;
-  env.backends.onnx.wasm.wasmPaths = opts.ortUrl;
+  // the asyncify build of onnxruntime-web, as the peer README advises
+  env.backends.onnx.wasm.wasmPaths = {
+    mjs: opts.ortUrl + "ort-wasm-simd-threaded.asyncify.mjs",
+    wasm: opts.ortUrl + "ort-wasm-simd-threaded.asyncify.wasm",
+  };
   env.backends.onnx.wasm.numThreads = threads;
   const extractor = await pipeline("feature-extraction", "all-MiniLM-L6-v2-onnx", { dtype: "fp32" });
   return {

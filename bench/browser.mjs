@@ -29,9 +29,10 @@ function texts(file) {
 
 const tjs = join(ROOT, "node_modules/@huggingface/transformers/dist");
 const ort = join(ROOT, "node_modules/onnxruntime-web/dist");
+const ortCommon = join(ROOT, "node_modules/onnxruntime-common/dist/esm");
 const havePeer = existsSync(tjs) && existsSync(ort) && existsSync(join(SHARED, "peer"));
 const { url, context, close } = await start({
-  mounts: havePeer ? { "/__tjs/": tjs, "/__ort/": ort } : {},
+  mounts: havePeer ? { "/__tjs/": tjs, "/__ort/": ort, "/__ortc/": ortCommon } : {},
 });
 try {
   const page = await context.newPage();
