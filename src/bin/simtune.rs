@@ -162,7 +162,7 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Embed { file, data, output } => {
-            let (_, emb) = load_and_embed(&file, &data)?;
+            let (_, emb) = load_and_embed(&file, &data, &Model::open(&data)?)?;
             std::fs::write(&output, emb.to_npy())
                 .with_context(|| format!("cannot write {}", output.display()))?;
             eprintln!(
@@ -180,7 +180,7 @@ fn run(cli: Cli) -> Result<()> {
             output,
         } => {
             let label_column = require_label(&data)?;
-            let (ds, emb) = load_and_embed(&file, &data)?;
+            let (ds, emb) = load_and_embed(&file, &data, &Model::open(&data)?)?;
             let (rows, y) = labelled(&ds);
             let config = training.config()?;
             let bar = bar(config.steps as u64, "training");
@@ -210,9 +210,11 @@ fn run(cli: Cli) -> Result<()> {
             head,
             k,
         } => {
-            let (ds, mut emb) = load_and_embed(&file, &data)?;
-            let encoder = load_encoder(&data)?;
-            let mut q = encoder.embed(&[query.as_str()], &mut |_, _| true)?;
+            let model = Model::open(&data)?;
+            let (ds, mut emb) = load_and_embed(&file, &data, &model)?;
+            let mut q = model
+                .encoder()?
+                .embed(&[query.as_str()], &mut |_, _| true)?;
             if let Some(path) = head {
                 let bytes = std::fs::read(&path)
                     .with_context(|| format!("cannot read {}", path.display()))?;
@@ -288,9 +290,46 @@ fn model_dir(data: &DataArgs) -> PathBuf {
     data.model.clone().unwrap_or_else(default_model_dir)
 }
 
-fn load_encoder(data: &DataArgs) -> Result<Encoder> {
-    let dir = model_dir(data);
-    Ok(Encoder::from_dir(&dir)?)
+/// The model folder, read and hashed once per command; its encoder is loaded (once) only
+/// when something must be embedded.
+struct Model {
+    dir: PathBuf,
+    /// sha256 over the model's files: part of the embedding cache key
+    key: Vec<u8>,
+    /// the files until the encoder is loaded from them
+    files: std::cell::RefCell<Option<ModelFiles>>,
+    encoder: std::cell::OnceCell<Encoder>,
+}
+
+impl Model {
+    fn open(data: &DataArgs) -> Result<Self> {
+        let dir = model_dir(data);
+        let files = ModelFiles::from_dir(&dir)?;
+        let mut key = Sha256::new();
+        for part in [&files.config, &files.tokenizer, &files.weights] {
+            key.update(Sha256::digest(part));
+        }
+        for part in [&files.sentence_bert_config, &files.pooling_config] {
+            key.update(part.as_deref().map(Sha256::digest).unwrap_or_default());
+        }
+        Ok(Self {
+            dir,
+            key: key.finalize().to_vec(),
+            files: std::cell::RefCell::new(Some(files)),
+            encoder: std::cell::OnceCell::new(),
+        })
+    }
+
+    fn encoder(&self) -> Result<&Encoder> {
+        if let Some(encoder) = self.encoder.get() {
+            return Ok(encoder);
+        }
+        let files = self.files.borrow_mut().take();
+        let files = files.context("model files were released before the encoder loaded")?;
+        let encoder =
+            Encoder::load(&files).with_context(|| format!("model {}", self.dir.display()))?;
+        Ok(self.encoder.get_or_init(|| encoder))
+    }
 }
 
 fn bar(len: u64, what: &str) -> ProgressBar {
@@ -319,20 +358,13 @@ fn read_dataset(path: &Path, data: &DataArgs) -> Result<(Vec<u8>, Dataset)> {
 
 /// Reads and embeds a dataset, through the embedding cache: the user's cache folder, keyed
 /// by the file's bytes, the text columns and the model's files.
-fn load_and_embed(path: &Path, data: &DataArgs) -> Result<(Dataset, Embeddings)> {
+fn load_and_embed(path: &Path, data: &DataArgs, model: &Model) -> Result<(Dataset, Embeddings)> {
     let (bytes, ds) = read_dataset(path, data)?;
-    let dir = model_dir(data);
-    let files = ModelFiles::from_dir(&dir)?;
     let mut key = Sha256::new();
     key.update(&bytes);
     key.update(ds.text_columns.join("\u{0}").as_bytes());
     key.update(data.join.as_deref().unwrap_or("\u{1}").as_bytes());
-    for part in [&files.config, &files.tokenizer, &files.weights] {
-        key.update(Sha256::digest(part));
-    }
-    for part in [&files.sentence_bert_config, &files.pooling_config] {
-        key.update(part.as_deref().map(Sha256::digest).unwrap_or_default());
-    }
+    key.update(&model.key);
     let key: String = key.finalize().iter().map(|b| format!("{b:02x}")).collect();
     let cache = dirs::cache_dir()
         .unwrap_or_else(std::env::temp_dir)
@@ -348,8 +380,7 @@ fn load_and_embed(path: &Path, data: &DataArgs) -> Result<(Dataset, Embeddings)>
             }
         }
     }
-    let encoder = Encoder::load(&files).with_context(|| format!("model {}", dir.display()))?;
-    drop(files);
+    let encoder = model.encoder()?;
     let bar = bar(ds.len() as u64, "embedding");
     let emb = encoder.embed(&ds.texts, &mut |done, _| {
         bar.set_position(done as u64);
@@ -374,10 +405,11 @@ fn load_and_embed(path: &Path, data: &DataArgs) -> Result<(Dataset, Embeddings)>
 
 fn eval(args: EvalArgs) -> Result<()> {
     let label_column = require_label(&args.data)?.to_string();
-    let (train_ds, train_emb) = load_and_embed(&args.file, &args.data)?;
+    let model = Model::open(&args.data)?;
+    let (train_ds, train_emb) = load_and_embed(&args.file, &args.data, &model)?;
     let (train_ds, train_emb, eval_ds, eval_emb) = match (&args.eval_file, args.split) {
         (Some(eval_file), _) => {
-            let (eval_ds, eval_emb) = load_and_embed(eval_file, &args.data)?;
+            let (eval_ds, eval_emb) = load_and_embed(eval_file, &args.data, &model)?;
             (train_ds, train_emb, eval_ds, eval_emb)
         }
         (None, Some(fraction)) => {
@@ -506,7 +538,8 @@ fn bench(
         model,
         no_cache: true,
     };
-    let encoder = load_encoder(&data)?;
+    let model = Model::open(&data)?;
+    let encoder = model.encoder()?;
     let repeats = repeats.max(1);
     println!(
         "simtune native bench ({} threads for candle)",
@@ -542,6 +575,7 @@ fn bench(
             no_cache: false,
             ..data.clone()
         },
+        &model,
     )?;
     let (_, y) = labelled(&ds);
     let picked = metrics::simulated_labeling(&y, 261, 0);
