@@ -7,6 +7,7 @@
 //! The core knows nothing of the browser or the terminal: `wasm` (browser) and
 //! `bin/simtune.rs` (CLI) are thin faces over it.
 
+pub mod check;
 pub mod dataset;
 pub mod embeddings;
 pub mod encoder;

@@ -1,6 +1,7 @@
 //! How quality is measured (DESIGN.md section 5), one protocol for the CLI, the tests and
 //! the page: precision@k (Kern's top_k), the per-class split, the simulated-labeling budget
-//! and the raw-vs-tuned evaluation over seeds, and the page's leave-out estimate.
+//! and the raw-vs-tuned evaluation over seeds. The page's own figure, for data without gold
+//! labels, is in `check.rs`.
 
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -274,95 +275,6 @@ pub fn mean_std(values: &[f64]) -> (f64, f64) {
     let mean = values.iter().sum::<f64>() / n;
     let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
     (mean, var.sqrt())
-}
-
-/// The page's estimate when there is no gold eval pool: precision@k among the person's own
-/// labelled records, raw vs tuned, by `folds`-fold leave-out — each fold's records are
-/// scored by a head trained without them, their neighbours searched among all labelled
-/// records. `rests_on` says how many labels the figures rest on.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct LeaveOut {
-    pub k: usize,
-    pub raw: f64,
-    pub tuned: f64,
-    pub rests_on: usize,
-    pub folds: usize,
-}
-
-/// See [`LeaveOut`]. `labels[i]` is None for an unlabelled record.
-pub fn leave_out_precision(
-    emb: &Embeddings,
-    labels: &[Option<usize>],
-    k: usize,
-    folds: usize,
-    config: &TrainConfig,
-) -> Result<LeaveOut> {
-    if labels.len() != emb.rows() {
-        return Err(Error::InvalidInput(format!(
-            "{} labels for {} embeddings",
-            labels.len(),
-            emb.rows()
-        )));
-    }
-    let labelled: Vec<usize> = (0..labels.len()).filter(|&i| labels[i].is_some()).collect();
-    let y: Vec<usize> = labelled.iter().filter_map(|&i| labels[i]).collect();
-    if labelled.len() < 4 {
-        return Err(Error::Training(format!(
-            "a leave-out estimate needs at least 4 labelled records, there are {}",
-            labelled.len()
-        )));
-    }
-    let x = emb.select(&labelled);
-    let folds = folds.clamp(2, labelled.len());
-    // deal records to folds class by class so every fold sees every class where possible
-    let mut fold_of = vec![0usize; labelled.len()];
-    let mut rng = StdRng::seed_from_u64(config.seed);
-    let mut next = 0;
-    for mut members in by_class(&y) {
-        members.shuffle(&mut rng);
-        for i in members {
-            fold_of[i] = next % folds;
-            next += 1;
-        }
-    }
-    let k = k.min(labelled.len() - 1).max(1);
-    let share = |e: &Embeddings, queries: &[usize]| -> Result<f64> {
-        let q = e.select(queries);
-        let hits = top_k_batch(e, &q, k + 1, false)?;
-        let mut total = 0.0;
-        for (&i, hits) in queries.iter().zip(&hits) {
-            let same = hits
-                .iter()
-                .filter(|h| h.index != i)
-                .take(k)
-                .filter(|h| y[h.index] == y[i])
-                .count();
-            total += same as f64 / k as f64;
-        }
-        Ok(total)
-    };
-    let (mut raw, mut tuned) = (0.0, 0.0);
-    for f in 0..folds {
-        let held: Vec<usize> = (0..y.len()).filter(|&i| fold_of[i] == f).collect();
-        let kept: Vec<usize> = (0..y.len()).filter(|&i| fold_of[i] != f).collect();
-        raw += share(&x, &held)?;
-        let ky: Vec<usize> = kept.iter().map(|&i| y[i]).collect();
-        let tuned_x = match train(&x.select(&kept), &ky, config, &mut |_| true) {
-            Ok(out) => out.head.apply(&x)?,
-            // a fold whose remaining labels cannot train keeps raw vectors: tuned = raw there
-            Err(Error::Training(_)) => x.clone(),
-            Err(e) => return Err(e),
-        };
-        tuned += share(&tuned_x, &held)?;
-    }
-    let n = y.len() as f64;
-    Ok(LeaveOut {
-        k,
-        raw: raw / n,
-        tuned: tuned / n,
-        rests_on: y.len(),
-        folds,
-    })
 }
 
 #[cfg(test)]

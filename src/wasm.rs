@@ -5,11 +5,11 @@
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
 
+use crate::check;
 use crate::dataset::{self, LoadOptions};
 use crate::embeddings::Embeddings;
 use crate::encoder::{Encoder, ModelFiles};
 use crate::head::SkipConnectionHead;
-use crate::metrics;
 use crate::search;
 use crate::train::{self, TrainConfig};
 
@@ -183,22 +183,54 @@ pub fn train_head(
     out.head.to_safetensors().map_err(js_err)
 }
 
-/// precision@k by leave-out on the person's own labels, raw vs tuned:
-/// `{k, raw, tuned, rests_on, folds}`.
-#[wasm_bindgen(js_name = leaveOutPrecision)]
-pub fn leave_out_precision(
-    embeddings: Vec<f32>,
-    dim: usize,
+/// Check records for the honest figure: `count` records drawn uniformly at random (seeded)
+/// among the unlabelled ones (`labels[i] < 0`).
+#[wasm_bindgen(js_name = drawChecks)]
+pub fn draw_checks(labels: &[i32], count: usize, seed: u32) -> Vec<u32> {
+    let eligible: Vec<bool> = labels.iter().map(|&l| l < 0).collect();
+    check::draw_checks(&eligible, count, seed as u64)
+        .into_iter()
+        .map(|i| i as u32)
+        .collect()
+}
+
+/// The honest figure (see `check.rs`): the gain in precision@k on unlabelled records,
+/// estimated on the check records `checks`. `labels`: what is known of every record's class
+/// (-1 unknown), check records included; `not`: flat (record, class) pairs known not to
+/// hold; `per_list`: how many of the neighbours moved in (and out) are judged per check
+/// record, drawn at random (0: all). Returns `{k, overall: {checks, gain, low, high} | null, per_class, questions:
+/// [{check, record}], pending_checks, unlabelled_checks, mean_changed}`.
+#[wasm_bindgen(js_name = checkGain)]
+pub fn check_gain(
+    raw: &SearchIndex,
+    tuned: &SearchIndex,
+    checks: &[u32],
     labels: &[i32],
+    not: &[u32],
     k: usize,
-    folds: usize,
-    config: JsValue,
+    per_list: usize,
 ) -> Result<JsValue, JsError> {
-    let config = parse_config(config)?;
-    let e = Embeddings::new(embeddings, dim).map_err(js_err)?;
-    let r =
-        metrics::leave_out_precision(&e, &class_ids(labels), k, folds, &config).map_err(js_err)?;
-    to_js(&r)
+    let n = raw.inner.rows();
+    if labels.len() != n || not.len() % 2 != 0 {
+        return Err(JsError::new(&format!(
+            "{} labels for {n} records, or an odd-length list of (record, class) pairs",
+            labels.len()
+        )));
+    }
+    let checks: Vec<usize> = checks.iter().map(|&c| c as usize).collect();
+    let changed =
+        check::changed_neighbours(&raw.inner, &tuned.inner, &checks, k).map_err(js_err)?;
+    let known = check::Knowledge {
+        class: class_ids(labels),
+        not: not
+            .chunks_exact(2)
+            .map(|p| (p[0] as usize, p[1] as usize))
+            .collect(),
+    };
+    to_js(
+        &check::estimate_gain(&changed, &known, k, (per_list > 0).then_some(per_list))
+            .map_err(js_err)?,
+    )
 }
 
 /// An (n x dim) matrix of L2-normalised embeddings held in wasm memory, searched in place so

@@ -8,7 +8,7 @@
 // Threads: the main thread runs its own engine instance (no model) for parsing and exact
 // search; a Pool of min(hardwareConcurrency, 4) module workers embeds (each reads the model
 // from the Cache API itself); one more worker trains (Cancel terminates it).
-import init, { parseTable, loadDataset, SearchIndex, defaultTrainConfig } from "../pkg/simtune.js";
+import init, { parseTable, loadDataset, SearchIndex, defaultTrainConfig, drawChecks, checkGain } from "../pkg/simtune.js";
 import * as store from "./store.js";
 import { ensureCached, modelName } from "./model.js";
 import { Pool, EngineWorker, Cancelled } from "./pool.js";
@@ -22,12 +22,14 @@ import { createCompareView } from "./views/compare.js";
 import { exportProject, importProject } from "./project-file.js";
 
 export const MAX_FILE_BYTES = 100 * 1024 * 1024;
+/** Neighbours judged per check record and direction (in / out of the top k), drawn at random. */
+const CHECK_PER_LIST = 2;
 const $ = (id) => document.getElementById(id);
 
 class App {
   constructor() {
     this.project = new Project();
-    this.engine = { parseTable, loadDataset, SearchIndex };
+    this.engine = { parseTable, loadDataset, SearchIndex, drawChecks };
     this.pool = new Pool();
     this.trainer = new EngineWorker();
     this.defaults = null;
@@ -133,7 +135,6 @@ class App {
     this.project.model = model;
     this.project.emb = null;
     this.project.head = null;
-    this.project.leaveOut = null;
     this.project.emit("head");
     this.project.emit("settings");
     this.ensureEmbeddings();
@@ -219,6 +220,16 @@ class App {
     this.indices.tuned ??= raw.withHead(this.project.head);
     return this.indices.tuned;
   }
+  /** The check figure (src/check.rs) for the current head, or null without one. */
+  checkEstimate() {
+    const p = this.project;
+    const raw = this.rawIndex();
+    const tuned = this.tunedIndex();
+    if (!raw || !tuned || !p.check.records.length) return null;
+    const k = Math.max(1, Math.min(p.n - 1, p.settings.checkK || 10));
+    // two of the neighbours moved in, and two of those moved out, are judged per check record
+    return checkGain(raw, tuned, Uint32Array.from(p.check.records), p.knownLabels(), Uint32Array.from(p.check.not.flat()), k, CHECK_PER_LIST);
+  }
   /** A typed query's raw embedding, from a worker. */
   async embedQuery(text) {
     await this.ensureModel(() => {});
@@ -268,7 +279,7 @@ class App {
       if (e.ctrlKey || e.metaKey || e.altKey || typing(e)) return;
       this.views[this.active]?.onKey?.(e);
     });
-    for (const t of ["labels", "head", "settings", "dataset"]) this.project.addEventListener(t, () => this.scheduleSave());
+    for (const t of ["labels", "head", "settings", "dataset", "check"]) this.project.addEventListener(t, () => this.scheduleSave());
     this.project.addEventListener("head", () => {
       this.indices.tuned?.free();
       this.indices.tuned = null;

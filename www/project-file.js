@@ -1,5 +1,5 @@
 // Export / import of the project as one JSON file: labels by record text + index, settings,
-// the head as base64 safetensors. Import matches records by index when the text agrees,
+// the check set (records + judgments, by text + index), the head as base64 safetensors. Import matches records by index when the text agrees,
 // else by text.
 const FORMAT = "simtune-project";
 
@@ -32,7 +32,11 @@ export function exportProject(app) {
     labels,
     settings: p.settings,
     trainConfig: p.trainConfig,
-    leaveOut: p.leaveOut,
+    check: {
+      records: p.check.records.map((i) => ({ index: i, text: p.texts[i] })),
+      labels: [...p.check.labels].map(([i, l]) => ({ index: i, text: p.texts[i], label: p.labelNames[l] })),
+      not: p.check.not.map(([i, l]) => ({ index: i, text: p.texts[i], label: p.labelNames[l] })),
+    },
     head: p.head ? toBase64(p.head) : null,
   };
   const blob = new Blob([JSON.stringify(doc, null, 1)], { type: "application/json" });
@@ -60,25 +64,36 @@ export async function importProject(app, file) {
   const names = [];
   const labels = new Int32Array(p.n).fill(-1);
   let missing = 0;
+  const find = (entry) => (Number.isInteger(entry?.index) && p.texts[entry.index] === entry.text ? entry.index : byText.get(entry?.text));
+  const nameId = (label) => {
+    const name = String(label ?? "").trim();
+    if (!name) return -1;
+    const id = names.indexOf(name);
+    return id < 0 ? names.push(name) - 1 : id;
+  };
   for (const entry of doc.labels) {
-    const name = String(entry.label ?? "").trim();
-    if (!name) continue;
-    let i = Number.isInteger(entry.index) && p.texts[entry.index] === entry.text ? entry.index : byText.get(entry.text);
+    if (!String(entry.label ?? "").trim()) continue;
+    const i = find(entry);
     if (i === undefined) {
       missing++;
       continue;
     }
-    let id = names.indexOf(name);
-    if (id < 0) id = names.push(name) - 1;
-    labels[i] = id;
+    labels[i] = nameId(entry.label);
   }
+  const pairs = (list) =>
+    (Array.isArray(list) ? list : []).map((e) => [find(e), nameId(e?.label)]).filter(([i, l]) => i !== undefined && l >= 0);
+  const check = {
+    records: (Array.isArray(doc.check?.records) ? doc.check.records : []).map(find).filter((i) => i !== undefined),
+    labels: pairs(doc.check?.labels),
+    not: pairs(doc.check?.not),
+  };
   for (const n of doc.labelNames ?? []) if (!names.includes(n)) names.push(String(n));
   p.labelNames = names;
   p.labels = labels;
   p.history = [];
   if (doc.settings) p.settings = { ...p.settings, ...doc.settings };
   if (doc.trainConfig) p.trainConfig = doc.trainConfig;
-  p.leaveOut = doc.leaveOut ?? null;
+  p.loadCheck(check);
   p.head = doc.head ? fromBase64(doc.head) : null;
   p.emit("labels");
   p.emit("settings");

@@ -21,8 +21,8 @@ export class Project extends EventTarget {
     this.dim = 0;
     this.head = null;
     this.trainConfig = null;
-    this.leaveOut = null;
-    this.settings = { sessionK: 100, compareK: 10, leaveOutK: 5 };
+    this.clearCheck();
+    this.settings = { sessionK: 100, compareK: 10, checkK: 10, checkCount: 40 };
   }
   get n() {
     return this.texts.length;
@@ -39,7 +39,7 @@ export class Project extends EventTarget {
     this.labels = new Int32Array(texts.length).fill(-1);
     this.history = [];
     this.head = null;
-    this.leaveOut = null;
+    this.clearCheck();
     this.emb = null;
     if (labels) {
       labels.forEach((l, i) => {
@@ -81,20 +81,76 @@ export class Project extends EventTarget {
     this.emit("labels");
     return last;
   }
-  counts() {
-    const c = new Array(this.labelNames.length).fill(0);
-    let labelled = 0;
-    for (const l of this.labels) if (l >= 0) (c[l]++, labelled++);
-    return { perLabel: c, labelled, classes: c.filter((x) => x > 0).length };
-  }
   labelName(i) {
     const l = this.labels[i];
     return l >= 0 ? this.labelNames[l] : null;
+  }
+  // ---- the check set (the honest figure, see src/check.rs) -------------------------------
+  // Records drawn at random among the unlabelled ones; the person labels them and judges the
+  // neighbours tuning moved around them. Kept apart from the training labels: the head never
+  // trains on a check record, nor on a judgment made while checking.
+  clearCheck() {
+    this.check = { records: [], labels: new Map(), not: [] };
+    this.emit("check");
+  }
+  setCheck(records) {
+    this.check = { records: [...records], labels: new Map(), not: [] };
+    this.emit("check");
+  }
+  isCheck(i) {
+    return this.check.records.includes(i);
+  }
+  /** Records i is (or is not, `same` false) of label `id`, as said while checking. */
+  judge(i, id, same = true) {
+    if (same) this.check.labels.set(i, id);
+    else if (!this.check.not.some(([r, l]) => r === i && l === id)) this.check.not.push([i, id]);
+    this.emit("check");
+  }
+  undoJudge(i, id) {
+    this.check.labels.delete(i);
+    this.check.not = this.check.not.filter(([r, l]) => !(r === i && l === id));
+    this.emit("check");
+  }
+  /** The labels training uses: the person's labels, check records left out. */
+  trainingLabels() {
+    const out = Int32Array.from(this.labels);
+    for (const r of this.check.records) out[r] = -1;
+    return out;
+  }
+  /** Everything known of each record's label (-1: nothing), for the check figure. */
+  knownLabels() {
+    const out = Int32Array.from(this.labels);
+    for (const [r, id] of this.check.labels) out[r] = id;
+    return out;
+  }
+  counts() {
+    const c = new Array(this.labelNames.length).fill(0);
+    let labelled = 0;
+    const held = new Set(this.check.records);
+    for (let i = 0; i < this.labels.length; i++) {
+      const l = this.labels[i];
+      if (l >= 0 && !held.has(i)) (c[l]++, labelled++);
+    }
+    return { perLabel: c, labelled, classes: c.filter((x) => x > 0).length };
   }
   setHead(head, config) {
     this.head = head;
     if (config) this.trainConfig = config;
     this.emit("head");
+  }
+  savedCheck() {
+    return { records: this.check.records, labels: [...this.check.labels], not: this.check.not };
+  }
+  loadCheck(c) {
+    const n = this.texts.length;
+    const ok = (r) => Number.isInteger(r) && r >= 0 && r < n;
+    const okLabel = (l) => Number.isInteger(l) && l >= 0 && l < this.labelNames.length;
+    this.check = {
+      records: (c?.records ?? []).filter(ok),
+      labels: new Map((c?.labels ?? []).filter(([r, l]) => ok(r) && okLabel(l))),
+      not: (c?.not ?? []).filter(([r, l]) => ok(r) && okLabel(l)),
+    };
+    this.emit("check");
   }
   /** What IndexedDB keeps (the file bytes and embeddings are kept apart). */
   toSaved() {
@@ -108,7 +164,7 @@ export class Project extends EventTarget {
       model: this.model,
       head: this.head,
       trainConfig: this.trainConfig,
-      leaveOut: this.leaveOut,
+      check: this.savedCheck(),
       settings: this.settings,
     };
   }
@@ -122,7 +178,7 @@ export class Project extends EventTarget {
     this.model = saved.model ?? { ...DEFAULT_MODEL };
     this.head = saved.head ?? null;
     this.trainConfig = saved.trainConfig ?? null;
-    this.leaveOut = saved.leaveOut ?? null;
+    this.loadCheck(saved.check);
     this.settings = { ...this.settings, ...saved.settings };
     this.emit("dataset");
     this.emit("labels");

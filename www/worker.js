@@ -1,6 +1,6 @@
 // One wasm engine instance. The page's pool runs several of these (embedding), and one more
 // for training (cancel = terminate it). Messages: {id, op, args} -> {id, progress} / {id, result} / {id, error}.
-import init, { SentenceEncoder, trainHead, leaveOutPrecision } from "../pkg/simtune.js";
+import init, { SentenceEncoder, trainHead } from "../pkg/simtune.js";
 
 const CACHE = "simtune-models";
 const MISSING_HEADER = "x-simtune-missing";
@@ -42,9 +42,6 @@ const ops = {
       progress([step, loss]);
     });
     return [head, [head.buffer]];
-  },
-  leaveOut({ emb, dim, labels, k, folds, config }) {
-    return [leaveOutPrecision(emb, dim, labels, k, folds, config), []];
   },
 };
 

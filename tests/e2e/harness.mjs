@@ -42,3 +42,6 @@ export async function start({ mounts = {} } = {}) {
   };
   return { url, context, close };
 }
+
+/** Saves a screenshot as test-results/NAME.png. */
+export const shot = (page, name) => page.screenshot({ path: join(SHOTS, `${name}.png`) });

@@ -1,7 +1,8 @@
 // Compare: the top-k neighbours of a record (or of a typed query, embedded by a worker),
 // raw and tuned side by side, with labels and the same-label share of each; and the
-// leave-out precision@k figures.
+// honest figure from the check records (views/check.js).
 import { h, clear, pct } from "../dom.js";
+import { describeGain } from "./check.js";
 
 export function createCompareView(root, app) {
   const p = app.project;
@@ -13,7 +14,7 @@ export function createCompareView(root, app) {
   const head = h("div", { class: "anchor", id: "compare-anchor" });
   const rawCol = h("div", { class: "col", id: "compare-raw" });
   const tunedCol = h("div", { class: "col", id: "compare-tuned" });
-  const metrics = h("p", { class: "metrics", id: "compare-leaveout" });
+  const metrics = h("p", { class: "metrics", id: "compare-figure" });
 
   const qForm = h(
     "form",
@@ -99,10 +100,15 @@ export function createCompareView(root, app) {
   }
 
   function render() {
-    const r = p.leaveOut;
-    metrics.textContent = r
-      ? `precision@${r.k} by leave-out on your labels: raw ${pct(r.raw)} → tuned ${pct(r.tuned)} (resting on ${r.rests_on} labels, ${r.folds} folds)`
-      : "Train a head (step 4) to see precision@k by leave-out on your labels.";
+    let est = null;
+    try {
+      est = app.checkEstimate();
+    } catch (e) {
+      app.error(e, "The check figure could not be computed");
+    }
+    metrics.textContent = est?.overall
+      ? `On records you have not labelled, tuned search changes the share of same-label records in the top ${est.k} by ${describeGain(est.overall)}${est.pending_checks + est.unlabelled_checks ? ` (provisional: ${est.pending_checks + est.unlabelled_checks} check records wait for answers in step 4)` : ""}.`
+      : "How much better? Set aside check records and answer their questions in step 4 (Train) to see it, measured on records you have not labelled.";
     clear(head);
     if (!target || !p.n) {
       head.append(h("p", {}, "Type a query, or choose a record (the Compare button in the Label list, or its number here)."));
@@ -129,7 +135,7 @@ export function createCompareView(root, app) {
     column(tunedCol, "Tuned (with your head)", tuned, tunedVec, anchorLabel);
   }
 
-  for (const t of ["head", "embeddings", "settings"]) p.addEventListener(t, () => !root.hidden && render());
+  for (const t of ["head", "embeddings", "settings", "check"]) p.addEventListener(t, () => !root.hidden && render());
   p.addEventListener("dataset", () => (target = null));
 
   return {

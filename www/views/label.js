@@ -1,10 +1,31 @@
-// Label: the record list (paged, so 10k records stay fast) with a text/label filter and
+// Label: the record list (paged, so 10k records stay fast; a seeded random order by default,
+// so labels made from the top of the list are a fair sample of the data) with a text/label filter and
 // keyboard-first labeling: 1-9 pick the n-th label, j/k or arrows move, s skip, u undo,
 // n new label, Enter opens the similar records, c compares.
 import { h, clear } from "../dom.js";
 import { createLabelBar } from "./labelbar.js";
 
 const PAGE = 50;
+
+/** A seeded shuffle of 0..n (the same for a dataset on every visit): rank of each record. */
+function randomRanks(n, key) {
+  let s = parseInt(String(key ?? "").slice(0, 8), 16) || 1;
+  const rand = () => {
+    // mulberry32
+    s = (s + 0x6d2b79f5) | 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const perm = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [perm[i], perm[j]] = [perm[j], perm[i]];
+  }
+  const rank = new Int32Array(n);
+  perm.forEach((rec, pos) => (rank[rec] = pos));
+  return rank;
+}
 
 export function createLabelView(root, app) {
   const p = app.project;
@@ -13,6 +34,13 @@ export function createLabelView(root, app) {
 
   const search = h("input", { type: "search", id: "search", placeholder: "text contains…", autocomplete: "off" });
   const filter = h("select", { id: "filter" });
+  const sortSel = h(
+    "select",
+    { id: "list-order", title: "Random order spreads your labels over the whole dataset" },
+    h("option", { value: "random" }, "random order"),
+    h("option", { value: "file" }, "file order"),
+  );
+  let rank = null; // rank[i]: record i's place in the seeded random order
   const summary = h("span", { class: "summary", id: "label-summary", "aria-live": "polite" });
   const list = h("ol", { class: "records", id: "records", tabindex: 0, "aria-label": "Records" });
   const pager = h("div", { class: "pager" });
@@ -26,6 +54,8 @@ export function createLabelView(root, app) {
       search,
       h("label", { for: "filter", class: "visually-hidden" }, "Show"),
       filter,
+      h("label", { for: "list-order", class: "visually-hidden" }, "Order"),
+      sortSel,
       summary,
     ),
     bar.el,
@@ -56,6 +86,10 @@ export function createLabelView(root, app) {
       if (f.startsWith("l") && f !== "labelled" && l !== Number(f.slice(1))) continue;
       if (q && !p.texts[i].toLowerCase().includes(q)) continue;
       order.push(i);
+    }
+    if (sortSel.value === "random") {
+      rank ??= randomRanks(p.n, p.datasetKey);
+      order.sort((a, b) => rank[a] - rank[b]);
     }
     const at = order.indexOf(keepIdx);
     cur = at >= 0 ? at : 0;
@@ -88,6 +122,7 @@ export function createLabelView(root, app) {
         h("span", { class: "idx" }, `#${i}`),
         h("span", { class: "text" }, p.texts[i]),
         h("span", { class: `label${name ? "" : " none"}` }, name ?? "—"),
+        p.isCheck(i) ? h("span", { class: "badge", title: "A check record: the head never trains on it (step 4)" }, "check") : null,
         h("button", { type: "button", class: "small", onclick: (e) => (e.stopPropagation(), app.openSession(i)) }, "Similar"),
         h("button", { type: "button", class: "small", onclick: (e) => (e.stopPropagation(), app.openCompare(i)) }, "Compare"),
       );
@@ -122,7 +157,13 @@ export function createLabelView(root, app) {
     search.t = setTimeout(refilter, 120);
   });
   filter.addEventListener("change", refilter);
+  sortSel.addEventListener("change", () => {
+    p.settings.listOrder = sortSel.value;
+    p.emit("settings");
+    refilter();
+  });
   p.addEventListener("dataset", () => {
+    rank = null;
     search.value = "";
     renderFilter();
     filter.value = "all";
@@ -138,6 +179,7 @@ export function createLabelView(root, app) {
 
   return {
     show() {
+      sortSel.value = p.settings.listOrder === "file" ? "file" : "random";
       renderFilter();
       refilter();
       list.focus({ preventScroll: true });

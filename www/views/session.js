@@ -122,9 +122,11 @@ export function createSessionView(root, app) {
     }
     const aId = p.labels[anchor];
     const same = aId >= 0 ? hits.indices.filter((i) => p.labels[i] === aId).length : 0;
+    const unlabelled = hits.indices.filter((i) => p.labels[i] < 0).length;
+    const other = hits.indices.length - same - unlabelled;
     share.textContent = aId >= 0
-      ? `${same} of ${hits.indices.length} (${pct(same / Math.max(1, hits.indices.length))}) carry the anchor's label “${aName}”`
-      : "The anchor has no label yet: label it to see the session's share.";
+      ? `${same} of ${hits.indices.length} (${pct(same / Math.max(1, hits.indices.length))}) already carry “${aName}” · ${unlabelled} unlabelled · ${other} other labels`
+      : `The anchor has no label yet: label it to see the session's share (${unlabelled} of ${hits.indices.length} neighbours unlabelled).`;
     share.dataset.share = aId >= 0 ? String(same / Math.max(1, hits.indices.length)) : "";
     selInfo.textContent = `${selected.size} selected`;
     hits.indices.forEach((i, pos) => {

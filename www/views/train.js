@@ -1,7 +1,8 @@
 // Train: a head over the frozen embeddings, in its own worker, with a live loss curve.
-// Cancel terminates that worker and starts a fresh one; nothing else is lost. After
-// training, precision@k by leave-out on the person's labels, raw vs tuned.
-import { h, pct } from "../dom.js";
+// Cancel terminates that worker and starts a fresh one; nothing else is lost. Below it, the
+// check (views/check.js): how much better search got on records the person has not labelled.
+import { h } from "../dom.js";
+import { createCheckView } from "./check.js";
 import { drawLoss } from "../plot.js";
 import { Cancelled } from "../pool.js";
 
@@ -26,10 +27,6 @@ export function createTrainView(root, app) {
   const lr = h("input", { type: "number", id: "cfg-lr", step: "any", min: 0 });
   const steps = h("input", { type: "number", id: "cfg-steps", step: 1, min: 1 });
   const margin = h("input", { type: "number", id: "cfg-margin", step: "any", min: 0 });
-  const loK = h("input", { type: "number", id: "leaveout-k", min: 1, max: 100 });
-  const measureBtn = h("button", { type: "button", id: "measure" }, "Measure");
-  const metrics = h("p", { id: "leaveout", class: "metrics", "aria-live": "polite" });
-
   root.append(
     h(
       "section",
@@ -58,15 +55,10 @@ export function createTrainView(root, app) {
       canvas,
       status,
     ),
-    h(
-      "section",
-      { class: "card" },
-      h("h2", {}, "How much better? precision@k by leave-out on your labels"),
-      h("p", { class: "hint" }, "Your labels are split in folds; each fold is searched by the others, raw and with a head trained without it."),
-      h("div", { class: "row" }, h("label", { for: "leaveout-k" }, "k"), loK, measureBtn),
-      metrics,
-    ),
   );
+  const checkCard = h("section", { class: "card", id: "check" });
+  root.append(checkCard);
+  const check = createCheckView(checkCard, app);
 
   function fill(cfg) {
     if (!cfg) return;
@@ -85,31 +77,17 @@ export function createTrainView(root, app) {
     const ready = !!p.emb;
     const ok = labelled >= 2 && classes >= 2 && ready;
     trainBtn.disabled = !ok || running;
-    measureBtn.disabled = !ready || labelled < 4 || classes < 2 || running;
     info.textContent = !p.n
       ? "Open a dataset and label some records first."
       : !ready
         ? `${labelled} labelled records in ${classes} classes; waiting for the embeddings.`
         : labelled < 2 || classes < 2
           ? `${labelled} labelled records in ${classes} classes: training needs at least 2 labelled records in 2 classes.`
-          : `${labelled} labelled records in ${classes} classes.${p.head ? " A head is trained (training again replaces it)." : ""}`;
-    showMetrics();
+          : `${labelled} labelled records in ${classes} classes${p.check.records.length ? ` (check records are left out)` : ""}.${p.head ? " A head is trained (training again replaces it)." : ""}`;
   }
-  function showMetrics() {
-    const r = p.leaveOut;
-    if (!r) {
-      metrics.textContent = p.head ? "Not measured yet." : "";
-      delete metrics.dataset.raw;
-      return;
-    }
-    metrics.textContent = `precision@${r.k}: raw ${pct(r.raw)} → tuned ${pct(r.tuned)} — resting on ${r.rests_on} labels in ${r.folds} folds`;
-    metrics.dataset.raw = r.raw;
-    metrics.dataset.tuned = r.tuned;
-  }
-
   async function train() {
     const cfg = config();
-    const labels = Int32Array.from(p.labels);
+    const labels = p.trainingLabels();
     const { labelled, classes } = p.counts();
     running = true;
     refresh();
@@ -131,14 +109,13 @@ export function createTrainView(root, app) {
       });
       const secs = (performance.now() - t0) / 1000;
       p.trainConfig = cfg;
-      p.leaveOut = null;
       p.setHead(head, cfg);
       status.textContent = `Head trained on ${labelled} records in ${classes} classes in ${secs.toFixed(2)} s (final loss ${losses.at(-1)?.toFixed(4) ?? "–"}).`;
       status.dataset.state = "done";
       running = false;
       cancelBtn.hidden = true;
       refresh();
-      measure();
+      check.render();
     } catch (e) {
       running = false;
       cancelBtn.hidden = true;
@@ -153,47 +130,19 @@ export function createTrainView(root, app) {
       refresh();
     }
   }
-  async function measure() {
-    if (!p.emb) return;
-    const k = Math.max(1, Number(loK.value) || p.settings.leaveOutK);
-    if (p.settings.leaveOutK !== k) {
-      p.settings.leaveOutK = k;
-      p.emit("settings");
-    }
-    metrics.textContent = "measuring…";
-    measureBtn.disabled = true;
-    try {
-      const r = await app.trainer.call("leaveOut", {
-        emb: p.emb,
-        dim: p.dim,
-        labels: Int32Array.from(p.labels),
-        k,
-        folds: 5,
-        config: config(),
-      });
-      p.leaveOut = r;
-      p.emit("settings");
-    } catch (e) {
-      if (!(e instanceof Cancelled)) metrics.textContent = `Not measured: ${e.message}`;
-      measureBtn.disabled = false;
-      return;
-    }
-    refresh();
-  }
-
   trainBtn.addEventListener("click", () => train());
   cancelBtn.addEventListener("click", () => app.trainer.restart());
-  measureBtn.addEventListener("click", () => measure());
-  for (const t of ["labels", "embeddings", "head", "dataset", "settings"]) p.addEventListener(t, refresh);
+  for (const t of ["labels", "embeddings", "head", "dataset", "settings", "check"]) p.addEventListener(t, refresh);
   p.addEventListener("dataset", () => fill(p.trainConfig ?? app.defaults));
 
   return {
     show() {
       if (!lr.value) fill(p.trainConfig ?? app.defaults);
-      loK.value = p.settings.leaveOutK;
       refresh();
+      check.render();
     },
     onKey(e) {
+      if (check.onKey(e)) return e.preventDefault();
       if (e.key === "Escape" && running) app.trainer.restart();
       else if (e.key === "t" && !trainBtn.disabled) train();
     },

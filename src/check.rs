@@ -1,0 +1,448 @@
+//! The honest figure (DESIGN.md section 5): how much tuning changed search for the records
+//! the person has NOT labelled.
+//!
+//! Labels a person makes are not a random sample (a similarity session labels a cluster), so
+//! any figure computed among them overstates the gain. Instead the page sets aside a few
+//! *check records*, drawn uniformly at random from the unlabelled records; the person labels
+//! them, and the head never trains on them. For a check record q of class c, tuning changes
+//! its top-k over the whole dataset from R (raw) to T (tuned); its change in precision@k is
+//!
+//!   g(q) = ( #{j in T \ R : class(j) = c} - #{j in R \ T : class(j) = c} ) / k
+//!
+//! so only the neighbours that tuning moved in or out need a judgment ("same kind as q?").
+//! Most are already known from the person's labels; the rest are asked. The mean of g over
+//! the check records is an unbiased estimate of the mean gain over the unlabelled records
+//! (the population the checks were drawn from), with a Student-t 95% interval.
+
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
+use crate::embeddings::Embeddings;
+use crate::error::{Error, Result};
+use crate::search::top_k_batch;
+
+/// Up to `count` records drawn uniformly at random (seeded) among those with
+/// `eligible[i] == true` (the unlabelled ones), in draw order.
+pub fn draw_checks(eligible: &[bool], count: usize, seed: u64) -> Vec<usize> {
+    let mut pool: Vec<usize> = (0..eligible.len()).filter(|&i| eligible[i]).collect();
+    let mut rng = StdRng::seed_from_u64(seed);
+    pool.shuffle(&mut rng);
+    pool.truncate(count);
+    pool
+}
+
+/// How tuning changed one check record's top-k: the neighbours it brought in and those it
+/// pushed out (both in rank order).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Changed {
+    pub record: usize,
+    pub added: Vec<usize>,
+    pub removed: Vec<usize>,
+}
+
+/// For each check record, its top-k over the whole dataset raw and tuned, and what changed.
+/// `raw` and `tuned` are the same records (n x d each, dimensions may differ).
+pub fn changed_neighbours(
+    raw: &Embeddings,
+    tuned: &Embeddings,
+    checks: &[usize],
+    k: usize,
+) -> Result<Vec<Changed>> {
+    let n = raw.rows();
+    if tuned.rows() != n {
+        return Err(Error::InvalidInput(format!(
+            "{n} raw but {} tuned embeddings",
+            tuned.rows()
+        )));
+    }
+    if let Some(&bad) = checks.iter().find(|&&q| q >= n) {
+        return Err(Error::InvalidInput(format!(
+            "check record {bad} is outside the {n} records"
+        )));
+    }
+    if k == 0 || n < 2 {
+        return Err(Error::InvalidInput(
+            "comparing neighbours needs k >= 1 and at least 2 records".into(),
+        ));
+    }
+    let top = |e: &Embeddings| -> Result<Vec<Vec<usize>>> {
+        let q = e.select(checks);
+        let hits = top_k_batch(e, &q, k + 1, false)?;
+        Ok(hits
+            .iter()
+            .zip(checks)
+            .map(|(h, &q)| {
+                h.iter()
+                    .map(|h| h.index)
+                    .filter(|&j| j != q)
+                    .take(k)
+                    .collect()
+            })
+            .collect())
+    };
+    let (r, t) = (top(raw)?, top(tuned)?);
+    Ok(checks
+        .iter()
+        .zip(r.iter().zip(&t))
+        .map(|(&record, (r, t))| Changed {
+            record,
+            added: t.iter().copied().filter(|j| !r.contains(j)).collect(),
+            removed: r.iter().copied().filter(|j| !t.contains(j)).collect(),
+        })
+        .collect())
+}
+
+/// What the person has said: a class per record (labels, including the check records'),
+/// and judgments "record j is not of class c" (from answering "no" in a check).
+#[derive(Debug, Clone, Default)]
+pub struct Knowledge {
+    /// class of each record, None when unlabelled
+    pub class: Vec<Option<usize>>,
+    /// (record, class) pairs known NOT to hold
+    pub not: Vec<(usize, usize)>,
+}
+
+impl Knowledge {
+    /// Some(true/false) when it is known whether record j is of class c.
+    pub fn same(&self, j: usize, c: usize) -> Option<bool> {
+        match self.class.get(j).copied().flatten() {
+            Some(cj) => Some(cj == c),
+            None => self.not.contains(&(j, c)).then_some(false),
+        }
+    }
+}
+
+/// A gain estimated on some check records: mean and 95% interval.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Gain {
+    /// check records the figure rests on
+    pub checks: usize,
+    pub gain: f64,
+    /// Student-t 95% interval of the mean (equal to the gain when checks < 2)
+    pub low: f64,
+    pub high: f64,
+}
+
+/// The gain for one class (check records of that class).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ClassGain {
+    pub class: usize,
+    #[serde(flatten)]
+    pub gain: Gain,
+}
+
+/// One neighbour whose relation to a check record is still unknown.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Question {
+    pub check: usize,
+    pub record: usize,
+}
+
+/// The honest figure: the gain in precision@k on unlabelled records, estimated from the
+/// check records whose changed neighbours are all judged.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct GainEstimate {
+    pub k: usize,
+    /// over every fully judged check record; None when there is none
+    pub overall: Option<Gain>,
+    pub per_class: Vec<ClassGain>,
+    /// check records without a label yet (they are skipped)
+    pub unlabelled_checks: usize,
+    /// judgments still needed, check record by check record
+    pub questions: Vec<Question>,
+    /// check records that wait on at least one question
+    pub pending_checks: usize,
+    /// neighbours changed per check record, on average (how much tuning moved things)
+    pub mean_changed: f64,
+}
+
+/// See [`GainEstimate`]. `changed` comes from [`changed_neighbours`] with the same k.
+pub fn estimate_gain(
+    changed: &[Changed],
+    known: &Knowledge,
+    k: usize,
+    per_list: Option<usize>,
+) -> Result<GainEstimate> {
+    if k == 0 {
+        return Err(Error::InvalidInput("k must be at least 1".into()));
+    }
+    let mut per: Vec<(usize, f64)> = Vec::new(); // (class, g)
+    let mut questions = Vec::new();
+    let (mut unlabelled_checks, mut pending_checks, mut moved) = (0, 0, 0usize);
+    for ch in changed {
+        moved += ch.added.len() + ch.removed.len();
+        let Some(c) = known.class.get(ch.record).copied().flatten() else {
+            unlabelled_checks += 1;
+            continue;
+        };
+        let mut g = 0.0;
+        let mut open = false;
+        for (list, sign) in [(&ch.added, 1.0), (&ch.removed, -1.0)] {
+            let sample = sample(list, per_list, ch.record);
+            // Horvitz-Thompson: each of the list's records is in the sample with
+            // probability |sample| / |list|
+            let weight = list.len() as f64 / sample.len().max(1) as f64;
+            for j in sample {
+                match known.same(j, c) {
+                    Some(true) => g += sign * weight,
+                    Some(false) => {}
+                    None => {
+                        open = true;
+                        questions.push(Question {
+                            check: ch.record,
+                            record: j,
+                        });
+                    }
+                }
+            }
+        }
+        if open {
+            pending_checks += 1;
+        } else {
+            per.push((c, g / k as f64));
+        }
+    }
+    let overall =
+        (!per.is_empty()).then(|| mean_interval(&per.iter().map(|p| p.1).collect::<Vec<_>>()));
+    let mut classes: Vec<usize> = per.iter().map(|p| p.0).collect();
+    classes.sort_unstable();
+    classes.dedup();
+    let per_class = classes
+        .into_iter()
+        .map(|class| {
+            let g: Vec<f64> = per.iter().filter(|p| p.0 == class).map(|p| p.1).collect();
+            ClassGain {
+                class,
+                gain: mean_interval(&g),
+            }
+        })
+        .collect();
+    Ok(GainEstimate {
+        k,
+        overall,
+        per_class,
+        unlabelled_checks,
+        questions,
+        pending_checks,
+        mean_changed: moved as f64 / changed.len().max(1) as f64,
+    })
+}
+
+/// The neighbours of a changed list that are judged: all of them, or `per_list` of them
+/// drawn at random (a fixed draw per check record, so answers never change the sample).
+fn sample(list: &[usize], per_list: Option<usize>, record: usize) -> Vec<usize> {
+    match per_list {
+        Some(m) if m < list.len() => {
+            let mut rng = StdRng::seed_from_u64(0x5eed ^ record as u64);
+            let mut picked: Vec<usize> = list.to_vec();
+            picked.shuffle(&mut rng);
+            picked.truncate(m.max(1));
+            picked
+        }
+        _ => list.to_vec(),
+    }
+}
+
+/// Mean and Student-t 95% interval of `values` (non-empty).
+fn mean_interval(values: &[f64]) -> Gain {
+    let n = values.len();
+    let mean = values.iter().sum::<f64>() / n as f64;
+    if n < 2 {
+        return Gain {
+            checks: n,
+            gain: mean,
+            low: mean,
+            high: mean,
+        };
+    }
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    let half = t975(n - 1) * (var / n as f64).sqrt();
+    Gain {
+        checks: n,
+        gain: mean,
+        low: mean - half,
+        high: mean + half,
+    }
+}
+
+/// The 0.975 quantile of Student's t with `df` degrees of freedom: exact table to 30, then
+/// the Cornish-Fisher expansion around the normal quantile (error < 1e-3).
+fn t975(df: usize) -> f64 {
+    const TABLE: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042,
+    ];
+    if (1..=30).contains(&df) {
+        return TABLE[df - 1];
+    }
+    let z: f64 = 1.959964;
+    let v = df.max(1) as f64;
+    z + (z.powi(3) + z) / (4.0 * v)
+        + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * v * v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_are_drawn_from_eligible_records_only() {
+        let eligible: Vec<bool> = (0..100).map(|i| i % 3 != 0).collect();
+        let a = draw_checks(&eligible, 20, 7);
+        assert_eq!(a.len(), 20);
+        assert!(a.iter().all(|&i| i % 3 != 0));
+        let mut u = a.clone();
+        u.sort();
+        u.dedup();
+        assert_eq!(u.len(), 20);
+        assert_eq!(a, draw_checks(&eligible, 20, 7));
+        assert_ne!(a, draw_checks(&eligible, 20, 8));
+        assert_eq!(draw_checks(&eligible, 1000, 0).len(), 66);
+    }
+
+    /// Five points on a line; tuning swaps which neighbour is second.
+    #[test]
+    fn changed_neighbours_by_hand() {
+        // raw: record 0 at angle 0; 1 at 10 deg, 2 at 20 deg, 3 at 90 deg
+        let deg = |a: f32| [a.to_radians().cos(), a.to_radians().sin()];
+        let raw: Vec<f32> = [0.0, 10.0, 20.0, 90.0]
+            .iter()
+            .flat_map(|&a| deg(a))
+            .collect();
+        // tuned: 3 moves next to 0, 2 moves away
+        let tuned: Vec<f32> = [0.0, 10.0, 120.0, 5.0]
+            .iter()
+            .flat_map(|&a| deg(a))
+            .collect();
+        let raw = Embeddings::new(raw, 2).unwrap();
+        let tuned = Embeddings::new(tuned, 2).unwrap();
+        let ch = changed_neighbours(&raw, &tuned, &[0], 2).unwrap();
+        assert_eq!(
+            ch,
+            vec![Changed {
+                record: 0,
+                added: vec![3],
+                removed: vec![2]
+            }]
+        );
+        assert!(changed_neighbours(&raw, &tuned, &[4], 2).is_err());
+    }
+
+    #[test]
+    fn gain_counts_only_judged_checks() {
+        let changed = vec![
+            // check 0 (class 0): 5 came in (class 0), 6 went out (class 1): +1/k
+            Changed {
+                record: 0,
+                added: vec![5],
+                removed: vec![6],
+            },
+            // check 1 (class 0): 6 came in (class 1), 5 went out (class 0): -1/k
+            Changed {
+                record: 1,
+                added: vec![6],
+                removed: vec![5],
+            },
+            // check 2 (class 1): 7 came in, unknown -> a question
+            Changed {
+                record: 2,
+                added: vec![7],
+                removed: vec![],
+            },
+            // check 3: no label yet
+            Changed {
+                record: 3,
+                added: vec![],
+                removed: vec![],
+            },
+            // check 4 (class 1): 8 came in, known "not class 1": 0
+            Changed {
+                record: 4,
+                added: vec![8],
+                removed: vec![],
+            },
+        ];
+        let mut class = vec![None; 9];
+        for (i, c) in [(0, 0), (1, 0), (2, 1), (4, 1), (5, 0), (6, 1)] {
+            class[i] = Some(c);
+        }
+        let known = Knowledge {
+            class,
+            not: vec![(8, 1)],
+        };
+        let e = estimate_gain(&changed, &known, 10, None).unwrap();
+        assert_eq!(e.unlabelled_checks, 1);
+        assert_eq!(e.pending_checks, 1);
+        assert_eq!(
+            e.questions,
+            vec![Question {
+                check: 2,
+                record: 7
+            }]
+        );
+        let o = e.overall.unwrap();
+        assert_eq!(o.checks, 3);
+        assert!((o.gain - 0.0).abs() < 1e-12); // (+0.1 - 0.1 + 0) / 3
+                                               // sample sd of [0.1, -0.1, 0] = 0.1; t(2) = 4.303; half = 4.303 * 0.1 / sqrt(3)
+        assert!((o.high - 4.303 * 0.1 / 3f64.sqrt()).abs() < 1e-9, "{o:?}");
+        assert_eq!(e.per_class.len(), 2);
+        assert_eq!(e.per_class[0].class, 0);
+        assert_eq!(e.per_class[0].gain.checks, 2);
+        assert_eq!(e.per_class[1].gain.gain, 0.0);
+        // answering the question: 7 is of class 1 -> check 2 counts +1/k
+        let mut known = known;
+        known.class[7] = Some(1);
+        let e = estimate_gain(&changed, &known, 10, None).unwrap();
+        assert!(e.questions.is_empty());
+        assert!((e.overall.unwrap().gain - 0.1 / 4.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn sampled_judgments_are_weighted_by_the_list_size() {
+        // 4 came in, all of the check's class; judging 2 of them (at random) counts each twice
+        let changed = vec![Changed {
+            record: 0,
+            added: vec![1, 2, 3, 4],
+            removed: vec![],
+        }];
+        let known = Knowledge {
+            class: vec![Some(0), None, None, None, None],
+            not: vec![],
+        };
+        let e0 = estimate_gain(&changed, &known, 10, Some(2)).unwrap();
+        let e = e0.clone();
+        assert_eq!(e.questions.len(), 2);
+        // the same draw every time: answers never change which records are asked
+        assert_eq!(
+            estimate_gain(&changed, &known, 10, Some(2))
+                .unwrap()
+                .questions,
+            e.questions
+        );
+        let mut known = known;
+        for q in &e.questions {
+            known.class[q.record] = Some(0);
+        }
+        let e = estimate_gain(&changed, &known, 10, Some(2)).unwrap();
+        assert!(e.questions.is_empty());
+        assert!((e.overall.unwrap().gain - 0.4).abs() < 1e-12); // 2 x 2 / 10
+                                                                // one of the two is of another class: 1 x 2 / 10
+        let asked = e0.questions;
+        known.class[asked[0].record] = Some(1);
+        let e = estimate_gain(&changed, &known, 10, Some(2)).unwrap();
+        assert!(
+            (e.overall.as_ref().unwrap().gain - 0.2).abs() < 1e-12,
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn t_quantiles() {
+        assert_eq!(t975(1), 12.706);
+        assert!((t975(40) - 2.021).abs() < 2e-3);
+        assert!((t975(120) - 1.980).abs() < 2e-3);
+        assert!((t975(100_000) - 1.960).abs() < 1e-3);
+    }
+}

@@ -1,0 +1,73 @@
+// What the browser tests do as a person would: open the page, load a CSV, wait for the
+// embeddings, label with the keyboard. Shared by the page and replay tests.
+import assert from "node:assert/strict";
+
+/** RFC 4180 CSV -> rows of fields. */
+export function parseCsv(text) {
+  const rows = [];
+  let row = [];
+  let field = "";
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') (field += '"'), i++;
+      else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ",") row.push(field), (field = "");
+    else if (c === "\n" || c === "\r") {
+      if (c === "\r" && text[i + 1] === "\n") i++;
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = "";
+    } else field += c;
+  }
+  if (field || row.length) row.push(field), rows.push(row);
+  return rows;
+}
+export const csvField = (s) => (/[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+export const toCsv = (rows) => rows.map((r) => r.map(csvField).join(",")).join("\n") + "\n";
+
+export async function openPage(context, url) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("dialog", (d) => d.accept());
+  await page.goto(url);
+  await page.waitForSelector("body[data-ready=yes]", { timeout: 60_000 });
+  return { page, errors };
+}
+
+export async function loadCsv(page, path, { label = "" } = {}) {
+  await page.click("nav .tab[data-view=open]");
+  await page.setInputFiles("#file-input", path);
+  await page.waitForSelector("#use-columns", { timeout: 20_000 });
+  await page.selectOption("#label-col", label);
+  await page.click("#use-columns");
+  await page.waitForSelector("#view-label:not([hidden])");
+}
+
+export async function waitEmbedded(page, state = "done") {
+  await page.waitForSelector(`#embed-text[data-state=${state}], #embed-text[data-state=error]`, { timeout: 180_000 });
+  assert.equal(await page.getAttribute("#embed-text", "data-state"), state, await page.textContent("#embed-text"));
+}
+
+
+/** Labels the current record of the list (or session) with `name` by keyboard. */
+export async function keyLabel(page, name, prefix = "label", scope = `#view-${prefix}`) {
+  const names = await page.$$eval(`${scope} .chip[data-label]`, (els) => els.map((e) => e.dataset.label));
+  const id = names.indexOf(name);
+  if (id >= 0 && id < 9) await page.keyboard.press(String(id + 1));
+  else if (id >= 9) await page.click(`${scope} .chip[data-label="${JSON.stringify(name).slice(1, -1)}"]`);
+  else {
+    await page.keyboard.press("n");
+    await page.fill(`#${prefix}-new-name`, name);
+    await page.keyboard.press("Enter");
+  }
+}
+
+export const labelledCount = async (page) =>
+  Number((await page.textContent("#label-summary")).match(/(\d+) labelled/)[1]);
+

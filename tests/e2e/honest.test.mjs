@@ -1,0 +1,230 @@
+// The page's "how much better" must tell the truth (issue 8). On gold-labelled shared data
+// (Banking77 test, the AG News sample) a person's labeling is replayed in the page, twice
+// per dataset: (1) keyboard labels from the Label list, then similarity sessions of 100 with
+// the matching neighbours bulk-labelled; (2) round-robin labels over the classes, brought in
+// by Import. Each time the person sets aside check records, labels them, trains, and answers
+// the check's questions — every answer from the gold labels. The truth is the change in the
+// same-label share of the top 10 (whole dataset) of every record the person did not label,
+// computed here from the gold labels with the page's own raw and tuned embeddings. The page
+// claims "gain X, 95% interval [a, b]": the truth must lie in [a, b]. (How close X comes is
+// printed: the issue's goal of 0.03 is not reached with 40 check records — see README.)
+//
+// The embeddings are the native CLI's (`simtune embed`, cached; the parity test shows the
+// browser's agree to 3e-7), put in the page's cache so the tab does not spend minutes
+// re-embedding 5,000 records: this test is about the figure, not the encoder.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { start, ROOT, SHARED, shot } from "./harness.mjs";
+import { parseCsv, openPage, loadCsv, waitEmbedded, keyLabel, labelledCount } from "./flow.mjs";
+
+const TMP = mkdtempSync(join(tmpdir(), "simtune-honest-"));
+const BIN = join(ROOT, "target", "debug", "simtune");
+const CHECKS = 40;
+
+function dataset(file) {
+  const path = join(SHARED, "data", file);
+  const [header, ...rows] = parseCsv(readFileSync(path, "utf8"));
+  assert.deepEqual(header, ["text", "label"]);
+  const npy = join(TMP, file.replace(/\.csv$/, ".npy"));
+  assert.ok(existsSync(BIN), `${BIN} is missing: scripts/test.sh runs cargo test (which builds it) first`);
+  execFileSync(BIN, ["embed", path, "--text-column", "text", "-o", npy], { stdio: ["ignore", "ignore", "inherit"] });
+  return { file, path, gold: rows.map((r) => r[1]), texts: rows.map((r) => r[0]) };
+}
+
+/** Puts the CLI's embeddings in the page's cache under the key the page will look for. */
+async function seedEmbeddings(page, file) {
+  await page.evaluate(
+    async ({ file, npy }) => {
+      const store = await import("/www/store.js");
+      const { DEFAULT_MODEL } = await import("/www/model.js");
+      const bytes = await (await fetch(`/__shared/data/${file}`)).arrayBuffer();
+      const key = await store.datasetKey(bytes, { text: ["text"], label: null });
+      const buf = await (await fetch(`/__tmp/${npy}`)).arrayBuffer();
+      const major = new DataView(buf).getUint8(6);
+      const at = major === 1 ? 10 : 12;
+      const hlen = major === 1 ? new DataView(buf).getUint16(8, true) : new DataView(buf).getUint32(8, true);
+      const header = new TextDecoder().decode(new Uint8Array(buf, at, hlen));
+      const [n, dim] = header.match(/\((\d+), (\d+)\)/).slice(1).map(Number);
+      const data = new Float32Array(buf.slice(at + hlen));
+      await store.putEmbeddings(`${key}|${DEFAULT_MODEL.id}`, { n, dim, data, model: DEFAULT_MODEL.id });
+    },
+    { file, npy: file.replace(/\.csv$/, ".npy") },
+  );
+}
+
+/** Replay 1: `keys` records labelled from the top of the Label list, then `sessions`
+ * similarity sessions of 100 on records of different labels, matching neighbours bulk-labelled. */
+async function replaySessions(page, ds, { keys = 30, sessions = 3 } = {}) {
+  await page.click("nav .tab[data-view=label]");
+  await page.focus("#records");
+  const keyed = [];
+  for (let s = 0; s < keys; s++) {
+    const i = Number(await page.getAttribute("#records .record.current", "data-index"));
+    keyed.push(i);
+    await keyLabel(page, ds.gold[i]);
+  }
+  const anchors = [];
+  for (const i of keyed) if (anchors.length < sessions && !anchors.some((a) => ds.gold[a] === ds.gold[i])) anchors.push(i);
+  for (const a of anchors) {
+    await page.click(`#records .record[data-index="${a}"] button:text("Similar")`);
+    await page.waitForSelector("#view-session:not([hidden])");
+    await page.fill("#session-k", "100");
+    await page.press("#session-k", "Enter");
+    await page.click("#session-refresh");
+    await page.waitForFunction(() => document.querySelectorAll("#session-list .record").length === 100);
+    const shown = await page.$$eval("#session-list .record", (els) => els.map((e) => Number(e.dataset.index)));
+    const want = shown.map((i) => ds.gold[i] === ds.gold[a]);
+    const many = want.filter(Boolean).length > 50;
+    if (many) await page.click("#select-all");
+    // toggling through the page's own click handler, without a round trip per row
+    await page.$$eval(
+      "#session-list .record input[type=checkbox]",
+      (boxes, flip) => boxes.forEach((b, pos) => flip[pos] && b.click()),
+      want.map((w) => w !== many),
+    );
+    assert.equal(await page.textContent("#session-selected"), `${want.filter(Boolean).length} selected`);
+    await page.focus("#session-list");
+    await keyLabel(page, ds.gold[a], "session");
+    await page.click("nav .tab[data-view=label]");
+  }
+  return labelledCount(page);
+}
+
+/** Replay 2: round-robin labels over the gold classes (seeded), brought in with Import. */
+async function replayRoundRobin(page, ds, n, seed) {
+  let s = seed;
+  const rand = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const shuffle = (a) => {
+    for (let i = a.length - 1; i > 0; i--) {
+      const j = Math.floor(rand() * (i + 1));
+      [a[i], a[j]] = [a[j], a[i]];
+    }
+    return a;
+  };
+  const byClass = new Map();
+  ds.gold.forEach((c, i) => byClass.set(c, [...(byClass.get(c) ?? []), i]));
+  const groups = shuffle([...byClass.values()].map((g) => shuffle([...g])));
+  const picked = [];
+  for (let round = 0; picked.length < n; round++) for (const g of groups) if (round < g.length && picked.length < n) picked.push(g[round]);
+  const doc = {
+    format: "simtune-project",
+    version: 1,
+    labels: picked.map((i) => ({ index: i, text: ds.texts[i], label: ds.gold[i] })),
+  };
+  const path = join(TMP, `round-robin-${ds.file}.json`);
+  writeFileSync(path, JSON.stringify(doc));
+  await page.setInputFiles("#import-file", path);
+  await page.waitForFunction((n) => new RegExp(`Imported ${n} labels`).test(document.querySelector("#notice-text").textContent), n);
+  await page.click("nav .tab[data-view=label]");
+  return labelledCount(page);
+}
+
+/** Check records set aside and labelled, a head trained, every question answered. */
+async function checkAndTrain(page, ds) {
+  await page.click("nav .tab[data-view=train]");
+  await page.fill("#check-count", String(CHECKS));
+  await page.click("#check-draw");
+  await page.waitForSelector("#check-task[data-kind=label]");
+  while ((await page.getAttribute("#check-task", "data-kind")) === "label") {
+    const r = Number(await page.getAttribute("#check-task", "data-record"));
+    await keyLabel(page, ds.gold[r], "check", "#check");
+    await page.waitForFunction((r) => document.querySelector("#check-task").dataset.record !== String(r) || document.querySelector("#check-task").dataset.kind !== "label", r);
+  }
+  await page.click("#train");
+  await page.waitForSelector("#train-status[data-state=done], #train-status[data-state=error]", { timeout: 180_000 });
+  assert.equal(await page.getAttribute("#train-status", "data-state"), "done", await page.textContent("#train-status"));
+  let answered = 0;
+  while ((await page.getAttribute("#check-task", "data-kind")) === "question") {
+    const [q, r] = await page.$eval("#check-task", (e) => [Number(e.dataset.check), Number(e.dataset.record)]);
+    await page.keyboard.press(ds.gold[q] === ds.gold[r] ? "y" : "n");
+    answered++;
+    await page.waitForFunction(
+      ([q, r]) => {
+        const t = document.querySelector("#check-task").dataset;
+        return t.kind !== "question" || t.check !== String(q) || t.record !== String(r);
+      },
+      [q, r],
+    );
+  }
+  assert.equal(await page.getAttribute("#check-task", "data-kind"), "done");
+  assert.equal(await page.getAttribute("#check-status", "data-questions"), "0");
+  const f = await page.$eval("#check-figure", (e) => ({ ...e.dataset, text: e.textContent }));
+  return { gain: Number(f.gain), low: Number(f.low), high: Number(f.high), checks: Number(f.checks), text: f.text, answered };
+}
+
+/** The truth: gold same-label share of the top 10 of every record the person did not label
+ * (training labels and check records excluded), raw and tuned, from what the page saved. */
+async function truth(page, ds) {
+  await page.waitForSelector("#saved[data-state=saved]");
+  return page.evaluate(
+    async ({ gold, file }) => {
+      const engine = await import("/pkg/simtune.js");
+      await engine.default();
+      const store = await import("/www/store.js");
+      const { DEFAULT_MODEL } = await import("/www/model.js");
+      const saved = await store.get("project");
+      const emb = await store.getEmbeddings(`${saved.datasetKey}|${DEFAULT_MODEL.id}`);
+      const raw = new engine.SearchIndex(emb.data, emb.dim);
+      const tuned = raw.withHead(saved.head);
+      const held = new Set(saved.check.records);
+      const k = 10;
+      let r = 0;
+      let t = 0;
+      let n = 0;
+      for (let i = 0; i < gold.length; i++) {
+        if (saved.labels[i] >= 0 || held.has(i)) continue;
+        const share = (idx) => idx.neighbours(i, k).indices.filter((j) => gold[j] === gold[i]).length / k;
+        r += share(raw);
+        t += share(tuned);
+        n++;
+      }
+      return { raw: r / n, tuned: t / n, gain: (t - r) / n, records: n, file };
+    },
+    { gold: ds.gold, file: ds.file },
+  );
+}
+
+for (const [file, roundRobin] of [
+  ["banking77_test.csv", 200],
+  ["agnews_test_sample2000.csv", 100],
+]) {
+  test(`the page's gain matches the truth on unlabelled records: ${file}`, { timeout: 900_000 }, async () => {
+    const ds = dataset(file);
+    const { url, context, close } = await start({ mounts: { "/__tmp/": TMP } });
+    try {
+      const { page, errors } = await openPage(context, url);
+      await seedEmbeddings(page, file);
+      await loadCsv(page, ds.path, { label: "" });
+      await waitEmbedded(page, "cached");
+      const replays = [
+        ["sessions", () => replaySessions(page, ds)],
+        [`round robin ${roundRobin}`, () => replayRoundRobin(page, ds, roundRobin, 11)],
+      ];
+      for (const [name, replay] of replays) {
+        const labels = await replay();
+        const est = await checkAndTrain(page, ds);
+        const truthNow = await truth(page, ds);
+        await shot(page, `honest-${file.replace(/\.csv$/, "")}-${name.replace(/ /g, "-")}`);
+        console.log(
+          `# ${file}, ${name}: ${labels} labels; truth on ${truthNow.records} unlabelled records ` +
+            `${truthNow.raw.toFixed(4)} -> ${truthNow.tuned.toFixed(4)} (gain ${truthNow.gain.toFixed(4)}); ` +
+            `page ${est.gain.toFixed(4)} [${est.low.toFixed(4)}, ${est.high.toFixed(4)}] on ${est.checks} checks, ${est.answered} answers`,
+        );
+        console.log(`#   page says: ${est.text}`);
+        assert.equal(est.checks, CHECKS, "every check record counts once answered");
+        assert.ok(est.high > est.low, `an interval, not a point: [${est.low}, ${est.high}]`);
+        assert.ok(
+          est.low <= truthNow.gain && truthNow.gain <= est.high,
+          `${name}: the true gain ${truthNow.gain} is outside the page's 95% interval [${est.low}, ${est.high}]`,
+        );
+      }
+      assert.deepEqual(errors, []);
+    } finally {
+      await close();
+    }
+  });
+}
