@@ -223,6 +223,7 @@ test("hostile record text is shown as text and runs nothing", { timeout: 180_000
     await page.selectOption("#label-col", "label");
     await page.click("#use-columns");
     await waitEmbedded(page);
+    await page.selectOption("#list-order", "file");
     const texts = await page.$$eval("#records .record .text", (els) => els.map((e) => e.textContent));
     assert.deepEqual(texts, payloads);
     await page.click('#records .record[data-index="0"] button:text("Similar")');
@@ -261,6 +262,7 @@ test("bad input gets a clear message and keeps the labels already made", { timeo
     const { page } = await openPage(context, url);
     await loadCsv(page, good, { label: "label" });
     assert.equal(await labelledCount(page), 2, "labels imported from the label column");
+    await page.selectOption("#list-order", "file");
     await page.focus("#records");
     await page.keyboard.press("j"); // record 1, unlabelled
     await page.keyboard.press("1"); // -> "card"
