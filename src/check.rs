@@ -153,8 +153,6 @@ pub struct GainEstimate {
     pub questions: Vec<Question>,
     /// check records that wait on at least one question
     pub pending_checks: usize,
-    /// neighbours changed per check record, on average (how much tuning moved things)
-    pub mean_changed: f64,
 }
 
 /// See [`GainEstimate`]. `changed` comes from [`changed_neighbours`] with the same k.
@@ -169,9 +167,8 @@ pub fn estimate_gain(
     }
     let mut per: Vec<(usize, f64)> = Vec::new(); // (class, g)
     let mut questions = Vec::new();
-    let (mut unlabelled_checks, mut pending_checks, mut moved) = (0, 0, 0usize);
+    let (mut unlabelled_checks, mut pending_checks) = (0, 0);
     for ch in changed {
-        moved += ch.added.len() + ch.removed.len();
         let Some(c) = known.class.get(ch.record).copied().flatten() else {
             unlabelled_checks += 1;
             continue;
@@ -225,7 +222,6 @@ pub fn estimate_gain(
         unlabelled_checks,
         questions,
         pending_checks,
-        mean_changed: moved as f64 / changed.len().max(1) as f64,
     })
 }
 

@@ -198,8 +198,8 @@ pub fn draw_checks(labels: &[i32], count: usize, seed: u32) -> Vec<u32> {
 /// estimated on the check records `checks`. `labels`: what is known of every record's class
 /// (-1 unknown), check records included; `not`: flat (record, class) pairs known not to
 /// hold; `per_list`: how many of the neighbours moved in (and out) are judged per check
-/// record, drawn at random (0: all). Returns `{k, overall: {checks, gain, low, high} | null, per_class, questions:
-/// [{check, record}], pending_checks, unlabelled_checks, mean_changed}`.
+/// record, drawn at random (0: all). Returns `{k, overall: {checks, gain, low, high} | null,
+/// per_class, questions: [{check, record}], pending_checks, unlabelled_checks}`.
 #[wasm_bindgen(js_name = checkGain)]
 pub fn check_gain(
     raw: &SearchIndex,

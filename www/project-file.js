@@ -1,6 +1,6 @@
 // Export / import of the project as one JSON file: labels by record text + index, settings,
-// the check set (records + judgments, by text + index), the head as base64 safetensors. Import matches records by index when the text agrees,
-// else by text.
+// the check set (records + judgments, by text + index), the head as base64 safetensors.
+// Import matches records by index when the text agrees, else by text.
 const FORMAT = "simtune-project";
 
 function toBase64(bytes) {

@@ -117,7 +117,11 @@ export class Project extends EventTarget {
     for (const r of this.check.records) out[r] = -1;
     return out;
   }
-  /** Everything known of each record's label (-1: nothing), for the check figure. */
+  /** What is known of record i's label (-1: nothing): said while checking, else its label. */
+  knownLabel(i) {
+    return this.check.labels.get(i) ?? this.labels[i];
+  }
+  /** knownLabel of every record, for the check figure. */
   knownLabels() {
     const out = Int32Array.from(this.labels);
     for (const [r, id] of this.check.labels) out[r] = id;

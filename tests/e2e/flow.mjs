@@ -54,7 +54,6 @@ export async function waitEmbedded(page, state = "done") {
   assert.equal(await page.getAttribute("#embed-text", "data-state"), state, await page.textContent("#embed-text"));
 }
 
-
 /** Labels the current record of the list (or session) with `name` by keyboard. */
 export async function keyLabel(page, name, prefix = "label", scope = `#view-${prefix}`) {
   const names = await page.$$eval(`${scope} .chip[data-label]`, (els) => els.map((e) => e.dataset.label));
@@ -71,3 +70,14 @@ export async function keyLabel(page, name, prefix = "label", scope = `#view-${pr
 export const labelledCount = async (page) =>
   Number((await page.textContent("#label-summary")).match(/(\d+) labelled/)[1]);
 
+/** Opens the similarity session of record `anchor` (its "Similar" button in the Label list)
+ * with `k` neighbours; returns the neighbours' record indices in rank order. */
+export async function openSession(page, anchor, k) {
+  await page.click(`#records .record[data-index="${anchor}"] button:text("Similar")`);
+  await page.waitForSelector("#view-session:not([hidden])");
+  await page.fill("#session-k", String(k));
+  await page.press("#session-k", "Enter");
+  await page.click("#session-refresh");
+  await page.waitForFunction((k) => document.querySelectorAll("#session-list .record").length === k, k);
+  return page.$$eval("#session-list .record", (els) => els.map((e) => Number(e.dataset.index)));
+}

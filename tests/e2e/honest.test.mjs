@@ -19,7 +19,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { start, ROOT, SHARED, shot } from "./harness.mjs";
-import { parseCsv, openPage, loadCsv, waitEmbedded, keyLabel, labelledCount } from "./flow.mjs";
+import { parseCsv, openPage, loadCsv, waitEmbedded, keyLabel, labelledCount, openSession } from "./flow.mjs";
 
 const TMP = mkdtempSync(join(tmpdir(), "simtune-honest-"));
 const BIN = join(ROOT, "target", "debug", "simtune");
@@ -70,13 +70,7 @@ async function replaySessions(page, ds, { keys = 30, sessions = 3 } = {}) {
   const anchors = [];
   for (const i of keyed) if (anchors.length < sessions && !anchors.some((a) => ds.gold[a] === ds.gold[i])) anchors.push(i);
   for (const a of anchors) {
-    await page.click(`#records .record[data-index="${a}"] button:text("Similar")`);
-    await page.waitForSelector("#view-session:not([hidden])");
-    await page.fill("#session-k", "100");
-    await page.press("#session-k", "Enter");
-    await page.click("#session-refresh");
-    await page.waitForFunction(() => document.querySelectorAll("#session-list .record").length === 100);
-    const shown = await page.$$eval("#session-list .record", (els) => els.map((e) => Number(e.dataset.index)));
+    const shown = await openSession(page, a, 100);
     const want = shown.map((i) => ds.gold[i] === ds.gold[a]);
     const many = want.filter(Boolean).length > 50;
     if (many) await page.click("#select-all");

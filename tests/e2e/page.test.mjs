@@ -8,7 +8,7 @@ import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { start, SHARED, shot as shotAs } from "./harness.mjs";
-import { parseCsv, toCsv, openPage, loadCsv, waitEmbedded, keyLabel, labelledCount } from "./flow.mjs";
+import { parseCsv, toCsv, openPage, loadCsv, waitEmbedded, keyLabel, labelledCount, openSession } from "./flow.mjs";
 
 const shot = (page, name) => shotAs(page, `page-${name}`);
 const TMP = mkdtempSync(join(tmpdir(), "simtune-page-"));
@@ -93,13 +93,7 @@ test("a person drops a CSV, labels, runs a session, trains, compares, reloads", 
       if (!anchors.some((a) => records[a].label === records[r].label)) anchors.push(r);
     }
     for (const [n, a] of anchors.entries()) {
-      await page.click(`#records .record[data-index="${a}"] button:text("Similar")`);
-      await page.waitForSelector("#view-session:not([hidden])");
-      await page.fill("#session-k", "30");
-      await page.press("#session-k", "Enter");
-      await page.click("#session-refresh");
-      await page.waitForFunction(() => document.querySelectorAll("#session-list .record").length === 30);
-      const shown = await page.$$eval("#session-list .record", (els) => els.map((e) => Number(e.dataset.index)));
+      const shown = await openSession(page, a, 30);
       const want = new Set(shown.filter((i) => records[i].label === records[a].label));
       // shift-click a range, then fix it up one by one
       await page.click("#session-list .record:nth-child(1) input[type=checkbox]");

@@ -10,9 +10,21 @@ import { createLabelBar } from "./labelbar.js";
 
 const points = (x) => `${x >= 0 ? "+" : "−"}${Math.abs(100 * x).toFixed(1)}`;
 
-/** "+2.3 points (95% interval −0.4 to +5.0, 38 check records)" */
-export function describeGain(g) {
+/** "+2.3 points (95% interval −0.4 to +5.0; 38 check records)" */
+function describeGain(g) {
   return `${points(g.gain)} points (95% interval ${points(g.low)} to ${points(g.high)}; ${g.checks} check record${g.checks === 1 ? "" : "s"})`;
+}
+
+/** The figure in words (Train and Compare alike): the change, its interval, and whether
+ * answers are still missing. `est.overall` must be set. */
+export function describeEstimate(est) {
+  const o = est.overall;
+  const pending = est.pending_checks + est.unlabelled_checks;
+  return (
+    `Tuned search changes the share of same-label records in the top ${est.k} of records you have not labelled by ${describeGain(o)}, compared with raw search.` +
+    (o.low <= 0 && o.high >= 0 ? " The interval includes no change: more check records narrow it." : "") +
+    (pending ? ` Provisional: ${pending} check record${pending === 1 ? " is" : "s are"} still waiting for answers (step 4).` : "")
+  );
 }
 
 export function createCheckView(root, app) {
@@ -52,7 +64,7 @@ export function createCheckView(root, app) {
   );
 
   /** The check record waiting for a label, if any. */
-  const unlabelledCheck = () => p.check.records.find((r) => p.knownLabels()[r] < 0 && !p.check.labels.has(r));
+  const unlabelledCheck = () => p.check.records.find((r) => p.knownLabel(r) < 0);
 
   function labelCheck(id) {
     const r = unlabelledCheck();
@@ -63,7 +75,7 @@ export function createCheckView(root, app) {
   function answer(same) {
     const q = estimate?.questions?.[0];
     if (!q) return;
-    const id = p.knownLabels()[q.check];
+    const id = p.knownLabel(q.check);
     if (id < 0) return;
     p.judge(q.record, id, same);
     undoStack.push([q.record, id]);
@@ -98,7 +110,7 @@ export function createCheckView(root, app) {
     clear(perClass);
     clear(warnings);
     figure.textContent = "";
-    for (const k of ["gain", "low", "high", "checks"]) delete figure.dataset[k];
+    for (const k of ["gain", "low", "high", "checks", "pending"]) delete figure.dataset[k];
     if (!p.n || !p.emb) {
       status.textContent = p.n ? "Waiting for the embeddings." : "";
       return;
@@ -107,8 +119,7 @@ export function createCheckView(root, app) {
       status.textContent = "No check records yet.";
       return;
     }
-    const known = p.knownLabels();
-    const labelledChecks = checks.filter((r) => known[r] >= 0).length;
+    const labelledChecks = checks.filter((r) => p.knownLabel(r) >= 0).length;
     estimate = null;
     try {
       estimate = app.checkEstimate();
@@ -134,7 +145,7 @@ export function createCheckView(root, app) {
       );
     } else if (questions.length) {
       const q = questions[0];
-      const name = p.labelNames[known[q.check]];
+      const name = p.labelNames[p.knownLabel(q.check)];
       task.dataset.kind = "question";
       task.dataset.record = String(q.record);
       task.dataset.check = String(q.check);
@@ -162,12 +173,8 @@ export function createCheckView(root, app) {
       return;
     }
     const k = estimate.k;
-    const pending = estimate.pending_checks + estimate.unlabelled_checks;
-    figure.textContent =
-      `Tuned search changes the share of same-label records in the top ${k} of records you have not labelled by ${describeGain(o)}, compared with raw search.` +
-      (o.low <= 0 && o.high >= 0 ? " The interval includes no change: more check records narrow it." : "") +
-      (pending ? ` Provisional: ${pending} check record${pending === 1 ? " is" : "s are"} still waiting for answers.` : "");
-    Object.assign(figure.dataset, { gain: o.gain, low: o.low, high: o.high, checks: o.checks, pending });
+    figure.textContent = describeEstimate(estimate);
+    Object.assign(figure.dataset, { gain: o.gain, low: o.low, high: o.high, checks: o.checks, pending: estimate.pending_checks + estimate.unlabelled_checks });
 
     const { perLabel } = p.counts();
     perClass.append(

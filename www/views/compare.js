@@ -2,7 +2,7 @@
 // raw and tuned side by side, with labels and the same-label share of each; and the
 // honest figure from the check records (views/check.js).
 import { h, clear, pct } from "../dom.js";
-import { describeGain } from "./check.js";
+import { describeEstimate } from "./check.js";
 
 export function createCompareView(root, app) {
   const p = app.project;
@@ -107,7 +107,7 @@ export function createCompareView(root, app) {
       app.error(e, "The check figure could not be computed");
     }
     metrics.textContent = est?.overall
-      ? `On records you have not labelled, tuned search changes the share of same-label records in the top ${est.k} by ${describeGain(est.overall)}${est.pending_checks + est.unlabelled_checks ? ` (provisional: ${est.pending_checks + est.unlabelled_checks} check records wait for answers in step 4)` : ""}.`
+      ? describeEstimate(est)
       : "How much better? Set aside check records and answer their questions in step 4 (Train) to see it, measured on records you have not labelled.";
     clear(head);
     if (!target || !p.n) {

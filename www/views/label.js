@@ -1,6 +1,6 @@
 // Label: the record list (paged, so 10k records stay fast; a seeded random order by default,
-// so labels made from the top of the list are a fair sample of the data) with a text/label filter and
-// keyboard-first labeling: 1-9 pick the n-th label, j/k or arrows move, s skip, u undo,
+// so labels made from the top of the list are a fair sample of the data) with a text/label
+// filter and keyboard-first labeling: 1-9 pick the n-th label, j/k or arrows move, s skip, u undo,
 // n new label, Enter opens the similar records, c compares.
 import { h, clear } from "../dom.js";
 import { createLabelBar } from "./labelbar.js";

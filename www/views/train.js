@@ -114,8 +114,7 @@ export function createTrainView(root, app) {
       status.dataset.state = "done";
       running = false;
       cancelBtn.hidden = true;
-      refresh();
-      check.render();
+      refresh(); // the check view redraws itself on the new head
     } catch (e) {
       running = false;
       cancelBtn.hidden = true;
