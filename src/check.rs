@@ -200,8 +200,14 @@ pub fn estimate_gain(
             per.push((c, g / k as f64));
         }
     }
-    let overall =
-        (!per.is_empty()).then(|| mean_interval(&per.iter().map(|p| p.1).collect::<Vec<_>>()));
+    // The interval's spread is never taken below what the data can resolve: one check record
+    // moving by one neighbour (1/k) among n. Per label, the spread of all check records is
+    // used when it is larger: a label with a handful of records that all happened to show no
+    // change must not claim "exactly 0".
+    let resolution = |n: usize| 1.0 / (k as f64 * (n as f64).sqrt());
+    let all: Vec<f64> = per.iter().map(|p| p.1).collect();
+    let overall_sd = sample_sd(&all);
+    let overall = (!all.is_empty()).then(|| mean_interval(&all, resolution(all.len())));
     let mut classes: Vec<usize> = per.iter().map(|p| p.0).collect();
     classes.sort_unstable();
     classes.dedup();
@@ -211,7 +217,7 @@ pub fn estimate_gain(
             let g: Vec<f64> = per.iter().filter(|p| p.0 == class).map(|p| p.1).collect();
             ClassGain {
                 class,
-                gain: mean_interval(&g),
+                gain: mean_interval(&g, overall_sd.max(resolution(g.len()))),
             }
         })
         .collect();
@@ -240,8 +246,19 @@ fn sample(list: &[usize], per_list: Option<usize>, record: usize) -> Vec<usize> 
     }
 }
 
-/// Mean and Student-t 95% interval of `values` (non-empty).
-fn mean_interval(values: &[f64]) -> Gain {
+/// Sample standard deviation (0 for fewer than 2 values).
+fn sample_sd(values: &[f64]) -> f64 {
+    let n = values.len();
+    if n < 2 {
+        return 0.0;
+    }
+    let mean = values.iter().sum::<f64>() / n as f64;
+    (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
+}
+
+/// Mean and Student-t 95% interval of `values` (non-empty), the standard deviation taken as
+/// at least `sd_floor`.
+fn mean_interval(values: &[f64], sd_floor: f64) -> Gain {
     let n = values.len();
     let mean = values.iter().sum::<f64>() / n as f64;
     if n < 2 {
@@ -252,13 +269,13 @@ fn mean_interval(values: &[f64]) -> Gain {
             high: mean,
         };
     }
-    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-    let half = t975(n - 1) * (var / n as f64).sqrt();
+    let half = t975(n - 1) * sample_sd(values).max(sd_floor) / (n as f64).sqrt();
+    // a change in precision@k lies in [-1, 1], and so does its mean
     Gain {
         checks: n,
         gain: mean,
-        low: mean - half,
-        high: mean + half,
+        low: (mean - half).max(-1.0),
+        high: (mean + half).min(1.0),
     }
 }
 
@@ -432,6 +449,43 @@ mod tests {
             (e.overall.as_ref().unwrap().gain - 0.2).abs() < 1e-12,
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn no_interval_is_narrower_than_the_data_resolve() {
+        // six check records 0..6 whose top k did not change
+        let flat: Vec<Changed> = (0..6)
+            .map(|record| Changed {
+                record,
+                added: vec![],
+                removed: vec![],
+            })
+            .collect();
+        // label 0: three checks that all show no change; label 1: +0.2, -0.2, 0
+        let mut changed = flat.clone();
+        changed[3].added = vec![6, 7];
+        changed[4].removed = vec![8, 9];
+        let class = [0, 0, 0, 1, 1, 1, 1, 1, 1, 1].map(Some).to_vec();
+        let e = estimate_gain(&changed, &Knowledge { class, not: vec![] }, 10, None).unwrap();
+        let zero = &e.per_class[0].gain;
+        assert_eq!((zero.checks, zero.gain), (3, 0.0));
+        // the spread of all six checks: sd of [0, 0, 0, .2, -.2, 0] = sqrt(0.08 / 5)
+        let half = 4.303 * (0.08f64 / 5.0).sqrt() / 3f64.sqrt();
+        assert!(
+            (zero.high - half).abs() < 1e-9 && (zero.low + half).abs() < 1e-9,
+            "{zero:?}"
+        );
+        // all six at zero: the resolution, one neighbour of one check (1/k / sqrt(n))
+        let class = [0; 10].map(Some).to_vec();
+        let o = estimate_gain(&flat, &Knowledge { class, not: vec![] }, 10, None)
+            .unwrap()
+            .overall
+            .unwrap();
+        let half = 2.571 * (0.1 / 6f64.sqrt()) / 6f64.sqrt();
+        assert!((o.high - half).abs() < 1e-9, "{o:?}");
+        // two checks far apart: the interval stops at the possible range
+        let wide = mean_interval(&[0.9, -0.5], 0.0);
+        assert_eq!((wide.low, wide.high), (-1.0, 1.0));
     }
 
     #[test]

@@ -147,7 +147,10 @@ async function checkAndTrain(page, ds) {
   assert.equal(await page.getAttribute("#check-task", "data-kind"), "done");
   assert.equal(await page.getAttribute("#check-status", "data-questions"), "0");
   const f = await page.$eval("#check-figure", (e) => ({ ...e.dataset, text: e.textContent }));
-  return { gain: Number(f.gain), low: Number(f.low), high: Number(f.high), checks: Number(f.checks), text: f.text, answered };
+  const perLabel = await page.$$eval("#check-classes tr[data-label]", (rows) =>
+    rows.map((r) => ({ label: r.dataset.label, gain: Number(r.dataset.gain), low: Number(r.dataset.low), high: Number(r.dataset.high), checks: Number(r.dataset.checks) })),
+  );
+  return { gain: Number(f.gain), low: Number(f.low), high: Number(f.high), checks: Number(f.checks), text: f.text, answered, perLabel };
 }
 
 /** The truth: gold same-label share of the top 10 of every record the person did not label
@@ -169,14 +172,20 @@ async function truth(page, ds) {
       let r = 0;
       let t = 0;
       let n = 0;
+      const perLabel = {}; // gold label -> [sum of gains, records]
       for (let i = 0; i < gold.length; i++) {
         if (saved.labels[i] >= 0 || held.has(i)) continue;
         const share = (idx) => idx.neighbours(i, k).indices.filter((j) => gold[j] === gold[i]).length / k;
-        r += share(raw);
-        t += share(tuned);
+        const [sr, st] = [share(raw), share(tuned)];
+        r += sr;
+        t += st;
         n++;
+        const c = (perLabel[gold[i]] ??= [0, 0]);
+        c[0] += st - sr;
+        c[1]++;
       }
-      return { raw: r / n, tuned: t / n, gain: (t - r) / n, records: n, file };
+      const gainOf = Object.fromEntries(Object.entries(perLabel).map(([l, [g, m]]) => [l, g / m]));
+      return { raw: r / n, tuned: t / n, gain: (t - r) / n, records: n, gainOf, file };
     },
     { gold: ds.gold, file: ds.file },
   );
@@ -210,6 +219,14 @@ for (const [file, roundRobin] of [
         );
         console.log(`#   page says: ${est.text}`);
         assert.equal(est.checks, CHECKS, "every check record counts once answered");
+        // per label: the rows account for every check record, and where a label has 5 or more
+        // check records its interval holds that label's truth too
+        assert.equal(est.perLabel.reduce((a, c) => a + c.checks, 0), CHECKS);
+        for (const c of est.perLabel.filter((c) => c.checks >= 5)) {
+          const truth = truthNow.gainOf[c.label];
+          console.log(`#   ${c.label}: page ${c.gain.toFixed(4)} [${c.low.toFixed(4)}, ${c.high.toFixed(4)}] on ${c.checks} checks; truth ${truth.toFixed(4)}`);
+          assert.ok(c.low <= truth && truth <= c.high, `${name}, ${c.label}: the true gain ${truth} is outside the page's [${c.low}, ${c.high}]`);
+        }
         assert.ok(est.high > est.low, `an interval, not a point: [${est.low}, ${est.high}]`);
         assert.ok(
           est.low <= truthNow.gain && truthNow.gain <= est.high,

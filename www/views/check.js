@@ -15,15 +15,21 @@ function describeGain(g) {
   return `${points(g.gain)} points (95% interval ${points(g.low)} to ${points(g.high)}; ${g.checks} check record${g.checks === 1 ? "" : "s"})`;
 }
 
-/** The figure in words (Train and Compare alike): the change, its interval, and whether
- * answers are still missing. `est.overall` must be set. */
+/** Check records still waiting for a label or an answer. */
+export const pendingChecks = (est) => est.pending_checks + est.unlabelled_checks;
+
+/** The figure in words (Train and Compare alike): the change and its interval, once every
+ * check record is answered. No figure before: the records answered first are those tuning
+ * moved least, so a partial mean would lean towards "no change". */
 export function describeEstimate(est) {
+  const pending = pendingChecks(est);
+  if (pending || !est.overall) {
+    return `The figure appears once every check record is labelled and its questions answered (step 4): ${pending} to go.`;
+  }
   const o = est.overall;
-  const pending = est.pending_checks + est.unlabelled_checks;
   return (
     `Tuned search changes the share of same-label records in the top ${est.k} of records you have not labelled by ${describeGain(o)}, compared with raw search.` +
-    (o.low <= 0 && o.high >= 0 ? " The interval includes no change: more check records narrow it." : "") +
-    (pending ? ` Provisional: ${pending} check record${pending === 1 ? " is" : "s are"} still waiting for answers (step 4).` : "")
+    (o.low <= 0 && o.high >= 0 ? " The interval includes no change: more check records narrow it." : "")
   );
 }
 
@@ -110,7 +116,7 @@ export function createCheckView(root, app) {
     clear(perClass);
     clear(warnings);
     figure.textContent = "";
-    for (const k of ["gain", "low", "high", "checks", "pending"]) delete figure.dataset[k];
+    for (const k of ["gain", "low", "high", "checks"]) delete figure.dataset[k];
     if (!p.n || !p.emb) {
       status.textContent = p.n ? "Waiting for the embeddings." : "";
       return;
@@ -167,27 +173,25 @@ export function createCheckView(root, app) {
       task.append(h("p", { class: "hint" }, p.head ? "Every check is answered." : "Every check record is labelled; train a head (above) to see the figure."));
     }
 
-    const o = estimate?.overall;
-    if (!o) {
-      figure.textContent = p.head ? "No check record is fully answered yet." : "";
-      return;
-    }
-    const k = estimate.k;
+    if (!estimate) return;
     figure.textContent = describeEstimate(estimate);
-    Object.assign(figure.dataset, { gain: o.gain, low: o.low, high: o.high, checks: o.checks, pending: estimate.pending_checks + estimate.unlabelled_checks });
+    const o = estimate.overall;
+    if (!o || pendingChecks(estimate)) return;
+    const k = estimate.k;
+    Object.assign(figure.dataset, { gain: o.gain, low: o.low, high: o.high, checks: o.checks });
 
     const { perLabel } = p.counts();
     perClass.append(
       h("caption", {}, `Per label (check records of that label; the head was trained on the training labels counted here)`),
       h("tr", {}, h("th", {}, "label"), h("th", {}, "training labels"), h("th", {}, "check records"), h("th", {}, `change in precision@${k}`)),
-      estimate.per_class.map((c) =>
+      ...estimate.per_class.map((c) =>
         h(
           "tr",
-          { dataset: { label: p.labelNames[c.class] ?? "", gain: String(c.gain) } },
+          { dataset: { label: p.labelNames[c.class] ?? "", gain: String(c.gain), low: String(c.low), high: String(c.high), checks: String(c.checks) } },
           h("td", {}, p.labelNames[c.class] ?? `#${c.class}`),
           h("td", {}, String(perLabel[c.class] ?? 0)),
           h("td", {}, String(c.checks)),
-          h("td", {}, c.checks > 1 ? `${points(c.gain)} (${points(c.low)} to ${points(c.high)})` : points(c.gain)),
+          h("td", {}, c.checks >= 3 ? `${points(c.gain)} (${points(c.low)} to ${points(c.high)})` : `${points(c.gain)} (too few check records for an interval)`),
         ),
       ),
     );

@@ -106,7 +106,7 @@ export function createCompareView(root, app) {
     } catch (e) {
       app.error(e, "The check figure could not be computed");
     }
-    metrics.textContent = est?.overall
+    metrics.textContent = est
       ? describeEstimate(est)
       : "How much better? Set aside check records and answer their questions in step 4 (Train) to see it, measured on records you have not labelled.";
     clear(head);
