@@ -67,7 +67,7 @@ pub fn changed_neighbours(
         ));
     }
     let top = |e: &Embeddings| -> Result<Vec<Vec<usize>>> {
-        let q = e.select(checks);
+        let q = e.select(checks)?;
         let hits = top_k_batch(e, &q, k + 1, false)?;
         Ok(hits
             .iter()

@@ -1,5 +1,7 @@
 //! Bytes -> records. CSV and TSV (RFC 4180: quoted fields with delimiters, `""` quotes and
-//! line breaks; CRLF or LF), a JSON array of objects, JSONL. UTF-8 with or without BOM.
+//! line breaks; CRLF or LF), a JSON array of objects, JSONL. UTF-8 with or without BOM, or
+//! UTF-16 with its BOM (what Excel's "Unicode text" writes), decoded to UTF-8 first.
+//! Spreadsheets, PDFs and archives renamed .csv are recognised by their first bytes.
 //! Every malformed input is an [`Error::Dataset`] naming the file, the line (or record) and
 //! the problem; nothing here panics on input.
 
@@ -46,8 +48,63 @@ impl Format {
 const NO_TEXT_COLUMN: &str =
     "no text column found (every column is empty or numeric); name the text column(s)";
 
+/// More columns than this is a data matrix, not text records (and would swamp the page's
+/// column picker): refused with a message.
+pub const MAX_COLUMNS: usize = 1000;
+
 fn strip_bom(bytes: &[u8]) -> &[u8] {
     bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
+}
+
+/// What a file that is not text is, from its first bytes (None: it may be text).
+fn binary_kind(bytes: &[u8]) -> Option<&'static str> {
+    let kinds: [(&[u8], &str); 5] = [
+        (b"%PDF-", "a PDF document; export its table as CSV first"),
+        (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx or OpenDocument spreadsheet?); save it as CSV (UTF-8) first"),
+        (b"\xD0\xCF\x11\xE0", "an old Office file (Excel .xls?); save it as CSV (UTF-8) first"),
+        (b"\x1F\x8B", "a gzip archive; unpack it first"),
+        (b"\x89PNG", "a PNG image, not a table"),
+    ];
+    kinds
+        .iter()
+        .find(|(magic, _)| bytes.starts_with(magic))
+        .map(|(_, what)| *what)
+}
+
+/// UTF-16 (with its BOM) decoded to UTF-8; None when the bytes do not start with one.
+fn decode_utf16(bytes: &[u8], name: &str) -> Option<Result<Vec<u8>>> {
+    let little = match bytes {
+        [0xFF, 0xFE, ..] => true,
+        [0xFE, 0xFF, ..] => false,
+        _ => return None,
+    };
+    let body = &bytes[2..];
+    let units = body.chunks(2).map(|c| match (c, little) {
+        ([a, b], true) => u16::from_le_bytes([*a, *b]),
+        ([a, b], false) => u16::from_be_bytes([*a, *b]),
+        _ => 0xFFFF, // an odd trailing byte: reported below as a bad character
+    });
+    let mut out = String::with_capacity(body.len() / 2);
+    let mut line = 1;
+    for (i, c) in char::decode_utf16(units).enumerate() {
+        match c {
+            Ok('\u{FFFF}') | Err(_) => {
+                return Some(Err(Error::dataset(
+                    name,
+                    Some(line),
+                    format!(
+                        "bad UTF-16 near byte {} (the file starts with a UTF-16 byte order mark but is cut or mixed)",
+                        2 + 2 * i
+                    ),
+                )))
+            }
+            Ok(c) => {
+                line += usize::from(c == '\n');
+                out.push(c);
+            }
+        }
+    }
+    Some(Ok(out.into_bytes()))
 }
 
 /// A parsed table: column names, string cells, and each row's 1-based source line.
@@ -61,6 +118,15 @@ pub struct Table {
 
 /// Parses a whole file; `name` is used in messages and for format detection.
 pub fn parse_table(bytes: &[u8], name: &str, format: Option<Format>) -> Result<Table> {
+    if let Some(what) = binary_kind(bytes) {
+        return Err(Error::dataset(
+            name,
+            None,
+            format!("is not a text table: it is {what}"),
+        ));
+    }
+    let decoded = decode_utf16(bytes, name).transpose()?;
+    let bytes = decoded.as_deref().unwrap_or(bytes);
     let format = format.unwrap_or_else(|| Format::detect(name, bytes));
     let body = strip_bom(bytes);
     if body.iter().all(|b| b.is_ascii_whitespace()) {
@@ -73,7 +139,20 @@ pub fn parse_table(bytes: &[u8], name: &str, format: Option<Format>) -> Result<T
         return Err(Error::dataset(
             name,
             Some(line),
-            format!("invalid UTF-8 at byte {offset} (is the file UTF-8? re-save it as UTF-8)"),
+            format!(
+                "invalid UTF-8 at byte {offset} (byte 0x{:02X}; is the file Latin-1 or Windows-1252? re-save it as UTF-8)",
+                body.get(at).copied().unwrap_or(0)
+            ),
+        ));
+    }
+    if let Some(at) = body.iter().position(|&b| b == 0) {
+        return Err(Error::dataset(
+            name,
+            Some(count_newlines(&body[..at]) + 1),
+            format!(
+                "holds a NUL byte (byte {}): is it a binary file? text records never contain one",
+                at + (bytes.len() - body.len())
+            ),
         ));
     }
     let table = match format {
@@ -126,12 +205,29 @@ fn parse_delimited(body: &[u8], name: &str, delimiter: u8, format: Format) -> Re
     check_columns(&columns, name, Some(header_line))?;
     let mut rows = Vec::new();
     let mut lines = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| {
+    let mut record = csv::StringRecord::new();
+    loop {
+        let more = reader.read_record(&mut record).map_err(|e| {
             let line = e.position().map(|p| line_at(p.byte()));
             Error::dataset(name, line, format!("cannot read record: {e}"))
         })?;
+        if !more {
+            break;
+        }
+        let start = record.position().map_or(0, |p| p.byte() as usize);
         let line = record.position().map_or(0, |p| line_at(p.byte()));
+        // an unclosed quote swallows the rest of the file into this, the last, record
+        let rest = body.get(start..).unwrap_or(&[]);
+        if reader.position().byte() as usize >= body.len()
+            && record.iter().any(|f| f.contains('\n'))
+            && rest.iter().filter(|&&b| b == b'"').count() % 2 == 1
+        {
+            return Err(Error::dataset(
+                name,
+                Some(line),
+                "a quote (\") opened in this record is never closed: the rest of the file would be one field",
+            ));
+        }
         // a blank line (one empty field) is skipped, as spreadsheet exports often end so
         if record.len() == 1 && record.get(0) == Some("") && columns.len() > 1 {
             continue;
@@ -141,10 +237,15 @@ fn parse_delimited(body: &[u8], name: &str, delimiter: u8, format: Format) -> Re
                 name,
                 Some(line),
                 format!(
-                    "expected {} fields ({}), found {}",
+                    "expected {} fields ({}), found {}{}",
                     columns.len(),
                     columns.join(", "),
-                    record.len()
+                    record.len(),
+                    if has_lone_cr(body) {
+                        " (the file holds a lone carriage return, which ends a record in CSV: quote fields that contain one)"
+                    } else {
+                        ""
+                    }
                 ),
             ));
         }
@@ -166,7 +267,22 @@ fn parse_delimited(body: &[u8], name: &str, delimiter: u8, format: Format) -> Re
     })
 }
 
+/// A CR not followed by LF (old Mac line ends, or a stray one inside a field).
+fn has_lone_cr(body: &[u8]) -> bool {
+    body.windows(2).any(|w| w[0] == b'\r' && w[1] != b'\n') || body.last() == Some(&b'\r')
+}
+
 fn check_columns(columns: &[String], name: &str, line: Option<usize>) -> Result<()> {
+    if columns.len() > MAX_COLUMNS {
+        return Err(Error::dataset(
+            name,
+            line,
+            format!(
+                "has {} columns; simtune reads at most {MAX_COLUMNS} (text records need a few: is this a data matrix?)",
+                columns.len()
+            ),
+        ));
+    }
     if columns.is_empty() || columns.iter().all(|c| c.is_empty()) {
         return Err(Error::dataset(
             name,
@@ -438,8 +554,16 @@ fn parse_jsonl(body: &[u8], name: &str) -> Result<Table> {
         if text.trim().is_empty() {
             continue;
         }
-        let value: Record = serde_json::from_str(text)
-            .map_err(|e| Error::dataset(name, Some(line_no), format!("invalid JSON: {e}")))?;
+        let value: Record = serde_json::from_str(text).map_err(|e| {
+            // serde counts lines within this one line: say the column only
+            let what = e.to_string();
+            let what = what.split(" at line ").next().unwrap_or(&what);
+            Error::dataset(
+                name,
+                Some(line_no),
+                format!("invalid JSON at column {}: {what}", e.column()),
+            )
+        })?;
         objects.push((line_no, "the record".to_string(), value));
     }
     table_from_objects(objects, name, Format::Jsonl)
@@ -863,7 +987,7 @@ mod tests {
         let e = err(b"\xEF\xBB\xBFtext\tlabel\nok\tx\nbad \xe9\ty\n", &o);
         assert_eq!(
             e,
-            "u.tsv, line 3: invalid UTF-8 at byte 23 (is the file UTF-8? re-save it as UTF-8)"
+            "u.tsv, line 3: invalid UTF-8 at byte 23 (byte 0xE9; is the file Latin-1 or Windows-1252? re-save it as UTF-8)"
         );
     }
 

@@ -53,22 +53,32 @@ impl Embeddings {
         self.data
     }
 
-    /// Row `i` as a slice.
-    pub fn row(&self, i: usize) -> &[f32] {
-        &self.data[i * self.dim..(i + 1) * self.dim]
+    /// Row `i` as a slice; an index past the last row is an error, not a panic.
+    pub fn row(&self, i: usize) -> Result<&[f32]> {
+        if i >= self.rows {
+            return Err(self.out_of_range(i));
+        }
+        Ok(&self.data[i * self.dim..(i + 1) * self.dim])
     }
 
     /// The rows at `indices`, in that order, as a new matrix.
-    pub fn select(&self, indices: &[usize]) -> Self {
+    pub fn select(&self, indices: &[usize]) -> Result<Self> {
+        if let Some(&bad) = indices.iter().find(|&&i| i >= self.rows) {
+            return Err(self.out_of_range(bad));
+        }
         let mut data = Vec::with_capacity(indices.len() * self.dim);
         for &i in indices {
-            data.extend_from_slice(self.row(i));
+            data.extend_from_slice(&self.data[i * self.dim..(i + 1) * self.dim]);
         }
-        Self {
+        Ok(Self {
             rows: indices.len(),
             dim: self.dim,
             data,
-        }
+        })
+    }
+
+    fn out_of_range(&self, i: usize) -> Error {
+        Error::InvalidInput(format!("row {i} is outside the {} records", self.rows))
     }
 
     /// L2-normalises every row in place (a zero row stays zero).
@@ -195,8 +205,17 @@ mod tests {
     fn normalize_gives_unit_rows() {
         let mut e = Embeddings::new(vec![3.0, 4.0, 0.0, 0.0], 2).unwrap();
         e.normalize();
-        assert_eq!(e.row(0), &[0.6, 0.8]);
-        assert_eq!(e.row(1), &[0.0, 0.0]);
+        assert_eq!(e.row(0).unwrap(), &[0.6, 0.8]);
+        assert_eq!(e.row(1).unwrap(), &[0.0, 0.0]);
+    }
+
+    #[test]
+    fn a_bad_index_is_an_error_not_a_panic() {
+        let e = Embeddings::new(vec![1.0, 0.0, 0.0, 1.0], 2).unwrap();
+        assert_eq!(e.select(&[1, 0]).unwrap().as_slice(), &[0.0, 1.0, 1.0, 0.0]);
+        let err = e.select(&[0, 2]).unwrap_err().to_string();
+        assert!(err.contains("row 2 is outside the 2 records"), "{err}");
+        assert!(e.row(usize::MAX).is_err());
     }
 
     #[test]

@@ -73,14 +73,13 @@ pub fn split_per_class(labels: &[usize], fraction: f64) -> Result<(Vec<usize>, V
 }
 
 /// Record indices grouped by class id, classes ascending, records in input order.
+/// (A map, not a vector of max(id) + 1 groups: ids come from callers and may be sparse.)
 fn by_class(labels: &[usize]) -> Vec<Vec<usize>> {
-    let classes = labels.iter().copied().max().map_or(0, |m| m + 1);
-    let mut groups = vec![Vec::new(); classes];
+    let mut groups: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
     for (i, &c) in labels.iter().enumerate() {
-        groups[c].push(i);
+        groups.entry(c).or_default().push(i);
     }
-    groups.retain(|g| !g.is_empty());
-    groups
+    groups.into_values().collect()
 }
 
 /// Simulated labeling with budget `n` and `seed`: shuffle the classes, shuffle each class,
@@ -227,7 +226,7 @@ pub fn evaluate(
                     y.push(class);
                 }
             }
-            let x = train_pool.select(&picked);
+            let x = train_pool.select(&picked)?;
             let config = TrainConfig {
                 seed,
                 ..spec.train.clone()
@@ -327,6 +326,9 @@ mod tests {
         assert!(train.iter().all(|i| !eval.contains(i)));
         assert_eq!(split_per_class(&labels, 0.5).unwrap(), (train, eval));
         assert!(split_per_class(&labels, 1.5).is_err());
+        // sparse ids group the same way without allocating max(id) + 1 groups
+        let sparse: Vec<usize> = labels.iter().map(|&c| c * (usize::MAX / 4)).collect();
+        assert_eq!(split_per_class(&sparse, 0.5).unwrap(), split_per_class(&labels, 0.5).unwrap());
     }
 
     /// Three noisy clusters of 10 on the sphere, labelled by cluster.

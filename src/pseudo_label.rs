@@ -52,30 +52,26 @@ pub fn pseudo_labels(
             pool.rows()
         )));
     }
-    let n_classes = classes.iter().copied().max().map_or(0, |m| m + 1);
-    if n_classes == 0 || config.per_class == 0 {
+    if config.per_class == 0 {
+        return Ok(Vec::new());
+    }
+    // the distinct class ids, ascending (ids may be sparse: no vector of max(id) + 1)
+    let mut ids: Vec<usize> = classes.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.len() < 2 {
         return Ok(Vec::new());
     }
     // prototypes: (classes, d), normalised means of each class's labelled rows
     let dim = pool.dim();
-    let mut sums = vec![0f32; n_classes * dim];
-    let mut present = vec![false; n_classes];
-    for (&row, &c) in labelled.iter().zip(classes) {
-        present[c] = true;
-        for (s, v) in sums[c * dim..(c + 1) * dim].iter_mut().zip(pool.row(row)) {
+    let mut sums = vec![0f32; ids.len() * dim];
+    for (&row, c) in labelled.iter().zip(classes) {
+        let p = ids.binary_search(c).unwrap_or_default();
+        for (s, v) in sums[p * dim..(p + 1) * dim].iter_mut().zip(pool.row(row)?) {
             *s += v;
         }
     }
-    let ids: Vec<usize> = (0..n_classes).filter(|&c| present[c]).collect();
-    if ids.len() < 2 {
-        return Ok(Vec::new());
-    }
-    let mut protos = Embeddings::new(
-        ids.iter()
-            .flat_map(|&c| sums[c * dim..(c + 1) * dim].iter().copied())
-            .collect(),
-        dim,
-    )?;
+    let mut protos = Embeddings::new(sums, dim)?;
     protos.normalize();
 
     let mut is_labelled = vec![false; pool.rows()];
@@ -132,6 +128,12 @@ mod tests {
         assert_eq!(
             pseudo_labels(&pool, &[0, 1], &[0, 1], &loose).unwrap(),
             vec![(2, 0), (4, 1)]
+        );
+        // sparse class ids (a huge id allocates nothing) come back as given
+        let huge = usize::MAX - 1;
+        assert_eq!(
+            pseudo_labels(&pool, &[0, 1], &[7, huge], &loose).unwrap(),
+            vec![(2, 7), (4, huge)]
         );
         let capped = PseudoLabelConfig {
             per_class: 0,

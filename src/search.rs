@@ -106,12 +106,12 @@ mod tests {
     #[test]
     fn top_k_matches_brute_force_order() {
         let e = unit_rows();
-        let hits = top_k(&e, e.row(0), 3, Some(0)).unwrap();
+        let hits = top_k(&e, e.row(0).unwrap(), 3, Some(0)).unwrap();
         let order: Vec<usize> = hits.iter().map(|h| h.index).collect();
         assert_eq!(order, vec![1, 4, 2]);
         assert!((hits[0].score - 0.9 / (0.82f32).sqrt()).abs() < 1e-6);
         // k larger than the matrix: everything but the excluded row
-        assert_eq!(top_k(&e, e.row(0), 99, Some(0)).unwrap().len(), 4);
+        assert_eq!(top_k(&e, e.row(0).unwrap(), 99, Some(0)).unwrap().len(), 4);
     }
 
     #[test]
@@ -119,7 +119,7 @@ mod tests {
         let e = unit_rows();
         let batch = top_k_batch(&e, &e, 2, true).unwrap();
         for (i, hits) in batch.iter().enumerate() {
-            assert_eq!(hits, &top_k(&e, e.row(i), 2, Some(i)).unwrap());
+            assert_eq!(hits, &top_k(&e, e.row(i).unwrap(), 2, Some(i)).unwrap());
         }
     }
 

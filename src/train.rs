@@ -486,7 +486,7 @@ mod tests {
         assert!(matches!(err, Error::Training(_)));
         assert!(err.to_string().contains("only one class"), "{err}");
 
-        let two = e.select(&[0, 8]);
+        let two = e.select(&[0, 8]).unwrap();
         let err = train(&two, &[0, 1], &TrainConfig::default(), &mut |_| true).unwrap_err();
         assert!(matches!(err, Error::Training(_)));
         assert!(err.to_string().contains("single labelled record"), "{err}");
@@ -498,7 +498,7 @@ mod tests {
         };
         assert!(train(&two, &[0, 1], &softmax, &mut |_| true).is_ok());
 
-        let err = train(&e.select(&[0]), &[0], &softmax, &mut |_| true).unwrap_err();
+        let err = train(&e.select(&[0]).unwrap(), &[0], &softmax, &mut |_| true).unwrap_err();
         assert!(matches!(err, Error::Training(_)), "{err}");
         let err = train(&e, &[0, 1], &TrainConfig::default(), &mut |_| true).unwrap_err();
         assert!(matches!(err, Error::InvalidInput(_)), "{err}");

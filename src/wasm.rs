@@ -176,7 +176,7 @@ pub fn train_head(
     }
     let rows: Vec<usize> = (0..ids.len()).filter(|&i| ids[i].is_some()).collect();
     let y: Vec<usize> = rows.iter().filter_map(|&i| ids[i]).collect();
-    let out = train::train(&all.select(&rows), &y, &config, &mut |p| {
+    let out = train::train(&all.select(&rows).map_err(js_err)?, &y, &config, &mut |p| {
         report(&progress, p.step as f64, p.loss as f64)
     })
     .map_err(js_err)?;
@@ -259,13 +259,7 @@ impl SearchIndex {
 
     /// Row i's vector.
     pub fn row(&self, i: usize) -> Result<Vec<f32>, JsError> {
-        if i >= self.inner.rows() {
-            return Err(JsError::new(&format!(
-                "row {i} out of range ({} rows)",
-                self.inner.rows()
-            )));
-        }
-        Ok(self.inner.row(i).to_vec())
+        Ok(self.inner.row(i).map_err(js_err)?.to_vec())
     }
 
     /// The tuned index: L2-normalise(head(x)) for every row; `head` is safetensors bytes.

@@ -58,7 +58,7 @@ fn parity_with_sentence_transformers() {
     assert_eq!((emb.rows(), emb.dim()), (32, 384));
     let mut worst = (0.0f32, 0);
     for (i, e) in expected.iter().enumerate() {
-        let d = max_abs_diff(emb.row(i), e);
+        let d = max_abs_diff(emb.row(i).unwrap(), e);
         if d > worst.0 {
             worst = (d, i);
         }
@@ -94,8 +94,38 @@ fn a_ten_thousand_word_record_is_truncated_not_an_error() {
         .embed(&[long.as_str(), "short"], &mut |_, _| true)
         .unwrap();
     assert_eq!(emb.rows(), 2);
-    let norm: f32 = emb.row(0).iter().map(|v| v * v).sum::<f32>().sqrt();
+    let norm: f32 = emb.row(0).unwrap().iter().map(|v| v * v).sum::<f32>().sqrt();
     assert!((norm - 1.0).abs() < 1e-4);
+}
+
+/// A long record is tokenized by prefixes (tokenize.rs): the ids must be those of the whole
+/// text, truncated as sentence-transformers does, whatever the text's shape.
+#[test]
+fn long_texts_tokenize_as_a_whole() {
+    let enc = encoder();
+    let mut whole = tokenizers::Tokenizer::from_file(model_dir().join("tokenizer.json")).unwrap();
+    whole.with_truncation(None).unwrap();
+    whole.with_padding(None);
+    let truncated = |text: &str| -> Vec<u32> {
+        let mut ids = whole.encode(text, true).unwrap().get_ids().to_vec();
+        if ids.len() > 256 {
+            let last = *ids.last().unwrap();
+            ids.truncate(255);
+            ids.push(last);
+        }
+        ids
+    };
+    let texts = [
+        "Café déjà vu, naïve façade! ".repeat(2000),
+        format!("{} tail words here", "x".repeat(9000)),
+        format!("{}end", "a ".repeat(5000)),
+        format!("{}{}", " ".repeat(20_000), "words after a long blank ".repeat(50)),
+        "日本語のテキストと English mixed ".repeat(800),
+        "short text".to_string(),
+    ];
+    for t in &texts {
+        assert_eq!(enc.tokenizer().encode(t).unwrap(), truncated(t), "{}", t.chars().take(40).collect::<String>());
+    }
 }
 
 #[test]
@@ -136,6 +166,20 @@ fn model_folder_errors_name_the_file() {
     f.weights = b"not safetensors".to_vec();
     let err = Encoder::load(&f).err().unwrap().to_string();
     assert!(err.contains("model.safetensors"), "{err}");
+
+    // cut in half (an interrupted copy)
+    let mut f = files();
+    f.weights.truncate(f.weights.len() / 2);
+    let err = Encoder::load(&f).err().unwrap().to_string();
+    assert!(err.contains("model.safetensors"), "{err}");
+
+    // shapes that do not match the config (hidden size 256 over 384-wide weights)
+    let mut f = files();
+    let mut config: serde_json::Value = serde_json::from_slice(&f.config).unwrap();
+    config["hidden_size"] = 256.into();
+    f.config = serde_json::to_vec(&config).unwrap();
+    let err = Encoder::load(&f).err().unwrap().to_string();
+    assert!(err.contains("shape") || err.contains("256"), "{err}");
 
     let mut f = files();
     f.tokenizer = b"{".to_vec();

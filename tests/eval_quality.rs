@@ -35,9 +35,9 @@ fn tuned_beats_raw_on_ag_news() {
         pseudo: None,
     };
     let rows = evaluate(
-        &emb.select(&train),
+        &emb.select(&train).unwrap(),
         &pick(&train),
-        &emb.select(&eval),
+        &emb.select(&eval).unwrap(),
         &pick(&eval),
         &spec,
         &mut |_| {},

@@ -176,33 +176,87 @@ fn online_contrastive_as_published_matches() {
     );
 }
 
+/// One AdamW step (lr 1e-3, weight decay 0.01) on the triplet loss, against the fixture.
+/// The decoupled decay moves a parameter by lr * wd * w (~1e-5 here), far below the Adam
+/// step (~lr), so the parameters are compared by their *change* with a tolerance well under
+/// the decay term, and the same step without decay must miss the fixture: the test can tell
+/// decoupled weight decay from none.
 #[test]
 fn one_adamw_step_matches() {
     let f = fixture();
-    let h = head(&f);
+    let step = |weight_decay: f64| -> Vec<f32> {
+        let h = head(&f);
+        let before = h.vars();
+        let before: Vec<Tensor> = before.iter().map(|v| v.as_tensor().copy().unwrap()).collect();
+        let mut opt = AdamW::new(
+            h.vars(),
+            ParamsAdamW {
+                lr: 1e-3,
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay,
+            },
+        )
+        .unwrap();
+        let out = h.forward(&tensor(&f["x"]), None).unwrap();
+        let l = TripletLoss::default().forward(&out, &groups(&f)).unwrap();
+        opt.backward_step(&l).unwrap();
+        let want = &f["adamw_step_triplet"];
+        ["fc_weight", "fc_bias", "gates"]
+            .iter()
+            .zip(h.vars().iter().zip(&before))
+            .map(|(key, (var, b))| {
+                // (after - before), ours vs the fixture's
+                let ours = (var.as_tensor() - b).unwrap();
+                let theirs = (tensor(&want[*key]) - b).unwrap();
+                max_abs_diff(&ours, &theirs)
+            })
+            .collect()
+    };
+    let decoupled = step(0.01);
+    let none = step(0.0);
+    eprintln!("adamw step, max |diff| of the change per parameter: with decay {decoupled:?}, without {none:?}");
+    for (key, d) in ["fc_weight", "fc_bias", "gates"].iter().zip(&decoupled) {
+        assert!(*d < 1e-6, "after one AdamW step, the change of {key} differs by {d}");
+    }
+    assert!(
+        none.iter().any(|&d| d > 5e-6),
+        "the fixture cannot tell weight decay from none: {none:?}"
+    );
+}
+
+/// Decoupled weight decay (Loshchilov & Hutter): with a zero gradient Adam's step is 0/(0+eps)
+/// = 0, so each step only shrinks w by (1 - lr * wd): after n steps w0 * (1 - lr * wd)^n.
+/// An L2 penalty added to the gradient (coupled, torch.optim.Adam's weight_decay) would
+/// instead move every weight by ~lr per step.
+#[test]
+fn adamw_decay_is_decoupled() {
+    let w0 = [0.5f32, -2.0, 3.0];
+    let w = Var::from_slice(&w0, 3, &Device::Cpu).unwrap();
+    let (lr, wd, steps) = (0.1, 0.5, 10);
     let mut opt = AdamW::new(
-        h.vars(),
+        vec![w.clone()],
         ParamsAdamW {
-            lr: 1e-3,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            weight_decay: 0.01,
+            lr,
+            weight_decay: wd,
+            ..Default::default()
         },
     )
     .unwrap();
-    let out = h.forward(&tensor(&f["x"]), None).unwrap();
-    let l = TripletLoss::default().forward(&out, &groups(&f)).unwrap();
-    opt.backward_step(&l).unwrap();
-    let want = &f["adamw_step_triplet"];
-    let vars = h.vars();
-    for (key, var) in [
-        ("fc_weight", &vars[0]),
-        ("fc_bias", &vars[1]),
-        ("gates", &vars[2]),
-    ] {
-        let d = max_abs_diff(var.as_tensor(), &tensor(&want[key]));
-        eprintln!("adamw_step_triplet: {key} max |diff| {d:.3e}");
-        assert!(d < 1e-4, "after one AdamW step, {key} differs by {d}");
+    for _ in 0..steps {
+        // a loss whose gradient 2 (w - w) is exactly zero
+        let here = w.as_tensor().detach();
+        let loss = (w.as_tensor() - here).unwrap().sqr().unwrap().sum_all().unwrap();
+        opt.backward_step(&loss).unwrap();
+    }
+    let got = w.as_tensor().to_vec1::<f32>().unwrap();
+    let factor = (1.0 - lr * wd).powi(steps) as f32;
+    for (g, w0) in got.iter().zip(w0) {
+        assert!(
+            (g - w0 * factor).abs() < 1e-5,
+            "after {steps} steps of zero gradient {w0} became {g}, decoupled decay gives {}",
+            w0 * factor
+        );
     }
 }

@@ -70,6 +70,13 @@ enum Command {
         #[arg(short, long, default_value_t = 10)]
         k: usize,
     },
+    /// Read FILE as `embed`/`train` would and report its records, columns and classes, or
+    /// what is wrong with it (file, line, field). Embeds nothing: a quick check before a long run.
+    Check {
+        file: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+    },
     /// Native embedding throughput (short and long records) and head-training time.
     Bench {
         /// Folder holding banking77_train.csv and agnews_test_sample2000.csv.
@@ -162,7 +169,7 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Embed { file, data, output } => {
-            let (_, emb) = load_and_embed(&file, &data, &Model::open(&data)?)?;
+            let (_, emb) = load_and_embed(&file, &data, &Model::open(&data)?, no_check)?;
             std::fs::write(&output, emb.to_npy())
                 .with_context(|| format!("cannot write {}", output.display()))?;
             eprintln!(
@@ -173,6 +180,24 @@ fn run(cli: Cli) -> Result<()> {
             );
         }
         Command::Eval(args) => eval(args)?,
+        Command::Check { file, data } => {
+            let (_, ds) = read_dataset(&file, &data)?;
+            let classes = ds.classes();
+            let labelled = ds.class_ids().iter().filter(|c| c.is_some()).count();
+            println!(
+                "{}: {} records; text column(s) {}",
+                file.display(),
+                ds.len(),
+                ds.text_columns.join(", ")
+            );
+            match &ds.label_column {
+                Some(column) => println!(
+                    "label column {column}: {} class(es), {labelled} labelled records",
+                    classes.len()
+                ),
+                None => println!("no label column"),
+            }
+        }
         Command::Train {
             file,
             data,
@@ -180,12 +205,14 @@ fn run(cli: Cli) -> Result<()> {
             output,
         } => {
             let label_column = require_label(&data)?;
-            let (ds, emb) = load_and_embed(&file, &data, &Model::open(&data)?)?;
+            let (ds, emb) = load_and_embed(&file, &data, &Model::open(&data)?, |ds| {
+                require_classes(ds, &file, label_column)
+            })?;
             let (rows, y) = labelled(&ds);
             let config = training.config()?;
             let bar = bar(config.steps as u64, "training");
             let start = Instant::now();
-            let out = train::train(&emb.select(&rows), &y, &config, &mut |p| {
+            let out = train::train(&emb.select(&rows)?, &y, &config, &mut |p| {
                 bar.set_position(p.step as u64);
                 bar.set_message(format!("loss {:.4}", p.loss));
                 true
@@ -211,7 +238,7 @@ fn run(cli: Cli) -> Result<()> {
             k,
         } => {
             let model = Model::open(&data)?;
-            let (ds, mut emb) = load_and_embed(&file, &data, &model)?;
+            let (ds, mut emb) = load_and_embed(&file, &data, &model, no_check)?;
             let mut q = model
                 .encoder()?
                 .embed(&[query.as_str()], &mut |_, _| true)?;
@@ -223,7 +250,7 @@ fn run(cli: Cli) -> Result<()> {
                 emb = head.apply(&emb)?;
                 q = head.apply(&q)?;
             }
-            for hit in search::top_k(&emb, q.row(0), k, None)? {
+            for hit in search::top_k(&emb, q.row(0)?, k, None)? {
                 let label = ds
                     .labels
                     .as_ref()
@@ -343,6 +370,24 @@ fn bar(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
+/// Fails unless the labelled records of `ds` fall in at least two classes: with one class
+/// there is nothing to tell apart, so tuning cannot help (and "tuned = raw" would mislead).
+fn require_classes(ds: &Dataset, path: &Path, column: &str) -> Result<()> {
+    match ds.classes().len() {
+        0 => bail!("{}: the label column '{column}' has no labels", path.display()),
+        1 => bail!(
+            "{}: the label column '{column}' has one class only ('{}'): there is nothing to learn; label records of at least two classes",
+            path.display(),
+            ds.classes()[0]
+        ),
+        _ => Ok(()),
+    }
+}
+
+fn no_check(_: &Dataset) -> Result<()> {
+    Ok(())
+}
+
 fn read_dataset(path: &Path, data: &DataArgs) -> Result<(Vec<u8>, Dataset)> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let options = LoadOptions {
@@ -358,8 +403,16 @@ fn read_dataset(path: &Path, data: &DataArgs) -> Result<(Vec<u8>, Dataset)> {
 
 /// Reads and embeds a dataset, through the embedding cache: the user's cache folder, keyed
 /// by the file's bytes, the text columns and the model's files.
-fn load_and_embed(path: &Path, data: &DataArgs, model: &Model) -> Result<(Dataset, Embeddings)> {
+/// `check` runs on the records before anything is embedded, so a dataset that cannot serve
+/// the command fails at once.
+fn load_and_embed(
+    path: &Path,
+    data: &DataArgs,
+    model: &Model,
+    check: impl Fn(&Dataset) -> Result<()>,
+) -> Result<(Dataset, Embeddings)> {
     let (bytes, ds) = read_dataset(path, data)?;
+    check(&ds)?;
     let mut key = Sha256::new();
     key.update(&bytes);
     key.update(ds.text_columns.join("\u{0}").as_bytes());
@@ -406,10 +459,12 @@ fn load_and_embed(path: &Path, data: &DataArgs, model: &Model) -> Result<(Datase
 fn eval(args: EvalArgs) -> Result<()> {
     let label_column = require_label(&args.data)?.to_string();
     let model = Model::open(&args.data)?;
-    let (train_ds, train_emb) = load_and_embed(&args.file, &args.data, &model)?;
+    let (train_ds, train_emb) = load_and_embed(&args.file, &args.data, &model, |ds| {
+        require_classes(ds, &args.file, &label_column)
+    })?;
     let (train_ds, train_emb, eval_ds, eval_emb) = match (&args.eval_file, args.split) {
         (Some(eval_file), _) => {
-            let (eval_ds, eval_emb) = load_and_embed(eval_file, &args.data, &model)?;
+            let (eval_ds, eval_emb) = load_and_embed(eval_file, &args.data, &model, no_check)?;
             (train_ds, train_emb, eval_ds, eval_emb)
         }
         (None, Some(fraction)) => {
@@ -417,12 +472,12 @@ fn eval(args: EvalArgs) -> Result<()> {
             let ids = train_ds.class_ids();
             let y: Vec<usize> = rows.iter().filter_map(|&i| ids[i]).collect();
             let (tr, ev) = metrics::split_per_class(&y, fraction)?;
-            let pick = |part: &[usize]| -> (Dataset, Embeddings) {
+            let pick = |part: &[usize]| -> Result<(Dataset, Embeddings)> {
                 let idx: Vec<usize> = part.iter().map(|&j| rows[j]).collect();
-                (subset(&train_ds, &idx), train_emb.select(&idx))
+                Ok((subset(&train_ds, &idx), train_emb.select(&idx)?))
             };
-            let (a, b) = pick(&tr);
-            let (c, d) = pick(&ev);
+            let (a, b) = pick(&tr)?;
+            let (c, d) = pick(&ev)?;
             (a, b, c, d)
         }
         (None, None) => bail!("give an eval pool: --eval-file FILE or --split FRACTION"),
@@ -432,7 +487,7 @@ fn eval(args: EvalArgs) -> Result<()> {
     classes.extend(eval_ds.classes());
     classes.sort();
     classes.dedup();
-    let ids = |ds: &Dataset, emb: &Embeddings| -> (Embeddings, Vec<usize>) {
+    let ids = |ds: &Dataset, emb: &Embeddings| -> Result<(Embeddings, Vec<usize>)> {
         let names = ds.labels.clone().unwrap_or_default();
         let (rows, y): (Vec<usize>, Vec<usize>) = names
             .iter()
@@ -443,10 +498,10 @@ fn eval(args: EvalArgs) -> Result<()> {
                     .map(|c| (i, c))
             })
             .unzip();
-        (emb.select(&rows), y)
+        Ok((emb.select(&rows)?, y))
     };
-    let (tx, ty) = ids(&train_ds, &train_emb);
-    let (ex, ey) = ids(&eval_ds, &eval_emb);
+    let (tx, ty) = ids(&train_ds, &train_emb)?;
+    let (ex, ey) = ids(&eval_ds, &eval_emb)?;
     if ex.rows() < 2 {
         bail!("the eval pool has fewer than 2 labelled records");
     }
@@ -576,10 +631,11 @@ fn bench(
             ..data.clone()
         },
         &model,
+        no_check,
     )?;
     let (_, y) = labelled(&ds);
     let picked = metrics::simulated_labeling(&y, 261, 0);
-    let x = emb.select(&picked);
+    let x = emb.select(&picked)?;
     let py: Vec<usize> = picked.iter().map(|&i| y[i]).collect();
     let config = TrainConfig::default();
     let mut times = Vec::new();
@@ -610,7 +666,7 @@ fn bench(
         let mut times = Vec::new();
         for i in 0..100.min(emb.rows()) {
             let start = Instant::now();
-            search::top_k(&emb, emb.row(i), 1000, Some(i))?;
+            search::top_k(&emb, emb.row(i)?, 1000, Some(i))?;
             times.push(start.elapsed().as_secs_f64() * 1e3);
         }
         println!(

@@ -49,7 +49,28 @@ impl SentenceTokenizer {
 
     /// Token ids with special tokens, truncated to `max_seq_length` keeping the final [SEP]
     /// (sentence-transformers keeps [CLS], the first max-2 word pieces, then [SEP]).
+    ///
+    /// A long text is tokenized by growing prefixes, each cut at a whitespace character: BERT's
+    /// normaliser works per character and its pre-tokenizer splits at whitespace, so a prefix
+    /// cut there yields exactly the first word pieces of the whole text. A 10 MB record costs
+    /// the time of its first few kilobytes, not seconds.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        let mut chars = 4096;
+        loop {
+            let cut = text.char_indices().nth(chars).map(|(at, _)| at);
+            let prefix = match cut.and_then(|at| text[..at].rfind(char::is_whitespace)) {
+                Some(at) => &text[..at],
+                None => text, // short, or one huge word: the whole text
+            };
+            let ids = self.encode_all(prefix)?;
+            if prefix.len() == text.len() || ids.len() >= self.max_seq_length {
+                return Ok(ids);
+            }
+            chars *= 4;
+        }
+    }
+
+    fn encode_all(&self, text: &str) -> Result<Vec<u32>> {
         let encoding = self
             .tokenizer
             .encode(text, true)
