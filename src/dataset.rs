@@ -982,6 +982,30 @@ mod tests {
     }
 
     #[test]
+    fn utf16_is_decoded_and_binaries_are_named() {
+        let o = opts("f.csv", &["text"], Some("label"));
+        let mut le = vec![0xFF, 0xFE];
+        le.extend(
+            "text,label\nhé,a\n"
+                .encode_utf16()
+                .flat_map(|u| u.to_le_bytes()),
+        );
+        let ds = load(&le, &o).unwrap();
+        assert_eq!(ds.texts, vec!["hé"]);
+        le.push(0x41); // an odd trailing byte
+        assert!(err(&le, &o).contains("bad UTF-16"), "{}", err(&le, &o));
+        assert!(err(b"%PDF-1.4 ...", &o).contains("PDF"));
+        assert!(err(b"PK\x03\x04rest", &o).contains("Excel .xlsx"));
+        let nul = err(b"text,label\nok,a\nb\x00ad,b\n", &o);
+        assert!(nul.contains("line 3") && nul.contains("NUL"), "{nul}");
+        let open = err(b"text,label\nok,a\n\"open,b\nmore,c\n", &o);
+        assert!(
+            open.contains("line 3") && open.contains("never closed"),
+            "{open}"
+        );
+    }
+
+    #[test]
     fn invalid_utf8_names_line_and_byte() {
         let o = opts("u.tsv", &["text"], None);
         let e = err(b"\xEF\xBB\xBFtext\tlabel\nok\tx\nbad \xe9\ty\n", &o);

@@ -368,7 +368,8 @@ mod tests {
             .unwrap();
         let n = 5f32.sqrt();
         assert!(
-            (tuned.row(0).unwrap()[0] - 2.0 / n).abs() < 1e-6 && (tuned.row(0).unwrap()[1] + 1.0 / n).abs() < 1e-6
+            (tuned.row(0).unwrap()[0] - 2.0 / n).abs() < 1e-6
+                && (tuned.row(0).unwrap()[1] + 1.0 / n).abs() < 1e-6
         );
         assert!(head.apply(&sample()).is_err(), "dimension mismatch");
     }

@@ -328,7 +328,10 @@ mod tests {
         assert!(split_per_class(&labels, 1.5).is_err());
         // sparse ids group the same way without allocating max(id) + 1 groups
         let sparse: Vec<usize> = labels.iter().map(|&c| c * (usize::MAX / 4)).collect();
-        assert_eq!(split_per_class(&sparse, 0.5).unwrap(), split_per_class(&labels, 0.5).unwrap());
+        assert_eq!(
+            split_per_class(&sparse, 0.5).unwrap(),
+            split_per_class(&labels, 0.5).unwrap()
+        );
     }
 
     /// Three noisy clusters of 10 on the sphere, labelled by cluster.

@@ -94,7 +94,13 @@ fn a_ten_thousand_word_record_is_truncated_not_an_error() {
         .embed(&[long.as_str(), "short"], &mut |_, _| true)
         .unwrap();
     assert_eq!(emb.rows(), 2);
-    let norm: f32 = emb.row(0).unwrap().iter().map(|v| v * v).sum::<f32>().sqrt();
+    let norm: f32 = emb
+        .row(0)
+        .unwrap()
+        .iter()
+        .map(|v| v * v)
+        .sum::<f32>()
+        .sqrt();
     assert!((norm - 1.0).abs() < 1e-4);
 }
 
@@ -119,12 +125,21 @@ fn long_texts_tokenize_as_a_whole() {
         "Café déjà vu, naïve façade! ".repeat(2000),
         format!("{} tail words here", "x".repeat(9000)),
         format!("{}end", "a ".repeat(5000)),
-        format!("{}{}", " ".repeat(20_000), "words after a long blank ".repeat(50)),
+        format!(
+            "{}{}",
+            " ".repeat(20_000),
+            "words after a long blank ".repeat(50)
+        ),
         "日本語のテキストと English mixed ".repeat(800),
         "short text".to_string(),
     ];
     for t in &texts {
-        assert_eq!(enc.tokenizer().encode(t).unwrap(), truncated(t), "{}", t.chars().take(40).collect::<String>());
+        assert_eq!(
+            enc.tokenizer().encode(t).unwrap(),
+            truncated(t),
+            "{}",
+            t.chars().take(40).collect::<String>()
+        );
     }
 }
 

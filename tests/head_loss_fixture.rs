@@ -187,7 +187,10 @@ fn one_adamw_step_matches() {
     let step = |weight_decay: f64| -> Vec<f32> {
         let h = head(&f);
         let before = h.vars();
-        let before: Vec<Tensor> = before.iter().map(|v| v.as_tensor().copy().unwrap()).collect();
+        let before: Vec<Tensor> = before
+            .iter()
+            .map(|v| v.as_tensor().copy().unwrap())
+            .collect();
         let mut opt = AdamW::new(
             h.vars(),
             ParamsAdamW {
@@ -218,7 +221,10 @@ fn one_adamw_step_matches() {
     let none = step(0.0);
     eprintln!("adamw step, max |diff| of the change per parameter: with decay {decoupled:?}, without {none:?}");
     for (key, d) in ["fc_weight", "fc_bias", "gates"].iter().zip(&decoupled) {
-        assert!(*d < 1e-6, "after one AdamW step, the change of {key} differs by {d}");
+        assert!(
+            *d < 1e-6,
+            "after one AdamW step, the change of {key} differs by {d}"
+        );
     }
     assert!(
         none.iter().any(|&d| d > 5e-6),
@@ -247,7 +253,12 @@ fn adamw_decay_is_decoupled() {
     for _ in 0..steps {
         // a loss whose gradient 2 (w - w) is exactly zero
         let here = w.as_tensor().detach();
-        let loss = (w.as_tensor() - here).unwrap().sqr().unwrap().sum_all().unwrap();
+        let loss = (w.as_tensor() - here)
+            .unwrap()
+            .sqr()
+            .unwrap()
+            .sum_all()
+            .unwrap();
         opt.backward_step(&loss).unwrap();
     }
     let got = w.as_tensor().to_vec1::<f32>().unwrap();

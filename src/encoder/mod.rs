@@ -142,7 +142,11 @@ impl Encoder {
         let model = BertModel::load(vb, &config).map_err(|e| {
             Error::model(
                 "model.safetensors",
-                format!("does not hold the BERT weights config.json describes: {e}"),
+                // the first line: candle appends a backtrace when RUST_BACKTRACE is set
+                format!(
+                    "does not hold the BERT weights config.json describes: {}",
+                    e.to_string().lines().next().unwrap_or_default()
+                ),
             )
         })?;
         Ok(Self {
