@@ -183,6 +183,14 @@ pub fn train_head(
     out.head.to_safetensors().map_err(js_err)
 }
 
+/// Checks a head (safetensors bytes, e.g. from an imported project file): its input
+/// dimension, or an error saying what is wrong with it.
+#[wasm_bindgen(js_name = headDim)]
+pub fn head_dim(head: &[u8]) -> Result<usize, JsError> {
+    let head = SkipConnectionHead::from_safetensors(head).map_err(js_err)?;
+    Ok(head.config().dim)
+}
+
 /// Check records for the honest figure: `count` records drawn uniformly at random (seeded)
 /// among the unlabelled ones (`labels[i] < 0`).
 #[wasm_bindgen(js_name = drawChecks)]

@@ -5,10 +5,11 @@
 // www/plot.js (~30 lines) — uPlot would be small too, but it is not needed for one series
 // and nothing extra has to pass the CSP.
 //
-// Threads: the main thread runs its own engine instance (no model) for parsing and exact
-// search; a Pool of min(hardwareConcurrency, 4) module workers embeds (each reads the model
-// from the Cache API itself); one more worker trains (Cancel terminates it).
-import init, { parseTable, loadDataset, SearchIndex, defaultTrainConfig, drawChecks, checkGain } from "../pkg/simtune.js";
+// Threads: the main thread runs its own engine instance (no model) for exact search and the
+// check figure; a Pool of min(hardwareConcurrency, 4) module workers embeds (each reads the
+// model from the Cache API itself); one more worker trains (Cancel terminates it) and one
+// reads datasets (preview, parse, hash), so no file is ever parsed on the main thread.
+import init, { SearchIndex, defaultTrainConfig, drawChecks, checkGain } from "../pkg/simtune.js";
 import * as store from "./store.js";
 import { ensureCached, modelName } from "./model.js";
 import { Pool, EngineWorker, Cancelled } from "./pool.js";
@@ -29,9 +30,10 @@ const $ = (id) => document.getElementById(id);
 class App {
   constructor() {
     this.project = new Project();
-    this.engine = { parseTable, loadDataset, SearchIndex, drawChecks };
+    this.engine = { SearchIndex, drawChecks };
     this.pool = new Pool();
     this.trainer = new EngineWorker();
+    this.reader = new EngineWorker();
     this.defaults = null;
     this.indices = { raw: null, tuned: null };
     this.embedRun = 0;
@@ -75,11 +77,18 @@ class App {
   }
 
   // ---- persistence ---------------------------------------------------------------------
-  scheduleSave() {
+  /** Labels and check answers are saved at once (a reload right after a key press keeps
+   * it); other changes (the head, settings) within 120 ms are saved together. */
+  scheduleSave(now = false) {
     $("saved").textContent = "Saving…";
     $("saved").dataset.state = "saving";
     clearTimeout(this.saveTimer);
-    this.saveTimer = setTimeout(() => this.saveNow(), 120);
+    if (now) {
+      this.saveSoon ??= Promise.resolve().then(() => {
+        this.saveSoon = null;
+        return this.saveNow();
+      });
+    } else this.saveTimer = setTimeout(() => this.saveNow(), 120);
   }
   async saveNow() {
     clearTimeout(this.saveTimer);
@@ -89,35 +98,73 @@ class App {
       $("saved").textContent = "Saved in this browser";
       $("saved").dataset.state = "saved";
     } catch (e) {
-      this.error(e, "Could not save the project in this browser");
+      $("saved").textContent = "NOT saved";
+      $("saved").dataset.state = "error";
+      this.error(e, `Could not save the project in this browser (${storageHint(e)}). Your labels are still here: use Export to keep them`);
     }
   }
 
   // ---- dataset -------------------------------------------------------------------------
-  /** Loads records from `bytes` with the chosen columns; the current project stays on failure. */
-  async useDataset(bytes, name, columns) {
-    const ds = loadDataset(new Uint8Array(bytes), {
-      name,
-      text_columns: columns.text,
-      label_column: columns.label || null,
-    });
+  /** Columns and first rows of `file` (a File, or a Blob with `name`), read in a worker. */
+  previewFile(file, name, rows = 5) {
+    return this.reader.call("preview", { file, name, rows });
+  }
+  /**
+   * Loads the records of `file` (a File or Blob) with the chosen columns, in a worker; the
+   * current project stays on failure. When the project has labels and the new file shares
+   * record texts with it (an edited version), the labels follow their text; the others are
+   * kept aside (orphans), never dropped.
+   */
+  async useDataset(file, name, columns) {
+    const ds = await this.reader.call("load", { file, name, columns });
     if (!ds.texts.length) throw new Error(`${name} has no records`);
-    const key = await store.datasetKey(bytes, columns);
     const p = this.project;
-    if (p.n && p.datasetKey === key) {
+    if (p.n && p.datasetKey === ds.key) {
       this.notify("This dataset with these columns is already open; your labels are kept.");
       this.show("label");
       return;
     }
-    if (p.n && p.counts().labelled && !confirm(`Open ${name}? The labels of ${p.file?.name} (${p.counts().labelled}) are replaced. Export them first to keep them.`)) return;
+    // the work to carry over: this project's, or a saved one that could not be restored
+    const saved = p.n ? p.toSaved() : this.unrestored;
+    let carry = null;
+    if (saved) {
+      const orphans = saved.orphans ?? [];
+      const work = (saved.texts?.length ?? 0) + orphans.length;
+      const here = new Set(ds.texts);
+      const shared = (saved.texts ?? []).filter(([, t]) => here.has(t)).length + orphans.filter((o) => here.has(o.text)).length;
+      const from = saved.file?.name ?? "the saved project";
+      if (shared && work) {
+        const msg = `Open ${name}? ${shared} of your ${work} labelled or check records of ${from} have the same text in ${name}: their labels are carried over.${work > shared ? ` The other ${work - shared} are kept aside and exported with the project.` : ""}${saved.head ? " The trained head is set aside (train again on these records)." : ""}`;
+        if (!confirm(msg)) return;
+        carry = saved;
+      } else if (work && !confirm(`Open ${name}? None of its records has the text of your ${work} labelled records of ${from}: those labels are replaced. Export them first to keep them.`)) return;
+    }
     this.cancelEmbedding();
-    await store.put("file", { name, bytes });
-    p.setDataset({ file: { name, size: bytes.byteLength }, columns, key, texts: ds.texts, labels: ds.labels });
-    await this.saveNow();
+    let stored = true;
+    try {
+      await store.put("file", { name, blob: file });
+    } catch (e) {
+      stored = false;
+      console.warn("file not stored", e);
+    }
+    p.setDataset({ file: { name, size: file.size }, columns, key: ds.key, texts: ds.texts, labels: ds.labels });
     const imported = p.counts().labelled;
-    this.notify(`${ds.texts.length} records loaded from ${name}${imported ? `, ${imported} labels imported` : ""}.`);
+    const outcome = carry ? p.reattach(carry) : null;
+    if (carry) (p.emit("labels"), p.emit("check"));
+    this.unrestored = null;
+    await this.saveNow();
+    const parts = [`${ds.texts.length} records loaded from ${name}`];
+    if (imported) parts.push(`${imported} labels imported from its label column`);
+    if (outcome) parts.push(this.reattachSummary(outcome));
+    if (!stored) parts.push(`${name} could not be kept in this browser (storage full?): after a reload, drop it again (your labels are kept)`);
+    this.notify(parts.join("; ") + ".", stored ? "info" : "error");
     this.show("label");
     this.ensureEmbeddings();
+  }
+  reattachSummary({ kept, moved, orphaned }) {
+    const bits = [`${kept + moved} labels on their records${moved ? ` (${moved} found again by their text)` : ""}`];
+    if (orphaned) bits.push(`${orphaned} labels belong to records no longer in the file: kept aside and exported with the project`);
+    return bits.join("; ");
   }
 
   // ---- model + embeddings --------------------------------------------------------------
@@ -185,9 +232,14 @@ class App {
       if (run !== this.embedRun) return;
       this.embedding = false;
       const secs = (performance.now() - t0) / 1000;
-      await store.putEmbeddings(key, { n: p.n, dim, data: emb, model: p.model.id });
       this.setEmbeddings(emb, dim);
-      this.embedStatus("done", `${p.n} records embedded in ${secs.toFixed(1)} s (${(p.n / secs).toFixed(1)} records/s) with ${this.pool.size} workers; kept in this browser.`, 1);
+      let kept = "kept in this browser";
+      try {
+        await store.putEmbeddings(key, { n: p.n, dim, data: emb, model: p.model.id });
+      } catch (e) {
+        kept = `NOT kept in this browser (${storageHint(e)}): they are embedded again after a reload`;
+      }
+      this.embedStatus("done", `${p.n} records embedded in ${secs.toFixed(1)} s (${(p.n / secs).toFixed(1)} records/s) with ${this.pool.size} workers; ${kept}.`, 1);
     } catch (e) {
       if (run !== this.embedRun || e instanceof Cancelled) return;
       this.embedding = false;
@@ -279,7 +331,8 @@ class App {
       if (e.ctrlKey || e.metaKey || e.altKey || typing(e)) return;
       this.views[this.active]?.onKey?.(e);
     });
-    for (const t of ["labels", "head", "settings", "dataset", "check"]) this.project.addEventListener(t, () => this.scheduleSave());
+    for (const t of ["labels", "check"]) this.project.addEventListener(t, () => this.scheduleSave(true));
+    for (const t of ["head", "settings", "dataset"]) this.project.addEventListener(t, () => this.scheduleSave());
     this.project.addEventListener("head", () => {
       this.indices.tuned?.free();
       this.indices.tuned = null;
@@ -304,23 +357,29 @@ class App {
     } catch (e) {
       this.error(e, "Could not read the saved project");
     }
-    if (!saved || !file) return this.show("open");
+    if (!saved) return this.show("open");
+    const blob = file?.blob ?? (file?.bytes ? new Blob([file.bytes]) : null);
     try {
-      const ds = loadDataset(new Uint8Array(file.bytes), {
-        name: file.name,
-        text_columns: saved.columns.text,
-        label_column: saved.columns.label || null,
-      });
-      this.project.restore(saved, ds.texts);
+      if (!blob) throw new Error("the file is not kept in this browser (storage was full when it was opened)");
+      const ds = await this.reader.call("load", { file: blob, name: file.name, columns: saved.columns });
+      const outcome = this.project.restore(saved, ds.texts);
       $("saved").textContent = "Restored from this browser";
       $("saved").dataset.state = "saved";
+      if (outcome.moved || outcome.orphaned) this.notify(`Restored: ${this.reattachSummary(outcome)}.`);
       this.show("label");
       this.ensureEmbeddings();
     } catch (e) {
-      this.error(e, "The saved dataset could not be read again");
+      // nothing saved is touched: opening the file again re-attaches the labels by text
+      this.unrestored = saved;
+      this.error(e, `Your project (${saved.file?.name}, ${saved.texts?.length ?? 0} labelled records) could not be opened again; its labels are kept: open ${saved.file?.name ?? "the file"} again to get them back`);
       this.show("open");
     }
   }
+}
+
+/** What a storage failure means, in words. */
+function storageHint(e) {
+  return e?.name === "QuotaExceededError" ? "this browser's storage for the page is full" : String(e?.message ?? e);
 }
 
 const app = new App();

@@ -1,6 +1,8 @@
 // Model files: the default model (served next to the page), a Hugging Face hub id, or a
 // dropped model folder. The main thread only moves files into the Cache API; each worker
 // reads them from there itself (no second JS copy of the weights in the page).
+import { sha256Hex } from "./hash.js";
+
 export const CACHE = "simtune-models";
 export const REQUIRED = ["config.json", "tokenizer.json", "model.safetensors"];
 export const OPTIONAL = ["sentence_bert_config.json", "1_Pooling/config.json"];
@@ -82,8 +84,16 @@ export async function cacheFolder(fileList) {
   for (const f of REQUIRED) {
     if (!byPath.has(f)) throw new Error(`the folder "${root}" has no ${f}: simtune needs ${REQUIRED.join(", ")}`);
   }
-  const model = { id: `local:${root}:${config.size}:${byPath.get("model.safetensors").size}`, kind: "local", name: root };
-  model.base = new URL(`/__local-model/${encodeURIComponent(root)}/`, location.href).href;
+  // identity by content (SHA-256 of the files that make the embeddings), not by name or size:
+  // two fine-tunes of one architecture must not share cached embeddings
+  const digests = [];
+  for (const f of ["config.json", "tokenizer.json", "model.safetensors", "sentence_bert_config.json", "1_Pooling/config.json"]) {
+    const file = byPath.get(f);
+    digests.push(file ? await sha256Hex(await file.arrayBuffer()) : "-");
+  }
+  const hash = (await sha256Hex(new TextEncoder().encode(digests.join(":")))).slice(0, 24);
+  const model = { id: `local:${root}:${hash}`, kind: "local", name: root, hash };
+  model.base = new URL(`/__local-model/${hash}/`, location.href).href;
   const cache = await caches.open(CACHE);
   for (const f of [...REQUIRED, ...OPTIONAL]) {
     const file = byPath.get(f);

@@ -1,7 +1,16 @@
-// Export / import of the project as one JSON file: labels by record text + index, settings,
-// the check set (records + judgments, by text + index), the head as base64 safetensors.
-// Import matches records by index when the text agrees, else by text.
+// Export / import of the project as one JSON file: labels by record text + index (and the
+// labels kept aside whose records left the file), settings, the check set (records +
+// judgments, by text + index), the model id, the dataset key, the head as base64 safetensors.
+//
+// Import trusts nothing: the format and version are checked, the head is parsed and its
+// dimension compared with the model's, a head from another model is refused unless the person
+// says so, and the person sees what changes (new labels, labels that differ from theirs,
+// records not found) before anything is replaced. Labels merge: records labelled only here
+// keep their labels.
+import { headDim } from "../pkg/simtune.js";
+
 const FORMAT = "simtune-project";
+const VERSION = 1;
 
 function toBase64(bytes) {
   let s = "";
@@ -15,89 +24,165 @@ function fromBase64(b64) {
   return out;
 }
 
-export function exportProject(app) {
+/** The project document: from the open project, or from a saved one that could not be
+ * opened again (`app.unrestored`), so labels can always be taken away. */
+function projectDoc(app) {
   const p = app.project;
-  if (!p.n) throw new Error("there is no project to export yet: open a dataset first");
+  const saved = p.n ? p.toSaved() : app.unrestored;
+  if (!saved) throw new Error("there is no project to export yet: open a dataset first");
+  const text = new Map(saved.texts ?? []);
+  const name = (l) => saved.labelNames[l];
   const labels = [];
-  p.labels.forEach((l, i) => {
-    if (l >= 0) labels.push({ index: i, text: p.texts[i], label: p.labelNames[l] });
+  (saved.labels ?? []).forEach((l, i) => {
+    if (l >= 0 && text.has(i)) labels.push({ index: i, text: text.get(i), label: name(l) });
   });
-  const doc = {
+  for (const o of saved.orphans ?? []) labels.push({ index: null, text: o.text, label: o.label });
+  const entry = (i) => ({ index: i, text: text.get(i) });
+  const c = saved.check ?? { records: [], labels: [], not: [] };
+  return {
     format: FORMAT,
-    version: 1,
+    version: VERSION,
     exported: new Date().toISOString(),
-    dataset: { name: p.file?.name, records: p.n, key: p.datasetKey, columns: p.columns },
-    model: { id: p.model.id, kind: p.model.kind },
-    labelNames: p.labelNames,
+    dataset: { name: saved.file?.name, records: p.n || null, key: saved.datasetKey, columns: saved.columns },
+    model: { id: saved.model?.id, kind: saved.model?.kind },
+    labelNames: saved.labelNames,
     labels,
-    settings: p.settings,
-    trainConfig: p.trainConfig,
+    settings: saved.settings,
+    trainConfig: saved.trainConfig,
     check: {
-      records: p.check.records.map((i) => ({ index: i, text: p.texts[i] })),
-      labels: [...p.check.labels].map(([i, l]) => ({ index: i, text: p.texts[i], label: p.labelNames[l] })),
-      not: p.check.not.map(([i, l]) => ({ index: i, text: p.texts[i], label: p.labelNames[l] })),
+      records: c.records.map(entry),
+      labels: c.labels.map(([i, l]) => ({ ...entry(i), label: name(l) })),
+      not: c.not.map(([i, l]) => ({ ...entry(i), label: name(l) })),
     },
-    head: p.head ? toBase64(p.head) : null,
+    head: saved.head ? toBase64(saved.head) : null,
   };
+}
+
+export function exportProject(app) {
+  const doc = projectDoc(app);
   const blob = new Blob([JSON.stringify(doc, null, 1)], { type: "application/json" });
   const a = document.createElement("a");
   a.href = URL.createObjectURL(blob);
-  a.download = `${(p.file?.name ?? "project").replace(/\.[^.]+$/, "")}.simtune.json`;
+  a.download = `${(doc.dataset.name ?? "project").replace(/\.[^.]+$/, "")}.simtune.json`;
   document.body.append(a);
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
 }
 
-export async function importProject(app, file) {
-  const p = app.project;
-  if (!p.n) throw new Error("open the project's dataset first, then import its labels");
+/** Reads and checks a project file; throws an Error naming what is wrong. */
+async function readDoc(file) {
   let doc;
   try {
     doc = JSON.parse(await file.text());
   } catch (e) {
     throw new Error(`not a JSON file (${e.message})`);
   }
-  if (doc?.format !== FORMAT || !Array.isArray(doc.labels)) throw new Error("not a simtune project file");
+  if (doc?.format !== FORMAT) throw new Error(`not a simtune project file (no "format": "${FORMAT}")`);
+  if (!Number.isInteger(doc.version) || doc.version < 1) throw new Error(`its "version" is ${JSON.stringify(doc.version)}, not a version number`);
+  if (doc.version > VERSION) throw new Error(`it was written by a newer simtune (format version ${doc.version}; this page reads version ${VERSION}): open it with the newer page`);
+  if (!Array.isArray(doc.labels)) throw new Error(`its "labels" is not a list`);
+  return doc;
+}
+
+/** The head of `doc` as bytes with its dimension, or null; throws when it is damaged. */
+function readHead(doc) {
+  if (doc.head == null) return null;
+  let bytes;
+  try {
+    if (typeof doc.head !== "string") throw new Error("not text");
+    bytes = fromBase64(doc.head);
+  } catch {
+    throw new Error(`its trained head is damaged (not base64 text)`);
+  }
+  try {
+    return { bytes, dim: headDim(bytes) };
+  } catch (e) {
+    throw new Error(`its trained head is damaged: ${e.message}`);
+  }
+}
+
+export async function importProject(app, file) {
+  const p = app.project;
+  if (!p.n) throw new Error("open the project's dataset first, then import its labels");
+  const doc = await readDoc(file);
+  let head = readHead(doc);
+  const notes = [];
+  if (head && p.dim && head.dim !== p.dim) {
+    notes.push(`its head (for ${head.dim}-dimensional embeddings) does not fit this model (${p.dim}) and is not imported`);
+    head = null;
+  }
+  const fileModel = typeof doc.model?.id === "string" ? doc.model.id : null;
+  if (head && fileModel !== p.model.id) {
+    const ok = confirm(
+      `${file.name} holds a head trained on the embeddings of ${fileModel ?? "an unknown model"}, but this project uses ${p.model.id}: applied here its "tuned" results would be meaningless.\n\nOK: import the labels only. Cancel: import nothing.`,
+    );
+    if (!ok) return;
+    notes.push(`its head (trained on ${fileModel ?? "an unknown model"}) is left out`);
+    head = null;
+  }
+
+  // where each entry lands: by index when the text agrees, else by text
   const byText = new Map();
   p.texts.forEach((t, i) => byText.has(t) || byText.set(t, i));
-  const names = [];
-  const labels = new Int32Array(p.n).fill(-1);
-  let missing = 0;
-  const find = (entry) => (Number.isInteger(entry?.index) && p.texts[entry.index] === entry.text ? entry.index : byText.get(entry?.text));
-  const nameId = (label) => {
-    const name = String(label ?? "").trim();
-    if (!name) return -1;
-    const id = names.indexOf(name);
-    return id < 0 ? names.push(name) - 1 : id;
-  };
-  for (const entry of doc.labels) {
-    if (!String(entry.label ?? "").trim()) continue;
-    const i = find(entry);
-    if (i === undefined) {
-      missing++;
+  const find = (e) => (Number.isInteger(e?.index) && p.texts[e.index] === e.text ? e.index : byText.get(e?.text));
+  const clean = (l) => (typeof l === "string" || typeof l === "number" ? String(l).trim() : "");
+  const incoming = new Map(); // record -> label name
+  const orphans = [];
+  let invalid = 0;
+  for (const e of doc.labels) {
+    const label = clean(e?.label);
+    if (!label || typeof e?.text !== "string") {
+      invalid += e?.label == null ? 0 : 1;
       continue;
     }
-    labels[i] = nameId(entry.label);
+    const i = find(e);
+    if (i === undefined) orphans.push({ text: e.text, label });
+    else incoming.set(i, label);
   }
-  const pairs = (list) =>
-    (Array.isArray(list) ? list : []).map((e) => [find(e), nameId(e?.label)]).filter(([i, l]) => i !== undefined && l >= 0);
-  const check = {
-    records: (Array.isArray(doc.check?.records) ? doc.check.records : []).map(find).filter((i) => i !== undefined),
-    labels: pairs(doc.check?.labels),
-    not: pairs(doc.check?.not),
-  };
-  for (const n of doc.labelNames ?? []) if (!names.includes(n)) names.push(String(n));
-  p.labelNames = names;
-  p.labels = labels;
-  p.history = [];
-  if (doc.settings) p.settings = { ...p.settings, ...doc.settings };
-  if (doc.trainConfig) p.trainConfig = doc.trainConfig;
-  p.loadCheck(check);
-  p.head = doc.head ? fromBase64(doc.head) : null;
+  let fresh = 0;
+  let same = 0;
+  let differ = 0;
+  for (const [i, label] of incoming) {
+    const mine = p.labelName(i);
+    if (mine === null) fresh++;
+    else if (mine === label) same++;
+    else differ++;
+  }
+  const mineOnly = p.counts().labelled - same - differ;
+  const otherData = doc.dataset?.key && doc.dataset.key !== p.datasetKey;
+  const checkIn = Array.isArray(doc.check?.records) ? doc.check.records.length : 0;
+  const summary = [
+    `Import ${file.name}${otherData ? ` (made on another file: ${doc.dataset?.name ?? "unnamed"}; records matched by their text)` : ""}?`,
+    `${incoming.size} labels land on records here: ${fresh} new, ${same} the same as yours, ${differ} DIFFERENT from yours${differ ? " (the file's label replaces yours)" : ""}.`,
+    orphans.length ? `${orphans.length} labels are for records not in this dataset: kept aside and exported with the project.` : "",
+    mineOnly > 0 ? `Your ${mineOnly} labels the file does not have are kept.` : "",
+    checkIn ? `The check set is replaced by the file's (${checkIn} records).` : "",
+    head ? (p.head ? "Your trained head is replaced by the file's." : "The file's trained head is imported.") : "",
+    ...notes.map((n) => `Note: ${n}.`),
+  ].filter(Boolean);
+  if (!confirm(summary.join("\n"))) return;
+
+  const undo = { indices: [...incoming.keys()], prev: [...incoming.keys()].map((i) => p.labels[i]) };
+  for (const [i, label] of incoming) p.labels[i] = p.labelId(label, true);
+  for (const n of Array.isArray(doc.labelNames) ? doc.labelNames : []) if (clean(n)) p.labelId(clean(n), true);
+  const known = new Set(p.orphans.map((o) => `${o.label}\u0000${o.text}`));
+  for (const o of orphans) if (!known.has(`${o.label}\u0000${o.text}`)) p.orphans.push(o);
+  p.history.push(undo);
+  if (doc.settings && typeof doc.settings === "object") p.settings = { ...p.settings, ...doc.settings };
+  if (doc.trainConfig && typeof doc.trainConfig === "object") p.trainConfig = doc.trainConfig;
+  if (checkIn) {
+    const pairs = (list) =>
+      (Array.isArray(list) ? list : []).map((e) => [find(e), clean(e?.label) ? p.labelId(clean(e.label), true) : -1]).filter(([i, l]) => i !== undefined && l >= 0);
+    p.loadCheck({ records: doc.check.records.map(find).filter((i) => i !== undefined), labels: pairs(doc.check.labels), not: pairs(doc.check.not) });
+  }
+  if (head) p.head = head.bytes;
   p.emit("labels");
   p.emit("settings");
   p.emit("head");
-  const n = doc.labels.length - missing;
-  app.notify(`Imported ${n} labels${missing ? ` (${missing} records not found in this dataset)` : ""}${p.head ? " and the trained head" : ""}.`);
+  const done = [`Imported ${incoming.size} labels (${fresh} new, ${differ} changed)`];
+  if (orphans.length) done.push(`${orphans.length} kept aside (records not in this dataset)`);
+  if (invalid) done.push(`${invalid} entries skipped (no text or a label that is not text)`);
+  if (head) done.push("the trained head");
+  app.notify(`${done.join("; ")}.${notes.length ? ` Note: ${notes.join("; ")}.` : ""}`);
 }

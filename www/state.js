@@ -21,6 +21,9 @@ export class Project extends EventTarget {
     this.dim = 0;
     this.head = null;
     this.trainConfig = null;
+    /** Labels whose records are no longer in the dataset (the file changed): [{text, label}].
+     * Kept, saved and exported, never dropped. */
+    this.orphans = [];
     this.clearCheck();
     this.settings = { sessionK: 100, compareK: 10, checkK: 10, checkCount: 40 };
   }
@@ -156,10 +159,16 @@ export class Project extends EventTarget {
     };
     this.emit("check");
   }
-  /** What IndexedDB keeps (the file bytes and embeddings are kept apart). */
+  /** What IndexedDB keeps (the file bytes and embeddings are kept apart). `texts` holds the
+   * text of every record that carries a label or is a check record, so they can be found
+   * again by text if the records change under them. */
   toSaved() {
+    const keep = new Set(this.check.records);
+    this.labels.forEach((l, i) => l >= 0 && keep.add(i));
     return {
       version: 1,
+      texts: [...keep].map((i) => [i, this.texts[i]]),
+      orphans: this.orphans,
       file: this.file,
       columns: this.columns,
       datasetKey: this.datasetKey,
@@ -172,20 +181,79 @@ export class Project extends EventTarget {
       settings: this.settings,
     };
   }
+  /**
+   * Restores a saved project over `texts` (the records read again from the saved file, or a
+   * new version of it). Labels and check records follow their text: kept where the text is
+   * unchanged, moved to the same text elsewhere, and kept aside in `orphans` when the text
+   * is gone. Returns {kept, moved, orphaned} (labels).
+   */
   restore(saved, texts) {
     this.file = saved.file;
     this.columns = saved.columns;
     this.datasetKey = saved.datasetKey;
     this.texts = texts;
-    this.labelNames = saved.labelNames ?? [];
-    this.labels = saved.labels?.length === texts.length ? Int32Array.from(saved.labels) : new Int32Array(texts.length).fill(-1);
+    this.labelNames = [...(saved.labelNames ?? [])].map(String);
+    this.labels = new Int32Array(texts.length).fill(-1);
     this.model = saved.model ?? { ...DEFAULT_MODEL };
     this.head = saved.head ?? null;
     this.trainConfig = saved.trainConfig ?? null;
-    this.loadCheck(saved.check);
     this.settings = { ...this.settings, ...saved.settings };
+    const outcome = this.reattach(saved);
     this.emit("dataset");
     this.emit("labels");
     this.emit("head");
+    return outcome;
+  }
+  /** Places the labels, check records and orphans of `saved` on the current records by
+   * text (see restore), over the labels already here; label ids go by name. */
+  reattach(saved) {
+    const texts = this.texts;
+    const savedText = new Map(saved.texts ?? []);
+    const names = saved.labelNames ?? [];
+    const idOf = (l) => (Number.isInteger(l) && l >= 0 && l < names.length ? this.labelId(String(names[l]), true) : -1);
+    const byText = new Map();
+    texts.forEach((t, i) => {
+      if (!byText.has(t)) byText.set(t, []);
+      byText.get(t).push(i);
+    });
+    const taken = new Set();
+    /** Where saved record i is now: the same index if its text is unchanged, else the first
+     * record not yet taken with that text; -1 when the text is gone. A save without texts
+     * (older versions) keeps indices when the record count agrees. */
+    const place = (i) => {
+      const t = savedText.get(i);
+      if (t === undefined) return saved.labels?.length === texts.length && i < texts.length ? i : -1;
+      if (texts[i] === t && !taken.has(i)) return i;
+      return byText.get(t)?.find((j) => !taken.has(j)) ?? -1;
+    };
+    const orphans = [...(saved.orphans ?? [])];
+    let kept = 0;
+    let moved = 0;
+    const old = saved.labels ?? [];
+    for (let i = 0; i < old.length; i++) {
+      const l = idOf(old[i]);
+      if (l < 0) continue;
+      const j = place(i);
+      if (j < 0) {
+        if (savedText.has(i)) orphans.push({ text: savedText.get(i), label: this.labelNames[l] });
+        continue;
+      }
+      taken.add(j);
+      this.labels[j] = l;
+      j === i ? kept++ : moved++;
+    }
+    // orphans whose text is back (the file was edited back) take their place again
+    this.orphans = [];
+    for (const o of orphans) {
+      const j = byText.get(o.text)?.find((x) => this.labels[x] < 0);
+      if (j === undefined) this.orphans.push(o);
+      else (this.labels[j] = this.labelId(o.label, true)), moved++;
+    }
+    this.history = [];
+    const c = saved.check ?? {};
+    const at = (i) => (savedText.has(i) ? (texts[i] === savedText.get(i) ? i : byText.get(savedText.get(i))?.[0] ?? -1) : place(i));
+    const pairs = (list) => (list ?? []).map(([r, l]) => [at(r), idOf(l)]).filter(([r, l]) => r >= 0 && l >= 0);
+    this.loadCheck({ records: (c.records ?? []).map(at).filter((r) => r >= 0), labels: pairs(c.labels), not: pairs(c.not) });
+    return { kept, moved, orphaned: this.orphans.length };
   }
 }

@@ -27,13 +27,3 @@ export async function clearAll() {
   const db = await dbp;
   await Promise.all([db.clear("kv"), db.clear("embeddings")]);
 }
-
-/** SHA-256 (hex) of the file bytes + the chosen columns: the dataset's identity. */
-export async function datasetKey(bytes, columns) {
-  const extra = new TextEncoder().encode("\u0000" + JSON.stringify(columns));
-  const all = new Uint8Array(bytes.byteLength + extra.length);
-  all.set(new Uint8Array(bytes), 0);
-  all.set(extra, bytes.byteLength);
-  const digest = await crypto.subtle.digest("SHA-256", all);
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}

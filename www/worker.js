@@ -1,6 +1,8 @@
-// One wasm engine instance. The page's pool runs several of these (embedding), and one more
-// for training (cancel = terminate it). Messages: {id, op, args} -> {id, progress} / {id, result} / {id, error}.
-import init, { SentenceEncoder, trainHead } from "../pkg/simtune.js";
+// One wasm engine instance. The page's pool runs several of these (embedding), one more
+// trains (cancel = terminate it) and one reads datasets (parse + hash), so a 100 MB file never
+// blocks the tab. Messages: {id, op, args} -> {id, progress} / {id, result} / {id, error}.
+import init, { SentenceEncoder, trainHead, parseTable, loadDataset } from "../pkg/simtune.js";
+import { datasetKey } from "./hash.js";
 
 const CACHE = "simtune-models";
 const MISSING_HEADER = "x-simtune-missing";
@@ -17,7 +19,34 @@ async function modelFile(base, name, optional) {
   return new Uint8Array(await r.arrayBuffer());
 }
 
+/** The preview reads at most this much of a file (cut at its last line break). */
+const PREVIEW_BYTES = 1 << 20;
+
 const ops = {
+  /** Columns, the first `rows` rows and the row count of `file` (a File or Blob with a name);
+   * a big file is previewed from its head only ({partial: true, rows estimated}). */
+  async preview({ file, name, rows }) {
+    if (file.size > PREVIEW_BYTES) {
+      const head = new Uint8Array(await file.slice(0, PREVIEW_BYTES).arrayBuffer());
+      const cut = head.lastIndexOf(10) + 1;
+      try {
+        if (cut > 0) {
+          const table = parseTable(head.subarray(0, cut), name, rows);
+          const estimate = Math.round((table.total_rows * file.size) / cut);
+          return [{ ...table, partial: true, total_rows: estimate }, []];
+        }
+      } catch {
+        // a JSON array, or a quoted field cut in two: read the whole file below
+      }
+    }
+    return [parseTable(new Uint8Array(await file.arrayBuffer()), name, rows), []];
+  },
+  /** The records of `file` with `columns` {text: [..], label}, and the dataset key. */
+  async load({ file, name, columns }) {
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    const ds = loadDataset(bytes, { name, text_columns: columns.text, label_column: columns.label || null });
+    return [{ texts: ds.texts, labels: ds.labels, key: await datasetKey(bytes, columns) }, []];
+  },
   async loadModel({ base }) {
     encoder?.free();
     encoder = null;

@@ -42,7 +42,8 @@ async function seedEmbeddings(page, file) {
       const store = await import("/www/store.js");
       const { DEFAULT_MODEL } = await import("/www/model.js");
       const bytes = await (await fetch(`/__shared/data/${file}`)).arrayBuffer();
-      const key = await store.datasetKey(bytes, { text: ["text"], label: null });
+      const { datasetKey } = await import("/www/hash.js");
+      const key = await datasetKey(bytes, { text: ["text"], label: null });
       const buf = await (await fetch(`/__tmp/${npy}`)).arrayBuffer();
       const major = new DataView(buf).getUint8(6);
       const at = major === 1 ? 10 : 12;

@@ -298,18 +298,29 @@ test("bad input gets a clear message and keeps the labels already made", { timeo
     assert.deepEqual(exported.labels.map((l) => [l.index, l.label]), [[0, "card"], [1, "card"], [2, "fx"]]);
     const saved = join(TMP, "project.simtune.json");
     writeFileSync(saved, JSON.stringify(exported));
+    // then: record 3 gets a label the file lacks, record 0 one that differs from the file's
     await page.focus("#records");
-    await page.keyboard.press("j");
-    await page.keyboard.press("j");
-    await page.keyboard.press("j");
+    await page.keyboard.press("2"); // record 0: card -> fx
+    for (let j = 0; j < 3; j++) await page.keyboard.press("j");
     await page.keyboard.press("2"); // record 3 -> fx
     assert.equal(await labelledCount(page), 4);
+    const labelOf = (i) => page.textContent(`#records .record[data-index="${i}"] .label`);
+    assert.equal(await labelOf(0), "fx");
+    // import says what changes before anything does; labels merge (record 3 keeps its label)
+    const asked = [];
+    page.on("dialog", (d) => asked.push(d.message()));
     await page.setInputFiles("#import-file", saved);
     await page.waitForFunction(() => /Imported 3 labels/.test(document.querySelector("#notice-text").textContent));
-    assert.equal(await labelledCount(page), 3);
+    const question = asked.find((m) => m.startsWith("Import"));
+    console.log(`# ${question.replace(/\n/g, " / ")}`);
+    assert.match(question, /3 labels land on records here: 0 new, 2 the same as yours, 1 DIFFERENT from yours/);
+    assert.match(question, /Your 1 labels the file does not have are kept/);
+    assert.equal(await labelledCount(page), 4);
+    assert.equal(await labelOf(0), "card", "the file's label, after the person was told");
+    assert.equal(await labelOf(3), "fx", "a label only here is kept");
     await page.reload();
     await page.waitForSelector("body[data-ready=yes]");
-    assert.equal(await labelledCount(page), 3, "the import persisted");
+    assert.equal(await labelledCount(page), 4, "the import persisted");
 
     // New project (after confirm) forgets everything, also across a reload
     await page.click("#new-project");

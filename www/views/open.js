@@ -13,7 +13,7 @@ function size(n) {
 }
 
 export function createOpenView(root, app) {
-  let pending = null; // {bytes, name, preview}
+  let pending = null; // {file, name, table}
 
   const fileInput = h("input", { type: "file", id: "file-input", accept: ".csv,.tsv,.json,.jsonl,.txt,text/csv,application/json" });
   const drop = h(
@@ -102,19 +102,23 @@ export function createOpenView(root, app) {
     if (file.size > MAX_FILE_BYTES) {
       throw new Error(`${file.name} is ${size(file.size)}: simtune takes files up to 100 MB (split it or keep a sample)`);
     }
-    await openBytes(await file.arrayBuffer(), file.name);
+    await openBlob(file, file.name);
   }
-  async function openBytes(bytes, name) {
+  /** Previews `file` (a File or Blob) in a worker: only its head when it is big. */
+  async function openBlob(file, name) {
     let table;
+    fileMsg.textContent = `reading ${name}…`;
+    fileMsg.dataset.kind = "info";
     try {
-      table = app.engine.parseTable(new Uint8Array(bytes), name, 5);
+      table = await app.previewFile(file, name, 5);
     } catch (e) {
       pending = null;
       clear(preview);
       throw e;
     }
+    fileMsg.textContent = "";
     if (!table.total_rows) throw new Error(`${name} has a header but no records`);
-    pending = { bytes, name, table };
+    pending = { file, name, table };
     renderPreview();
   }
   function fail(e, name) {
@@ -158,9 +162,9 @@ export function createOpenView(root, app) {
         if (!r?.ok) throw new Error("the sample is not on this site and raw.githubusercontent.com could not be reached (offline?)");
         name = "banking77_test (PolyAI).csv";
       }
-      const bytes = await r.arrayBuffer();
+      const blob = await r.blob();
       fileMsg.textContent = "";
-      await openBytes(bytes, name);
+      await openBlob(blob, name);
     } catch (e) {
       fail(e, "the sample");
     }
@@ -185,7 +189,8 @@ export function createOpenView(root, app) {
     const form = h(
       "form",
       { class: "card", id: "columns-form" },
-      h("h2", {}, `${name}: ${table.total_rows} records (${table.format.toUpperCase()})`),
+      h("h2", {}, `${name}: ${table.partial ? `about ${table.total_rows.toLocaleString("en")}` : table.total_rows} records (${table.format.toUpperCase()})`),
+      table.partial ? h("p", { class: "hint" }, "A big file: the preview reads its first megabyte; every record is read when you use the columns.") : null,
       h("fieldset", {}, h("legend", {}, "Text column(s) — several are joined with “. ”"), textBoxes),
       h("div", { class: "row" }, h("label", { for: "label-col" }, "Label column (optional, imported as labels)"), labelSel),
       h(
@@ -207,11 +212,13 @@ export function createOpenView(root, app) {
       if (!text.length) return app.notify("Choose at least one text column.", "error");
       useBtn.disabled = true;
       try {
-        await app.useDataset(pending.bytes, pending.name, { text, label: labelSel.value || null });
+        useBtn.textContent = "Reading every record…";
+        await app.useDataset(pending.file, pending.name, { text, label: labelSel.value || null });
       } catch (err) {
         fail(err, pending.name);
       } finally {
         useBtn.disabled = false;
+        useBtn.textContent = "Use these columns";
       }
     });
     preview.append(form);
