@@ -219,6 +219,7 @@ class App {
       const { dim } = await this.ensureModel();
       if (run !== this.embedRun) return;
       const t0 = performance.now();
+      const restartsBefore = this.pool.restarts;
       let last = 0;
       const emb = await this.pool.embed(p.texts, dim, (done, total) => {
         const now = performance.now();
@@ -239,7 +240,9 @@ class App {
       } catch (e) {
         kept = `NOT kept in this browser (${storageHint(e)}): they are embedded again after a reload`;
       }
-      this.embedStatus("done", `${p.n} records embedded in ${secs.toFixed(1)} s (${(p.n / secs).toFixed(1)} records/s) with ${this.pool.size} workers; ${kept}.`, 1);
+      const restarts = this.pool.restarts - restartsBefore;
+      const healed = restarts ? ` (${restarts} stalled worker${restarts > 1 ? "s" : ""} restarted; ${restarts > 1 ? "their" : "its"} records embedded again)` : "";
+      this.embedStatus("done", `${p.n} records embedded in ${secs.toFixed(1)} s (${(p.n / secs).toFixed(1)} records/s) with ${this.pool.size} workers${healed}; ${kept}.`, 1);
     } catch (e) {
       if (run !== this.embedRun || e instanceof Cancelled) return;
       this.embedding = false;

@@ -1,10 +1,17 @@
 // Workers that own wasm instances: an EngineWorker wraps one, a Pool holds
 // min(hardwareConcurrency, 4) of them for embedding (contiguous chunks, merged in order).
+// A worker that dies or stops answering (no progress for STALL_MS while it holds a chunk) is
+// replaced and its chunk given to a fresh one, once; the page is told if that fails too.
 export class Cancelled extends Error {
   constructor() {
     super("cancelled");
   }
 }
+
+/** A busy embedding worker reports progress after every batch (a few seconds at most). */
+export const STALL_MS = 30_000;
+
+export class WorkerStalled extends Error {}
 
 export class EngineWorker {
   constructor() {
@@ -31,10 +38,27 @@ export class EngineWorker {
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
   }
-  call(op, args, { onProgress, transfer = [] } = {}) {
+  /** Runs `op` in the worker. With `stallMs`, a call that hears nothing (no progress, no
+   * result) for that long is rejected with WorkerStalled. */
+  call(op, args, { onProgress, transfer = [], stallMs = 0 } = {}) {
     const id = ++this.seq;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, onProgress });
+      let timer = 0;
+      const arm = () => {
+        if (!stallMs) return;
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          this.pending.delete(id);
+          reject(new WorkerStalled(`a worker stopped answering (${op}, nothing for ${stallMs / 1000} s)`));
+        }, stallMs);
+      };
+      const done = (f) => (v) => (clearTimeout(timer), f(v));
+      this.pending.set(id, {
+        resolve: done(resolve),
+        reject: done(reject),
+        onProgress: (p) => (arm(), onProgress?.(p)),
+      });
+      arm();
       this.worker.postMessage({ id, op, args }, transfer);
     });
   }
@@ -52,6 +76,8 @@ export class Pool {
     this.workers = Array.from({ length: size }, () => new EngineWorker());
     this.modelBase = null;
     this.modelLoad = null;
+    /** Workers replaced because they stopped answering mid-embedding. */
+    this.restarts = 0;
   }
   /** Every worker loads the model from the cache; resolves to {dim, info}. */
   loadModel(base) {
@@ -87,15 +113,30 @@ export class Pool {
     let doneAll = 0;
     const report = () => onProgress(doneAll + [...doneIn.values()].reduce((a, b) => a + b, 0), n);
     let next = 0;
+    const embedChunk = (w, s, e) =>
+      w.call("embed", { texts: texts.slice(s, e) }, {
+        stallMs: STALL_MS,
+        onProgress: ([d]) => {
+          doneIn.set(s, d);
+          report();
+        },
+      });
     const run = async (w) => {
       while (next < chunks.length) {
         const [s, e] = chunks[next++];
-        const rows = await w.call("embed", { texts: texts.slice(s, e) }, {
-          onProgress: ([d]) => {
-            doneIn.set(s, d);
-            report();
-          },
-        });
+        let rows;
+        try {
+          rows = await embedChunk(w, s, e);
+        } catch (err) {
+          if (!(err instanceof WorkerStalled)) throw err;
+          // the worker died or hangs: a fresh one (with the model) takes the chunk, once
+          console.warn(err.message, "- restarting it");
+          this.restarts++;
+          w.restart();
+          await w.call("loadModel", { base: this.modelBase });
+          doneIn.delete(s);
+          rows = await embedChunk(w, s, e);
+        }
         out.set(rows, s * dim);
         doneIn.delete(s);
         doneAll += e - s;

@@ -59,6 +59,19 @@ const ops = {
     );
     return [{ dim: encoder.dim(), info: encoder.info() }, []];
   },
+  /** Loads a model and frees it again: proves its files work before the page switches. */
+  async checkModel({ base }) {
+    const trial = new SentenceEncoder(
+      await modelFile(base, "config.json"),
+      await modelFile(base, "tokenizer.json"),
+      await modelFile(base, "model.safetensors"),
+      await modelFile(base, "sentence_bert_config.json", true),
+      await modelFile(base, "1_Pooling/config.json", true),
+    );
+    const dim = trial.dim();
+    trial.free();
+    return [{ dim }, []];
+  },
   embed({ texts }, progress) {
     if (!encoder) throw new Error("no model loaded");
     const out = encoder.embed(texts, (done, total) => {

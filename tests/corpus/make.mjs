@@ -75,7 +75,7 @@ data("header-only.csv", utf8("text,label\n"), { what: "a header and no records",
 }
 data("one-record-10mb.csv", utf8(`text,label\n"${"lorem ipsum dolor sit amet ".repeat(400_000)}",long\nshort one,short\n`), {
   what: "one record of 10 MB (the model reads its first 256 tokens)",
-  expect: null, records: 2, classes: 2, page: false,
+  expect: null, records: 2, classes: 2,
 });
 // ---- JSON / JSONL ------------------------------------------------------------------------
 data("not-an-array.json", utf8('{"text": "my card", "label": "card"}'), {
@@ -110,7 +110,7 @@ data("one-class.csv", utf8("text,label\nmy card was declined,card\ncard stuck in
 {
   let s = "text,label\n";
   for (let i = 0; i < 10_000; i++) s += `record number ${i} about topic ${i},topic ${i}\n`;
-  data("classes-10000.csv", utf8(s), { what: "10,000 classes of one record each", expect: null, records: 10_000, classes: 10_000, page: false });
+  data("classes-10000.csv", utf8(s), { what: "10,000 classes of one record each", expect: null, records: 10_000, classes: 10_000 });
 }
 data("duplicate-texts.csv", utf8("text,label\nmy card,card\nmy card,card\nmy card,transfer\nwhere is it,transfer\n"), {
   what: "the same text three times, once with another label",

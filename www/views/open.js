@@ -83,6 +83,10 @@ export function createOpenView(root, app) {
       const model = await make();
       modelMsg.textContent = "checking the model files…";
       await ensureCached(model, (s) => (modelMsg.textContent = s));
+      // the model must load (weights complete, shapes as its config says) before it replaces
+      // the one in use
+      modelMsg.textContent = "loading the model once to check it…";
+      await app.reader.call("checkModel", { base: model.base });
       await app.setModel(model);
       showModel();
       modelMsg.textContent = `${modelName(model)} is ready${app.project.n ? "; records are embedded again with it" : ""}.`;
@@ -107,6 +111,8 @@ export function createOpenView(root, app) {
   /** Previews `file` (a File or Blob) in a worker: only its head when it is big. */
   async function openBlob(file, name) {
     let table;
+    pending = null;
+    clear(preview);
     fileMsg.textContent = `reading ${name}…`;
     fileMsg.dataset.kind = "info";
     try {
@@ -189,7 +195,7 @@ export function createOpenView(root, app) {
     const form = h(
       "form",
       { class: "card", id: "columns-form" },
-      h("h2", {}, `${name}: ${table.partial ? `about ${table.total_rows.toLocaleString("en")}` : table.total_rows} records (${table.format.toUpperCase()})`),
+      h("h2", {}, `${name}: ${table.partial ? "about " : ""}${table.total_rows.toLocaleString("en")} records (${table.format.toUpperCase()})`),
       table.partial ? h("p", { class: "hint" }, "A big file: the preview reads its first megabyte; every record is read when you use the columns.") : null,
       h("fieldset", {}, h("legend", {}, "Text column(s) — several are joined with “. ”"), textBoxes),
       h("div", { class: "row" }, h("label", { for: "label-col" }, "Label column (optional, imported as labels)"), labelSel),

@@ -1,0 +1,239 @@
+// Nothing lost, nothing trusted blindly (issue 10), in the page:
+// 1. every input of the bad-input corpus (tests/corpus/make.mjs) gets a clear message naming
+//    the file and the line or field, broken model folders are refused before they replace the
+//    model, tampered project files are refused or asked about, a 1 GB file is refused unread —
+//    and the labels made before survive all of it and a reload;
+// 2. a reload right after a burst of labelling, a reload mid-embedding and mid-training, a
+//    worker that dies mid-embedding, and storage that is full: every label is kept and the
+//    person is told what happened.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, ftruncateSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { start, ROOT, SHARED, shot as shotAs } from "./harness.mjs";
+import { parseCsv, toCsv, openPage, loadCsv, waitEmbedded, keyLabel, labelledCount } from "./flow.mjs";
+
+const shot = (page, name) => shotAs(page, `survive-${name}`);
+const TMP = mkdtempSync(join(tmpdir(), "simtune-survive-"));
+
+function corpus() {
+  const path = execFileSync("node", [join(ROOT, "tests/corpus/make.mjs")], { encoding: "utf8" }).trim();
+  return JSON.parse(readFileSync(path, "utf8"));
+}
+
+/** Every expected string is in `msg` (case-insensitive). */
+function holds(msg, expect, what) {
+  for (const e of expect) assert.ok(msg.toLowerCase().includes(e.toLowerCase()), `${what}: "${msg}" lacks "${e}"`);
+}
+
+async function openError(page, file) {
+  await page.click("nav .tab[data-view=open]");
+  await page.evaluate(() => (document.querySelector("#open-message").dataset.kind = ""));
+  await page.setInputFiles("#file-input", file);
+  await page.waitForFunction(() => document.querySelector("#open-message").dataset.kind === "error" || document.querySelector("#use-columns"), null, { timeout: 60_000 });
+  return page.evaluate(() => (document.querySelector("#open-message").dataset.kind === "error" ? document.querySelector("#open-message").textContent : null));
+}
+
+async function train(page) {
+  await page.click("nav .tab[data-view=train]");
+  await page.click("#train");
+  await page.waitForSelector("#train-status[data-state=done], #train-status[data-state=error]", { timeout: 120_000 });
+  assert.equal(await page.getAttribute("#train-status", "data-state"), "done", await page.textContent("#train-status"));
+}
+
+async function exportDoc(page) {
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#export")]);
+  return JSON.parse(readFileSync(await download.path(), "utf8"));
+}
+
+test("every bad input gets a clear message, and the labels made before survive", { timeout: 600_000 }, async () => {
+  const { dir, entries } = corpus();
+  const { url, context, close } = await start();
+  try {
+    const { page, errors } = await openPage(context, url);
+    const asked = [];
+    page.on("dialog", (d) => asked.push(d.message()));
+    // the person's own labels: three records of the good file, by keyboard
+    await loadCsv(page, join(dir, "good.csv"), { label: "" });
+    await page.selectOption("#list-order", "file");
+    await page.click('#records .record[data-index="0"]');
+    await page.focus("#records");
+    for (const name of ["card", "transfer", "card"]) await keyLabel(page, name);
+    assert.equal(await labelledCount(page), 3);
+    await waitEmbedded(page);
+
+    // datasets: a message holding the file and the line or field, or a preview of what it holds
+    let tried = 0;
+    for (const e of entries.filter((e) => e.kind === "dataset" && e.page && e.file !== "good.csv")) {
+      const msg = await openError(page, join(dir, e.file));
+      if (e.expect) {
+        assert.ok(msg, `${e.file} (${e.what}) should be refused`);
+        holds(msg, e.expect, e.file);
+        holds(await page.textContent("#notice-text"), [e.file], e.file);
+      } else {
+        assert.equal(msg, null, `${e.file} (${e.what}): ${msg}`);
+        assert.match(await page.textContent("#preview h2"), new RegExp(`${e.records.toLocaleString("en")} records`), e.file);
+      }
+      console.log(`# ${e.file} (${e.what}): ${msg ?? (await page.textContent("#preview h2"))}`);
+      tried++;
+    }
+    await shot(page, "bad-file");
+    // a 1 GB file is refused before a byte is read
+    const huge = join(TMP, "huge.csv");
+    const fd = openSync(huge, "w");
+    ftruncateSync(fd, 1 << 30);
+    closeSync(fd);
+    holds(await openError(page, huge), ["huge.csv", "up to 100 MB"], "1 GB");
+    rmSync(huge);
+
+    // an edited file (same texts, UTF-16 now): the labels follow their text
+    await loadCsv(page, join(dir, "utf16le.csv"), { label: "" });
+    assert.match(asked.at(-1), /3 of your 3 labelled or check records .* carried over/);
+    assert.equal(await labelledCount(page), 3, "labels carried over to the edited file");
+    await waitEmbedded(page);
+
+    // model folders: refused before they replace the model in use
+    for (const e of entries.filter((e) => e.kind === "model")) {
+      await page.click("nav .tab[data-view=open]");
+      await page.evaluate(() => (document.querySelector("#model-message").textContent = ""));
+      await page.setInputFiles("#model-folder", join(dir, e.dir));
+      await page.waitForFunction(() => /Model not changed|is ready/.test(document.querySelector("#model-message").textContent), null, { timeout: 60_000 });
+      const msg = await page.textContent("#model-message");
+      console.log(`# ${e.dir} (${e.what}): ${msg}`);
+      holds(msg, ["Model not changed", ...e.expect], e.dir);
+      assert.match(await page.textContent("#model-now"), /all-MiniLM-L6-v2/);
+      tried++;
+    }
+    await shot(page, "bad-model");
+
+    // project files: a head is trained and exported, then the file is tampered with
+    await train(page);
+    const doc = await exportDoc(page);
+    assert.ok(doc.head, "the export holds the head");
+    const tampered = [
+      ["not-json.simtune.json", "{ this is not json", ["not a JSON file"]],
+      ["future.simtune.json", JSON.stringify({ ...doc, version: 99 }), ["newer simtune", "version 99"]],
+      ["no-labels.simtune.json", JSON.stringify({ ...doc, labels: "all of them" }), ['"labels" is not a list']],
+      ["bad-base64.simtune.json", JSON.stringify({ ...doc, head: "%%% not base64 %%%" }), ["head is damaged"]],
+      ["garbage-head.simtune.json", JSON.stringify({ ...doc, head: Buffer.from("garbage, not safetensors").toString("base64") }), ["head is damaged", "safetensors"]],
+    ];
+    for (const [name, text, expect] of tampered) {
+      const path = join(TMP, name);
+      writeFileSync(path, text);
+      await page.evaluate(() => (document.querySelector("#notice-text").textContent = ""));
+      await page.setInputFiles("#import-file", path);
+      await page.waitForFunction(() => document.querySelector("#notice").dataset.kind === "error" && document.querySelector("#notice-text").textContent);
+      const msg = await page.textContent("#notice-text");
+      console.log(`# ${name}: ${msg}`);
+      holds(msg, [name, ...expect], name);
+      tried++;
+    }
+    // a head trained on another model: the person is asked; OK imports the labels only
+    const other = join(TMP, "other-model.simtune.json");
+    writeFileSync(other, JSON.stringify({ ...doc, model: { id: "hf:someone/another-model", kind: "hub" } }));
+    await page.setInputFiles("#import-file", other);
+    await page.waitForFunction(() => /Imported/.test(document.querySelector("#notice-text").textContent));
+    assert.ok(asked.some((m) => /head trained on the embeddings of hf:someone\/another-model.*meaningless/s.test(m)), asked.join("\n"));
+    assert.match(await page.textContent("#notice-text"), /left out/);
+    await shot(page, "import-other-model");
+
+    assert.ok(tried >= 30, `only ${tried} bad inputs tried`);
+    assert.equal(await labelledCount(page), 3, "every label survived the bad input");
+    await page.reload();
+    await page.waitForSelector("body[data-ready=yes]");
+    assert.equal(await labelledCount(page), 3, "and a reload");
+    assert.deepEqual(errors, []);
+  } finally {
+    await close();
+  }
+});
+
+/** The first n records of Banking77's test split, label column empty; and their gold labels. */
+function bankingSlice(n) {
+  const [, ...rows] = parseCsv(readFileSync(join(SHARED, "data", "banking77_test.csv"), "utf8"));
+  const picked = rows.slice(0, n);
+  const path = join(TMP, `banking-${n}.csv`);
+  writeFileSync(path, toCsv([["text", "label"], ...picked.map(([t]) => [t, ""])]));
+  return { path, gold: picked.map(([, l]) => l) };
+}
+
+/** Labels `count` unlabelled records by keyboard (the list shows the unlabelled ones only). */
+async function labelCurrent(page, gold, count) {
+  await page.click("nav .tab[data-view=label]");
+  await page.selectOption("#filter", "unlabelled");
+  await page.focus("#records");
+  for (let k = 0; k < count; k++) {
+    const i = Number(await page.getAttribute("#records .record.current", "data-index"));
+    await keyLabel(page, gold[i]);
+  }
+}
+
+test("reloads, a dead worker and full storage lose no label, and the person is told", { timeout: 600_000 }, async () => {
+  const { path, gold } = bankingSlice(800);
+  const { url, context, close } = await start();
+  // storage that fills up on demand: every IndexedDB write fails while window.__full is set
+  await context.addInitScript(() => {
+    const put = IDBObjectStore.prototype.put;
+    IDBObjectStore.prototype.put = function (...args) {
+      if (self.__full) throw new DOMException("The quota has been exceeded.", "QuotaExceededError");
+      return put.apply(this, args);
+    };
+  });
+  try {
+    const { page, errors } = await openPage(context, url);
+    await loadCsv(page, path);
+
+    // a burst of labels while embedding runs, then a reload at once
+    await page.waitForSelector("#embed-text[data-state=running]", { timeout: 60_000 });
+    await labelCurrent(page, gold, 12);
+    assert.equal(await labelledCount(page), 12);
+    await page.reload();
+    await page.waitForSelector("body[data-ready=yes]");
+    assert.equal(await labelledCount(page), 12, "a reload right after the last key press (mid-embedding) keeps every label");
+
+    // embedding starts again after the reload; a worker dies mid-way: it is replaced
+    await page.waitForSelector("#embed-text[data-state=running]", { timeout: 60_000 });
+    await page.waitForFunction(() => /Embedding [1-9]\d* \//.test(document.querySelector("#embed-text").textContent), null, { timeout: 60_000 });
+    const [first] = page.workers().filter((w) => w.url().endsWith("/www/worker.js"));
+    await first.evaluate(() => self.close()).catch(() => {}); // the evaluation itself dies with it
+    await waitEmbedded(page);
+    const status = await page.textContent("#embed-text");
+    console.log(`# after a worker died: ${status}`);
+    assert.match(status, /800 records embedded/);
+    assert.match(status, /1 stalled worker restarted/);
+
+    // a reload mid-training: labels intact, no half-trained head
+    await labelCurrent(page, gold, 20);
+    await page.click("nav .tab[data-view=train]");
+    await page.click("#train");
+    await page.waitForSelector("#train-status[data-state=running]");
+    await page.reload();
+    await page.waitForSelector("body[data-ready=yes]");
+    assert.equal(await labelledCount(page), 32, "a reload mid-training keeps every label");
+    await page.click("nav .tab[data-view=train]");
+    assert.doesNotMatch(await page.textContent("#train-status"), /running/);
+
+    // storage full: the label stays in the page, the person is told, Export still works
+    await page.evaluate(() => (self.__full = true));
+    await labelCurrent(page, gold, 1);
+    await page.waitForSelector("#saved[data-state=error]");
+    const notice = await page.textContent("#notice-text");
+    console.log(`# storage full: ${notice}`);
+    assert.match(notice, /storage for the page is full.*labels are still here.*Export/);
+    assert.equal(await labelledCount(page), 33);
+    const doc = await exportDoc(page);
+    assert.equal(doc.labels.length, 33, "Export keeps what storage could not");
+    await shot(page, "storage-full");
+    await page.evaluate(() => (self.__full = false));
+    await labelCurrent(page, gold, 1);
+    await page.waitForSelector("#saved[data-state=saved]");
+    await page.reload();
+    await page.waitForSelector("body[data-ready=yes]");
+    assert.equal(await labelledCount(page), 34, "saved again once there is room");
+    assert.deepEqual(errors, []);
+  } finally {
+    await close();
+  }
+});
