@@ -14,6 +14,7 @@ import * as store from "./store.js";
 import { ensureCached, modelName } from "./model.js";
 import { Pool, EngineWorker, Cancelled } from "./pool.js";
 import { Project } from "./state.js";
+import { hashKey } from "./texthash.js";
 import { typing } from "./dom.js";
 import { createOpenView } from "./views/open.js";
 import { createLabelView } from "./views/label.js";
@@ -129,9 +130,12 @@ class App {
     let carry = null;
     if (saved) {
       const orphans = saved.orphans ?? [];
-      const work = (saved.texts?.length ?? 0) + orphans.length;
-      const here = new Set(ds.texts);
-      const shared = (saved.texts ?? []).filter(([, t]) => here.has(t)).length + orphans.filter((o) => here.has(o.text)).length;
+      const keys = saved.keys ?? [];
+      const here = new Set();
+      for (let i = 0; i < ds.texts.length; i++) here.add(hashKey(ds.hashes, i));
+      let shared = orphans.filter((o) => here.has(o.key)).length;
+      for (let k = 0; k + 2 < keys.length; k += 3) shared += here.has(`${keys[k + 1]},${keys[k + 2]}`) ? 1 : 0;
+      const work = keys.length / 3 + orphans.length;
       const from = saved.file?.name ?? "the saved project";
       if (shared && work) {
         const msg = `Open ${name}? ${shared} of your ${work} labelled or check records of ${from} have the same text in ${name}: their labels are carried over.${work > shared ? ` The other ${work - shared} are kept aside and exported with the project.` : ""}${saved.head ? " The trained head is set aside (train again on these records)." : ""}`;
@@ -147,9 +151,10 @@ class App {
       stored = false;
       console.warn("file not stored", e);
     }
-    p.setDataset({ file: { name, size: file.size }, columns, key: ds.key, texts: ds.texts, labels: ds.labels });
+    const oldTexts = p.texts;
+    p.setDataset({ file: { name, size: file.size }, columns, key: ds.key, texts: ds.texts, hashes: ds.hashes, labels: ds.labels });
     const imported = p.counts().labelled;
-    const outcome = carry ? p.reattach(carry) : null;
+    const outcome = carry ? p.reattach(carry, oldTexts.length ? oldTexts : null) : null;
     if (carry) (p.emit("labels"), p.emit("check"));
     this.unrestored = null;
     await this.saveNow();
@@ -161,9 +166,10 @@ class App {
     this.show("label");
     this.ensureEmbeddings();
   }
-  reattachSummary({ kept, moved, orphaned }) {
+  reattachSummary({ kept, moved, orphaned, lost = 0 }) {
     const bits = [`${kept + moved} labels on their records${moved ? ` (${moved} found again by their text)` : ""}`];
     if (orphaned) bits.push(`${orphaned} labels belong to records no longer in the file: kept aside and exported with the project`);
+    if (lost) bits.push(`${lost} labels saved by an older version could not be placed: the file's records changed since`);
     return bits.join("; ");
   }
 
@@ -365,16 +371,16 @@ class App {
     try {
       if (!blob) throw new Error("the file is not kept in this browser (storage was full when it was opened)");
       const ds = await this.reader.call("load", { file: blob, name: file.name, columns: saved.columns });
-      const outcome = this.project.restore(saved, ds.texts);
+      const outcome = this.project.restore(saved, ds.texts, ds.hashes);
       $("saved").textContent = "Restored from this browser";
       $("saved").dataset.state = "saved";
-      if (outcome.moved || outcome.orphaned) this.notify(`Restored: ${this.reattachSummary(outcome)}.`);
+      if (outcome.moved || outcome.orphaned || outcome.lost) this.notify(`Restored: ${this.reattachSummary(outcome)}.`, outcome.lost ? "error" : "info");
       this.show("label");
       this.ensureEmbeddings();
     } catch (e) {
       // nothing saved is touched: opening the file again re-attaches the labels by text
       this.unrestored = saved;
-      this.error(e, `Your project (${saved.file?.name}, ${saved.texts?.length ?? 0} labelled records) could not be opened again; its labels are kept: open ${saved.file?.name ?? "the file"} again to get them back`);
+      this.error(e, `Your project (${saved.file?.name}, ${(saved.keys?.length ?? 0) / 3} labelled or check records) could not be opened again; its labels are kept: open ${saved.file?.name ?? "the file"} again to get them back`);
       this.show("open");
     }
   }

@@ -8,6 +8,7 @@
 // records not found) before anything is replaced. Labels merge: records labelled only here
 // keep their labels.
 import { headDim } from "../pkg/simtune.js";
+import { hashKey, textHashes } from "./texthash.js";
 
 const FORMAT = "simtune-project";
 const VERSION = 1;
@@ -25,19 +26,23 @@ function fromBase64(b64) {
 }
 
 /** The project document: from the open project, or from a saved one that could not be
- * opened again (`app.unrestored`), so labels can always be taken away. */
+ * opened again (`app.unrestored`: records known by index and text hash only), so labels can
+ * always be taken away. */
 function projectDoc(app) {
   const p = app.project;
   const saved = p.n ? p.toSaved() : app.unrestored;
   if (!saved) throw new Error("there is no project to export yet: open a dataset first");
-  const text = new Map(saved.texts ?? []);
+  const keyOf = new Map();
+  const keys = saved.keys ?? [];
+  for (let k = 0; k + 2 < keys.length; k += 3) keyOf.set(keys[k], `${keys[k + 1]},${keys[k + 2]}`);
+  // a record by its text when the records are here, else by its text hash
+  const entry = (i) => (p.n ? { index: i, text: p.texts[i] } : { index: i, key: keyOf.get(i) ?? null });
   const name = (l) => saved.labelNames[l];
   const labels = [];
   (saved.labels ?? []).forEach((l, i) => {
-    if (l >= 0 && text.has(i)) labels.push({ index: i, text: text.get(i), label: name(l) });
+    if (l >= 0) labels.push({ ...entry(i), label: name(l) });
   });
-  for (const o of saved.orphans ?? []) labels.push({ index: null, text: o.text, label: o.label });
-  const entry = (i) => ({ index: i, text: text.get(i) });
+  for (const o of saved.orphans ?? []) labels.push({ index: null, text: o.text ?? undefined, key: o.key, label: o.label });
   const c = saved.check ?? { records: [], labels: [], not: [] };
   return {
     format: FORMAT,
@@ -125,19 +130,33 @@ export async function importProject(app, file) {
   // where each entry lands: by index when the text agrees, else by text
   const byText = new Map();
   p.texts.forEach((t, i) => byText.has(t) || byText.set(t, i));
-  const find = (e) => (Number.isInteger(e?.index) && p.texts[e.index] === e.text ? e.index : byText.get(e?.text));
+  let byKey = null; // text hash -> record, built when an entry has no text
+  const findKey = (key) => {
+    if (!byKey) {
+      byKey = new Map();
+      for (let i = p.n - 1; i >= 0; i--) byKey.set(hashKey(p.hashes, i), i);
+    }
+    return byKey.get(key);
+  };
+  const find = (e) => {
+    if (typeof e?.text !== "string") return typeof e?.key === "string" ? findKey(e.key) : undefined;
+    return Number.isInteger(e.index) && p.texts[e.index] === e.text ? e.index : byText.get(e.text);
+  };
   const clean = (l) => (typeof l === "string" || typeof l === "number" ? String(l).trim() : "");
   const incoming = new Map(); // record -> label name
   const orphans = [];
   let invalid = 0;
   for (const e of doc.labels) {
     const label = clean(e?.label);
-    if (!label || typeof e?.text !== "string") {
+    if (!label || (typeof e?.text !== "string" && typeof e?.key !== "string")) {
       invalid += e?.label == null ? 0 : 1;
       continue;
     }
     const i = find(e);
-    if (i === undefined) orphans.push({ text: e.text, label });
+    if (i === undefined) {
+      const key = typeof e.text === "string" ? hashKey(textHashes([e.text]), 0) : e.key;
+      orphans.push({ text: e.text ?? null, key, label });
+    }
     else incoming.set(i, label);
   }
   let fresh = 0;
@@ -166,8 +185,9 @@ export async function importProject(app, file) {
   const undo = { indices: [...incoming.keys()], prev: [...incoming.keys()].map((i) => p.labels[i]) };
   for (const [i, label] of incoming) p.labels[i] = p.labelId(label, true);
   for (const n of Array.isArray(doc.labelNames) ? doc.labelNames : []) if (clean(n)) p.labelId(clean(n), true);
-  const known = new Set(p.orphans.map((o) => `${o.label}\u0000${o.text}`));
-  for (const o of orphans) if (!known.has(`${o.label}\u0000${o.text}`)) p.orphans.push(o);
+  const id = (o) => `${o.label}\u0000${o.text ?? o.key}`;
+  const known = new Set(p.orphans.map(id));
+  for (const o of orphans) if (!known.has(id(o))) p.orphans.push(o);
   p.history.push(undo);
   if (doc.settings && typeof doc.settings === "object") p.settings = { ...p.settings, ...doc.settings };
   if (doc.trainConfig && typeof doc.trainConfig === "object") p.trainConfig = doc.trainConfig;

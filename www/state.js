@@ -2,6 +2,7 @@
 // through these methods; each change is announced as an event ("labels", "head", "settings",
 // "dataset", "embeddings") so views redraw and the app saves.
 import { DEFAULT_MODEL } from "./model.js";
+import { hashKey } from "./texthash.js";
 
 export class Project extends EventTarget {
   constructor() {
@@ -13,6 +14,7 @@ export class Project extends EventTarget {
     this.columns = { text: [], label: null };
     this.datasetKey = null;
     this.texts = [];
+    this.hashes = new Uint32Array(0); // texthash.js: two per record
     this.labelNames = [];
     this.labels = new Int32Array(0);
     this.history = [];
@@ -33,11 +35,12 @@ export class Project extends EventTarget {
   emit(type) {
     this.dispatchEvent(new Event(type));
   }
-  setDataset({ file, columns, key, texts, labels }) {
+  setDataset({ file, columns, key, texts, hashes, labels }) {
     this.file = file;
     this.columns = columns;
     this.datasetKey = key;
     this.texts = texts;
+    this.hashes = hashes;
     this.labelNames = [];
     this.labels = new Int32Array(texts.length).fill(-1);
     this.history = [];
@@ -159,15 +162,18 @@ export class Project extends EventTarget {
     };
     this.emit("check");
   }
-  /** What IndexedDB keeps (the file bytes and embeddings are kept apart). `texts` holds the
-   * text of every record that carries a label or is a check record, so they can be found
-   * again by text if the records change under them. */
+  /** What IndexedDB keeps (the file bytes and embeddings are kept apart). `keys` holds
+   * [record, hash1, hash2] of every record that carries a label or is a check record, so they
+   * find their records again by text if the records change under them. */
   toSaved() {
     const keep = new Set(this.check.records);
     this.labels.forEach((l, i) => l >= 0 && keep.add(i));
+    const keys = new Uint32Array(keep.size * 3);
+    let k = 0;
+    for (const i of keep) keys.set([i, this.hashes[2 * i], this.hashes[2 * i + 1]], 3 * k++);
     return {
-      version: 1,
-      texts: [...keep].map((i) => [i, this.texts[i]]),
+      version: 2,
+      keys,
       orphans: this.orphans,
       file: this.file,
       columns: this.columns,
@@ -182,16 +188,18 @@ export class Project extends EventTarget {
     };
   }
   /**
-   * Restores a saved project over `texts` (the records read again from the saved file, or a
-   * new version of it). Labels and check records follow their text: kept where the text is
-   * unchanged, moved to the same text elsewhere, and kept aside in `orphans` when the text
-   * is gone. Returns {kept, moved, orphaned} (labels).
+   * Restores a saved project over the records read again from the saved file (or a new
+   * version of it): `texts` and their `hashes`. Labels and check records follow their text:
+   * kept where it is unchanged, moved to the same text elsewhere, and kept aside in `orphans`
+   * when it is gone. Returns {kept, moved, orphaned, lost} (labels; `lost`: saved by an
+   * older version without record identities, on records that changed).
    */
-  restore(saved, texts) {
+  restore(saved, texts, hashes) {
     this.file = saved.file;
     this.columns = saved.columns;
     this.datasetKey = saved.datasetKey;
     this.texts = texts;
+    this.hashes = hashes;
     this.labelNames = [...(saved.labelNames ?? [])].map(String);
     this.labels = new Int32Array(texts.length).fill(-1);
     this.model = saved.model ?? { ...DEFAULT_MODEL };
@@ -205,55 +213,62 @@ export class Project extends EventTarget {
     return outcome;
   }
   /** Places the labels, check records and orphans of `saved` on the current records by
-   * text (see restore), over the labels already here; label ids go by name. */
-  reattach(saved) {
-    const texts = this.texts;
-    const savedText = new Map(saved.texts ?? []);
+   * text (see restore), over the labels already here; label ids go by name. `oldTexts`
+   * (when the saved project is still in memory) gives orphans their text for export. */
+  reattach(saved, oldTexts = null) {
+    const n = this.texts.length;
+    const savedKey = new Map();
+    const keys = saved.keys ?? [];
+    for (let k = 0; k + 2 < keys.length; k += 3) savedKey.set(keys[k], `${keys[k + 1]},${keys[k + 2]}`);
     const names = saved.labelNames ?? [];
     const idOf = (l) => (Number.isInteger(l) && l >= 0 && l < names.length ? this.labelId(String(names[l]), true) : -1);
-    const byText = new Map();
-    texts.forEach((t, i) => {
-      if (!byText.has(t)) byText.set(t, []);
-      byText.get(t).push(i);
-    });
+    const byKey = new Map();
+    for (let i = 0; i < n; i++) {
+      const key = hashKey(this.hashes, i);
+      if (!byKey.has(key)) byKey.set(key, []);
+      byKey.get(key).push(i);
+    }
     const taken = new Set();
     /** Where saved record i is now: the same index if its text is unchanged, else the first
-     * record not yet taken with that text; -1 when the text is gone. A save without texts
-     * (older versions) keeps indices when the record count agrees. */
-    const place = (i) => {
-      const t = savedText.get(i);
-      if (t === undefined) return saved.labels?.length === texts.length && i < texts.length ? i : -1;
-      if (texts[i] === t && !taken.has(i)) return i;
-      return byText.get(t)?.find((j) => !taken.has(j)) ?? -1;
+     * record not yet taken with that text; -1 when the text is gone. */
+    const place = (i, claim = true) => {
+      const key = savedKey.get(i);
+      // saved before records had identities (version 1): by index, when the count agrees
+      if (!saved.keys) return old.length === n && i < n ? i : -1;
+      if (key === undefined) return -1;
+      const j = i < n && hashKey(this.hashes, i) === key && !(claim && taken.has(i)) ? i : byKey.get(key)?.find((x) => !(claim && taken.has(x))) ?? -1;
+      if (claim && j >= 0) taken.add(j);
+      return j;
     };
+    const old = saved.labels ?? [];
     const orphans = [...(saved.orphans ?? [])];
     let kept = 0;
     let moved = 0;
-    const old = saved.labels ?? [];
+    let lost = 0;
     for (let i = 0; i < old.length; i++) {
       const l = idOf(old[i]);
       if (l < 0) continue;
       const j = place(i);
       if (j < 0) {
-        if (savedText.has(i)) orphans.push({ text: savedText.get(i), label: this.labelNames[l] });
+        if (savedKey.has(i)) orphans.push({ key: savedKey.get(i), text: oldTexts?.[i] ?? null, label: this.labelNames[l] });
+        else lost++;
         continue;
       }
-      taken.add(j);
       this.labels[j] = l;
       j === i ? kept++ : moved++;
     }
     // orphans whose text is back (the file was edited back) take their place again
     this.orphans = [];
     for (const o of orphans) {
-      const j = byText.get(o.text)?.find((x) => this.labels[x] < 0);
+      const j = byKey.get(o.key)?.find((x) => this.labels[x] < 0);
       if (j === undefined) this.orphans.push(o);
       else (this.labels[j] = this.labelId(o.label, true)), moved++;
     }
     this.history = [];
     const c = saved.check ?? {};
-    const at = (i) => (savedText.has(i) ? (texts[i] === savedText.get(i) ? i : byText.get(savedText.get(i))?.[0] ?? -1) : place(i));
+    const at = (i) => place(i, false);
     const pairs = (list) => (list ?? []).map(([r, l]) => [at(r), idOf(l)]).filter(([r, l]) => r >= 0 && l >= 0);
     this.loadCheck({ records: (c.records ?? []).map(at).filter((r) => r >= 0), labels: pairs(c.labels), not: pairs(c.not) });
-    return { kept, moved, orphaned: this.orphans.length };
+    return { kept, moved, orphaned: this.orphans.length, lost };
   }
 }

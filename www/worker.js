@@ -3,6 +3,7 @@
 // blocks the tab. Messages: {id, op, args} -> {id, progress} / {id, result} / {id, error}.
 import init, { SentenceEncoder, trainHead, parseTable, loadDataset } from "../pkg/simtune.js";
 import { datasetKey } from "./hash.js";
+import { textHashes } from "./texthash.js";
 
 const CACHE = "simtune-models";
 const MISSING_HEADER = "x-simtune-missing";
@@ -41,11 +42,13 @@ const ops = {
     }
     return [parseTable(new Uint8Array(await file.arrayBuffer()), name, rows), []];
   },
-  /** The records of `file` with `columns` {text: [..], label}, and the dataset key. */
+  /** The records of `file` with `columns` {text: [..], label}, the dataset key and the
+   * records' text hashes (texthash.js). */
   async load({ file, name, columns }) {
     const bytes = new Uint8Array(await file.arrayBuffer());
     const ds = loadDataset(bytes, { name, text_columns: columns.text, label_column: columns.label || null });
-    return [{ texts: ds.texts, labels: ds.labels, key: await datasetKey(bytes, columns) }, []];
+    const hashes = textHashes(ds.texts);
+    return [{ texts: ds.texts, labels: ds.labels, key: await datasetKey(bytes, columns), hashes }, [hashes.buffer]];
   },
   async loadModel({ base }) {
     encoder?.free();
