@@ -101,7 +101,8 @@ class App {
     } catch (e) {
       $("saved").textContent = "NOT saved";
       $("saved").dataset.state = "error";
-      this.error(e, `Could not save the project in this browser (${storageHint(e)}). Your labels are still here: use Export to keep them`);
+      console.warn(e);
+      this.notify(`Could not save the project in this browser: ${storageHint(e)}. Your labels are still here: use Export to keep them.`, "error");
     }
   }
 
@@ -249,6 +250,8 @@ class App {
       const restarts = this.pool.restarts - restartsBefore;
       const healed = restarts ? ` (${restarts} stalled worker${restarts > 1 ? "s" : ""} restarted; ${restarts > 1 ? "their" : "its"} records embedded again)` : "";
       this.embedStatus("done", `${p.n} records embedded in ${secs.toFixed(1)} s (${(p.n / secs).toFixed(1)} records/s) with ${this.pool.size} workers${healed}; ${kept}.`, 1);
+      // how the work was shared (chunks per worker), for the curious and for the tests
+      $("embed-text").dataset.chunks = this.pool.chunksPerWorker.join(",");
     } catch (e) {
       if (run !== this.embedRun || e instanceof Cancelled) return;
       this.embedding = false;

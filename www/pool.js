@@ -121,7 +121,9 @@ export class Pool {
           report();
         },
       });
-    const run = async (w) => {
+    /** Chunks each worker embedded in the last run (a check that all of them work). */
+    this.chunksPerWorker = this.workers.map(() => 0);
+    const run = async (w, slot) => {
       while (next < chunks.length) {
         const [s, e] = chunks[next++];
         let rows;
@@ -138,12 +140,13 @@ export class Pool {
           rows = await embedChunk(w, s, e);
         }
         out.set(rows, s * dim);
+        this.chunksPerWorker[slot]++;
         doneIn.delete(s);
         doneAll += e - s;
         report();
       }
     };
-    await Promise.all(this.workers.map(run));
+    await Promise.all(this.workers.map((w, slot) => run(w, slot)));
     return out;
   }
   async embedOne(text) {

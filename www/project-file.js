@@ -200,7 +200,7 @@ export async function importProject(app, file) {
   p.emit("labels");
   p.emit("settings");
   p.emit("head");
-  const done = [`Imported ${incoming.size} labels (${fresh} new, ${differ} changed)`];
+  const done = [`Imported ${incoming.size} labels (${fresh} new, ${differ} changed, ${same} already the same)`];
   if (orphans.length) done.push(`${orphans.length} kept aside (records not in this dataset)`);
   if (invalid) done.push(`${invalid} entries skipped (no text or a label that is not text)`);
   if (head) done.push("the trained head");

@@ -91,6 +91,12 @@ async function replaySessions(page, ds, { keys = 30, sessions = 3 } = {}) {
 
 /** Replay 2: round-robin labels over the gold classes (seeded), brought in with Import. */
 async function replayRoundRobin(page, ds, n, seed) {
+  // a fresh project (import merges labels into the open one): New project, the dataset again
+  await page.click("#new-project");
+  await page.waitForSelector("#view-open:not([hidden])");
+  await seedEmbeddings(page, ds.file);
+  await loadCsv(page, ds.path, { label: "" });
+  await waitEmbedded(page, "cached");
   let s = seed;
   const rand = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
   const shuffle = (a) => {

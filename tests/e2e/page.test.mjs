@@ -57,11 +57,16 @@ test("a person drops a CSV, labels, runs a session, trains, compares, reloads", 
     await page.waitForSelector("#view-label:not([hidden])");
 
     // 3. embedding runs in the worker pool while the page stays usable
-    await page.waitForSelector("#embed-text[data-state=running]", { timeout: 60_000 }).catch(() => {});
+    await page.waitForSelector("#embed-text[data-state=running]", { timeout: 60_000 });
     await waitEmbedded(page);
     const embedText = await page.textContent("#embed-text");
     console.log(`# ${embedText}`);
     assert.match(embedText, /320 records embedded/);
+    // the pool really shares the work: every worker embedded chunks
+    const [, workers] = embedText.match(/with (\d+) workers/);
+    const perWorker = (await page.getAttribute("#embed-text", "data-chunks")).split(",").map(Number);
+    assert.equal(perWorker.length, Number(workers));
+    assert.ok(Number(workers) >= 2 && perWorker.every((c) => c > 0), embedText);
 
     // 4. label 24 records with the keyboard: `n` creates labels, number keys reuse them
     await page.focus("#records");

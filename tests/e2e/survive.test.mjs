@@ -233,7 +233,7 @@ test("reloads, a dead worker and full storage lose no label, and the person is t
     await page.waitForSelector("#saved[data-state=error]");
     const notice = await page.textContent("#notice-text");
     console.log(`# storage full: ${notice}`);
-    assert.match(notice, /storage for the page is full.*labels are still here.*Export/);
+    assert.match(notice, /storage for the page is full\. Your labels are still here: use Export to keep them\.$/);
     assert.equal(await labelledCount(page), 33);
     const doc = await exportDoc(page);
     assert.equal(doc.labels.length, 33, "Export keeps what storage could not");

@@ -68,6 +68,7 @@ export function createSessionView(root, app) {
     }
     cur = 0;
     selected = new Set();
+    rows = []; // new hits: the rows are built again
     render();
   }
   function setSel(s) {
@@ -101,9 +102,34 @@ export function createSessionView(root, app) {
     render();
   }
 
+  /** The list's rows, built once per search (load); key presses only update them. */
+  let rows = [];
+  function build() {
+    clear(list);
+    rows = hits.indices.map((i, pos) => {
+      const box = h("input", { type: "checkbox", "aria-label": `select record #${i}` });
+      // no preventDefault: it would revert `checked` after the handler, over what render set
+      box.addEventListener("click", (e) => {
+        e.stopPropagation();
+        toggle(pos, e.shiftKey);
+      });
+      const label = h("span", { class: "label" });
+      const li = h("li", { class: "record", dataset: { index: String(i) } }, box, h("span", { class: "score" }, hits.scores[pos].toFixed(3)), h("span", { class: "text" }, p.texts[i]), label);
+      li.addEventListener("click", (e) => {
+        if (e.shiftKey) return toggle(pos, true);
+        cur = pos;
+        render();
+      });
+      list.append(li);
+      return { li, box, label };
+    });
+  }
   function render(message) {
     clear(anchorBox);
-    clear(list);
+    if (anchor == null || !p.n || message) {
+      clear(list);
+      rows = [];
+    }
     if (anchor == null || !p.n) {
       anchorBox.append(h("p", {}, "Open a record's similar records from the Label list (button “Similar” or Enter)."));
       share.textContent = "";
@@ -129,30 +155,18 @@ export function createSessionView(root, app) {
       : `The anchor has no label yet: label it to see the session's share (${unlabelled} of ${hits.indices.length} neighbours unlabelled).`;
     share.dataset.share = aId >= 0 ? String(same / Math.max(1, hits.indices.length)) : "";
     selInfo.textContent = `${selected.size} selected`;
-    hits.indices.forEach((i, pos) => {
+    if (rows.length !== hits.indices.length || rows.some((r, pos) => r.li.dataset.index !== String(hits.indices[pos]))) build();
+    rows.forEach(({ li, box, label }, pos) => {
+      const i = hits.indices[pos];
       const name = p.labelName(i);
-      const box = h("input", { type: "checkbox", checked: selected.has(i), "aria-label": `select record #${i}` });
-      box.addEventListener("click", (e) => {
-        e.stopPropagation();
-        e.preventDefault();
-        toggle(pos, e.shiftKey);
-      });
-      const li = h(
-        "li",
-        { class: `record${pos === cur ? " current" : ""}${selected.has(i) ? " selected" : ""}`, dataset: { index: String(i) }, "aria-current": pos === cur ? "true" : null },
-        box,
-        h("span", { class: "score" }, hits.scores[pos].toFixed(3)),
-        h("span", { class: "text" }, p.texts[i]),
-        h("span", { class: `label${name ? "" : " none"}` }, name ?? "—"),
-      );
-      li.addEventListener("click", (e) => {
-        if (e.shiftKey) return toggle(pos, true);
-        cur = pos;
-        render();
-      });
-      list.append(li);
+      li.className = `record${pos === cur ? " current" : ""}${selected.has(i) ? " selected" : ""}`;
+      if (pos === cur) li.setAttribute("aria-current", "true");
+      else li.removeAttribute("aria-current");
+      box.checked = selected.has(i);
+      label.className = `label${name ? "" : " none"}`;
+      label.textContent = name ?? "—";
     });
-    list.querySelector(".current")?.scrollIntoView({ block: "nearest" });
+    rows[cur]?.li.scrollIntoView({ block: "nearest" });
   }
   function move(d) {
     if (!hits.indices.length) return;
