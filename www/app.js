@@ -160,17 +160,19 @@ class App {
     this.unrestored = null;
     await this.saveNow();
     const parts = [`${ds.texts.length} records loaded from ${name}`];
-    if (imported) parts.push(`${imported} labels imported from its label column`);
-    if (outcome) parts.push(this.reattachSummary(outcome));
+    if (outcome) parts.push(`your labels: ${this.reattachSummary(outcome)}`);
+    else if (imported) parts.push(`${imported} labels imported from its label column`);
     if (!stored) parts.push(`${name} could not be kept in this browser (storage full?): after a reload, drop it again (your labels are kept)`);
     this.notify(parts.join("; ") + ".", stored ? "info" : "error");
     this.show("label");
     this.ensureEmbeddings();
   }
+  /** "30 on their records (12 found again by their text); 1 kept aside: …" */
   reattachSummary({ kept, moved, orphaned, lost = 0 }) {
-    const bits = [`${kept + moved} labels on their records${moved ? ` (${moved} found again by their text)` : ""}`];
-    if (orphaned) bits.push(`${orphaned} labels belong to records no longer in the file: kept aside and exported with the project`);
-    if (lost) bits.push(`${lost} labels saved by an older version could not be placed: the file's records changed since`);
+    const n = (k, one, many) => `${k} ${k === 1 ? one : many}`;
+    const bits = [`${n(kept + moved, "label", "labels")} on ${kept + moved === 1 ? "its record" : "their records"}${moved ? ` (${moved} found again by their text)` : ""}`];
+    if (orphaned) bits.push(`${n(orphaned, "label is", "labels are")} kept aside: ${orphaned === 1 ? "its record is" : "their records are"} no longer in the file (Export keeps ${orphaned === 1 ? "it" : "them"}; ${orphaned === 1 ? "it comes" : "they come"} back if the text returns)`);
+    if (lost) bits.push(`${n(lost, "label", "labels")} saved by an older version could not be placed: the file's records changed since`);
     return bits.join("; ");
   }
 

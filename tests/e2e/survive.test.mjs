@@ -99,7 +99,7 @@ test("every bad input gets a clear message, and the labels made before survive",
     await loadCsv(page, edited, { label: "" });
     assert.match(asked.at(-1), /2 of your 3 labelled or check records .* carried over\. The other 1 are kept aside/);
     assert.equal(await labelledCount(page), 2);
-    assert.match(await page.textContent("#notice-text"), /1 labels belong to records no longer in the file/);
+    assert.match(await page.textContent("#notice-text"), /your labels: 2 labels on their records.*; 1 label is kept aside: its record is no longer in the file/);
     const aside = (await exportDoc(page)).labels.filter((l) => l.index === null);
     assert.deepEqual(aside.map((l) => [l.text, l.label]), [["where is my transfer", "transfer"]]);
     await loadCsv(page, join(dir, "good.csv"), { label: "" });

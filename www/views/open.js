@@ -6,7 +6,7 @@ import { DEFAULT_MODEL, hubModel, cacheFolder, ensureCached, modelName } from ".
 const MAX_FILE_BYTES = 100 * 1024 * 1024;
 const SAMPLE_LOCAL = "data/banking77_test.csv";
 const SAMPLE_PUBLIC = "https://raw.githubusercontent.com/PolyAI-LDN/task-specific-datasets/master/banking_data/test.csv";
-const LABEL_GUESSES = ["label", "labels", "category", "intent", "class", "target"];
+const LABEL_GUESSES = ["label", "labels", "category", "categories", "intent", "class", "target", "topic", "tag", "tags", "sentiment", "type"];
 
 function size(n) {
   return n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${Math.ceil(n / 1e3)} kB`;
