@@ -107,6 +107,18 @@ impl Encoder {
         }
         let config: Config = serde_json::from_value(raw)
             .map_err(|e| Error::model("config.json", format!("not a BERT config: {e}")))?;
+        // candle divides by the head count (0 panics) and, like transformers, each head
+        // takes an equal share of the hidden size
+        let heads = config.num_attention_heads;
+        if heads == 0 || !config.hidden_size.is_multiple_of(heads) {
+            return Err(Error::model(
+                "config.json",
+                format!(
+                    "hidden_size {} is not a whole multiple of num_attention_heads {heads}",
+                    config.hidden_size
+                ),
+            ));
+        }
 
         let mut max_seq_length = config.max_position_embeddings;
         if let Some(bytes) = &files.sentence_bert_config {

@@ -10,6 +10,39 @@ use tokenizers::Tokenizer;
 
 use crate::error::{Error, Result};
 
+/// tokenizer.json -> `Tokenizer`, as a typed error where the tokenizers crate would panic.
+///
+/// The bytes are parsed as JSON first and the tokenizer deserialised from that value:
+/// tokenizers 0.23 `expect`s its decoder's JSON to parse (a syntax error inside "decoder"
+/// panics when read straight from bytes; found by `cargo fuzz`, fuzz/). A "Precompiled"
+/// (SentencePiece) normaliser is refused: its charsmap is read unchecked (an empty or
+/// corrupt one panics when read or used) and BERT-family tokenizers never carry one.
+fn parse(tokenizer_json: &[u8]) -> Result<Tokenizer> {
+    let bad = |m: String| Error::model("tokenizer.json", format!("cannot parse: {m}"));
+    let value: serde_json::Value =
+        serde_json::from_slice(tokenizer_json).map_err(|e| bad(e.to_string()))?;
+    if let Some(normalizer) = value.get("normalizer") {
+        if has_type(normalizer, "Precompiled") {
+            return Err(bad(
+                "a \"Precompiled\" (SentencePiece) normalizer is not supported: simtune runs BERT-family (WordPiece) tokenizers".into(),
+            ));
+        }
+    }
+    <Tokenizer as serde::Deserialize>::deserialize(&value).map_err(|e| bad(e.to_string()))
+}
+
+/// Whether `v` or anything inside it is an object with `"type": ty`.
+fn has_type(v: &serde_json::Value, ty: &str) -> bool {
+    match v {
+        serde_json::Value::Object(map) => {
+            map.get("type").and_then(|t| t.as_str()) == Some(ty)
+                || map.values().any(|v| has_type(v, ty))
+        }
+        serde_json::Value::Array(items) => items.iter().any(|v| has_type(v, ty)),
+        _ => false,
+    }
+}
+
 /// A BERT word-piece tokenizer with the sequence limit sentence-transformers applies.
 pub struct SentenceTokenizer {
     tokenizer: Tokenizer,
@@ -20,8 +53,7 @@ pub struct SentenceTokenizer {
 impl SentenceTokenizer {
     /// Loads tokenizer.json bytes; `max_seq_length` counts [CLS] and [SEP].
     pub fn load(tokenizer_json: &[u8], max_seq_length: usize, pad_id: u32) -> Result<Self> {
-        let mut tokenizer = Tokenizer::from_bytes(tokenizer_json)
-            .map_err(|e| Error::model("tokenizer.json", format!("cannot parse: {e}")))?;
+        let mut tokenizer = parse(tokenizer_json)?;
         tokenizer
             .with_truncation(None)
             .map_err(|e| Error::model("tokenizer.json", e.to_string()))?;
