@@ -1,6 +1,8 @@
-// A tiny static file server for the page: the repository root over http on 127.0.0.1.
-// Sends the cross-origin isolation headers (COOP/COEP) so wasm and workers behave as on a
-// hardened host, and the right MIME type for .wasm. Usage: node scripts/serve.mjs [port]
+// A tiny static file server for the page: the repository root (or `root`, e.g. dist/) over
+// http on 127.0.0.1, with the right MIME type for .wasm. By default it sends the cross-origin
+// isolation headers (COOP/COEP) of a hardened host; `plain` sends none (only
+// Access-Control-Allow-Origin: *), as GitHub Pages.
+// Usage: node scripts/serve.mjs [port] [--root DIR] [--plain]
 import { createServer } from "node:http";
 import { createReadStream, statSync } from "node:fs";
 import { extname, join, normalize, resolve, sep } from "node:path";
@@ -26,8 +28,15 @@ const TYPES = {
 };
 
 /** Starts the server; resolves to { server, url }. `mounts` maps URL prefixes to extra folders. */
-export function serve({ port = 0, host = "127.0.0.1", mounts = {} } = {}) {
-  const roots = [...Object.entries(mounts), ["/", ROOT]];
+export function serve({ port = 0, host = "127.0.0.1", mounts = {}, root = ROOT, plain = false } = {}) {
+  const roots = [...Object.entries(mounts), ["/", resolve(root)]];
+  const isolation = plain
+    ? { "Access-Control-Allow-Origin": "*" } // as GitHub Pages sends
+    : {
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Cross-Origin-Embedder-Policy": "require-corp",
+        "Cross-Origin-Resource-Policy": "same-origin",
+      };
   const server = createServer((req, res) => {
     let path;
     try {
@@ -48,9 +57,7 @@ export function serve({ port = 0, host = "127.0.0.1", mounts = {} } = {}) {
       res.writeHead(200, {
         "Content-Type": TYPES[extname(file)] ?? "application/octet-stream",
         "Content-Length": size,
-        "Cross-Origin-Opener-Policy": "same-origin",
-        "Cross-Origin-Embedder-Policy": "require-corp",
-        "Cross-Origin-Resource-Policy": "same-origin",
+        ...isolation,
         "Cache-Control": "no-cache",
       });
       if (req.method === "HEAD") res.end();
@@ -65,7 +72,10 @@ export function serve({ port = 0, host = "127.0.0.1", mounts = {} } = {}) {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const port = Number(process.argv[2] ?? process.env.PORT ?? 8080);
-  const { url } = await serve({ port });
+  const args = process.argv.slice(2);
+  const flag = (name) => args.includes(name);
+  const value = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+  const port = Number(args.find((a) => /^\d+$/.test(a)) ?? process.env.PORT ?? 8080);
+  const { url } = await serve({ port, root: value("--root") ?? ROOT, plain: flag("--plain") });
   console.log(`simtune is served at ${url}  (Ctrl+C stops it)`);
 }

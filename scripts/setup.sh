@@ -22,13 +22,17 @@ if [ "$have" != "$want" ]; then
   cargo install wasm-bindgen-cli --version "=$want" --force
 fi
 
-# 3. Debian's chromium for the browser tests
-if [ ! -x /usr/bin/chromium ]; then
-  say "installing chromium (Debian)"
+# 3. Debian's chromium for the browser tests (and openssl: the hosted-page test makes a
+#    throwaway certificate for its stand-in of the Hugging Face hub)
+missing=""
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
+command -v openssl >/dev/null || missing="$missing openssl"
+if [ -n "$missing" ]; then
+  say "installing$missing (Debian)"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 || {
+  apt-get install -y --no-install-recommends $missing >/dev/null 2>&1 || {
     apt-get update >/dev/null
-    apt-get install -y --no-install-recommends chromium >/dev/null
+    apt-get install -y --no-install-recommends $missing >/dev/null
   }
 fi
 

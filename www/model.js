@@ -14,6 +14,8 @@ export const DEFAULT_MODEL = {
   kind: "default",
   base: new URL("../models/all-MiniLM-L6-v2/", import.meta.url).href,
 };
+/** Where the default model comes from when the site does not bundle it (a hosted dist/). */
+export const DEFAULT_MODEL_HUB = "https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2/resolve/main/";
 
 export function hubModel(id) {
   const clean = id.trim().replace(/^https:\/\/huggingface\.co\//, "").replace(/\/+$/, "");
@@ -46,12 +48,24 @@ export async function ensureCached(model, onStatus = () => {}) {
       continue;
     }
     onStatus(`downloading ${file}…`);
-    let r;
-    try {
-      r = await fetch(url, { mode: "cors", credentials: "omit" });
-    } catch {
+    // the default model: next to the page when the site bundles it, else from the hub (kept
+    // under the same cache key either way, so workers find it at model.base)
+    const sources = model.kind === "default" ? [url, DEFAULT_MODEL_HUB + file] : [url];
+    let r = null;
+    let failed = null;
+    for (const src of sources) {
+      try {
+        r = await fetch(src, { mode: "cors", credentials: "omit" });
+      } catch (e) {
+        failed = e;
+        r = null;
+        continue;
+      }
+      if (r.ok) break;
+    }
+    if (!r) {
       throw new Error(
-        model.kind === "hub"
+        model.kind === "hub" || failed
           ? `could not reach huggingface.co for ${file}: you seem to be offline (a model already cached still works)`
           : `could not download ${file}: the network failed`,
       );

@@ -143,8 +143,8 @@ function model(dir, what, expect, change) {
 const json = (bytes, edit) => Buffer.from(JSON.stringify(edit(JSON.parse(bytes.toString()))));
 model("truncated", "model.safetensors cut in half (an interrupted download)", ["model.safetensors"],
   (f, b) => (f === "model.safetensors" ? b.subarray(0, b.length >> 1) : b));
-model("wrong-shapes", "config.json says hidden_size 256 over 384-wide weights", ["shape"],
-  (f, b) => (f === "config.json" ? json(b, (c) => ({ ...c, hidden_size: 256 })) : b));
+model("wrong-shapes", "config.json says hidden_size 372 (12 heads of 31) over 384-wide weights", ["shape"],
+  (f, b) => (f === "config.json" ? json(b, (c) => ({ ...c, hidden_size: 372 })) : b));
 model("not-bert", "a GPT-2 config.json", ["config.json", "gpt2"],
   (f, b) => (f === "config.json" ? Buffer.from('{"model_type": "gpt2", "vocab_size": 50257, "n_embd": 768}') : b));
 model("no-tokenizer", "a folder without tokenizer.json", ["tokenizer.json"], (f, b) => (f === "tokenizer.json" ? null : b));

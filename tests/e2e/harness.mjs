@@ -24,21 +24,30 @@ const CHROMIUM_ARGS = [
   "--disable-sync",
 ];
 
-/** Starts the server and a browser; returns { url, context, close }. */
-export async function start({ mounts = {} } = {}) {
-  const { server, url } = await serve({ port: 0, mounts: { ...mounts, "/__shared/": SHARED } });
+/** Starts the server (over `root`, with no special headers when `plain`) and a browser
+ * (with extra command-line `args`); returns { url, context, close }. */
+export async function start({ mounts = {}, root, plain = false, args = [] } = {}) {
+  const { server, url } = await serve({ port: 0, root, plain, mounts: { ...mounts, "/__shared/": SHARED } });
   const profile = mkdtempSync(join(tmpdir(), "simtune-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: "/usr/bin/chromium",
     headless: true,
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, ...args],
     viewport: { width: 1280, height: 800 },
   });
   mkdirSync(SHOTS, { recursive: true });
+  // always frees the server and the profile, even when the browser is already gone (a test
+  // that failed half-way must not leave the process waiting on an open server)
   const close = async () => {
-    await context.close();
-    await new Promise((ok) => server.close(ok));
-    rmSync(profile, { recursive: true, force: true });
+    try {
+      await context.close();
+    } catch (e) {
+      console.warn(`# the browser was already closed: ${e.message}`);
+    } finally {
+      server.closeAllConnections?.();
+      await new Promise((ok) => server.close(ok));
+      rmSync(profile, { recursive: true, force: true });
+    }
   };
   return { url, context, close };
 }
