@@ -16,11 +16,16 @@ const OUT = resolve(process.argv[2] ?? join(ROOT, "target/bad-input"));
 mkdirSync(OUT, { recursive: true });
 
 const enc = new TextEncoder();
+/** Writes `bytes` unless the file already holds them (big files: compared by size only). */
+function put(path, bytes) {
+  if (existsSync(path) && statSync(path).size === bytes.length && (bytes.length > 1 << 20 || Buffer.compare(readFileSync(path), Buffer.from(bytes)) === 0)) return;
+  writeFileSync(path, bytes);
+}
 const entries = [];
 /** A dataset file: `expect` is null when it must load (then `records`/`classes` say what). */
 function data(file, bytes, { what, expect = null, records, classes, train = null, text = "text", label = "label", cli = true, page = true }) {
   const path = join(OUT, file);
-  if (!existsSync(path) || statSync(path).size !== bytes.length) writeFileSync(path, bytes);
+  put(path, bytes);
   entries.push({ kind: "dataset", file, what, expect, records, classes, train, text, label, cli, page });
 }
 const utf8 = (s) => enc.encode(s);
@@ -136,7 +141,7 @@ function model(dir, what, expect, change) {
   for (const f of FILES) {
     const bytes = change(f, readFileSync(join(MODEL, f)));
     if (bytes === null) rmSync(join(path, f), { force: true });
-    else if (!existsSync(join(path, f)) || statSync(join(path, f)).size !== bytes.length) writeFileSync(join(path, f), bytes);
+    else put(join(path, f), bytes);
   }
   entries.push({ kind: "model", dir: `models/${dir}`, what, expect });
 }
