@@ -22,6 +22,8 @@ use crate::error::{Error, Result};
 
 const FORMAT: &str = "simtune-skip-connection-head/1";
 const META_KEY: &str = "simtune_head";
+/// Written into every saved head, for whoever applies it outside simtune (numpy, PyTorch).
+pub const FORMULA: &str = "for each layer i in order: x = x + sigmoid(gates.i) * (x @ fcs.i.weight.T + fcs.i.bias); then search by cosine (L2-normalise x). x: (n, dim) float32 raw sentence embeddings, L2-normalised.";
 /// Rows per (rows x d)(d x d) product in [`SkipConnectionHead::apply`].
 const APPLY_CHUNK: usize = 4096;
 
@@ -245,7 +247,10 @@ impl SkipConnectionHead {
         let mut meta =
             serde_json::to_value(&self.config).map_err(|e| Error::format("head", e.to_string()))?;
         meta["format"] = FORMAT.into();
-        let metadata = HashMap::from([(META_KEY.to_string(), meta.to_string())]);
+        let metadata = HashMap::from([
+            (META_KEY.to_string(), meta.to_string()),
+            ("formula".to_string(), FORMULA.to_string()),
+        ]);
         let views = tensors
             .iter()
             .map(|(name, bytes, shape)| {

@@ -3,7 +3,8 @@
 //! The modules read as the pipeline: records are parsed ([`dataset`]), embedded by a frozen
 //! sentence encoder ([`encoder`]) into an (n x d) matrix ([`embeddings`]); a small
 //! [`head`] is trained over those embeddings ([`train`], with one of the group [`loss`]es)
-//! on a few labels; [`search`] and [`metrics`] compare raw and tuned neighbours.
+//! on a few labels; [`search`] and [`metrics`] compare raw and tuned neighbours; [`predict`]
+//! gives every record a label and a confidence from its labelled neighbours.
 //! The core knows nothing of the browser or the terminal: `wasm` (browser) and
 //! `bin/simtune.rs` (CLI) are thin faces over it.
 
@@ -15,6 +16,7 @@ pub mod error;
 pub mod head;
 pub mod loss;
 pub mod metrics;
+pub mod predict;
 pub mod pseudo_label;
 pub mod search;
 pub mod train;

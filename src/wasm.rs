@@ -10,6 +10,7 @@ use crate::dataset::{self, LoadOptions};
 use crate::embeddings::Embeddings;
 use crate::encoder::{Encoder, ModelFiles};
 use crate::head::SkipConnectionHead;
+use crate::predict;
 use crate::search;
 use crate::train::{self, TrainConfig};
 
@@ -189,6 +190,33 @@ pub fn train_head(
 pub fn head_dim(head: &[u8]) -> Result<usize, JsError> {
     let head = SkipConnectionHead::from_safetensors(head).map_err(js_err)?;
     Ok(head.config().dim)
+}
+
+/// A flat (rows x dim) float32 matrix as a NumPy .npy file (numpy.load reads it).
+#[wasm_bindgen(js_name = toNpy)]
+pub fn to_npy(data: Vec<f32>, dim: usize) -> Result<Vec<u8>, JsError> {
+    Ok(Embeddings::new(data, dim).map_err(js_err)?.to_npy())
+}
+
+/// Predicted labels (see `predict.rs`): for every record of `index`, the label of a
+/// similarity-weighted vote among its `k` nearest labelled records (`labels[i] >= 0`), -1
+/// when there is none, and the vote share. Returns `{labels: Int32Array, confidence:
+/// Float32Array}`.
+#[wasm_bindgen(js_name = predictLabels)]
+pub fn predict_labels(index: &SearchIndex, labels: &[i32], k: usize) -> Result<JsValue, JsError> {
+    let p = predict::knn_predict(&index.inner, &class_ids(labels), k).map_err(js_err)?;
+    let out = js_sys::Object::new();
+    let ids: Vec<i32> = p.iter().map(|p| p.label.map_or(-1, |l| l as i32)).collect();
+    let conf: Vec<f32> = p.iter().map(|p| p.confidence).collect();
+    js_sys::Reflect::set(&out, &"labels".into(), &js_sys::Int32Array::from(&ids[..]))
+        .map_err(|_| JsError::new("cannot build the result"))?;
+    js_sys::Reflect::set(
+        &out,
+        &"confidence".into(),
+        &js_sys::Float32Array::from(&conf[..]),
+    )
+    .map_err(|_| JsError::new("cannot build the result"))?;
+    Ok(out.into())
 }
 
 /// Check records for the honest figure: `count` records drawn uniformly at random (seeded)

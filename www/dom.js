@@ -39,3 +39,14 @@ export function typing(e) {
 export function pct(x) {
   return Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : "–";
 }
+
+/** Saves `blob` as a file named `name` (the browser's download). */
+export function download(blob, name) {
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}

@@ -9,6 +9,7 @@
 // keep their labels.
 import { headDim } from "../pkg/simtune.js";
 import { hashKey, textHashes } from "./texthash.js";
+import { download } from "./dom.js";
 
 const FORMAT = "simtune-project";
 const VERSION = 1;
@@ -66,13 +67,7 @@ function projectDoc(app) {
 export function exportProject(app) {
   const doc = projectDoc(app);
   const blob = new Blob([JSON.stringify(doc, null, 1)], { type: "application/json" });
-  const a = document.createElement("a");
-  a.href = URL.createObjectURL(blob);
-  a.download = `${(doc.dataset.name ?? "project").replace(/\.[^.]+$/, "")}.simtune.json`;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+  download(blob, `${(doc.dataset.name ?? "project").replace(/\.[^.]+$/, "")}.simtune.json`);
 }
 
 /** Reads and checks a project file; throws an Error naming what is wrong. */

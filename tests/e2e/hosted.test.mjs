@@ -61,6 +61,7 @@ test("dist/ works from a plain static host, the default model from the hub", { t
     await page.waitForSelector("#train-status[data-state=done], #train-status[data-state=error]", { timeout: 120_000 });
     assert.equal(await page.getAttribute("#train-status", "data-state"), "done", await page.textContent("#train-status"));
     await shot(page, "hosted-trained");
+    await checkDownloads(page);
     // a reload in the hosted page: the model comes from the Cache API, not the hub again
     const before = hub.length;
     await page.reload();
@@ -93,4 +94,69 @@ async function hubStandIn() {
   });
   await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
   return { server, served, port: server.address().port };
+}
+
+/** NumPy .npy (float32, C order) -> {shape, data}. */
+function readNpy(buf) {
+  assert.equal(buf.subarray(0, 6).toString("latin1"), "\x93NUMPY");
+  const len = buf.readUInt16LE(8);
+  const header = buf.subarray(10, 10 + len).toString("latin1");
+  assert.match(header, /'descr': '<f4'/);
+  const shape = header.match(/'shape': \((\d+), (\d+)\)/).slice(1).map(Number);
+  const body = buf.subarray(10 + len);
+  return { shape, data: new Float32Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.length)) };
+}
+
+/** safetensors -> {metadata, tensors: {name: Float32Array}}. */
+function readSafetensors(buf) {
+  const n = Number(buf.readBigUInt64LE(0));
+  const header = JSON.parse(buf.subarray(8, 8 + n).toString("utf8"));
+  const tensors = {};
+  for (const [name, t] of Object.entries(header)) {
+    if (name === "__metadata__") continue;
+    const [a, b] = t.data_offsets;
+    const bytes = buf.subarray(8 + n + a, 8 + n + b);
+    tensors[name] = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+  }
+  return { metadata: header.__metadata__, tensors };
+}
+
+/** The four downloads, read back as numpy and the CLI would: the tuned file equals the head's
+ * formula (from its own metadata) applied to the raw file. */
+async function checkDownloads(page) {
+  const grab = async (id) => {
+    const [d] = await Promise.all([page.waitForEvent("download"), page.click(id)]);
+    return { name: d.suggestedFilename(), buf: readFileSync(await d.path()) };
+  };
+  const raw = await grab("#download-raw");
+  const tuned = await grab("#download-tuned");
+  const head = await grab("#download-head");
+  const labels = await grab("#download-labels");
+  assert.deepEqual([raw.name, tuned.name, head.name, labels.name], ["notes.raw.npy", "notes.tuned.npy", "notes.head.safetensors", "notes.labels.csv"]);
+  const x = readNpy(raw.buf);
+  const y = readNpy(tuned.buf);
+  assert.deepEqual(x.shape, [4, 384]);
+  assert.deepEqual(y.shape, [4, 384]);
+  const { metadata, tensors } = readSafetensors(head.buf);
+  assert.match(metadata.formula, /x = x \+ sigmoid\(gates\.i\) \* \(x @ fcs\.i\.weight\.T \+ fcs\.i\.bias\)/);
+  const d = 384;
+  const [W, b, g] = [tensors["fcs.0.weight"], tensors["fcs.0.bias"], tensors["gates.0"]];
+  let worst = 0;
+  for (let r = 0; r < 4; r++) {
+    const row = x.data.subarray(r * d, (r + 1) * d);
+    const out = new Float64Array(d);
+    for (let o = 0; o < d; o++) {
+      let s = b[o];
+      for (let i = 0; i < d; i++) s += row[i] * W[o * d + i];
+      out[o] = row[o] + s / (1 + Math.exp(-g[o]));
+    }
+    const norm = Math.hypot(...out);
+    for (let o = 0; o < d; o++) worst = Math.max(worst, Math.abs(out[o] / norm - y.data[r * d + o]));
+  }
+  assert.ok(worst < 1e-4, `the tuned file is the formula applied to the raw file (max diff ${worst})`);
+  const lines = labels.buf.toString("utf8").trim().split("\n");
+  assert.equal(lines[0], "index,text,label,predicted_label,confidence,check_record");
+  assert.equal(lines.length, 5);
+  for (const line of lines.slice(1)) assert.match(line, /^\d,[^,]+,(card|transfer),(card|transfer),(0|1)\.\d{4},0$/);
+  console.log(`# downloads: ${lines.slice(1).join(" | ")}`);
 }

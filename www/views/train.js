@@ -3,6 +3,7 @@
 // check (views/check.js): how much better search got on records the person has not labelled.
 import { h } from "../dom.js";
 import { createCheckView } from "./check.js";
+import { createDownloadsView } from "./downloads.js";
 import { drawLoss } from "../plot.js";
 import { Cancelled } from "../pool.js";
 
@@ -57,7 +58,9 @@ export function createTrainView(root, app) {
     ),
   );
   const checkCard = h("section", { class: "card", id: "check" });
-  root.append(checkCard);
+  const downloadsCard = h("section", { class: "card", id: "downloads" });
+  root.append(checkCard, downloadsCard);
+  createDownloadsView(downloadsCard, app);
   const check = createCheckView(checkCard, app);
 
   function fill(cfg) {

@@ -1,0 +1,114 @@
+//! Predicted labels: for every record, a label and a confidence from its k nearest labelled
+//! records (a similarity-weighted kNN vote in the given space, raw or tuned). The
+//! confidence is the winning label's share of the vote, in [0, 1]; a labelled record is
+//! predicted from its labelled neighbours other than itself.
+
+use crate::embeddings::Embeddings;
+use crate::error::{Error, Result};
+use crate::search::top_k_batch;
+
+/// One record's prediction; `label` is None when no labelled neighbour exists.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Prediction {
+    pub label: Option<usize>,
+    pub confidence: f32,
+}
+
+/// Predicts every row of `emb` (L2-normalised) from its `k` nearest labelled rows;
+/// `labels[i]` is row i's class, None when unlabelled.
+pub fn knn_predict(
+    emb: &Embeddings,
+    labels: &[Option<usize>],
+    k: usize,
+) -> Result<Vec<Prediction>> {
+    if labels.len() != emb.rows() {
+        return Err(Error::InvalidInput(format!(
+            "{} labels for {} records",
+            labels.len(),
+            emb.rows()
+        )));
+    }
+    if k == 0 {
+        return Err(Error::InvalidInput("k must be at least 1".into()));
+    }
+    let labelled: Vec<usize> = (0..labels.len()).filter(|&i| labels[i].is_some()).collect();
+    let none = Prediction {
+        label: None,
+        confidence: 0.0,
+    };
+    if labelled.is_empty() {
+        return Ok(vec![none; emb.rows()]);
+    }
+    let pool = emb.select(&labelled)?; // (m, d)
+                                       // k + 1: a labelled record finds itself first and skips it
+    let hits = top_k_batch(&pool, emb, k + 1, false)?;
+    Ok(hits
+        .iter()
+        .enumerate()
+        .map(|(i, hits)| {
+            let mut votes: Vec<(usize, f32)> = Vec::new();
+            for h in hits.iter().filter(|h| labelled[h.index] != i).take(k) {
+                let class = labels[labelled[h.index]].unwrap_or_default();
+                let w = h.score.max(0.0) + 1e-6; // similarity-weighted; negatives count ~0
+                match votes.iter_mut().find(|(c, _)| *c == class) {
+                    Some((_, v)) => *v += w,
+                    None => votes.push((class, w)),
+                }
+            }
+            let total: f32 = votes.iter().map(|(_, v)| v).sum();
+            votes
+                .iter()
+                .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+                .map_or(none, |&(c, v)| Prediction {
+                    label: Some(c),
+                    confidence: v / total,
+                })
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn votes_by_similarity_and_skips_itself() {
+        // rows on the circle: two "a" near angle 0, one "b" near 90 degrees, an unlabelled one
+        // near 0 and one near 90
+        let rows = [0.0f32, 0.1, 1.5, 0.05, 1.45];
+        let data: Vec<f32> = rows.iter().flat_map(|t| [t.cos(), t.sin()]).collect();
+        let e = Embeddings::new(data, 2).unwrap();
+        let labels = [Some(0), Some(0), Some(1), None, None];
+        let p = knn_predict(&e, &labels, 1).unwrap();
+        assert_eq!(
+            p.iter().map(|p| p.label).collect::<Vec<_>>(),
+            vec![Some(0), Some(0), Some(0), Some(0), Some(1)]
+        );
+        assert!(
+            p.iter().all(|p| (p.confidence - 1.0).abs() < 1e-6),
+            "k = 1: one vote each"
+        );
+        // k = 3 for row 3: both "a" (cos ~1) and "b" (cos ~0.1): "a" wins with ~0.95 of the vote
+        let p = knn_predict(&e, &labels, 3).unwrap();
+        assert_eq!(p[3].label, Some(0));
+        let (a, b) = ((0.05f32).cos() + (0.05f32).cos(), (1.45f32).cos());
+        assert!(
+            (p[3].confidence - a / (a + b)).abs() < 1e-3,
+            "{}",
+            p[3].confidence
+        );
+        // a labelled record never votes for itself: row 2 ("b") sees only the two "a"
+        assert_eq!(p[2].label, Some(0));
+    }
+
+    #[test]
+    fn no_labels_no_prediction_and_bad_input_is_an_error() {
+        let e = Embeddings::new(vec![1.0, 0.0, 0.0, 1.0], 2).unwrap();
+        assert!(knn_predict(&e, &[None, None], 3)
+            .unwrap()
+            .iter()
+            .all(|p| p.label.is_none()));
+        assert!(knn_predict(&e, &[None], 3).is_err());
+        assert!(knn_predict(&e, &[Some(0), None], 0).is_err());
+    }
+}
