@@ -247,7 +247,7 @@ pub fn check_gain(
     per_list: usize,
 ) -> Result<JsValue, JsError> {
     let n = raw.inner.rows();
-    if labels.len() != n || not.len() % 2 != 0 {
+    if labels.len() != n || !not.len().is_multiple_of(2) {
         return Err(JsError::new(&format!(
             "{} labels for {n} records, or an odd-length list of (record, class) pairs",
             labels.len()
