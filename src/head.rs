@@ -9,7 +9,7 @@
 //! - `gates.{i}` (d)
 //!
 //! and the metadata key `simtune_head` holding the [`SkipConnectionHeadConfig`] as JSON,
-//! with `"format": "simtune-skip-connection-head/1"`.
+//! with `"format": "simtune-skip-connection-head/1"` and the head's `"formula"` in words.
 
 use std::collections::HashMap;
 
@@ -247,10 +247,10 @@ impl SkipConnectionHead {
         let mut meta =
             serde_json::to_value(&self.config).map_err(|e| Error::format("head", e.to_string()))?;
         meta["format"] = FORMAT.into();
-        let metadata = HashMap::from([
-            (META_KEY.to_string(), meta.to_string()),
-            ("formula".to_string(), FORMULA.to_string()),
-        ]);
+        // one metadata key: safetensors keeps metadata in a HashMap, and two keys would come
+        // out in a different order each time (a saved head must be byte-for-byte deterministic)
+        meta["formula"] = FORMULA.into();
+        let metadata = HashMap::from([(META_KEY.to_string(), meta.to_string())]);
         let views = tensors
             .iter()
             .map(|(name, bytes, shape)| {

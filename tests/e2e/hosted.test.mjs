@@ -138,7 +138,7 @@ async function checkDownloads(page) {
   assert.deepEqual(x.shape, [4, 384]);
   assert.deepEqual(y.shape, [4, 384]);
   const { metadata, tensors } = readSafetensors(head.buf);
-  assert.match(metadata.formula, /x = x \+ sigmoid\(gates\.i\) \* \(x @ fcs\.i\.weight\.T \+ fcs\.i\.bias\)/);
+  assert.match(JSON.parse(metadata.simtune_head).formula, /x = x \+ sigmoid\(gates\.i\) \* \(x @ fcs\.i\.weight\.T \+ fcs\.i\.bias\)/);
   const d = 384;
   const [W, b, g] = [tensors["fcs.0.weight"], tensors["fcs.0.bias"], tensors["gates.0"]];
   let worst = 0;
