@@ -153,6 +153,7 @@ class App {
       console.warn("file not stored", e);
     }
     const oldTexts = p.texts;
+    const previous = p.emb ? { hashes: p.hashes, emb: p.emb, dim: p.dim, model: p.model.id } : null;
     p.setDataset({ file: { name, size: file.size }, columns, key: ds.key, texts: ds.texts, hashes: ds.hashes, labels: ds.labels });
     const imported = p.counts().labelled;
     const outcome = carry ? p.reattach(carry, oldTexts.length ? oldTexts : null) : null;
@@ -165,7 +166,7 @@ class App {
     if (!stored) parts.push(`${name} could not be kept in this browser (storage full?): after a reload, drop it again (your labels are kept)`);
     this.notify(parts.join("; ") + ".", stored ? "info" : "error");
     this.show("label");
-    this.ensureEmbeddings();
+    this.ensureEmbeddings(previous);
   }
   /** "30 on their records (12 found again by their text); 1 kept aside: …" */
   reattachSummary({ kept, moved, orphaned, lost = 0 }) {
@@ -210,7 +211,10 @@ class App {
     if (value == null) bar.removeAttribute("value");
     else bar.value = value;
   }
-  async ensureEmbeddings() {
+  /** Embeds the records (or loads them from the cache). `previous` ({hashes, emb, dim,
+   * model}: the project before a new version of its file was opened) lends its embeddings
+   * to records with the same text, so an edited file embeds only what changed. */
+  async ensureEmbeddings(previous = null) {
     const p = this.project;
     if (!p.n) return;
     const run = ++this.embedRun;
@@ -224,13 +228,28 @@ class App {
         return;
       }
       this.embedding = true;
-      this.embedStatus("running", "preparing the model…");
-      const { dim } = await this.ensureModel();
-      if (run !== this.embedRun) return;
+      // records whose text the previous version of the file had keep their embeddings
+      const reuse = new Map();
+      if (previous?.emb && previous.model === p.model.id) {
+        const rowOf = new Map();
+        for (let r = 0; r < previous.hashes.length / 2; r++) rowOf.set(hashKey(previous.hashes, r), r);
+        for (let i = 0; i < p.n; i++) {
+          const r = rowOf.get(hashKey(p.hashes, i));
+          if (r !== undefined) reuse.set(i, r);
+        }
+      }
+      const todo = [];
+      for (let i = 0; i < p.n; i++) if (!reuse.has(i)) todo.push(i);
+      let dim = previous?.dim ?? 0;
+      if (todo.length) {
+        this.embedStatus("running", "preparing the model…");
+        ({ dim } = await this.ensureModel());
+        if (run !== this.embedRun) return;
+      }
       const t0 = performance.now();
       const restartsBefore = this.pool.restarts;
       let last = 0;
-      const emb = await this.pool.embed(p.texts, dim, (done, total) => {
+      const fresh = await this.pool.embed(todo.map((i) => p.texts[i]), dim, (done, total) => {
         const now = performance.now();
         if (now - last < 100 && done < total) return;
         last = now;
@@ -242,6 +261,9 @@ class App {
       if (run !== this.embedRun) return;
       this.embedding = false;
       const secs = (performance.now() - t0) / 1000;
+      const emb = new Float32Array(p.n * dim);
+      todo.forEach((i, k) => emb.set(fresh.subarray(k * dim, (k + 1) * dim), i * dim));
+      for (const [i, r] of reuse) emb.set(previous.emb.subarray(r * dim, (r + 1) * dim), i * dim);
       this.setEmbeddings(emb, dim);
       let kept = "kept in this browser";
       try {
@@ -251,7 +273,11 @@ class App {
       }
       const restarts = this.pool.restarts - restartsBefore;
       const healed = restarts ? ` (${restarts} stalled worker${restarts > 1 ? "s" : ""} restarted; ${restarts > 1 ? "their" : "its"} records embedded again)` : "";
-      this.embedStatus("done", `${p.n} records embedded in ${secs.toFixed(1)} s (${(p.n / secs).toFixed(1)} records/s) with ${this.pool.size} workers${healed}; ${kept}.`, 1);
+      const reused = reuse.size ? `${reuse.size} reused from the previous version of the file` : "";
+      const done = todo.length
+        ? `${todo.length} records embedded in ${secs.toFixed(1)} s (${(todo.length / Math.max(secs, 1e-3)).toFixed(1)} records/s) with ${this.pool.size} workers${healed}${reused ? `; ${reused}` : ""}`
+        : `All ${p.n} embeddings reused from the previous version of the file`;
+      this.embedStatus("done", `${done}; ${kept}.`, 1);
       // how the work was shared (chunks per worker), for the curious and for the tests
       $("embed-text").dataset.chunks = this.pool.chunksPerWorker.join(",");
     } catch (e) {

@@ -96,10 +96,14 @@ test("every bad input gets a clear message, and the labels made before survive",
     // removed record's label is kept aside (exported), and comes back with the record
     const edited = join(TMP, "edited.csv");
     writeFileSync(edited, "text,label\na brand new record,\ncard stuck in the atm,\nmy card was declined,\n");
+    await waitEmbedded(page);
+    assert.match(await page.textContent("#embed-text"), /All 3 embeddings reused from the previous version of the file/);
     await loadCsv(page, edited, { label: "" });
     assert.match(asked.at(-1), /2 of your 3 labelled or check records .* carried over\. The other 1 are kept aside/);
     assert.equal(await labelledCount(page), 2);
     assert.match(await page.textContent("#notice-text"), /your labels: 2 labels on their records.*; 1 label is kept aside: its record is no longer in the file/);
+    await waitEmbedded(page);
+    assert.match(await page.textContent("#embed-text"), /^1 records embedded .*; 2 reused from the previous version of the file/, "an edited file embeds only its new record");
     const aside = (await exportDoc(page)).labels.filter((l) => l.index === null);
     assert.deepEqual(aside.map((l) => [l.text, l.label]), [["where is my transfer", "transfer"]]);
     await loadCsv(page, join(dir, "good.csv"), { label: "" });
