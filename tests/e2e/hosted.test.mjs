@@ -62,6 +62,16 @@ test("dist/ works from a plain static host, the default model from the hub", { t
     assert.equal(await page.getAttribute("#train-status", "data-state"), "done", await page.textContent("#train-status"));
     await shot(page, "hosted-trained");
     await checkDownloads(page);
+    // a phone (390 px): every step fits the width, nothing scrolls the page sideways
+    await page.setViewportSize({ width: 390, height: 844 });
+    for (const view of ["open", "label", "session", "train", "compare"]) {
+      await page.click(`nav .tab[data-view=${view}]`);
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(wide <= 390, `the ${view} step is ${wide} px wide on a 390 px screen`);
+    }
+    await page.click("nav .tab[data-view=label]");
+    await shot(page, "hosted-phone-label");
+    await page.setViewportSize({ width: 1280, height: 800 });
     // a reload in the hosted page: the model comes from the Cache API, not the hub again
     const before = hub.length;
     await page.reload();
