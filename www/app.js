@@ -22,6 +22,7 @@ import { createSessionView } from "./views/session.js";
 import { createTrainView } from "./views/train.js";
 import { createCompareView } from "./views/compare.js";
 import { exportProject, importProject } from "./project-file.js";
+import { readShareLink } from "./share.js";
 
 export const MAX_FILE_BYTES = 100 * 1024 * 1024;
 /** Neighbours judged per check record and direction (in / out of the top k), drawn at random. */
@@ -117,7 +118,7 @@ class App {
    * record texts with it (an edited version), the labels follow their text; the others are
    * kept aside (orphans), never dropped.
    */
-  async useDataset(file, name, columns) {
+  async useDataset(file, name, columns, source = null) {
     const ds = await this.reader.call("load", { file, name, columns });
     if (!ds.texts.length) throw new Error(`${name} has no records`);
     const p = this.project;
@@ -154,7 +155,7 @@ class App {
     }
     const oldTexts = p.texts;
     const previous = p.emb ? { hashes: p.hashes, emb: p.emb, dim: p.dim, model: p.model.id } : null;
-    p.setDataset({ file: { name, size: file.size }, columns, key: ds.key, texts: ds.texts, hashes: ds.hashes, labels: ds.labels });
+    p.setDataset({ file: { name, size: file.size, source }, columns, key: ds.key, texts: ds.texts, hashes: ds.hashes, labels: ds.labels });
     const imported = p.counts().labelled;
     const outcome = carry ? p.reattach(carry, oldTexts.length ? oldTexts : null) : null;
     if (carry) (p.emit("labels"), p.emit("check"));
@@ -388,6 +389,11 @@ class App {
     }
     document.body.dataset.ready = "engine";
     await this.restore();
+    const link = readShareLink();
+    if (link) {
+      this.show("open");
+      this.views.open.offerLink(link);
+    }
     document.body.dataset.ready = "yes";
   }
   async restore() {

@@ -170,3 +170,55 @@ async function checkDownloads(page) {
   for (const line of lines.slice(1)) assert.match(line, /^\d,[^,]+,(card|transfer),(card|transfer),(0|1)\.\d{4},0$/);
   console.log(`# downloads: ${lines.slice(1).join(" | ")}`);
 }
+
+test("a share link opens a dataset from a public URL, after asking, and refuses other hosts", { timeout: 300_000 }, async () => {
+  const out = join(mkdtempSync(join(tmpdir(), "simtune-dist-")), "dist");
+  execFileSync("bash", [join(ROOT, "scripts/dist.sh"), "--no-build", "--out", out], { stdio: ["ignore", "ignore", "inherit"] });
+  const hubServer = await hubStandIn();
+  const { url, context, close } = await start({
+    root: out,
+    plain: true,
+    args: [`--host-resolver-rules=MAP huggingface.co 127.0.0.1:${hubServer.port}`, "--ignore-certificate-errors"],
+  });
+  const DATA = "https://raw.githubusercontent.com/someone/tickets/main/support%20tickets.csv";
+  const csv = "id,message,topic\n1,my card was declined,card\n2,where is my transfer,transfer\n3,the atm kept my card,\n";
+  const fetched = [];
+  await context.route(/^https?:\/\/(?!127\.0\.0\.1|huggingface\.co\/)/, (route) => {
+    const u = route.request().url();
+    fetched.push(u);
+    if (u === DATA) return route.fulfill({ status: 200, body: csv, headers: { "access-control-allow-origin": "*", "content-type": "text/plain" } });
+    return route.abort();
+  });
+  try {
+    const { page, errors } = await openPage(context, url);
+    const link = `${url}?data=${encodeURIComponent(DATA)}&text=message&label=topic`;
+    await page.goto(link);
+    await page.waitForSelector("body[data-ready=yes]");
+    // the link says what it will download, and downloads nothing yet
+    await page.waitForSelector("#link-prompt:not([hidden]) #link-open");
+    assert.equal(await page.textContent("#link-url"), DATA);
+    assert.deepEqual(fetched, [], "nothing downloaded before the person says so");
+    await shot(page, "share-link-prompt");
+    await page.click("#link-open");
+    await page.waitForSelector("#view-label:not([hidden])");
+    await page.waitForFunction(() => /3 records loaded from support tickets\.csv; 2 labels imported/.test(document.querySelector("#notice-text").textContent));
+    assert.deepEqual(fetched, [DATA]);
+    assert.equal(await labelledCount(page), 2);
+    // the page offers the same link back
+    await page.click("nav .tab[data-view=open]");
+    const back = new URL(await page.inputValue("#share-link"));
+    assert.equal(back.searchParams.get("data"), DATA);
+    assert.equal(back.searchParams.get("text"), "message");
+    assert.equal(back.searchParams.get("label"), "topic");
+    // another host: refused with the list of allowed ones, nothing fetched
+    await page.goto(`${url}?data=${encodeURIComponent("https://example.com/leak.csv")}`);
+    await page.waitForSelector("#link-error");
+    assert.match(await page.textContent("#link-error"), /only from huggingface\.co, raw\.githubusercontent\.com, gist\.githubusercontent\.com .* not from example\.com/);
+    assert.deepEqual(fetched, [DATA], "no request to a host that is not allowed");
+    assert.equal(await labelledCount(page), 2, "the project opened by the link is still there");
+    assert.deepEqual(errors, []);
+  } finally {
+    await close();
+    hubServer.server.close();
+  }
+});

@@ -2,6 +2,8 @@
 // and an optional label column; or try the Banking77 sample. Also the model picker.
 import { h, clear } from "../dom.js";
 import { DEFAULT_MODEL, hubModel, cacheFolder, ensureCached, modelName } from "../model.js";
+import { checkShareUrl, shareLink, fileName } from "../share.js";
+import { importProject } from "../project-file.js";
 
 const MAX_FILE_BYTES = 100 * 1024 * 1024;
 const SAMPLE_LOCAL = "data/banking77_test.csv";
@@ -13,7 +15,7 @@ function size(n) {
 }
 
 export function createOpenView(root, app) {
-  let pending = null; // {file, name, table}
+  let pending = null; // {file, name, table, source}
 
   const fileInput = h("input", { type: "file", id: "file-input", accept: ".csv,.tsv,.json,.jsonl,.txt,text/csv,application/json" });
   const drop = h(
@@ -25,6 +27,28 @@ export function createOpenView(root, app) {
   );
   const sampleBtn = h("button", { type: "button", id: "sample" }, "Try a sample (Banking77)");
   const fileMsg = h("p", { class: "msg", id: "open-message", "aria-live": "polite" });
+  const linkBox = h("section", { class: "card", id: "link-prompt", hidden: true });
+  const shareInput = h("input", { type: "text", id: "share-link", readonly: true, spellcheck: false });
+  const shareBox = h(
+    "div",
+    { class: "row", id: "share-box", hidden: true },
+    h("label", { for: "share-link" }, "Share link (opens this dataset with these columns):"),
+    shareInput,
+    h("button", {
+      type: "button",
+      id: "share-copy",
+      onclick: async () => {
+        shareInput.select();
+        try {
+          await navigator.clipboard.writeText(shareInput.value);
+          fileMsg.textContent = "Link copied.";
+        } catch {
+          fileMsg.textContent = "Select the link and copy it (the browser did not allow copying).";
+        }
+        fileMsg.dataset.kind = "info";
+      },
+    }, "Copy share link"),
+  );
   const preview = h("div", { class: "preview", id: "preview" });
 
   // model picker
@@ -54,6 +78,7 @@ export function createOpenView(root, app) {
   );
 
   root.append(
+    linkBox,
     h(
       "div",
       { class: "grid-2" },
@@ -64,6 +89,7 @@ export function createOpenView(root, app) {
         drop,
         h("div", { class: "row" }, sampleBtn, h("span", { class: "hint" }, "Banking77 by PolyAI (Casanueva et al., 2020), CC BY 4.0")),
         fileMsg,
+        shareBox,
       ),
       modelBox,
     ),
@@ -73,8 +99,14 @@ export function createOpenView(root, app) {
   function showModel() {
     modelNow.textContent = `Now: ${modelName(app.project.model)}`;
   }
+  function showShare() {
+    const f = app.project.file;
+    shareBox.hidden = !f?.source;
+    if (f?.source) shareInput.value = shareLink({ source: f.source, text: app.project.columns.text, label: app.project.columns.label });
+  }
   app.project.addEventListener("settings", showModel);
   app.project.addEventListener("dataset", showModel);
+  app.project.addEventListener("dataset", showShare);
   showModel();
 
   async function pick(make) {
@@ -109,7 +141,7 @@ export function createOpenView(root, app) {
     await openBlob(file, file.name);
   }
   /** Previews `file` (a File or Blob) in a worker: only its head when it is big. */
-  async function openBlob(file, name) {
+  async function openBlob(file, name, source = null) {
     let table;
     pending = null;
     clear(preview);
@@ -124,7 +156,7 @@ export function createOpenView(root, app) {
     }
     fileMsg.textContent = "";
     if (!table.total_rows) throw new Error(`${name} has a header but no records`);
-    pending = { file, name, table };
+    pending = { file, name, table, source };
     renderPreview();
   }
   function fail(e, name) {
@@ -219,7 +251,7 @@ export function createOpenView(root, app) {
       useBtn.disabled = true;
       try {
         useBtn.textContent = "Reading every record…";
-        await app.useDataset(pending.file, pending.name, { text, label: labelSel.value || null });
+        await app.useDataset(pending.file, pending.name, { text, label: labelSel.value || null }, pending.source);
       } catch (err) {
         fail(err, pending.name);
       } finally {
@@ -230,7 +262,55 @@ export function createOpenView(root, app) {
     preview.append(form);
   }
 
+  /** A share link: says what would be downloaded, and downloads it only when asked. */
+  function offerLink(link) {
+    clear(linkBox);
+    linkBox.hidden = false;
+    let url;
+    let project = null;
+    try {
+      url = checkShareUrl(link.data);
+      if (link.project) project = checkShareUrl(link.project, "a project file");
+    } catch (e) {
+      linkBox.append(h("h2", {}, "This link cannot be opened"), h("p", { class: "msg", id: "link-error", dataset: { kind: "error" } }, e.message), h("button", { type: "button", onclick: () => (linkBox.hidden = true) }, "Close"));
+      return;
+    }
+    const cols = link.text.length ? `text column${link.text.length > 1 ? "s" : ""} ${link.text.join(", ")}${link.label ? `, labels from ${link.label}` : ""}` : "columns chosen by you after the download";
+    const go = h("button", { type: "button", class: "primary", id: "link-open" }, "Download and open");
+    linkBox.append(
+      h("h2", {}, "Open the dataset of this link?"),
+      h("p", {}, "It downloads ", h("code", { id: "link-url" }, url.href), ` from ${url.host} (${cols})${project ? ", then the project file " : ""}`, project ? h("code", {}, project.href) : null, "."),
+      h("p", { class: "hint" }, "Nothing is downloaded until you say so. The records stay in this tab: they are never uploaded anywhere."),
+      h("div", { class: "row" }, go, h("button", { type: "button", onclick: () => (linkBox.hidden = true) }, "Not now")),
+    );
+    go.addEventListener("click", async () => {
+      go.disabled = true;
+      const name = fileName(url);
+      try {
+        fileMsg.textContent = `downloading ${url.href}…`;
+        const r = await fetch(url.href, { credentials: "omit" });
+        if (!r.ok) throw new Error(`HTTP ${r.status} for ${url.href}`);
+        const blob = await r.blob();
+        if (blob.size > MAX_FILE_BYTES) throw new Error(`${name} is ${size(blob.size)}: simtune takes files up to 100 MB`);
+        linkBox.hidden = true;
+        await openBlob(blob, name, url.href);
+        if (link.text.length) {
+          await app.useDataset(blob, name, { text: link.text, label: link.label }, url.href);
+          if (project) {
+            const pr = await fetch(project.href, { credentials: "omit" });
+            if (!pr.ok) throw new Error(`HTTP ${pr.status} for ${project.href}`);
+            await importProject(app, new File([await pr.blob()], fileName(project)));
+          }
+        }
+      } catch (e) {
+        go.disabled = false;
+        fail(e, name);
+      }
+    });
+  }
+
   return {
     show() {},
+    offerLink,
   };
 }
