@@ -193,6 +193,7 @@ class App {
     this.project.model = model;
     this.project.emb = null;
     this.project.head = null;
+    this.project.headRun = null;
     this.project.emit("head");
     this.project.emit("settings");
     this.ensureEmbeddings();
@@ -372,7 +373,7 @@ class App {
       if (e.ctrlKey || e.metaKey || e.altKey || typing(e)) return;
       this.views[this.active]?.onKey?.(e);
     });
-    for (const t of ["labels", "check"]) this.project.addEventListener(t, () => this.scheduleSave(true));
+    for (const t of ["labels", "check", "log"]) this.project.addEventListener(t, () => this.scheduleSave(true));
     for (const t of ["head", "settings", "dataset"]) this.project.addEventListener(t, () => this.scheduleSave());
     this.project.addEventListener("head", () => {
       this.indices.tuned?.free();

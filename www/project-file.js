@@ -61,6 +61,7 @@ function projectDoc(app) {
       not: c.not.map(([i, l]) => ({ ...entry(i), label: name(l) })),
     },
     head: saved.head ? toBase64(saved.head) : null,
+    log: saved.log ?? [],
   };
 }
 
@@ -192,6 +193,14 @@ export async function importProject(app, file) {
     p.loadCheck({ records: doc.check.records.map(find).filter((i) => i !== undefined), labels: pairs(doc.check.labels), not: pairs(doc.check.not) });
   }
   if (head) p.head = head.bytes;
+  // the file's experiment log joins this one (runs told apart by their time)
+  const runs = (Array.isArray(doc.log) ? doc.log : []).filter((r) => r && typeof r.at === "string" && !p.log.some((m) => m.at === r.at));
+  if (runs.length) {
+    const inUse = head ? runs.at(-1).at : p.log.find((r) => r.run === p.headRun)?.at;
+    p.log = [...p.log, ...runs].sort((a, b) => a.at.localeCompare(b.at)).map((r, i) => ({ ...r, run: i + 1 }));
+    p.headRun = p.log.find((r) => r.at === inUse)?.run ?? null;
+    p.emit("log");
+  }
   p.emit("labels");
   p.emit("settings");
   p.emit("head");

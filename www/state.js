@@ -26,6 +26,9 @@ export class Project extends EventTarget {
     /** Labels whose records are no longer in the dataset (the file changed): [{text, label}].
      * Kept, saved and exported, never dropped. */
     this.orphans = [];
+    /** The experiment log (views/log.js): one entry per training run. */
+    this.log = [];
+    this.headRun = null; // the log run whose head is in use
     this.clearCheck();
     this.settings = { sessionK: 100, compareK: 10, checkK: 10, checkCount: 40 };
   }
@@ -45,6 +48,8 @@ export class Project extends EventTarget {
     this.labels = new Int32Array(texts.length).fill(-1);
     this.history = [];
     this.head = null;
+    this.log = [];
+    this.headRun = null;
     this.clearCheck();
     this.emb = null;
     if (labels) {
@@ -185,7 +190,17 @@ export class Project extends EventTarget {
       trainConfig: this.trainConfig,
       check: this.savedCheck(),
       settings: this.settings,
+      log: this.log,
+      headRun: this.headRun,
     };
+  }
+  /** Records a training run in the log; its head becomes the one in use. */
+  logRun(entry) {
+    const run = (this.log.at(-1)?.run ?? 0) + 1;
+    this.log.push({ run, at: new Date().toISOString(), note: "", figure: null, ...entry });
+    this.headRun = run;
+    this.emit("log");
+    return run;
   }
   /**
    * Restores a saved project over the records read again from the saved file (or a new
@@ -206,6 +221,8 @@ export class Project extends EventTarget {
     this.head = saved.head ?? null;
     this.trainConfig = saved.trainConfig ?? null;
     this.settings = { ...this.settings, ...saved.settings };
+    this.log = Array.isArray(saved.log) ? saved.log : [];
+    this.headRun = saved.headRun ?? null;
     const outcome = this.reattach(saved);
     this.emit("dataset");
     this.emit("labels");

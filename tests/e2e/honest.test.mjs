@@ -154,6 +154,10 @@ async function checkAndTrain(page, ds) {
   assert.equal(await page.getAttribute("#check-task", "data-kind"), "done");
   assert.equal(await page.getAttribute("#check-status", "data-questions"), "0");
   const f = await page.$eval("#check-figure", (e) => ({ ...e.dataset, text: e.textContent }));
+  // the experiment log keeps the figure on the run whose head it measured
+  const logged = await page.textContent("#experiment-log li:first-child .log-figure");
+  const pts = (x) => `${x >= 0 ? "+" : "−"}${Math.abs(100 * x).toFixed(1)} points`;
+  assert.ok(logged.includes(`top 10 on records you have not labelled ${pts(Number(f.gain))}`), `${logged} / ${f.gain}`);
   const perLabel = await page.$$eval("#check-classes tr[data-label]", (rows) =>
     rows.map((r) => ({ label: r.dataset.label, gain: Number(r.dataset.gain), low: Number(r.dataset.low), high: Number(r.dataset.high), checks: Number(r.dataset.checks) })),
   );

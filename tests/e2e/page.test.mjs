@@ -135,6 +135,12 @@ test("a person drops a CSV, labels, runs a session, trains, compares, reloads", 
     // no figure is claimed until check records are set aside and answered
     assert.equal(await page.textContent("#check-figure"), "");
     assert.match(await page.textContent("#check-status"), /No check records yet/);
+    // the run is in the experiment log, with what it rests on; the person adds a note
+    const run = await page.textContent("#experiment-log li[data-run='1']");
+    assert.match(run, new RegExp(`Run 1 .* all-MiniLM-L6-v2 · \\S+ loss, lr .*${labelled} labels in \\d+ classes`));
+    assert.match(run, /Check: no figure for this head/);
+    await page.fill("#experiment-log li[data-run='1'] .log-note", "first try: 4 sessions");
+    await page.press("#experiment-log li[data-run='1'] .log-note", "Enter");
     await shot(page, "train");
 
     // 7. compare: the true same-class share among the top 10, raw vs tuned, over 40 records
@@ -176,6 +182,7 @@ test("a person drops a CSV, labels, runs a session, trains, compares, reloads", 
     assert.equal(await labelledCount(page), labelled);
     await page.click("nav .tab[data-view=train]");
     assert.match(await page.textContent("#train-info"), /A head is trained/);
+    assert.equal(await page.inputValue("#experiment-log li[data-run='1'] .log-note"), "first try: 4 sessions", "the log and its note survive a reload");
     await page.click("nav .tab[data-view=compare]");
     await page.fill("#compare-record", String(probes[0]));
     await page.click("#compare-show");

@@ -11,7 +11,7 @@ import { createLabelBar } from "./labelbar.js";
 const points = (x) => `${x >= 0 ? "+" : "−"}${Math.abs(100 * x).toFixed(1)}`;
 
 /** "+2.3 points (95% interval −0.4 to +5.0; 38 check records)" */
-function describeGain(g) {
+export function describeGain(g) {
   return `${points(g.gain)} points (95% interval ${points(g.low)} to ${points(g.high)}; ${g.checks} check record${g.checks === 1 ? "" : "s"})`;
 }
 

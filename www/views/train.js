@@ -4,6 +4,7 @@
 import { h } from "../dom.js";
 import { createCheckView } from "./check.js";
 import { createDownloadsView } from "./downloads.js";
+import { createLogView } from "./log.js";
 import { drawLoss } from "../plot.js";
 import { Cancelled } from "../pool.js";
 
@@ -58,8 +59,10 @@ export function createTrainView(root, app) {
     ),
   );
   const checkCard = h("section", { class: "card", id: "check" });
+  const logCard = h("section", { class: "card", id: "log" });
   const downloadsCard = h("section", { class: "card", id: "downloads" });
-  root.append(checkCard, downloadsCard);
+  root.append(checkCard, logCard, downloadsCard);
+  createLogView(logCard, app);
   createDownloadsView(downloadsCard, app);
   const check = createCheckView(checkCard, app);
 
@@ -112,6 +115,16 @@ export function createTrainView(root, app) {
       });
       const secs = (performance.now() - t0) / 1000;
       p.trainConfig = cfg;
+      const { perLabel } = p.counts();
+      p.logRun({
+        model: p.model.id,
+        config: { loss: cfg.loss, lr: cfg.lr, steps: cfg.steps, margin: cfg.margin },
+        labels: labelled,
+        classes,
+        perLabel: Object.fromEntries(perLabel.map((n, l) => [p.labelNames[l], n]).filter(([, n]) => n > 0)),
+        seconds: secs,
+        finalLoss: losses.at(-1) ?? null,
+      });
       p.setHead(head, cfg);
       status.textContent = `Head trained on ${labelled} records in ${classes} classes in ${secs.toFixed(2)} s (final loss ${losses.at(-1)?.toFixed(4) ?? "–"}).`;
       status.dataset.state = "done";
