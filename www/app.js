@@ -14,7 +14,7 @@ import * as store from "./store.js";
 import { ensureCached, modelName } from "./model.js";
 import { Pool, EngineWorker, Cancelled } from "./pool.js";
 import { Project } from "./state.js";
-import { hashKey } from "./texthash.js";
+import { hashKey, recordsByKey, savedKeys } from "./texthash.js";
 import { typing } from "./dom.js";
 import { createOpenView } from "./views/open.js";
 import { createLabelView } from "./views/label.js";
@@ -132,12 +132,10 @@ class App {
     let carry = null;
     if (saved) {
       const orphans = saved.orphans ?? [];
-      const keys = saved.keys ?? [];
-      const here = new Set();
-      for (let i = 0; i < ds.texts.length; i++) here.add(hashKey(ds.hashes, i));
-      let shared = orphans.filter((o) => here.has(o.key)).length;
-      for (let k = 0; k + 2 < keys.length; k += 3) shared += here.has(`${keys[k + 1]},${keys[k + 2]}`) ? 1 : 0;
-      const work = keys.length / 3 + orphans.length;
+      const keys = [...savedKeys(saved.keys).values()];
+      const here = recordsByKey(ds.hashes); // built once: reattach below uses it too
+      const shared = [...keys, ...orphans.map((o) => o.key)].filter((key) => here.has(key)).length;
+      const work = keys.length + orphans.length;
       const from = saved.file?.name ?? "the saved project";
       if (shared && work) {
         const msg = `Open ${name}? ${shared} of your ${work} labelled or check records of ${from} have the same text in ${name}: their labels are carried over.${work > shared ? ` The other ${work - shared} are kept aside and exported with the project.` : ""}${saved.head ? " The trained head is set aside (train again on these records)." : ""}`;
@@ -233,10 +231,9 @@ class App {
       // records whose text the previous version of the file had keep their embeddings
       const reuse = new Map();
       if (previous?.emb && previous.model === p.model.id) {
-        const rowOf = new Map();
-        for (let r = 0; r < previous.hashes.length / 2; r++) rowOf.set(hashKey(previous.hashes, r), r);
+        const rowsOf = recordsByKey(previous.hashes);
         for (let i = 0; i < p.n; i++) {
-          const r = rowOf.get(hashKey(p.hashes, i));
+          const r = rowsOf.get(hashKey(p.hashes, i))?.[0];
           if (r !== undefined) reuse.set(i, r);
         }
       }

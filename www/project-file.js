@@ -8,7 +8,7 @@
 // records not found) before anything is replaced. Labels merge: records labelled only here
 // keep their labels.
 import { headDim } from "../pkg/simtune.js";
-import { hashKey, textHashes } from "./texthash.js";
+import { hashKey, textHashes, recordsByKey, savedKeys } from "./texthash.js";
 import { download } from "./dom.js";
 
 const FORMAT = "simtune-project";
@@ -33,9 +33,7 @@ function projectDoc(app) {
   const p = app.project;
   const saved = p.n ? p.toSaved() : app.unrestored;
   if (!saved) throw new Error("there is no project to export yet: open a dataset first");
-  const keyOf = new Map();
-  const keys = saved.keys ?? [];
-  for (let k = 0; k + 2 < keys.length; k += 3) keyOf.set(keys[k], `${keys[k + 1]},${keys[k + 2]}`);
+  const keyOf = savedKeys(saved.keys);
   // a record by its text when the records are here, else by its text hash
   const entry = (i) => (p.n ? { index: i, text: p.texts[i] } : { index: i, key: keyOf.get(i) ?? null });
   const name = (l) => saved.labelNames[l];
@@ -126,16 +124,8 @@ export async function importProject(app, file) {
   // where each entry lands: by index when the text agrees, else by text
   const byText = new Map();
   p.texts.forEach((t, i) => byText.has(t) || byText.set(t, i));
-  let byKey = null; // text hash -> record, built when an entry has no text
-  const findKey = (key) => {
-    if (!byKey) {
-      byKey = new Map();
-      for (let i = p.n - 1; i >= 0; i--) byKey.set(hashKey(p.hashes, i), i);
-    }
-    return byKey.get(key);
-  };
   const find = (e) => {
-    if (typeof e?.text !== "string") return typeof e?.key === "string" ? findKey(e.key) : undefined;
+    if (typeof e?.text !== "string") return typeof e?.key === "string" ? recordsByKey(p.hashes).get(e.key)?.[0] : undefined;
     return Number.isInteger(e.index) && p.texts[e.index] === e.text ? e.index : byText.get(e.text);
   };
   const clean = (l) => (typeof l === "string" || typeof l === "number" ? String(l).trim() : "");

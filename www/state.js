@@ -2,7 +2,7 @@
 // through these methods; each change is announced as an event ("labels", "head", "settings",
 // "dataset", "embeddings") so views redraw and the app saves.
 import { DEFAULT_MODEL } from "./model.js";
-import { hashKey } from "./texthash.js";
+import { hashKey, recordsByKey, savedKeys } from "./texthash.js";
 
 export class Project extends EventTarget {
   constructor() {
@@ -234,17 +234,11 @@ export class Project extends EventTarget {
    * (when the saved project is still in memory) gives orphans their text for export. */
   reattach(saved, oldTexts = null) {
     const n = this.texts.length;
-    const savedKey = new Map();
-    const keys = saved.keys ?? [];
-    for (let k = 0; k + 2 < keys.length; k += 3) savedKey.set(keys[k], `${keys[k + 1]},${keys[k + 2]}`);
+    const savedKey = savedKeys(saved.keys);
     const names = saved.labelNames ?? [];
     const idOf = (l) => (Number.isInteger(l) && l >= 0 && l < names.length ? this.labelId(String(names[l]), true) : -1);
-    const byKey = new Map();
-    for (let i = 0; i < n; i++) {
-      const key = hashKey(this.hashes, i);
-      if (!byKey.has(key)) byKey.set(key, []);
-      byKey.get(key).push(i);
-    }
+    const byKey = recordsByKey(this.hashes);
+    const old = saved.labels ?? [];
     const taken = new Set();
     /** Where saved record i is now: the same index if its text is unchanged, else the first
      * record not yet taken with that text; -1 when the text is gone. */
@@ -257,7 +251,6 @@ export class Project extends EventTarget {
       if (claim && j >= 0) taken.add(j);
       return j;
     };
-    const old = saved.labels ?? [];
     const orphans = [...(saved.orphans ?? [])];
     let kept = 0;
     let moved = 0;

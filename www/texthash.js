@@ -23,3 +23,26 @@ export function textHashes(texts) {
 
 /** Record i's identity as a Map key. */
 export const hashKey = (hashes, i) => `${hashes[2 * i]},${hashes[2 * i + 1]}`;
+
+const indexes = new WeakMap();
+/** identity -> the records holding that text, ascending; built once per `hashes` array. */
+export function recordsByKey(hashes) {
+  let byKey = indexes.get(hashes);
+  if (!byKey) {
+    byKey = new Map();
+    for (let i = 0; i < hashes.length / 2; i++) {
+      const key = hashKey(hashes, i);
+      if (!byKey.has(key)) byKey.set(key, []);
+      byKey.get(key).push(i);
+    }
+    indexes.set(hashes, byKey);
+  }
+  return byKey;
+}
+
+/** A saved project's `keys` ([record, hash1, hash2] triples) as record -> identity. */
+export function savedKeys(keys = []) {
+  const out = new Map();
+  for (let k = 0; k + 2 < keys.length; k += 3) out.set(keys[k], `${keys[k + 1]},${keys[k + 2]}`);
+  return out;
+}

@@ -20,6 +20,17 @@ async function modelFile(base, name, optional) {
   return new Uint8Array(await r.arrayBuffer());
 }
 
+/** The model whose files the Cache API holds under `base`. */
+async function loadEncoder(base) {
+  return new SentenceEncoder(
+    await modelFile(base, "config.json"),
+    await modelFile(base, "tokenizer.json"),
+    await modelFile(base, "model.safetensors"),
+    await modelFile(base, "sentence_bert_config.json", true),
+    await modelFile(base, "1_Pooling/config.json", true),
+  );
+}
+
 /** The preview reads at most this much of a file (cut at its last line break). */
 const PREVIEW_BYTES = 1 << 20;
 
@@ -53,24 +64,12 @@ const ops = {
   async loadModel({ base }) {
     encoder?.free();
     encoder = null;
-    encoder = new SentenceEncoder(
-      await modelFile(base, "config.json"),
-      await modelFile(base, "tokenizer.json"),
-      await modelFile(base, "model.safetensors"),
-      await modelFile(base, "sentence_bert_config.json", true),
-      await modelFile(base, "1_Pooling/config.json", true),
-    );
+    encoder = await loadEncoder(base);
     return [{ dim: encoder.dim(), info: encoder.info() }, []];
   },
   /** Loads a model and frees it again: proves its files work before the page switches. */
   async checkModel({ base }) {
-    const trial = new SentenceEncoder(
-      await modelFile(base, "config.json"),
-      await modelFile(base, "tokenizer.json"),
-      await modelFile(base, "model.safetensors"),
-      await modelFile(base, "sentence_bert_config.json", true),
-      await modelFile(base, "1_Pooling/config.json", true),
-    );
+    const trial = await loadEncoder(base);
     const dim = trial.dim();
     trial.free();
     return [{ dim }, []];
