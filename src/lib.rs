@@ -4,7 +4,9 @@
 //! sentence encoder ([`encoder`]) into an (n x d) matrix ([`embeddings`]); a small
 //! [`head`] is trained over those embeddings ([`train`], with one of the group [`loss`]es)
 //! on a few labels; [`search`] and [`metrics`] compare raw and tuned neighbours; [`predict`]
-//! gives every record a label and a confidence from its labelled neighbours.
+//! gives every record a label and a confidence from its labelled neighbours. A person's work
+//! (labels, head, settings, log) travels as one [`project`] file, records named by text or
+//! by [`texthash`].
 //! The core knows nothing of the browser or the terminal: `wasm` (browser) and
 //! `bin/simtune.rs` (CLI) are thin faces over it.
 
@@ -17,8 +19,10 @@ pub mod head;
 pub mod loss;
 pub mod metrics;
 pub mod predict;
+pub mod project;
 pub mod pseudo_label;
 pub mod search;
+pub mod texthash;
 pub mod train;
 
 #[cfg(target_arch = "wasm32")]

@@ -10,7 +10,7 @@ use rand::SeedableRng;
 use crate::embeddings::Embeddings;
 use crate::error::{Error, Result};
 use crate::pseudo_label::{pseudo_labels, PseudoLabelConfig};
-use crate::search::top_k_batch;
+use crate::search::{top_k, top_k_batch};
 use crate::train::{train, TrainConfig};
 
 /// precision@k for each k of `ks`: for every row, the share of its k nearest rows (cosine,
@@ -48,6 +48,36 @@ pub fn precision_at_k(emb: &Embeddings, labels: &[usize], ks: &[usize]) -> Resul
             total / emb.rows() as f64
         })
         .collect())
+}
+
+/// Per query record: the share of its k nearest records (cosine over all of `emb`, itself
+/// excluded) whose label is the query's. `labels[i]` None (no gold label) never matches.
+/// The truth a page's figure is held against: queries are the records nobody labelled.
+pub fn precision_per_query(
+    emb: &Embeddings,
+    labels: &[Option<usize>],
+    queries: &[usize],
+    k: usize,
+) -> Result<Vec<f64>> {
+    if labels.len() != emb.rows() {
+        return Err(Error::InvalidInput(format!(
+            "{} labels for {} embeddings",
+            labels.len(),
+            emb.rows()
+        )));
+    }
+    let k = k.min(emb.rows().saturating_sub(1)).max(1);
+    queries
+        .iter()
+        .map(|&q| {
+            let hits = top_k(emb, emb.row(q)?, k, Some(q))?;
+            let same = hits
+                .iter()
+                .filter(|h| labels[q].is_some() && labels[h.index] == labels[q])
+                .count();
+            Ok(same as f64 / k as f64)
+        })
+        .collect()
 }
 
 /// Splits records per class into (train, eval) pools: classes in sorted order (class ids are
@@ -291,6 +321,20 @@ mod tests {
                                                    // swap labels across pairs: nearest neighbour never shares
         let p = precision_at_k(&e, &[0, 1, 0, 1], &[1]).unwrap();
         assert_eq!(p[0], 0.0);
+    }
+
+    #[test]
+    fn precision_per_query_by_hand() {
+        let mut e = Embeddings::new(vec![1.0, 0.0, 0.99, 0.1, 0.0, 1.0, 0.1, 0.99], 2).unwrap();
+        e.normalize();
+        let gold = [Some(0), Some(0), Some(1), None];
+        // record 0: nearest is 1 (same); record 2: nearest is 3 (no gold label: not a match)
+        let p = precision_per_query(&e, &gold, &[0, 2], 1).unwrap();
+        assert_eq!(p, vec![1.0, 0.0]);
+        // k = 3 (all others): record 1 has one same-label record among 0, 2, 3
+        let p = precision_per_query(&e, &gold, &[1], 3).unwrap();
+        assert!((p[0] - 1.0 / 3.0).abs() < 1e-12);
+        assert!(precision_per_query(&e, &gold[..2], &[0], 1).is_err());
     }
 
     #[test]

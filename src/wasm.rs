@@ -192,6 +192,33 @@ pub fn head_dim(head: &[u8]) -> Result<usize, JsError> {
     Ok(head.config().dim)
 }
 
+/// Reads and checks a project file's text (`project.rs`); returns it as the current version's
+/// JSON, or an error naming what is wrong (the field, the version, the damaged head).
+#[wasm_bindgen(js_name = readProject)]
+pub fn read_project(text: &str) -> Result<String, JsError> {
+    let project = crate::project::Project::from_json(text.as_bytes(), "").map_err(|e| match e {
+        crate::Error::Format { message, .. } => JsError::new(&message),
+        e => js_err(e),
+    })?;
+    project.to_json().map_err(js_err)
+}
+
+/// A project document (the page's export, as JSON text) written as the file format: checked
+/// (types, head) and stamped with the format and version.
+#[wasm_bindgen(js_name = writeProject)]
+pub fn write_project(json: &str) -> Result<String, JsError> {
+    let project: crate::project::Project =
+        serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(json))
+            .map_err(|e| JsError::new(&format!("project field {}: {}", e.path(), e.inner())))?;
+    project.to_json().map_err(js_err)
+}
+
+/// The digest of a dataset's texts from their hashes (www/texthash.js): `texthash.rs`.
+#[wasm_bindgen(js_name = textsDigest)]
+pub fn texts_digest(hashes: &[u32]) -> String {
+    crate::texthash::texts_digest(hashes)
+}
+
 /// A flat (rows x dim) float32 matrix as a NumPy .npy file (numpy.load reads it).
 #[wasm_bindgen(js_name = toNpy)]
 pub fn to_npy(data: Vec<f32>, dim: usize) -> Result<Vec<u8>, JsError> {

@@ -204,3 +204,156 @@ fn bad_input_is_a_clear_error() {
     assert!(!o.status.success());
     assert!(text(&o).contains("config.json"), "{}", text(&o));
 }
+
+/// The project bundle through the CLI: `train --project-out` writes labels + head; `search
+/// --project` finds what `search --head` finds; `train --project` trains on a project's labels
+/// (a subset) and keeps its log; `eval --project` holds the head against the gold labels of
+/// the records the project did not label; a damaged project file is named.
+#[test]
+fn project_files_round_trip_through_the_cli() {
+    let tmp = Tmp::new("project");
+    let csv = slice_of_banking77(&tmp.0, 4, 20);
+    let c = csv.to_str().unwrap();
+    let p1 = tmp.0.join("p1.simtune.json");
+    let head = tmp.0.join("head.safetensors");
+    let o = simtune(
+        &tmp.0,
+        &[
+            "train",
+            c,
+            "--label-column",
+            "label",
+            "-o",
+            head.to_str().unwrap(),
+            "--project-out",
+            p1.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&p1).unwrap()).unwrap();
+    assert_eq!(doc["format"], "simtune-project");
+    assert_eq!(doc["labels"].as_array().unwrap().len(), 80);
+    assert_eq!(doc["model"]["id"], "all-MiniLM-L6-v2");
+    assert_eq!(doc["log"].as_array().unwrap().len(), 1);
+    // the bundle's head is the head file's bytes
+    let project = simtune::project::Project::from_json(&std::fs::read(&p1).unwrap(), "p1").unwrap();
+    assert_eq!(
+        project.head.as_deref(),
+        Some(&std::fs::read(&head).unwrap()[..])
+    );
+
+    let search = |how: &[&str]| -> serde_json::Value {
+        let mut args = vec!["search", c, "--record", "5", "-k", "8", "--json"];
+        args.extend_from_slice(how);
+        let o = simtune(&tmp.0, &args);
+        assert!(o.status.success(), "{}", text(&o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let by_project = search(&["--project", p1.to_str().unwrap()]);
+    assert_eq!(by_project, search(&["--head", head.to_str().unwrap()]));
+    assert_ne!(by_project, search(&[]), "tuned differs from raw");
+    assert!(by_project
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|h| h["index"] != 5));
+
+    // a page-like project with a few labels: keep every 10th label, no head
+    let mut sub = doc.clone();
+    let labels: Vec<_> = doc["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .step_by(10)
+        .cloned()
+        .collect();
+    sub["labels"] = serde_json::Value::Array(labels);
+    sub["head"] = serde_json::Value::Null;
+    let sub_path = tmp.0.join("sub.simtune.json");
+    std::fs::write(&sub_path, sub.to_string()).unwrap();
+    let o = simtune(
+        &tmp.0,
+        &[
+            "search",
+            c,
+            "--query",
+            "card",
+            "--project",
+            sub_path.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        !o.status.success() && text(&o).contains("holds no trained head"),
+        "{}",
+        text(&o)
+    );
+    let p2 = tmp.0.join("p2.simtune.json");
+    let o = simtune(
+        &tmp.0,
+        &[
+            "train",
+            c,
+            "--project",
+            sub_path.to_str().unwrap(),
+            "--project-out",
+            p2.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("trained on 8 labels of 4 classes"),
+        "{}",
+        text(&o)
+    );
+    let doc2: serde_json::Value = serde_json::from_slice(&std::fs::read(&p2).unwrap()).unwrap();
+    assert_eq!(doc2["labels"].as_array().unwrap().len(), 8);
+    assert_eq!(
+        doc2["log"].as_array().unwrap().len(),
+        2,
+        "the project's log goes on"
+    );
+    assert_eq!(doc2["log"][1]["run"], 2);
+
+    let report = tmp.0.join("truth.json");
+    let o = simtune(
+        &tmp.0,
+        &[
+            "eval",
+            c,
+            "--label-column",
+            "label",
+            "--project",
+            p2.to_str().unwrap(),
+            "--k",
+            "10",
+            "--json",
+            report.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("truth over the 72 other records"),
+        "{}",
+        text(&o)
+    );
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let row = &truth["truth"][0];
+    assert_eq!(row["records"], 72);
+    let (raw, tuned, gain) = (
+        row["raw"].as_f64().unwrap(),
+        row["tuned"].as_f64().unwrap(),
+        row["gain"].as_f64().unwrap(),
+    );
+    assert!((tuned - raw - gain).abs() < 1e-9 && (0.0..=1.0).contains(&raw));
+
+    let bad = tmp.0.join("bad.simtune.json");
+    std::fs::write(&bad, r#"{"format": "simtune-project", "version": 2, "labels": [], "trainConfig": {"steps": "many"}}"#).unwrap();
+    let o = simtune(&tmp.0, &["train", c, "--project", bad.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("bad.simtune.json") && text(&o).contains("trainConfig.steps"),
+        "{}",
+        text(&o)
+    );
+}

@@ -41,6 +41,9 @@ export function pct(x) {
 }
 
 /** Saves `blob` as a file named `name` (the browser's download). */
+/** A file name without its extension: "tickets.csv" -> "tickets". */
+export const baseName = (name) => name.replace(/\.[^.]+$/, "");
+
 export function download(blob, name) {
   const a = document.createElement("a");
   a.href = URL.createObjectURL(blob);

@@ -1,18 +1,20 @@
-// Export / import of the project as one JSON file: labels by record text + index (and the
-// labels kept aside whose records left the file), settings, the check set (records +
-// judgments, by text + index), the model id, the dataset key, the head as base64 safetensors.
+// Export / import of the project as one JSON file — the bundle defined once in Rust
+// (src/project.rs, which the CLI's --project / --project-out read and write too): labels by
+// record text + index (and the labels kept aside whose records left the file), settings, the
+// check set (records + judgments, by text + index) and its figure, the experiment log, the
+// model id, the dataset (name, key, digest of its texts, source URL), the head as base64
+// safetensors. The engine checks every field on the way out and on the way in.
 //
 // Import trusts nothing: the format and version are checked, the head is parsed and its
 // dimension compared with the model's, a head from another model is refused unless the person
 // says so, and the person sees what changes (new labels, labels that differ from theirs,
 // records not found) before anything is replaced. Labels merge: records labelled only here
 // keep their labels.
-import { headDim } from "../pkg/simtune.js";
+import { headDim, readProject, writeProject, textsDigest } from "../pkg/simtune.js";
 import { hashKey, textHashes, recordsByKey, savedKeys } from "./texthash.js";
-import { download } from "./dom.js";
+import { download, baseName } from "./dom.js";
 
 const FORMAT = "simtune-project";
-const VERSION = 1;
 
 function toBase64(bytes) {
   let s = "";
@@ -45,9 +47,16 @@ function projectDoc(app) {
   const c = saved.check ?? { records: [], labels: [], not: [] };
   return {
     format: FORMAT,
-    version: VERSION,
+    version: 2,
     exported: new Date().toISOString(),
-    dataset: { name: saved.file?.name, records: p.n || null, key: saved.datasetKey, columns: saved.columns },
+    dataset: {
+      name: saved.file?.name ?? null,
+      records: p.n || null,
+      key: saved.datasetKey ?? null,
+      textsHash: p.n ? textsDigest(p.hashes) : null,
+      source: saved.file?.source ?? null,
+      columns: saved.columns ?? null,
+    },
     model: { id: saved.model?.id, kind: saved.model?.kind },
     labelNames: saved.labelNames,
     labels,
@@ -59,29 +68,39 @@ function projectDoc(app) {
       not: c.not.map(([i, l]) => ({ ...entry(i), label: name(l) })),
     },
     head: saved.head ? toBase64(saved.head) : null,
+    metrics: p.n ? checkMetrics(app) : undefined,
     log: saved.log ?? [],
   };
 }
 
-export function exportProject(app) {
-  const doc = projectDoc(app);
-  const blob = new Blob([JSON.stringify(doc, null, 1)], { type: "application/json" });
-  download(blob, `${(doc.dataset.name ?? "project").replace(/\.[^.]+$/, "")}.simtune.json`);
+/** The check's figure for the head in use, when every check record is answered. */
+function checkMetrics(app) {
+  let est = null;
+  try {
+    est = app.checkEstimate();
+  } catch {
+    return undefined;
+  }
+  const o = est?.overall;
+  if (!o || est.pending_checks + est.unlabelled_checks) return undefined;
+  return { k: est.k, gain: o.gain, low: o.low, high: o.high, checks: o.checks };
 }
 
-/** Reads and checks a project file; throws an Error naming what is wrong. */
+/** The project file's text (checked by the engine). */
+export function projectJson(app) {
+  return writeProject(JSON.stringify(projectDoc(app)));
+}
+
+export function exportProject(app) {
+  const text = projectJson(app);
+  const blob = new Blob([text], { type: "application/json" });
+  download(blob, `${baseName(app.project.file?.name ?? app.unrestored?.file?.name ?? "project")}.simtune.json`);
+}
+
+/** Reads and checks a project file (the engine: format, version, every field, the head);
+ * throws an Error naming what is wrong. */
 async function readDoc(file) {
-  let doc;
-  try {
-    doc = JSON.parse(await file.text());
-  } catch (e) {
-    throw new Error(`not a JSON file (${e.message})`);
-  }
-  if (doc?.format !== FORMAT) throw new Error(`not a simtune project file (no "format": "${FORMAT}")`);
-  if (!Number.isInteger(doc.version) || doc.version < 1) throw new Error(`its "version" is ${JSON.stringify(doc.version)}, not a version number`);
-  if (doc.version > VERSION) throw new Error(`it was written by a newer simtune (format version ${doc.version}; this page reads version ${VERSION}): open it with the newer page`);
-  if (!Array.isArray(doc.labels)) throw new Error(`its "labels" is not a list`);
-  return doc;
+  return JSON.parse(readProject(await file.text()));
 }
 
 /** The head of `doc` as bytes with its dimension, or null; throws when it is damaged. */
@@ -155,7 +174,10 @@ export async function importProject(app, file) {
     else differ++;
   }
   const mineOnly = p.counts().labelled - same - differ;
-  const otherData = doc.dataset?.key && doc.dataset.key !== p.datasetKey;
+  // other records: told by the digest of the texts (any file with these records agrees), else
+  // by the file's key (files exported by version 1)
+  const digest = doc.dataset?.textsHash;
+  const otherData = digest ? digest !== textsDigest(p.hashes) : doc.dataset?.key && doc.dataset.key !== p.datasetKey;
   const checkIn = Array.isArray(doc.check?.records) ? doc.check.records.length : 0;
   const summary = [
     `Import ${file.name}${otherData ? ` (made on another file: ${doc.dataset?.name ?? "unnamed"}; records matched by their text)` : ""}?`,

@@ -1,10 +1,15 @@
 //! The `simtune` command line: the same core as the page, for data that outgrows a tab.
 //!
-//!   simtune embed  FILE [-o out.npy]                       embeddings as a numpy (rows, dim) file
+//!   simtune embed  FILE [-o out.npy] [--project P]          embeddings (tuned by P's head) as a numpy (rows, dim) file
 //!   simtune eval   FILE --label-column L [--eval-file F2 | --split 0.5] --labels 25,261 --seeds 5 --k 10,39
-//!   simtune train  FILE --label-column L -o head.safetensors
-//!   simtune search FILE --query TEXT [--head head.safetensors]
+//!   simtune eval   FILE --label-column GOLD --project P      the truth about P's head on the records P did not label
+//!   simtune train  FILE (--label-column L | --project P) [-o head.safetensors] [--project-out P2]
+//!   simtune search FILE (--query TEXT | --record N) [--head head.safetensors | --project P] [--json]
+//!   simtune check  FILE                                     what `train` would read, or what is wrong
 //!   simtune bench                                           native throughput and training time
+//!
+//! A project file (`--project`, `--project-out`) is the page's Export: the bundle defined in
+//! `simtune::project`, so work moves between the tab and a machine both ways.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -17,6 +22,7 @@ use sha2::{Digest, Sha256};
 use simtune::dataset::{self, Dataset, LoadOptions};
 use simtune::encoder::{Encoder, ModelFiles};
 use simtune::metrics::{self, Budget, EvalSpec};
+use simtune::project::Project;
 use simtune::pseudo_label::PseudoLabelConfig;
 use simtune::search;
 use simtune::train::{self, TrainConfig};
@@ -43,32 +49,56 @@ enum Command {
         /// Output .npy file.
         #[arg(short, long, default_value = "embeddings.npy")]
         output: PathBuf,
+        /// A project file (the page's Export, or `train --project-out`): write the tuned
+        /// embeddings, its head applied.
+        #[arg(long)]
+        project: Option<PathBuf>,
     },
     /// Simulated labeling (DESIGN.md section 5): precision@k raw vs tuned, mean ± std over seeds.
     Eval(EvalArgs),
-    /// Train a head on FILE's labels; writes it as safetensors.
+    /// Train a head on FILE's labels (its --label-column, or a project's labels); writes it
+    /// as safetensors (-o) and/or as a project file the page imports (--project-out).
     Train {
         file: PathBuf,
         #[command(flatten)]
         data: DataArgs,
         #[command(flatten)]
         training: TrainArgs,
-        /// Output head file.
-        #[arg(short, long, default_value = "head.safetensors")]
-        output: PathBuf,
+        /// Output head file (default head.safetensors unless --project-out is given).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Take the labels from this project file (the page's Export) instead of a label
+        /// column; its settings, check set and log carry over to --project-out.
+        #[arg(long, conflicts_with = "label_column")]
+        project: Option<PathBuf>,
+        /// Also write a project file (labels, head, settings, log) for the page's Import.
+        #[arg(long)]
+        project_out: Option<PathBuf>,
     },
-    /// The records of FILE nearest a query text, raw (or tuned with --head).
+    /// The records of FILE nearest a query text or record, raw (or tuned with --head or
+    /// --project).
     Search {
         file: PathBuf,
         #[command(flatten)]
         data: DataArgs,
+        /// The query text.
+        #[arg(long, required_unless_present = "record", conflicts_with = "record")]
+        query: Option<String>,
+        /// Search with record N (0-based, as the page numbers records) as the query; N itself
+        /// is left out of the hits.
         #[arg(long)]
-        query: String,
+        record: Option<usize>,
         /// A head from `simtune train`: search the tuned space.
         #[arg(long)]
         head: Option<PathBuf>,
+        /// A project file (the page's Export): search the space its head tunes.
+        #[arg(long, conflicts_with = "head")]
+        project: Option<PathBuf>,
         #[arg(short, long, default_value_t = 10)]
         k: usize,
+        /// Print the hits as JSON: [{index, score, label, text}].
+        #[arg(long)]
+        json: bool,
     },
     /// Read FILE as `embed`/`train` would and report its records, columns and classes, or
     /// what is wrong with it (file, line, field). Embeds nothing: a quick check before a long run.
@@ -138,6 +168,11 @@ struct EvalArgs {
     /// A separate eval pool.
     #[arg(long, conflicts_with = "split")]
     eval_file: Option<PathBuf>,
+    /// Hold a project's head (the page's Export) against the truth: precision@k raw vs tuned
+    /// of the records the project did not label (nor set aside to check), from the gold
+    /// --label-column, next to the figure the page showed.
+    #[arg(long, conflicts_with_all = ["eval_file", "split", "pseudo_labels"])]
+    project: Option<PathBuf>,
     /// Split FILE per class: this share to the train pool, the rest to eval (seed 0).
     #[arg(long)]
     split: Option<f64>,
@@ -168,8 +203,18 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Embed { file, data, output } => {
-            let (_, emb) = load_and_embed(&file, &data, &Model::open(&data)?, no_check)?;
+        Command::Embed {
+            file,
+            data,
+            output,
+            project,
+        } => {
+            let model = Model::open(&data)?;
+            let (_, mut emb) = load_and_embed(&file, &data, &model, no_check)?;
+            if let Some(path) = &project {
+                let project = read_project(path)?;
+                emb = project_head(&project, path, &data, emb.dim())?.apply(&emb)?;
+            }
             std::fs::write(&output, emb.to_npy())
                 .with_context(|| format!("cannot write {}", output.display()))?;
             eprintln!(
@@ -179,6 +224,7 @@ fn run(cli: Cli) -> Result<()> {
                 emb.dim()
             );
         }
+        Command::Eval(args) if args.project.is_some() => eval_project(args)?,
         Command::Eval(args) => eval(args)?,
         Command::Check { file, data } => {
             let (_, ds) = read_dataset(&file, &data)?;
@@ -203,61 +249,68 @@ fn run(cli: Cli) -> Result<()> {
             data,
             training,
             output,
-        } => {
-            let label_column = require_label(&data)?;
-            let (ds, emb) = load_and_embed(&file, &data, &Model::open(&data)?, |ds| {
-                require_classes(ds, &file, label_column)
-            })?;
-            let (rows, y) = labelled(&ds);
-            let config = training.config()?;
-            let bar = bar(config.steps as u64, "training");
-            let start = Instant::now();
-            let out = train::train(&emb.select(&rows)?, &y, &config, &mut |p| {
-                bar.set_position(p.step as u64);
-                bar.set_message(format!("loss {:.4}", p.loss));
-                true
-            })?;
-            bar.finish_and_clear();
-            std::fs::write(&output, out.head.to_safetensors()?)
-                .with_context(|| format!("cannot write {}", output.display()))?;
-            eprintln!(
-                "trained on {} labels of {} classes ({label_column}) in {:.2}s; loss {:.4} -> {:.4}; wrote {}",
-                rows.len(),
-                ds.classes().len(),
-                start.elapsed().as_secs_f64(),
-                out.losses.first().copied().unwrap_or(f32::NAN),
-                out.losses.last().copied().unwrap_or(f32::NAN),
-                output.display()
-            );
-        }
+            project,
+            project_out,
+        } => train_command(file, data, training, output, project, project_out)?,
         Command::Search {
             file,
             data,
             query,
+            record,
             head,
+            project,
             k,
+            json,
         } => {
             let model = Model::open(&data)?;
             let (ds, mut emb) = load_and_embed(&file, &data, &model, no_check)?;
-            let mut q = model
-                .encoder()?
-                .embed(&[query.as_str()], &mut |_, _| true)?;
-            if let Some(path) = head {
-                let bytes = std::fs::read(&path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                let head = SkipConnectionHead::from_safetensors(&bytes)
-                    .with_context(|| format!("{}", path.display()))?;
+            let mut q = match (&query, record) {
+                (Some(query), _) => model
+                    .encoder()?
+                    .embed(&[query.as_str()], &mut |_, _| true)?,
+                (None, Some(r)) => emb.select(&[r]).with_context(|| {
+                    format!("--record {r}: {} has {} records", file.display(), ds.len())
+                })?,
+                (None, None) => bail!("give --query TEXT or --record N"),
+            };
+            let head = match (&head, &project) {
+                (Some(path), _) => {
+                    let bytes = std::fs::read(path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    Some(
+                        SkipConnectionHead::from_safetensors(&bytes)
+                            .with_context(|| format!("{}", path.display()))?,
+                    )
+                }
+                (None, Some(path)) => {
+                    Some(project_head(&read_project(path)?, path, &data, emb.dim())?)
+                }
+                (None, None) => None,
+            };
+            if let Some(head) = head {
                 emb = head.apply(&emb)?;
                 q = head.apply(&q)?;
             }
-            for hit in search::top_k(&emb, q.row(0)?, k, None)? {
-                let label = ds
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l[hit.index].clone())
-                    .map(|l| format!("[{l}] "))
-                    .unwrap_or_default();
-                println!("{:.4}  {label}{}", hit.score, ds.texts[hit.index]);
+            let hits = search::top_k(&emb, q.row(0)?, k, record)?;
+            let label = |i: usize| ds.labels.as_ref().and_then(|l| l[i].clone());
+            if json {
+                let out: Vec<_> = hits
+                    .iter()
+                    .map(|h| {
+                        serde_json::json!({
+                            "index": h.index, "score": h.score,
+                            "label": label(h.index), "text": ds.texts[h.index],
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                for hit in hits {
+                    let label = label(hit.index)
+                        .map(|l| format!("[{l}] "))
+                        .unwrap_or_default();
+                    println!("{:.4}  {label}{}", hit.score, ds.texts[hit.index]);
+                }
             }
         }
         Command::Bench {
@@ -454,6 +507,307 @@ fn load_and_embed(
         }
     }
     Ok((ds, emb))
+}
+
+fn read_project(path: &Path) -> Result<Project> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(Project::from_json(&bytes, &path.display().to_string())?)
+}
+
+/// The model's id as the page names it: the default model's name, else the folder's name.
+fn model_id(data: &DataArgs) -> String {
+    let dir = model_dir(data);
+    dir.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| dir.display().to_string())
+}
+
+/// A project's head, checked against the embeddings it will be applied to (`dim`); a note
+/// when the project names another model.
+fn project_head(
+    project: &Project,
+    path: &Path,
+    data: &DataArgs,
+    dim: usize,
+) -> Result<SkipConnectionHead> {
+    let Some(head) = project.head()? else {
+        bail!(
+            "{} holds no trained head: train one (in the page, or `simtune train --project {} --project-out ...`)",
+            path.display(),
+            path.display()
+        );
+    };
+    if head.config().dim != dim {
+        bail!(
+            "{}: its head takes {}-dimensional embeddings, but model {} gives {dim}: use the model it was trained on ({})",
+            path.display(),
+            head.config().dim,
+            model_id(data),
+            project.model.id.as_deref().unwrap_or("not named in the file")
+        );
+    }
+    match project.model.id.as_deref() {
+        Some(id) if id != model_id(data) => eprintln!(
+            "note: {} was made with model {id}; these embeddings come from {}: the tuned results are only meaningful for the same model",
+            path.display(),
+            model_id(data)
+        ),
+        _ => {}
+    }
+    Ok(head)
+}
+
+/// Now as ISO 8601 (UTC, seconds), as the page's log writes times.
+fn iso_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // civil date from days since 1970-01-01 (H. Hinnant's algorithm)
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.000Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn train_command(
+    file: PathBuf,
+    data: DataArgs,
+    training: TrainArgs,
+    output: Option<PathBuf>,
+    project: Option<PathBuf>,
+    project_out: Option<PathBuf>,
+) -> Result<()> {
+    let model = Model::open(&data)?;
+    let source = match &project {
+        Some(path) => (read_project(path)?, format!("labels of {}", path.display())),
+        None => (Project::new(), require_label(&data)?.to_string()),
+    };
+    let (mut bundle, label_source) = source;
+    let (mut ds, emb) = load_and_embed(&file, &data, &model, |ds| {
+        if project.is_none() {
+            require_classes(ds, &file, &label_source)?;
+        }
+        Ok(())
+    })?;
+    if let Some(path) = &project {
+        let placed = bundle.labels_on(&ds.texts);
+        if placed.missing > 0 {
+            eprintln!(
+                "note: {} of the labels of {} are for records not in {}: left out",
+                placed.missing,
+                path.display(),
+                file.display()
+            );
+        }
+        ds.labels = Some(placed.labels);
+        ds.label_column = Some(label_source.clone());
+        require_classes(&ds, &file, &label_source)?;
+    }
+    let (rows, y) = labelled(&ds);
+    let config = training.config()?;
+    let bar = bar(config.steps as u64, "training");
+    let start = Instant::now();
+    let out = train::train(&emb.select(&rows)?, &y, &config, &mut |p| {
+        bar.set_position(p.step as u64);
+        bar.set_message(format!("loss {:.4}", p.loss));
+        true
+    })?;
+    bar.finish_and_clear();
+    let seconds = start.elapsed().as_secs_f64();
+    let head = out.head.to_safetensors()?;
+    let final_loss = out.losses.last().copied();
+    eprintln!(
+        "trained on {} labels of {} classes ({label_source}) in {seconds:.2}s; loss {:.4} -> {:.4}",
+        rows.len(),
+        ds.classes().len(),
+        out.losses.first().copied().unwrap_or(f32::NAN),
+        final_loss.unwrap_or(f32::NAN),
+    );
+    let output = output.or_else(|| project_out.is_none().then(|| "head.safetensors".into()));
+    if let Some(output) = &output {
+        std::fs::write(output, &head)
+            .with_context(|| format!("cannot write {}", output.display()))?;
+        eprintln!("wrote {}", output.display());
+    }
+    if let Some(out_path) = &project_out {
+        let labels = ds.labels.clone().unwrap_or_default();
+        let check_records = bundle.check.records.len();
+        bundle.set_labels(&ds.texts, &labels);
+        bundle.exported = Some(iso_now());
+        bundle.dataset.name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+        bundle.dataset.records = Some(ds.len());
+        bundle.dataset.texts_hash = Some(simtune::texthash::texts_hash(&ds.texts));
+        bundle.dataset.key = None;
+        bundle.dataset.columns = Some(serde_json::json!({
+            "text": ds.text_columns,
+            "label": if project.is_some() { None } else { data.label_column.clone() },
+        }));
+        bundle.model.id = Some(model_id(&data));
+        bundle.model.kind = Some(
+            if data.model.is_some() {
+                "folder"
+            } else {
+                "default"
+            }
+            .into(),
+        );
+        bundle.head = Some(head);
+        bundle.train_config = Some(config.clone());
+        // the check's figure was for the head the file held, not this one
+        bundle.metrics = None;
+        let mut per_label = serde_json::Map::new();
+        for (class, name) in ds.classes().iter().enumerate() {
+            per_label.insert(
+                name.clone(),
+                y.iter().filter(|&&c| c == class).count().into(),
+            );
+        }
+        let run = bundle
+            .log
+            .iter()
+            .filter_map(|r| r.get("run").and_then(serde_json::Value::as_u64))
+            .max()
+            .unwrap_or(0)
+            + 1;
+        bundle.log.push(serde_json::json!({
+            "run": run,
+            "at": iso_now(),
+            "note": format!("simtune train (CLI) on {}", file.display()),
+            "figure": null,
+            "model": model_id(&data),
+            "config": { "loss": config.loss, "lr": config.lr, "steps": config.steps, "margin": config.margin },
+            "labels": rows.len(),
+            "classes": ds.classes().len(),
+            "perLabel": per_label,
+            "seconds": seconds,
+            "finalLoss": final_loss,
+        }));
+        std::fs::write(out_path, bundle.to_json()?)
+            .with_context(|| format!("cannot write {}", out_path.display()))?;
+        eprintln!(
+            "wrote {} ({} labels, the head{}): import it in the page (Open, Import project)",
+            out_path.display(),
+            rows.len(),
+            if check_records > 0 {
+                format!(", {check_records} check records")
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(())
+}
+
+/// The truth about a project's head: for every record with a gold label that the project did
+/// not label (nor set aside to check), the share of its top k over the whole file with the
+/// same gold label, raw and tuned; the mean change with a 95% interval, next to the page's
+/// own figure when the file holds one.
+fn eval_project(args: EvalArgs) -> Result<()> {
+    let label_column = require_label(&args.data)?.to_string();
+    let Some(path) = &args.project else {
+        bail!("--project is required here")
+    };
+    let project = read_project(path)?;
+    let model = Model::open(&args.data)?;
+    let (ds, emb) = load_and_embed(&args.file, &args.data, &model, no_check)?;
+    let head = project_head(&project, path, &args.data, emb.dim())?;
+    let tuned = head.apply(&emb)?;
+    let placed = project.labels_on(&ds.texts);
+    let checks = Project {
+        labels: project
+            .check
+            .records
+            .iter()
+            .map(|r| simtune::project::LabelEntry {
+                index: r.index,
+                text: r.text.clone(),
+                key: r.key.clone(),
+                label: Some("check".into()),
+            })
+            .collect(),
+        ..Project::new()
+    }
+    .labels_on(&ds.texts);
+    let gold = ds.class_ids();
+    let queries: Vec<usize> = (0..ds.len())
+        .filter(|&i| gold[i].is_some() && placed.labels[i].is_none() && checks.labels[i].is_none())
+        .collect();
+    if queries.is_empty() {
+        bail!(
+            "no record of {} has a gold label in '{label_column}' and is unlabelled in {}",
+            args.file.display(),
+            path.display()
+        );
+    }
+    let labelled = placed.labels.iter().filter(|l| l.is_some()).count();
+    println!(
+        "{}: {} records; {labelled} labelled in {}, {} check records; truth over the {} other records with a gold label ({label_column})",
+        args.file.display(),
+        ds.len(),
+        path.display(),
+        checks.labels.iter().filter(|l| l.is_some()).count(),
+        queries.len()
+    );
+    let mut report = Vec::new();
+    for &k in &args.k {
+        let raw = metrics::precision_per_query(&emb, &gold, &queries, k)?;
+        let tun = metrics::precision_per_query(&tuned, &gold, &queries, k)?;
+        let diff: Vec<f64> = raw.iter().zip(&tun).map(|(r, t)| t - r).collect();
+        let (gain, sd) = metrics::mean_std(&diff);
+        let half = 1.96 * sd / (diff.len() as f64).sqrt();
+        let (mr, mt) = (metrics::mean_std(&raw).0, metrics::mean_std(&tun).0);
+        let better = diff.iter().filter(|d| **d > 0.0).count();
+        let worse = diff.iter().filter(|d| **d < 0.0).count();
+        println!(
+            "precision@{k}: raw {mr:.4} -> tuned {mt:.4}, gain {gain:+.4} (95% interval {:+.4} to {:+.4}); better on {better} records, worse on {worse}",
+            gain - half,
+            gain + half
+        );
+        report.push(serde_json::json!({
+            "k": k, "records": queries.len(), "raw": mr, "tuned": mt, "gain": gain,
+            "low": gain - half, "high": gain + half, "better": better, "worse": worse,
+        }));
+    }
+    if let Some(m) = &project.metrics {
+        let truth = report
+            .iter()
+            .find(|r| r["k"] == m.k)
+            .and_then(|r| r["gain"].as_f64());
+        println!(
+            "the page's figure (check, {} records): precision@{} gain {:+.4} (95% interval {:+.4} to {:+.4}){}",
+            m.checks,
+            m.k,
+            m.gain,
+            m.low,
+            m.high,
+            match truth {
+                Some(t) => format!(
+                    "; the truth {t:+.4} is {} its interval, {:.4} from its estimate",
+                    if t >= m.low && t <= m.high { "inside" } else { "OUTSIDE" },
+                    (t - m.gain).abs()
+                ),
+                None => format!(" (add --k {} to compare)", m.k),
+            }
+        );
+    }
+    if let Some(out) = &args.json {
+        let doc = serde_json::json!({ "truth": report, "page": project.metrics });
+        std::fs::write(out, serde_json::to_string_pretty(&doc)?)
+            .with_context(|| format!("cannot write {}", out.display()))?;
+    }
+    Ok(())
 }
 
 fn eval(args: EvalArgs) -> Result<()> {

@@ -3,7 +3,7 @@
 // formula is in the file's metadata, see the README for three lines of numpy), and the
 // labels as CSV with every record's predicted label and confidence (predict.rs: a
 // similarity-weighted vote of its 10 nearest labelled records, tuned space when trained).
-import { h, download } from "../dom.js";
+import { h, download, baseName } from "../dom.js";
 import { toNpy, predictLabels } from "../../pkg/simtune.js";
 
 const PREDICT_K = 10;
@@ -15,7 +15,7 @@ function csvField(s) {
 
 export function createDownloadsView(root, app) {
   const p = app.project;
-  const base = () => (p.file?.name ?? "simtune").replace(/\.[^.]+$/, "");
+  const base = () => baseName(p.file?.name ?? "simtune");
   const saved = (name, what) => app.notify(`Saved ${name}: ${what}.`);
   const button = (id, text, run) =>
     h("button", {
