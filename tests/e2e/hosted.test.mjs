@@ -86,6 +86,23 @@ test("dist/ works from a plain static host, the default model from the hub", { t
   }
 });
 
+/** What a person sees of a project: labels, the head (its download), the experiment log and
+ * Compare's neighbours of record 0. */
+async function workOf(page) {
+  await page.click("nav .tab[data-view=label]");
+  const labels = await page.$$eval("#records .record", (els) => els.map((e) => [e.dataset.index, e.querySelector(".label")?.textContent]).sort());
+  await page.click("nav .tab[data-view=train]");
+  const [d] = await Promise.all([page.waitForEvent("download"), page.click("#download-head")]);
+  const head = readFileSync(await d.path()).toString("base64");
+  const log = await page.$$eval("#view-train li[data-run]", (els) => els.map((e) => e.textContent));
+  await page.click("nav .tab[data-view=compare]");
+  await page.fill("#compare-record", "0");
+  await page.click("#compare-show");
+  await page.waitForSelector("#compare-tuned li.record");
+  const compare = await page.textContent("#view-compare .grid-2");
+  return { labels, head, log, compare };
+}
+
 /** An HTTPS server answering the hub's URLs of the default model from models/ (CORS as the
  * hub sends it); records what it served. */
 async function hubStandIn() {
@@ -171,7 +188,7 @@ async function checkDownloads(page) {
   console.log(`# downloads: ${lines.slice(1).join(" | ")}`);
 }
 
-test("a share link opens a dataset from a public URL, after asking, and refuses other hosts", { timeout: 300_000 }, async () => {
+test("a share link opens a dataset from a public URL, after asking, refuses other hosts, and &project= reopens exported work", { timeout: 300_000 }, async () => {
   const out = join(mkdtempSync(join(tmpdir(), "simtune-dist-")), "dist");
   execFileSync("bash", [join(ROOT, "scripts/dist.sh"), "--no-build", "--out", out], { stdio: ["ignore", "ignore", "inherit"] });
   const hubServer = await hubStandIn();
@@ -182,11 +199,15 @@ test("a share link opens a dataset from a public URL, after asking, and refuses 
   });
   const DATA = "https://raw.githubusercontent.com/someone/tickets/main/support%20tickets.csv";
   const csv = "id,message,topic\n1,my card was declined,card\n2,where is my transfer,transfer\n3,the atm kept my card,\n";
+  const PROJECT = "https://raw.githubusercontent.com/someone/tickets/main/tickets.simtune.json";
+  let projectFile = null; // the first page's Export, served at PROJECT
   const fetched = [];
   await context.route(/^https?:\/\/(?!127\.0\.0\.1|huggingface\.co\/)/, (route) => {
     const u = route.request().url();
     fetched.push(u);
-    if (u === DATA) return route.fulfill({ status: 200, body: csv, headers: { "access-control-allow-origin": "*", "content-type": "text/plain" } });
+    const headers = { "access-control-allow-origin": "*", "content-type": "text/plain" };
+    if (u === DATA) return route.fulfill({ status: 200, body: csv, headers });
+    if (u === PROJECT && projectFile) return route.fulfill({ status: 200, body: projectFile, headers });
     return route.abort();
   });
   try {
@@ -216,6 +237,34 @@ test("a share link opens a dataset from a public URL, after asking, and refuses 
     assert.match(await page.textContent("#link-error"), /only from huggingface\.co, raw\.githubusercontent\.com, gist\.githubusercontent\.com .* not from example\.com/);
     assert.deepEqual(fetched, [DATA], "no request to a host that is not allowed");
     assert.equal(await labelledCount(page), 2, "the project opened by the link is still there");
+
+    // the work goes on and is exported; `&project=` on the link reopens it elsewhere: the same
+    // labels, head, log and neighbours
+    await page.goto(url);
+    await page.waitForSelector("body[data-ready=yes]");
+    await page.click("nav .tab[data-view=label]");
+    await page.selectOption("#list-order", "file");
+    await page.click('#records .record[data-index="2"]');
+    await page.focus("#records");
+    await keyLabel(page, "card");
+    await waitEmbedded(page);
+    await page.click("nav .tab[data-view=train]");
+    await page.click("#train");
+    await page.waitForSelector("#train-status[data-state=done]", { timeout: 120_000 });
+    const before = await workOf(page);
+    const [d] = await Promise.all([page.waitForEvent("download"), page.click("#export")]);
+    projectFile = readFileSync(await d.path(), "utf8");
+    assert.equal(JSON.parse(projectFile).dataset.source, DATA, "the bundle names where its data came from");
+    await page.click("#new-project");
+    await page.waitForFunction(() => /New project/.test(document.querySelector("#notice-text").textContent));
+    await page.goto(`${url}?data=${encodeURIComponent(DATA)}&text=message&label=topic&project=${encodeURIComponent(PROJECT)}`);
+    await page.waitForSelector("#link-prompt:not([hidden]) #link-open");
+    assert.match(await page.textContent("#link-prompt"), /then the project file .*tickets\.simtune\.json/);
+    await page.click("#link-open");
+    await page.waitForFunction(() => /Imported 3 labels/.test(document.querySelector("#notice-text").textContent));
+    assert.deepEqual(fetched, [DATA, DATA, PROJECT]);
+    await waitEmbedded(page);
+    assert.deepEqual(await workOf(page), before, "the link's project is the exported work");
     assert.deepEqual(errors, []);
   } finally {
     await close();

@@ -19,6 +19,7 @@ function lossValue(cfg) {
 export function createTrainView(root, app) {
   const p = app.project;
   let running = false;
+  let trained = null; // the head this view trained last
 
   const info = h("p", { id: "train-info" });
   const trainBtn = h("button", { type: "button", id: "train", class: "primary" }, "Train head");
@@ -125,6 +126,7 @@ export function createTrainView(root, app) {
         seconds: secs,
         finalLoss: losses.at(-1) ?? null,
       });
+      trained = head;
       p.setHead(head, cfg);
       status.textContent = `Head trained on ${labelled} records in ${classes} classes in ${secs.toFixed(2)} s (final loss ${losses.at(-1)?.toFixed(4) ?? "–"}).`;
       status.dataset.state = "done";
@@ -148,6 +150,14 @@ export function createTrainView(root, app) {
   trainBtn.addEventListener("click", () => train());
   cancelBtn.addEventListener("click", () => app.trainer.restart());
   for (const t of ["labels", "embeddings", "head", "dataset", "settings", "check"]) p.addEventListener(t, refresh);
+  // the status speaks of the head trained here; a head that came otherwise (import, a new
+  // dataset, a new project) clears it
+  p.addEventListener("head", () => {
+    if (running || p.head === trained) return;
+    trained = null;
+    status.textContent = "";
+    delete status.dataset.state;
+  });
   p.addEventListener("dataset", () => fill(p.trainConfig ?? app.defaults));
 
   return {
