@@ -20,6 +20,7 @@ pub mod loss;
 pub mod metrics;
 pub mod predict;
 pub mod project;
+pub mod projection;
 pub mod pseudo_label;
 pub mod search;
 pub mod texthash;

@@ -219,6 +219,23 @@ pub fn texts_digest(hashes: &[u32]) -> String {
     crate::texthash::texts_digest(hashes)
 }
 
+/// The 2D map (`projection.rs`): (n * 2) PCA coordinates of the (n x dim) embeddings, tuned
+/// by `head` (safetensors bytes) when given.
+#[wasm_bindgen(js_name = pca2d)]
+pub fn pca_2d(
+    embeddings: Vec<f32>,
+    dim: usize,
+    head: Option<Vec<u8>>,
+) -> Result<Vec<f32>, JsError> {
+    let mut emb = Embeddings::new(embeddings, dim).map_err(js_err)?;
+    if let Some(head) = head {
+        emb = SkipConnectionHead::from_safetensors(&head)
+            .and_then(|h| h.apply(&emb))
+            .map_err(js_err)?;
+    }
+    crate::projection::pca_2d(&emb).map_err(js_err)
+}
+
 /// A flat (rows x dim) float32 matrix as a NumPy .npy file (numpy.load reads it).
 #[wasm_bindgen(js_name = toNpy)]
 pub fn to_npy(data: Vec<f32>, dim: usize) -> Result<Vec<u8>, JsError> {

@@ -36,6 +36,7 @@ class App {
     this.pool = new Pool();
     this.trainer = new EngineWorker();
     this.reader = new EngineWorker();
+    this.mapper = null; // the 2D map's worker (PCA), started when a map is first drawn
     this.defaults = null;
     this.indices = { raw: null, tuned: null };
     this.embedRun = 0;
@@ -320,6 +321,12 @@ class App {
     const k = Math.max(1, Math.min(p.n - 1, p.settings.checkK || 10));
     // two of the neighbours moved in, and two of those moved out, are judged per check record
     return checkGain(raw, tuned, Uint32Array.from(p.check.records), p.knownLabels(), Uint32Array.from(p.check.not.flat()), k, CHECK_PER_LIST);
+  }
+  /** The 2D map's coordinates (n * 2, PCA) of `emb` (n x dim), tuned by `head` when given;
+   * computed in a worker. */
+  mapCoords(emb, dim, head) {
+    this.mapper ??= new EngineWorker();
+    return this.mapper.call("pca", { emb, dim, head });
   }
   /** A typed query's raw embedding, from a worker. */
   async embedQuery(text) {

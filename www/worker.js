@@ -1,7 +1,7 @@
 // One wasm engine instance. The page's pool runs several of these (embedding), one more
 // trains (cancel = terminate it) and one reads datasets (parse + hash), so a 100 MB file never
 // blocks the tab. Messages: {id, op, args} -> {id, progress} / {id, result} / {id, error}.
-import init, { SentenceEncoder, trainHead, parseTable, loadDataset } from "../pkg/simtune.js";
+import init, { SentenceEncoder, trainHead, parseTable, loadDataset, pca2d } from "../pkg/simtune.js";
 import { datasetKey } from "./hash.js";
 import { textHashes } from "./texthash.js";
 
@@ -80,6 +80,11 @@ const ops = {
       progress([done, total]);
     });
     return [out, [out.buffer]];
+  },
+  /** The 2D map's coordinates (n * 2) of `emb`, tuned by `head` when given. */
+  pca({ emb, dim, head }) {
+    const xy = pca2d(emb, dim, head ?? undefined);
+    return [xy, [xy.buffer]];
   },
   train({ emb, dim, labels, config }, progress) {
     const head = trainHead(emb, dim, labels, config, (step, loss) => {

@@ -158,6 +158,18 @@ async function checkAndTrain(page, ds) {
   const logged = await page.textContent("#experiment-log li:first-child .log-figure");
   const pts = (x) => `${x >= 0 ? "+" : "−"}${Math.abs(100 * x).toFixed(1)} points`;
   assert.ok(logged.includes(`top 10 on records you have not labelled ${pts(Number(f.gain))}`), `${logged} / ${f.gain}`);
+  // the results card and the exported project carry this figure and no other
+  await page.click("nav .tab[data-view=compare]");
+  await page.click("#card-make");
+  await page.waitForSelector("#card-canvas:not([hidden])", { timeout: 60_000 });
+  const card = await page.$eval("#card-canvas", (e) => ({ ...e.dataset }));
+  assert.deepEqual([card.gain, card.low, card.high, card.checks], [f.gain, f.low, f.high, f.checks]);
+  const md = await page.inputValue("#card-md");
+  assert.ok(md.includes(`on records nobody labelled: ${pts(Number(f.gain))}`), md);
+  const [d] = await Promise.all([page.waitForEvent("download"), page.click("#export")]);
+  const { metrics } = JSON.parse(readFileSync(await d.path(), "utf8"));
+  assert.deepEqual(metrics, { k: 10, gain: Number(f.gain), low: Number(f.low), high: Number(f.high), checks: Number(f.checks) });
+  await page.click("nav .tab[data-view=train]");
   const perLabel = await page.$$eval("#check-classes tr[data-label]", (rows) =>
     rows.map((r) => ({ label: r.dataset.label, gain: Number(r.dataset.gain), low: Number(r.dataset.low), high: Number(r.dataset.high), checks: Number(r.dataset.checks) })),
   );

@@ -106,6 +106,23 @@ test("page export -> CLI search --project; CLI train --project-out -> page impor
     assert.ok(notes.some((n) => /^simtune train \(CLI\)/.test(n)), notes.join(" | "));
     assert.equal(await page.textContent("#train-status"), "", "no word left of the head trained before the import");
     await shot(page, "roundtrip-imported");
+
+    // the results card: a 1200 x 630 PNG and Markdown, no figure claimed without the check
+    await page.click("nav .tab[data-view=compare]");
+    await page.click("#card-make");
+    await page.waitForSelector("#card-canvas:not([hidden])", { timeout: 60_000 });
+    const md = await page.inputValue("#card-md");
+    assert.match(md, /tuned on requests\.csv \(150 records\) with all-MiniLM-L6-v2/);
+    assert.match(md, /Labels: 150 in 6 classes/);
+    assert.match(md, /Not measured yet: the check/);
+    assert.match(md, /Data: a local file \(not shared\)/);
+    const [png] = await Promise.all([page.waitForEvent("download"), page.click("#card-png")]);
+    assert.equal(png.suggestedFilename(), "requests.card.png");
+    const buf = readFileSync(await png.path());
+    assert.equal(buf.subarray(1, 4).toString("latin1"), "PNG");
+    assert.deepEqual([buf.readUInt32BE(16), buf.readUInt32BE(20)], [1200, 630]);
+    await page.locator("#results-card").scrollIntoViewIfNeeded();
+    await shot(page, "results-card");
     assert.deepEqual(errors, []);
   } finally {
     await close();

@@ -1,8 +1,10 @@
 // Compare: the top-k neighbours of a record (or of a typed query, embedded by a worker),
 // raw and tuned side by side, with labels and the same-label share of each; and the
-// honest figure from the check records (views/check.js).
+// honest figure from the check records (views/check.js); below, the results card to post
+// (views/card.js).
 import { h, clear, pct } from "../dom.js";
 import { describeEstimate } from "./check.js";
+import { createCardView } from "./card.js";
 
 export function createCompareView(root, app) {
   const p = app.project;
@@ -28,7 +30,9 @@ export function createCompareView(root, app) {
     h("label", { for: "compare-k" }, "k"),
     kInput,
   );
-  root.append(qForm, head, h("div", { class: "grid-2 compare" }, rawCol, tunedCol), metrics);
+  const cardRoot = h("div", { class: "card", id: "results-card" });
+  root.append(qForm, head, h("div", { class: "grid-2 compare" }, rawCol, tunedCol), metrics, cardRoot);
+  createCardView(cardRoot, app);
 
   qForm.addEventListener("submit", async (e) => {
     e.preventDefault();
