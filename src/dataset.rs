@@ -65,10 +65,32 @@ fn binary_kind(bytes: &[u8]) -> Option<&'static str> {
         (b"\x1F\x8B", "a gzip archive; unpack it first"),
         (b"\x89PNG", "a PNG image, not a table"),
     ];
-    kinds
+    let what = kinds
         .iter()
         .find(|(magic, _)| bytes.starts_with(magic))
-        .map(|(_, what)| *what)
+        .map(|(_, what)| *what)?;
+    // Office files are ZIP archives: their entry names (local headers at the start, the
+    // central directory at the end) say which
+    if bytes.starts_with(b"PK\x03\x04") {
+        let ends = [
+            &bytes[..bytes.len().min(65_536)],
+            &bytes[bytes.len().saturating_sub(65_536)..],
+        ];
+        let holds = |name: &[u8]| {
+            ends.iter()
+                .any(|part| part.windows(name.len()).any(|w| w == name))
+        };
+        if holds(b"word/") {
+            return Some("a Word document (.docx): copy its table into a spreadsheet and save that as CSV (UTF-8)");
+        }
+        if holds(b"xl/") {
+            return Some("an Excel spreadsheet (.xlsx): save it as CSV (UTF-8) first (File, Save As, CSV UTF-8)");
+        }
+        if holds(b"ppt/") {
+            return Some("a PowerPoint file (.pptx)");
+        }
+    }
+    Some(what)
 }
 
 /// UTF-16 (with its BOM) decoded to UTF-8; None when the bytes do not start with one.
@@ -995,6 +1017,11 @@ mod tests {
         le.push(0x41); // an odd trailing byte
         assert!(err(&le, &o).contains("bad UTF-16"), "{}", err(&le, &o));
         assert!(err(b"%PDF-1.4 ...", &o).contains("PDF"));
+        let docx = b"PK\x03\x04\x14\x00\x06\x00[Content_Types].xml....PK\x03\x04word/document.xml";
+        assert!(err(docx, &o).contains("Word document (.docx): copy its table"));
+        let xlsx = b"PK\x03\x04\x14\x00\x06\x00[Content_Types].xml....PK\x03\x04xl/workbook.xml";
+        assert!(err(xlsx, &o).contains("Excel spreadsheet (.xlsx): save it as CSV"));
+        assert!(err(b"PK\x03\x04 other.txt", &o).contains("ZIP archive"));
         assert!(err(b"PK\x03\x04rest", &o).contains("Excel .xlsx"));
         let nul = err(b"text,label\nok,a\nb\x00ad,b\n", &o);
         assert!(nul.contains("line 3") && nul.contains("NUL"), "{nul}");

@@ -23,10 +23,13 @@ import { createTrainView } from "./views/train.js";
 import { createCompareView } from "./views/compare.js";
 import { exportProject, importProject } from "./project-file.js";
 import { readShareLink } from "./share.js";
+import { createNextStep } from "./views/next.js";
 
 export const MAX_FILE_BYTES = 100 * 1024 * 1024;
 /** Neighbours judged per check record and direction (in / out of the top k), drawn at random. */
 const CHECK_PER_LIST = 2;
+/** How long an information notice stays. */
+const NOTICE_MS = 12_000;
 const $ = (id) => document.getElementById(id);
 
 class App {
@@ -47,10 +50,14 @@ class App {
   }
 
   // ---- messages ------------------------------------------------------------------------
+  /** A message under the header. Information clears itself after a while (the text stays
+   * in the element for tools that read it); errors stay until dismissed or replaced. */
   notify(text, kind = "info") {
     $("notice-text").textContent = text;
     $("notice").dataset.kind = kind;
     $("notice").hidden = false;
+    clearTimeout(this.noticeTimer);
+    if (kind === "info") this.noticeTimer = setTimeout(() => this.clearNotice(), NOTICE_MS);
   }
   error(e, what = "") {
     if (e instanceof Cancelled) return;
@@ -71,6 +78,7 @@ class App {
       else t.removeAttribute("aria-current");
     }
     this.views[name]?.show?.(opts);
+    this.next?.render();
   }
   openSession(index) {
     this.show("session", { anchor: index });
@@ -358,6 +366,7 @@ class App {
       train: createTrainView($("view-train"), this),
       compare: createCompareView($("view-compare"), this),
     };
+    this.next = createNextStep($("next-step"), this);
     for (const t of document.querySelectorAll(".tabs .tab")) t.addEventListener("click", () => this.show(t.dataset.view));
     $("notice-close").addEventListener("click", () => this.clearNotice());
     $("new-project").addEventListener("click", () => this.newProject().catch((e) => this.error(e)));

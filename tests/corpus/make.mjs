@@ -126,6 +126,15 @@ data("spreadsheet.csv", Uint8Array.from([0x50, 0x4b, 0x03, 0x04, 0x14, 0x00, 0x0
   what: "an Excel workbook renamed .csv",
   expect: ["spreadsheet.csv", "not a text table", "Excel"],
 });
+const zipOf = (...names) => Uint8Array.from(names.flatMap((n) => [0x50, 0x4b, 0x03, 0x04, 0x14, 0x00, 0x06, 0x00, ...utf8(n), 0, 0, 0x88, 0x99]));
+data("budget.xlsx", zipOf("[Content_Types].xml", "_rels/.rels", "xl/workbook.xml", "xl/worksheets/sheet1.xml"), {
+  what: "an Excel workbook, dropped as it is",
+  expect: ["budget.xlsx", "Excel spreadsheet (.xlsx)", "save it as CSV (UTF-8)"],
+});
+data("report.docx", zipOf("[Content_Types].xml", "_rels/.rels", "word/document.xml"), {
+  what: "a Word document, dropped as it is",
+  expect: ["report.docx", "not a text table", "Word document (.docx)", "save that as CSV"],
+});
 data("document.csv", Uint8Array.from([...utf8("%PDF-1.7\n%"), 0xe2, 0xe3, 0xcf, 0xd3, ...utf8("\n1 0 obj\n<< /Type /Catalog >>\nendobj\n")]), {
   what: "a PDF renamed .csv",
   expect: ["document.csv", "not a text table", "PDF"],

@@ -98,7 +98,7 @@ export function drawCard(canvas, f, maps, rows, labels) {
   const bottom = H - 56;
   if (maps) {
     const pw = (W - 120) / 2;
-    for (const [j, [title, xy]] of [["Raw embeddings (PCA)", maps.raw], ["Tuned with the head (PCA)", maps.tuned]].entries()) {
+    for (const [j, [title, xy]] of [["Raw embeddings (PCA)", maps.raw], ["Tuned with the head (PCA; coloured records trained it)", maps.tuned]].entries()) {
       const x0 = 40 + j * (pw + 40);
       ctx.strokeStyle = "#d5d9e0";
       ctx.strokeRect(x0, top, pw, bottom - top);

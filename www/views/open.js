@@ -77,7 +77,26 @@ export function createOpenView(root, app) {
     modelMsg,
   );
 
+  // the first screen says what this is and how it goes, until a dataset is open
+  const intro = h(
+    "section",
+    { class: "intro", id: "intro" },
+    h("p", {}, h("strong", {}, "simtune makes “find similar” work the way you mean it, on your own records: "), "a sentence encoder embeds them in this tab, you label a few dozen, and a small head learns that records with the same label belong together."),
+    h(
+      "ol",
+      { class: "intro-steps" },
+      h("li", {}, h("strong", {}, "Open"), " a dataset (it never leaves this browser)"),
+      h("li", {}, h("strong", {}, "Label"), " 20–50 records by keyboard"),
+      h("li", {}, h("strong", {}, "Similar"), ": label a record’s neighbours in bulk"),
+      h("li", {}, h("strong", {}, "Train"), " the head in a second, and check it honestly"),
+      h("li", {}, h("strong", {}, "Compare"), " raw and tuned search, then export or share"),
+    ),
+  );
+  const showIntro = () => (intro.hidden = app.project.n > 0);
+  app.project.addEventListener("dataset", showIntro);
+  showIntro();
   root.append(
+    intro,
     linkBox,
     h(
       "div",

@@ -1,0 +1,64 @@
+// "What next": one line under the steps that says, from the project as it is, what to do now
+// and why, with a button to that step. It follows the steps of the first screen: open ->
+// label -> similar -> train (and check) -> compare and share. Recomputed on every change.
+import { h, clear, append } from "../dom.js";
+import { pendingChecks } from "./check.js";
+
+/** Labels a head needs before it is worth training (a few per class). */
+const FIRST_LABELS = 20;
+
+/** {text, view, button} for the project now. */
+export function nextStep(app) {
+  const p = app.project;
+  if (!p.n) return { text: "Open a dataset: drop a CSV, TSV, JSON or JSONL file, or try the sample.", view: "open", button: "Open" };
+  const { labelled, classes } = p.counts();
+  const embedding = !p.emb;
+  if (labelled < FIRST_LABELS || classes < 2) {
+    const more = Math.max(FIRST_LABELS - labelled, 0);
+    return {
+      text:
+        (embedding ? "While the records are embedded: " : "") +
+        (classes < 2
+          ? `label records of at least two kinds (${labelled} labelled so far): press 1–9 for a label, n for a new one.`
+          : `label ${more} more records (${labelled} so far, in ${classes} labels): a few of every kind you care about.`),
+      view: "label",
+      button: "Label",
+    };
+  }
+  if (embedding) return { text: "Wait for the embeddings (the bar above), then train.", view: "label", button: "Label" };
+  if (!p.head) {
+    return {
+      text: `${labelled} labels in ${classes} classes: train a head — or first label in bulk: open a record's similar records (step 3).`,
+      view: "train",
+      button: "Train",
+    };
+  }
+  if (!p.check.records.length) {
+    return { text: "A head is trained. How much better is it on records you have not labelled? Set aside check records (step 4).", view: "train", button: "Check" };
+  }
+  let est = null;
+  try {
+    est = app.checkEstimate();
+  } catch {
+    est = null;
+  }
+  const pending = est ? pendingChecks(est) : p.check.records.length;
+  if (pending) return { text: `Answer the check (step 4): ${pending} check record${pending === 1 ? "" : "s"} to go before the figure appears.`, view: "train", button: "Check" };
+  return { text: "The check's figure is in. Compare raw and tuned search, then make a results card to share (step 5).", view: "compare", button: "Compare" };
+}
+
+export function createNextStep(root, app) {
+  const render = () => {
+    const next = nextStep(app);
+    clear(root);
+    root.hidden = false;
+    root.dataset.view = next.view;
+    append(root, [
+      h("span", { class: "next-label" }, "Next: "),
+      h("span", { id: "next-text" }, next.text),
+      app.active === next.view ? null : h("button", { type: "button", id: "next-go", class: "small", onclick: () => app.show(next.view) }, `${next.button} →`),
+    ]);
+  };
+  for (const t of ["dataset", "labels", "head", "check", "embeddings"]) app.project.addEventListener(t, render);
+  return { render };
+}
