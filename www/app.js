@@ -21,6 +21,8 @@ import { createLabelView } from "./views/label.js";
 import { createSessionView } from "./views/session.js";
 import { createTrainView } from "./views/train.js";
 import { createCompareView } from "./views/compare.js";
+import { createMapView } from "./views/map.js";
+import { predict } from "./predict.js";
 import { exportProject, importProject } from "./project-file.js";
 import { readShareLink } from "./share.js";
 import { createNextStep } from "./views/next.js";
@@ -336,6 +338,11 @@ class App {
     this.mapper ??= new EngineWorker();
     return this.mapper.call("pca", { emb, dim, head });
   }
+  /** Every record's predicted label (-1: none) and confidence in `index`'s space, from its
+   * nearest training labels (www/predict.js): {label, confidence}. */
+  predictions(index) {
+    return predict(index, this.project.trainingLabels());
+  }
   /** A typed query's raw embedding, from a worker. */
   async embedQuery(text) {
     await this.ensureModel(() => {});
@@ -365,6 +372,7 @@ class App {
       session: createSessionView($("view-session"), this),
       train: createTrainView($("view-train"), this),
       compare: createCompareView($("view-compare"), this),
+      map: createMapView($("view-map"), this),
     };
     this.next = createNextStep($("next-step"), this);
     for (const t of document.querySelectorAll(".tabs .tab")) t.addEventListener("click", () => this.show(t.dataset.view));

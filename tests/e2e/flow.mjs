@@ -81,3 +81,27 @@ export async function openSession(page, anchor, k) {
   await page.waitForFunction((k) => document.querySelectorAll("#session-list .record").length === k, k);
   return page.$$eval("#session-list .record", (els) => els.map((e) => Number(e.dataset.index)));
 }
+
+/** Puts embeddings computed by the CLI (`npy`, a URL the test server serves) into the page's
+ * cache for the dataset at URL `csv` opened with text column "text" and no label column, so a
+ * test does not wait for the browser to embed thousands of records. */
+export async function seedEmbeddings(page, { csv, npy }) {
+  await page.evaluate(
+    async ({ csv, npy }) => {
+      const store = await import("/www/store.js");
+      const { DEFAULT_MODEL } = await import("/www/model.js");
+      const { datasetKey } = await import("/www/hash.js");
+      const bytes = await (await fetch(csv)).arrayBuffer();
+      const key = await datasetKey(bytes, { text: ["text"], label: null });
+      const buf = await (await fetch(npy)).arrayBuffer();
+      const major = new DataView(buf).getUint8(6);
+      const at = major === 1 ? 10 : 12;
+      const hlen = major === 1 ? new DataView(buf).getUint16(8, true) : new DataView(buf).getUint32(8, true);
+      const header = new TextDecoder().decode(new Uint8Array(buf, at, hlen));
+      const [n, dim] = header.match(/\((\d+), (\d+)\)/).slice(1).map(Number);
+      const data = new Float32Array(buf.slice(at + hlen));
+      await store.putEmbeddings(`${key}|${DEFAULT_MODEL.id}`, { n, dim, data, model: DEFAULT_MODEL.id });
+    },
+    { csv, npy },
+  );
+}

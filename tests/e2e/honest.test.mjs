@@ -19,7 +19,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { start, ROOT, SHARED, shot } from "./harness.mjs";
-import { parseCsv, openPage, loadCsv, waitEmbedded, keyLabel, labelledCount, openSession } from "./flow.mjs";
+import { parseCsv, openPage, loadCsv, waitEmbedded, keyLabel, labelledCount, openSession, seedEmbeddings } from "./flow.mjs";
 
 const TMP = mkdtempSync(join(tmpdir(), "simtune-honest-"));
 const BIN = join(ROOT, "target", "debug", "simtune");
@@ -36,26 +36,8 @@ function dataset(file) {
 }
 
 /** Puts the CLI's embeddings in the page's cache under the key the page will look for. */
-async function seedEmbeddings(page, file) {
-  await page.evaluate(
-    async ({ file, npy }) => {
-      const store = await import("/www/store.js");
-      const { DEFAULT_MODEL } = await import("/www/model.js");
-      const bytes = await (await fetch(`/__shared/data/${file}`)).arrayBuffer();
-      const { datasetKey } = await import("/www/hash.js");
-      const key = await datasetKey(bytes, { text: ["text"], label: null });
-      const buf = await (await fetch(`/__tmp/${npy}`)).arrayBuffer();
-      const major = new DataView(buf).getUint8(6);
-      const at = major === 1 ? 10 : 12;
-      const hlen = major === 1 ? new DataView(buf).getUint16(8, true) : new DataView(buf).getUint32(8, true);
-      const header = new TextDecoder().decode(new Uint8Array(buf, at, hlen));
-      const [n, dim] = header.match(/\((\d+), (\d+)\)/).slice(1).map(Number);
-      const data = new Float32Array(buf.slice(at + hlen));
-      await store.putEmbeddings(`${key}|${DEFAULT_MODEL.id}`, { n, dim, data, model: DEFAULT_MODEL.id });
-    },
-    { file, npy: file.replace(/\.csv$/, ".npy") },
-  );
-}
+/** The CLI's embeddings of a shared file, into the page's cache. */
+const seed = (page, file) => seedEmbeddings(page, { csv: `/__shared/data/${file}`, npy: `/__tmp/${file.replace(/\.csv$/, ".npy")}` });
 
 /** Replay 1: `keys` records labelled from the top of the Label list, then `sessions`
  * similarity sessions of 100 on records of different labels, matching neighbours bulk-labelled. */
@@ -94,7 +76,7 @@ async function replayRoundRobin(page, ds, n, seed) {
   // a fresh project (import merges labels into the open one): New project, the dataset again
   await page.click("#new-project");
   await page.waitForSelector("#view-open:not([hidden])");
-  await seedEmbeddings(page, ds.file);
+  await seed(page, ds.file);
   await loadCsv(page, ds.path, { label: "" });
   await waitEmbedded(page, "cached");
   let s = seed;
@@ -223,7 +205,7 @@ for (const [file, roundRobin] of [
     const { url, context, close } = await start({ mounts: { "/__tmp/": TMP } });
     try {
       const { page, errors } = await openPage(context, url);
-      await seedEmbeddings(page, file);
+      await seed(page, file);
       await loadCsv(page, ds.path, { label: "" });
       await waitEmbedded(page, "cached");
       const replays = [

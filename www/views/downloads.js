@@ -4,9 +4,8 @@
 // labels as CSV with every record's predicted label and confidence (predict.rs: a
 // similarity-weighted vote of its 10 nearest labelled records, tuned space when trained).
 import { h, download, baseName } from "../dom.js";
-import { toNpy, predictLabels } from "../../pkg/simtune.js";
-
-const PREDICT_K = 10;
+import { toNpy } from "../../pkg/simtune.js";
+import { PREDICT_K } from "../predict.js";
 
 function csvField(s) {
   const t = String(s ?? "");
@@ -53,10 +52,10 @@ export function createDownloadsView(root, app) {
   const labels = button("download-labels", "Labels + predictions (.csv)", () => {
     const idx = app.tunedIndex() ?? app.rawIndex();
     if (!idx) throw new Error("the records are not embedded yet");
-    const pred = predictLabels(idx, p.trainingLabels(), PREDICT_K);
+    const pred = app.predictions(idx);
     const rows = [["index", "text", "label", "predicted_label", "confidence", "check_record"].join(",")];
     for (let i = 0; i < p.n; i++) {
-      const l = pred.labels[i];
+      const l = pred.label[i];
       rows.push([i, csvField(p.texts[i]), csvField(p.labelName(i)), csvField(l >= 0 ? p.labelNames[l] : ""), l >= 0 ? pred.confidence[i].toFixed(4) : "", p.isCheck(i) ? 1 : 0].join(","));
     }
     const name = `${base()}.labels.csv`;

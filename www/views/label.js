@@ -1,8 +1,10 @@
 // Label: the record list (paged, so 10k records stay fast; a seeded random order by default,
 // so labels made from the top of the list are a fair sample of the data) with a text/label
 // filter and keyboard-first labeling: 1-9 pick the n-th label, j/k or arrows move, s skip, u undo,
-// n new label, Enter opens the similar records, c compares.
-import { h, clear } from "../dom.js";
+// n new label, Enter opens the similar records, c compares. The filter "predicted: X" lists the
+// unlabelled records whose predicted label (www/predict.js) is X with a confidence at or above
+// a threshold, best first, and can accept them all as X at once.
+import { h, clear, append } from "../dom.js";
 import { createLabelBar } from "./labelbar.js";
 
 const PAGE = 50;
@@ -42,6 +44,17 @@ export function createLabelView(root, app) {
   );
   let rank = null; // rank[i]: record i's place in the seeded random order
   const summary = h("span", { class: "summary", id: "label-summary", "aria-live": "polite" });
+  const threshold = h("input", { type: "number", id: "predict-threshold", min: 0, max: 1, step: 0.05, value: 0.7, title: "confidence: the predicted label's share of the vote of the 10 nearest labelled records" });
+  const accept = h("button", { type: "button", id: "accept-predicted", class: "small" }, "Accept all shown");
+  const predictRow = h(
+    "div",
+    { class: "toolbar predict-row", hidden: true },
+    h("label", { for: "predict-threshold" }, "confidence ≥"),
+    threshold,
+    accept,
+    h("span", { class: "hint", id: "predict-note" }),
+  );
+  let predictions = null; // while a "predicted" filter is on
   const list = h("ol", { class: "records", id: "records", tabindex: 0, "aria-label": "Records" });
   const pager = h("div", { class: "pager" });
   const bar = createLabelBar(app, { idPrefix: "label", onPick: (id) => labelCurrent(id), onCancel: () => list.focus() });
@@ -58,6 +71,7 @@ export function createLabelView(root, app) {
       sortSel,
       summary,
     ),
+    predictRow,
     bar.el,
     h("p", { class: "keys" }, "Keys: ", h("kbd", {}, "1–9"), " label · ", h("kbd", {}, "j"), "/", h("kbd", {}, "k"), " or arrows move · ", h("kbd", {}, "s"), " skip · ", h("kbd", {}, "u"), " undo · ", h("kbd", {}, "n"), " new label · ", h("kbd", {}, "Enter"), " similar records · ", h("kbd", {}, "c"), " compare"),
     list,
@@ -66,12 +80,14 @@ export function createLabelView(root, app) {
 
   function renderFilter() {
     const keep = filter.value;
-    clear(filter).append(
+    // (dom.js append: it flattens the lists; the DOM's own would print them as text)
+    append(clear(filter), [
       h("option", { value: "all" }, "all records"),
       h("option", { value: "unlabelled" }, "unlabelled"),
       h("option", { value: "labelled" }, "labelled"),
       p.labelNames.map((n, i) => h("option", { value: `l${i}` }, `label: ${n}`)),
-    );
+      p.labelNames.map((n, i) => h("option", { value: `p${i}` }, `predicted: ${n}`)),
+    ]);
     filter.value = [...filter.options].some((o) => o.value === keep) ? keep : "all";
   }
   function refilter() {
@@ -79,15 +95,30 @@ export function createLabelView(root, app) {
     const f = filter.value;
     const keepIdx = order[cur];
     order = [];
+    const predicted = f.startsWith("p") ? Number(f.slice(1)) : -1;
+    predictRow.hidden = predicted < 0;
+    predictions = null;
+    if (predicted >= 0) {
+      const index = app.tunedIndex() ?? app.rawIndex();
+      if (!index) {
+        app.notify("Predictions need the embeddings: wait for them.", "error");
+      } else {
+        predictions = app.predictions(index);
+        predictRow.querySelector("#predict-note").textContent = `from the ${app.tunedIndex() ? "tuned" : "raw"} space; the confidence is a vote share, not a probability`;
+      }
+    }
+    const t = Number(threshold.value) || 0;
     for (let i = 0; i < p.n; i++) {
       const l = p.labels[i];
+      if (predicted >= 0 && (l >= 0 || p.isCheck(i) || !predictions || predictions.label[i] !== predicted || predictions.confidence[i] < t)) continue;
       if (f === "unlabelled" && l >= 0) continue;
       if (f === "labelled" && l < 0) continue;
       if (f.startsWith("l") && f !== "labelled" && l !== Number(f.slice(1))) continue;
       if (q && !p.texts[i].toLowerCase().includes(q)) continue;
       order.push(i);
     }
-    if (sortSel.value === "random") {
+    if (predictions) order.sort((a, b) => predictions.confidence[b] - predictions.confidence[a]);
+    else if (sortSel.value === "random") {
       rank ??= randomRanks(p.n, p.datasetKey);
       order.sort((a, b) => rank[a] - rank[b]);
     }
@@ -98,6 +129,8 @@ export function createLabelView(root, app) {
   function renderSummary() {
     const { labelled, classes } = p.counts();
     summary.textContent = `${order.length} shown of ${p.n} records · ${labelled} labelled in ${classes} classes`;
+    accept.textContent = `Accept all ${order.length} shown`;
+    accept.disabled = !order.length;
   }
   function render() {
     renderSummary();
@@ -121,7 +154,7 @@ export function createLabelView(root, app) {
         { class: `record${pos === cur ? " current" : ""}`, dataset: { index: String(i) }, "aria-current": pos === cur ? "true" : null },
         h("span", { class: "idx" }, `#${i}`),
         h("span", { class: "text" }, p.texts[i]),
-        h("span", { class: `label${name ? "" : " none"}` }, name ?? "—"),
+        h("span", { class: `label${name ? "" : " none"}` }, name ?? (predictions ? `${p.labelNames[predictions.label[i]]}? ${predictions.confidence[i].toFixed(2)}` : "—")),
         p.isCheck(i) ? h("span", { class: "badge", title: "A check record: the head never trains on it (step 4)" }, "check") : null,
         h("button", { type: "button", class: "small", onclick: (e) => (e.stopPropagation(), app.openSession(i)) }, "Similar"),
         h("button", { type: "button", class: "small", onclick: (e) => (e.stopPropagation(), app.openCompare(i)) }, "Compare"),
@@ -157,6 +190,16 @@ export function createLabelView(root, app) {
     search.t = setTimeout(refilter, 120);
   });
   filter.addEventListener("change", refilter);
+  threshold.addEventListener("change", refilter);
+  accept.addEventListener("click", () => {
+    const id = filter.value.startsWith("p") ? Number(filter.value.slice(1)) : -1;
+    if (id < 0 || !order.length) return;
+    const n = order.length;
+    if (!confirm(`Label all ${n} shown records “${p.labelNames[id]}” (their predicted label, confidence ≥ ${threshold.value})? Undo (u) takes it back.`)) return;
+    p.setLabels([...order], id);
+    app.notify(`${n} predicted records labelled “${p.labelNames[id]}”.`);
+    refilter();
+  });
   sortSel.addEventListener("change", () => {
     p.settings.listOrder = sortSel.value;
     p.emit("settings");
@@ -173,7 +216,7 @@ export function createLabelView(root, app) {
   });
   p.addEventListener("labels", () => {
     const before = filter.options.length;
-    if (before !== p.labelNames.length + 3) renderFilter();
+    if (before !== 2 * p.labelNames.length + 3) renderFilter();
     render(); // the list stays as filtered (labelled rows stay in view) until the filter changes
   });
 
