@@ -37,7 +37,7 @@ function dataset(file) {
 
 /** Puts the CLI's embeddings in the page's cache under the key the page will look for. */
 /** The CLI's embeddings of a shared file, into the page's cache. */
-const seed = (page, file) => seedEmbeddings(page, { csv: `/__shared/data/${file}`, npy: `/__tmp/${file.replace(/\.csv$/, ".npy")}` });
+const seedCache = (page, file) => seedEmbeddings(page, { csv: `/__shared/data/${file}`, npy: `/__tmp/${file.replace(/\.csv$/, ".npy")}` });
 
 /** Replay 1: `keys` records labelled from the top of the Label list, then `sessions`
  * similarity sessions of 100 on records of different labels, matching neighbours bulk-labelled. */
@@ -76,7 +76,7 @@ async function replayRoundRobin(page, ds, n, seed) {
   // a fresh project (import merges labels into the open one): New project, the dataset again
   await page.click("#new-project");
   await page.waitForSelector("#view-open:not([hidden])");
-  await seed(page, ds.file);
+  await seedCache(page, ds.file);
   await loadCsv(page, ds.path, { label: "" });
   await waitEmbedded(page, "cached");
   let s = seed;
@@ -205,7 +205,7 @@ for (const [file, roundRobin] of [
     const { url, context, close } = await start({ mounts: { "/__tmp/": TMP } });
     try {
       const { page, errors } = await openPage(context, url);
-      await seed(page, file);
+      await seedCache(page, file);
       await loadCsv(page, ds.path, { label: "" });
       await waitEmbedded(page, "cached");
       const replays = [
