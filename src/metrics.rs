@@ -80,6 +80,54 @@ pub fn precision_per_query(
         .collect()
 }
 
+/// For each query record (with a label): among the OTHER labelled records only, its k
+/// nearest (cosine); the share that carry its label. The mean over the queries, and how many
+/// counted. Used to compare models on a person's labels: the queries are the check records
+/// (a random sample, never trained on), the neighbours their training labels, so the figure
+/// needs no judgment of unlabelled records.
+pub fn labelled_agreement(
+    emb: &Embeddings,
+    labels: &[Option<usize>],
+    queries: &[usize],
+    k: usize,
+) -> Result<(f64, usize)> {
+    if labels.len() != emb.rows() {
+        return Err(Error::InvalidInput(format!(
+            "{} labels for {} embeddings",
+            labels.len(),
+            emb.rows()
+        )));
+    }
+    let labelled: Vec<usize> = (0..labels.len()).filter(|&i| labels[i].is_some()).collect();
+    let pool = emb.select(&labelled)?;
+    let mut total = 0.0;
+    let mut counted = 0;
+    for &q in queries {
+        let Some(c) = labels.get(q).copied().flatten() else {
+            continue;
+        };
+        let me = labelled.iter().position(|&i| i == q);
+        let hits = top_k(&pool, emb.row(q)?, k, me)?;
+        if hits.is_empty() {
+            continue;
+        }
+        let same = hits
+            .iter()
+            .filter(|h| labels[labelled[h.index]] == Some(c))
+            .count();
+        total += same as f64 / hits.len() as f64;
+        counted += 1;
+    }
+    Ok((
+        if counted > 0 {
+            total / counted as f64
+        } else {
+            0.0
+        },
+        counted,
+    ))
+}
+
 /// Splits records per class into (train, eval) pools: classes in sorted order (class ids are
 /// indices of sorted class names), each class's records shuffled by one RNG seeded 0, the
 /// first floor(fraction * n_class) to train, the rest to eval. Both lists come back sorted.
@@ -335,6 +383,24 @@ mod tests {
         let p = precision_per_query(&e, &gold, &[1], 3).unwrap();
         assert!((p[0] - 1.0 / 3.0).abs() < 1e-12);
         assert!(precision_per_query(&e, &gold[..2], &[0], 1).is_err());
+    }
+
+    #[test]
+    fn labelled_agreement_by_hand() {
+        let mut e =
+            Embeddings::new(vec![1.0, 0.0, 0.99, 0.1, 0.0, 1.0, 0.1, 0.99, 0.7, 0.7], 2).unwrap();
+        e.normalize();
+        // record 4 is unlabelled: never a neighbour, never a query
+        let labels = [Some(0), Some(0), Some(1), Some(1), None];
+        let (a, n) = labelled_agreement(&e, &labels, &[0, 2, 4], 1).unwrap();
+        assert_eq!((a, n), (1.0, 2));
+        let (a, _) = labelled_agreement(&e, &labels, &[0], 3).unwrap();
+        assert!((a - 1.0 / 3.0).abs() < 1e-12);
+        let swapped = [Some(0), Some(1), Some(0), Some(1), None];
+        assert_eq!(
+            labelled_agreement(&e, &swapped, &[0, 1], 1).unwrap(),
+            (0.0, 2)
+        );
     }
 
     #[test]

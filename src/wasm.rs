@@ -146,6 +146,13 @@ pub fn default_train_config() -> Result<JsValue, JsError> {
     to_js(&TrainConfig::default())
 }
 
+/// The settings training really uses for `n_labels` labels (`TrainConfig::fitted`): the
+/// page shows their steps and logs them.
+#[wasm_bindgen(js_name = fitTrainConfig)]
+pub fn fit_train_config(config: JsValue, n_labels: usize) -> Result<JsValue, JsError> {
+    to_js(&parse_config(config)?.fitted(n_labels))
+}
+
 fn parse_config(config: JsValue) -> Result<TrainConfig, JsError> {
     if config.is_undefined() || config.is_null() {
         return Ok(TrainConfig::default());
@@ -311,6 +318,23 @@ pub fn check_gain(
         &check::estimate_gain(&changed, &known, k, (per_list > 0).then_some(per_list))
             .map_err(js_err)?,
     )
+}
+
+/// Models compared on a person's labels (`metrics::labelled_agreement`): for each query
+/// (check record) with a label in `labels` (-1: none), the share of its k nearest labelled
+/// records with its label. Returns `{agreement, queries}` (queries that counted).
+#[wasm_bindgen(js_name = labelledAgreement)]
+pub fn labelled_agreement(
+    index: &SearchIndex,
+    labels: &[i32],
+    queries: &[u32],
+    k: usize,
+) -> Result<JsValue, JsError> {
+    let q: Vec<usize> = queries.iter().map(|&i| i as usize).collect();
+    let (agreement, counted) =
+        crate::metrics::labelled_agreement(&index.inner, &class_ids(labels), &q, k)
+            .map_err(js_err)?;
+    to_js(&serde_json::json!({ "agreement": agreement, "queries": counted }))
 }
 
 /// An (n x dim) matrix of L2-normalised embeddings held in wasm memory, searched in place so

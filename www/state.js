@@ -30,7 +30,7 @@ export class Project extends EventTarget {
     this.log = [];
     this.headRun = null; // the log run whose head is in use
     this.clearCheck();
-    this.settings = { sessionK: 100, compareK: 10, checkK: 10, checkCount: 40 };
+    this.settings = { sessionK: 25, compareK: 10, checkK: 10, checkCount: 40 };
   }
   get n() {
     return this.texts.length;

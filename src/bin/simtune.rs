@@ -155,6 +155,12 @@ struct TrainArgs {
     margin: Option<f64>,
     #[arg(long)]
     skip_dropout: Option<f64>,
+    /// Rows per step (the whole labelled set when it is no larger).
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Class-balanced batches (every class with 2+ records in each batch).
+    #[arg(long)]
+    balanced: bool,
 }
 
 #[derive(Args)]
@@ -324,8 +330,15 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 impl TrainArgs {
+    /// The defaults, with what was set by hand; settings set by hand turn off fitting the
+    /// steps, lr, batching and dropout to the number of labels (`TrainConfig::fitted`).
     fn config(&self) -> Result<TrainConfig> {
         let mut c = TrainConfig::default();
+        c.fit_to_labels = self.steps.is_none()
+            && self.lr.is_none()
+            && self.batch_size.is_none()
+            && self.skip_dropout.is_none()
+            && !self.balanced;
         if let Some(loss) = &self.loss {
             c.loss = loss.parse()?;
         }
@@ -340,6 +353,12 @@ impl TrainArgs {
         }
         if let Some(p) = self.skip_dropout {
             c.skip_dropout = p;
+        }
+        if let Some(b) = self.batch_size {
+            c.batch_size = b;
+        }
+        if self.balanced {
+            c.balanced_batches = true;
         }
         Ok(c)
     }
@@ -616,7 +635,7 @@ fn train_command(
         require_classes(&ds, &file, &label_source)?;
     }
     let (rows, y) = labelled(&ds);
-    let config = training.config()?;
+    let config = training.config()?.fitted(rows.len());
     let bar = bar(config.steps as u64, "training");
     let start = Instant::now();
     let out = train::train(&emb.select(&rows)?, &y, &config, &mut |p| {

@@ -13,7 +13,7 @@ import { createServer } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { start, ROOT, shot } from "./harness.mjs";
-import { openPage, waitEmbedded, keyLabel, labelledCount } from "./flow.mjs";
+import { openPage, waitEmbedded, keyLabel, labelledCount, parseCsv, toCsv } from "./flow.mjs";
 
 const HUB = "https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2/resolve/main/";
 
@@ -105,17 +105,19 @@ async function workOf(page) {
 
 /** An HTTPS server answering the hub's URLs of the default model from models/ (CORS as the
  * hub sends it); records what it served. */
-async function hubStandIn() {
+async function hubStandIn(also = []) {
   const dir = mkdtempSync(join(tmpdir(), "simtune-hub-"));
   execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=huggingface.co", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { stdio: "ignore" });
   const served = [];
-  const prefix = new URL(HUB).pathname;
+  // the default model's URLs, and `also`'s ids (answered with the same local files)
+  const prefixes = [new URL(HUB).pathname, ...also.map((id) => `/${id}/resolve/main/`)];
   const server = createServer({ key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) }, (req, res) => {
     const path = new URL(req.url, HUB).pathname;
-    const file = path.startsWith(prefix) ? join(ROOT, "models/all-MiniLM-L6-v2", path.slice(prefix.length)) : null;
+    const prefix = prefixes.find((p) => path.startsWith(p));
+    const file = prefix ? join(ROOT, "models/all-MiniLM-L6-v2", path.slice(prefix.length)) : null;
     const cors = { "access-control-allow-origin": "*" };
     if (!file || file.includes("..") || !existsSync(file)) return res.writeHead(404, cors).end("Entry not found");
-    served.push(path.slice(prefix.length));
+    served.push(prefix === prefixes[0] ? path.slice(prefix.length) : path);
     res.writeHead(200, { ...cors, "content-type": "application/octet-stream", "content-length": statSync(file).size });
     createReadStream(file).pipe(res);
   });
@@ -265,6 +267,71 @@ test("a share link opens a dataset from a public URL, after asking, refuses othe
     assert.deepEqual(fetched, [DATA, DATA, PROJECT]);
     await waitEmbedded(page);
     assert.deepEqual(await workOf(page), before, "the link's project is the exported work");
+    assert.deepEqual(errors, []);
+  } finally {
+    await close();
+    hubServer.server.close();
+  }
+});
+
+test("two models compared on the person's labels (the second from the hub), then switched to from the cache", { timeout: 300_000 }, async () => {
+  const out = join(mkdtempSync(join(tmpdir(), "simtune-dist-")), "dist");
+  execFileSync("bash", [join(ROOT, "scripts/dist.sh"), "--no-build", "--out", out], { stdio: ["ignore", "ignore", "inherit"] });
+  const SECOND = "simtune-tests/minilm-copy"; // the same weights under another id
+  const hubServer = await hubStandIn([SECOND]);
+  const { url, context, close } = await start({
+    root: out,
+    plain: true,
+    args: [`--host-resolver-rules=MAP huggingface.co 127.0.0.1:${hubServer.port}`, "--ignore-certificate-errors"],
+  });
+  // 6 classes x 10 records of Banking77's test split, half of each class labelled
+  const [, ...rows] = parseCsv(readFileSync(join(ROOT, "../shared/data/banking77_test.csv"), "utf8"));
+  const byClass = new Map();
+  for (const [t, l] of rows) (byClass.get(l) ?? byClass.set(l, []).get(l)).push(t);
+  const records = [...byClass.entries()].slice(30, 36).flatMap(([l, ts]) => ts.slice(0, 10).map((t, i) => [t, i < 5 ? l : "", l]));
+  const gold = records.map((r) => r[2]);
+  try {
+    const { page, errors } = await openPage(context, url);
+    await page.setInputFiles("#file-input", { name: "requests.csv", mimeType: "text/csv", buffer: Buffer.from(toCsv([["text", "label"], ...records.map(([t, l]) => [t, l])])) });
+    await page.waitForSelector("#use-columns");
+    await page.selectOption("#label-col", "label");
+    await page.click("#use-columns");
+    await waitEmbedded(page);
+    await page.click("nav .tab[data-view=train]");
+    // too few check records: the comparison says what it needs
+    await page.fill("#compare-hub-id", SECOND);
+    await page.click("#compare-models");
+    await page.waitForFunction(() => /Label at least 10 check records/.test(document.querySelector("#models-status").textContent));
+    await page.fill("#check-count", "12");
+    await page.click("#check-draw");
+    await page.waitForSelector("#check-task[data-kind=label]");
+    while ((await page.getAttribute("#check-task", "data-kind")) === "label") {
+      const r = Number(await page.getAttribute("#check-task", "data-record"));
+      await keyLabel(page, gold[r], "check", "#check");
+      await page.waitForFunction((r) => document.querySelector("#check-task").dataset.record !== String(r) || document.querySelector("#check-task").dataset.kind !== "label", r);
+    }
+    await page.click("#compare-models");
+    await page.waitForSelector("#models-table:not([hidden])", { timeout: 180_000 });
+    const table = await page.$$eval("#models-table tr[data-model]", (els) => els.map((e) => ({ ...e.dataset })));
+    console.log(`# models compared: ${JSON.stringify(table)} — ${await page.textContent("#models-status")}`);
+    assert.deepEqual(table.map((r) => r.model), ["all-MiniLM-L6-v2", `hf:${SECOND}`]);
+    // the same weights under two ids: the same figures, raw and tuned
+    assert.equal(table[0].raw, table[1].raw);
+    assert.equal(table[0].tuned, table[1].tuned);
+    assert.ok(Number(table[0].raw) > 0 && Number(table[0].raw) <= 1);
+    assert.ok(hubServer.served.some((p) => p.startsWith(`/${SECOND}/resolve/main/model.safetensors`)), hubServer.served.join(" "));
+    await page.locator("#models").scrollIntoViewIfNeeded();
+    await shot(page, "models-compared");
+    // switching to it embeds nothing again
+    await page.click("#use-compared");
+    await page.waitForFunction(() => /loaded from this browser's cache/.test(document.querySelector("#embed-text").textContent));
+    await page.click("nav .tab[data-view=open]");
+    assert.match(await page.textContent("#model-now"), /minilm-copy \(Hugging Face\)/);
+    // a model id the hub does not have: a clear message
+    await page.click("nav .tab[data-view=train]");
+    await page.fill("#compare-hub-id", "simtune-tests/no-such-model");
+    await page.click("#compare-models");
+    await page.waitForFunction(() => /HTTP 404/.test(document.querySelector("#models-status").textContent), null, { timeout: 60_000 });
     assert.deepEqual(errors, []);
   } finally {
     await close();

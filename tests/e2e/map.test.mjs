@@ -219,3 +219,25 @@ test("20,000 points draw while panning (frame time printed)", { timeout: 600_000
     await close();
   }
 });
+
+test("one label only and identical records: the map draws, predictions say why they are off", { timeout: 300_000 }, async () => {
+  const path = join(TMP, "same.csv");
+  const rowsOut = Array.from({ length: 60 }, (_, i) => ["the very same record text", i < 3 ? "only" : ""]);
+  writeFileSync(path, toCsv([["text", "label"], ...rowsOut]));
+  const { url, context, close } = await start();
+  try {
+    const { page, errors } = await openPage(context, url);
+    await loadCsv(page, path, { label: "label" });
+    await waitEmbedded(page);
+    await openMap(page);
+    assert.equal(await page.getAttribute("#map-canvas", "data-points"), "60");
+    assert.match(await page.textContent("#map-no-predictions"), /at least two different labels/);
+    const points = await mapCoords(page);
+    assert.ok(points.every((p) => p.raw.every(Number.isFinite)), "no NaN from identical records");
+    assert.ok(points.every((p) => p.raw[0] === 0 && p.raw[1] === 0), "no spread: every point at the centre");
+    await shot(page, "map-one-label");
+    assert.deepEqual(errors, []);
+  } finally {
+    await close();
+  }
+});

@@ -238,6 +238,20 @@ test("hostile record text is shown as text and runs nothing", { timeout: 180_000
     await page.fill("#compare-record", "1");
     await page.click("#compare-show");
     await page.waitForSelector("#compare-raw .record");
+    // hostile label names on the map's legend, its tooltips and the results card: text only
+    await page.click("nav .tab[data-view=train]");
+    await page.click("#train");
+    await page.waitForSelector("#train-status[data-state=done], #train-status[data-state=error]", { timeout: 120_000 });
+    await page.click("nav .tab[data-view=map]");
+    await page.waitForFunction(() => /projected in/.test(document.querySelector("#map-status").textContent), null, { timeout: 60_000 });
+    const legend = await page.$$eval("#map-legend .legend-item", (els) => els.map((e) => e.dataset.label).sort());
+    assert.deepEqual(legend, ["<b onmouseover=window.__pwned=1>x</b>", "<img src=y onerror=window.__pwned=1>"]);
+    const box = await page.locator("#map-canvas").boundingBox();
+    for (let s = 0; s < 200 && !(await page.isVisible("#map-tip")); s++) await page.mouse.move(box.x + ((s * 53) % box.width), box.y + ((s * 29) % box.height));
+    assert.ok(await page.isVisible("#map-tip"), "a tooltip");
+    await page.click("nav .tab[data-view=compare]");
+    await page.click("#card-make");
+    await page.waitForSelector("#card-canvas:not([hidden])");
     await shot(page, "hostile");
     await page.waitForTimeout(300);
     const pwned = await page.evaluate(() => window.__pwned);

@@ -97,6 +97,7 @@ export function createCompareView(root, app) {
             h("span", { class: "score" }, hits.scores[r].toFixed(3)),
             h("span", { class: "text" }, p.texts[i]),
             h("span", { class: `label${name ? "" : " none"}` }, name ?? "—"),
+            h("button", { type: "button", class: "small", title: `a similarity session on record #${i}`, onclick: () => app.openSession(i) }, "Similar"),
           );
         }),
       ),

@@ -248,6 +248,7 @@ export function createMapView(root, app) {
       );
     });
     if (!shown) legend.append(h("span", { class: "hint" }, "No labels yet: unlabelled records are grey."));
+    else if (!predictions) legend.append(h("span", { class: "hint", id: "map-no-predictions" }, "No predicted labels: they need records labelled with at least two different labels (one label cannot be told apart from anything)."));
     for (const s of legend.querySelectorAll(".swatch")) s.style.background = s.dataset.colour;
     if (p.labelNames.length > PALETTE.length) legend.append(h("span", { class: "hint" }, ` Colours repeat after ${PALETTE.length} labels.`));
   }

@@ -5,6 +5,9 @@
 import { h, clear, pct } from "../dom.js";
 import { createLabelBar } from "./labelbar.js";
 
+/** Neighbours added by "Show more" (the default k, 25, fits a screen). */
+const MORE = 25;
+
 export function createSessionView(root, app) {
   const p = app.project;
   let anchor = null;
@@ -44,7 +47,18 @@ export function createSessionView(root, app) {
     bar.el,
     h("p", { class: "keys" }, "Keys: ", h("kbd", {}, "1–9"), " label selection / row · ", h("kbd", {}, "x"), " select row · ", h("kbd", {}, "a"), " select all · ", h("kbd", {}, "j"), "/", h("kbd", {}, "k"), " move · ", h("kbd", {}, "s"), " skip · ", h("kbd", {}, "u"), " undo · ", h("kbd", {}, "n"), " new label"),
     list,
+    h("button", { type: "button", id: "session-more", class: "small", onclick: () => more() }, `Show ${MORE} more`),
   );
+
+  /** The next MORE neighbours, keeping the selection and the current row. */
+  function more() {
+    const keep = { selected, cur };
+    kInput.value = Math.min(1000, (Number(kInput.value) || 0) + MORE);
+    load();
+    selected = new Set([...keep.selected].filter((i) => hits.indices.includes(i)));
+    cur = keep.cur;
+    render();
+  }
 
   function load() {
     if (anchor == null) return render();

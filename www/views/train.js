@@ -5,8 +5,10 @@ import { h } from "../dom.js";
 import { createCheckView } from "./check.js";
 import { createDownloadsView } from "./downloads.js";
 import { createLogView } from "./log.js";
+import { createModelsView } from "./models.js";
 import { drawLoss } from "../plot.js";
 import { Cancelled } from "../pool.js";
+import { fitTrainConfig } from "../../pkg/simtune.js";
 
 const LOSSES = ["triplet", "triplet-all", "triplet-semihard", "softmax", "contrastive"];
 
@@ -62,8 +64,10 @@ export function createTrainView(root, app) {
   const checkCard = h("section", { class: "card", id: "check" });
   const logCard = h("section", { class: "card", id: "log" });
   const downloadsCard = h("section", { class: "card", id: "downloads" });
-  root.append(checkCard, logCard, downloadsCard);
+  const modelsCard = h("section", { class: "card", id: "models" });
+  root.append(checkCard, logCard, modelsCard, downloadsCard);
   createLogView(logCard, app);
+  createModelsView(modelsCard, app);
   createDownloadsView(downloadsCard, app);
   const check = createCheckView(checkCard, app);
 
@@ -74,10 +78,15 @@ export function createTrainView(root, app) {
     steps.value = cfg.steps;
     margin.value = cfg.margin;
   }
+  /** The person's settings. With the default lr and steps, training fits them to the number
+   * of labels (src/train.rs, TrainConfig::fitted); set by hand, they are used as they are. */
   function config() {
-    const base = { ...(app.defaults ?? {}), ...(p.trainConfig ?? {}) };
-    const num = (el, d) => (Number.isFinite(parseFloat(el.value)) ? parseFloat(el.value) : d);
-    return { ...base, loss: loss.value, lr: num(lr, base.lr), steps: Math.max(1, Math.round(num(steps, base.steps))), margin: num(margin, base.margin) };
+    const d = app.defaults ?? {};
+    const base = { ...d, ...(p.trainConfig ?? {}) };
+    const num = (el, x) => (Number.isFinite(parseFloat(el.value)) ? parseFloat(el.value) : x);
+    const cfg = { ...base, loss: loss.value, lr: num(lr, base.lr), steps: Math.max(1, Math.round(num(steps, base.steps))), margin: num(margin, base.margin) };
+    cfg.fit_to_labels = cfg.lr === d.lr && cfg.steps === d.steps;
+    return cfg;
   }
   function refresh() {
     const { labelled, classes } = p.counts();
@@ -96,11 +105,12 @@ export function createTrainView(root, app) {
     const cfg = config();
     const labels = p.trainingLabels();
     const { labelled, classes } = p.counts();
+    const run = fitTrainConfig(cfg, labelled); // what training really runs
     running = true;
     refresh();
     cancelBtn.hidden = false;
     const losses = [];
-    drawLoss(canvas, losses, cfg.steps);
+    drawLoss(canvas, losses, run.steps);
     status.textContent = "starting…";
     status.dataset.state = "running";
     const t0 = performance.now();
@@ -109,9 +119,9 @@ export function createTrainView(root, app) {
       const head = await app.trainer.call("train", { emb: p.emb, dim: p.dim, labels, config: cfg }, {
         onProgress: ([step, l]) => {
           losses.push(l);
-          status.textContent = `step ${step}/${cfg.steps} · loss ${l.toFixed(4)}`;
+          status.textContent = `step ${step}/${run.steps} · loss ${l.toFixed(4)}`;
           cancelAnimationFrame(frame);
-          frame = requestAnimationFrame(() => drawLoss(canvas, losses, cfg.steps));
+          frame = requestAnimationFrame(() => drawLoss(canvas, losses, run.steps));
         },
       });
       const secs = (performance.now() - t0) / 1000;
@@ -119,7 +129,7 @@ export function createTrainView(root, app) {
       const { perLabel } = p.counts();
       p.logRun({
         model: p.model.id,
-        config: { loss: cfg.loss, lr: cfg.lr, steps: cfg.steps, margin: cfg.margin },
+        config: { loss: run.loss, lr: run.lr, steps: run.steps, margin: run.margin },
         labels: labelled,
         classes,
         perLabel: Object.fromEntries(perLabel.map((n, l) => [p.labelNames[l], n]).filter(([, n]) => n > 0)),
@@ -128,7 +138,9 @@ export function createTrainView(root, app) {
       });
       trained = head;
       p.setHead(head, cfg);
-      status.textContent = `Head trained on ${labelled} records in ${classes} classes in ${secs.toFixed(2)} s (final loss ${losses.at(-1)?.toFixed(4) ?? "–"}).`;
+      status.textContent =
+        `Head trained on ${labelled} records in ${classes} classes in ${secs.toFixed(2)} s (final loss ${losses.at(-1)?.toFixed(4) ?? "–"})` +
+        (run.steps !== cfg.steps ? `; ${run.steps} steps on balanced batches, lr ${run.lr}, fitted to ${labelled} labels.` : ".");
       status.dataset.state = "done";
       running = false;
       cancelBtn.hidden = true;

@@ -1,0 +1,146 @@
+// Models compared on your labels: embed the records with a second model (a Hugging Face id or
+// a dropped folder), train a head for each model on the same training labels, and show per
+// model how often a check record's nearest labelled records carry its label, raw and tuned
+// (src/metrics.rs labelled_agreement). Check records are a random sample the heads never see,
+// so the figure is fair to both models; it needs no judgment of unlabelled records. The
+// second model's embeddings stay in this browser's cache, so "Use it" switches at once.
+import { h, clear } from "../dom.js";
+import { hubModel, cacheFolder, ensureCached, modelName } from "../model.js";
+import { SearchIndex, labelledAgreement } from "../../pkg/simtune.js";
+import * as store from "../store.js";
+
+/** Labelled check records the comparison needs at least. */
+const MIN_CHECKS = 10;
+const K = 10;
+const pct = (x) => `${(100 * x).toFixed(1)}%`;
+
+export function createModelsView(root, app) {
+  const p = app.project;
+  const hub = h("input", { type: "text", id: "compare-hub-id", placeholder: "e.g. sentence-transformers/all-MiniLM-L12-v2", spellcheck: false });
+  const folder = h("input", { type: "file", id: "compare-model-folder", webkitdirectory: true, multiple: true });
+  const go = h("button", { type: "button", id: "compare-models" }, "Compare");
+  const status = h("p", { class: "hint", id: "models-status", "aria-live": "polite" });
+  const table = h("table", { class: "metrics-table", id: "models-table", hidden: true });
+  root.append(
+    h("h2", {}, "Which model fits your labels?"),
+    h(
+      "p",
+      { class: "hint" },
+      `Embeds the records with a second model, trains a head for each on the same labels, and shows for each how often a check record's ${K} nearest labelled records carry its label — raw and tuned. Check records (step 4) are a random sample no head trains on: label at least ${MIN_CHECKS} first.`,
+    ),
+    h("div", { class: "row" }, h("label", { for: "compare-hub-id" }, "Hugging Face model id"), hub, go),
+    h("div", { class: "row" }, h("label", { for: "compare-model-folder" }, "…or a model folder:"), folder),
+    status,
+    table,
+  );
+
+  let busy = false;
+  async function compare(resolve) {
+    if (busy) return;
+    const checks = p.check.records.filter((r) => p.knownLabel(r) >= 0);
+    if (!p.emb) return fail("Wait for the embeddings of the current model first.");
+    if (checks.length < MIN_CHECKS) return fail(`Label at least ${MIN_CHECKS} check records first (step 4, “Set aside check records”): ${checks.length} so far.`);
+    const { labelled, classes } = p.counts();
+    if (labelled < 2 || classes < 2) return fail("Label records of at least two labels first.");
+    busy = true;
+    go.disabled = true;
+    delete status.dataset.kind;
+    clear(table);
+    table.hidden = true;
+    try {
+      const other = await resolve();
+      if (other.id === p.model.id) throw new Error(`${modelName(other)} is the model in use: pick another one`);
+      const emb2 = await embedWith(other);
+      const labels = p.trainingLabels();
+      const known = p.knownLabels();
+      const rows = [];
+      for (const [model, emb, dim] of [[p.model, p.emb, p.dim], [other, emb2.data, emb2.dim]]) {
+        status.textContent = `training a head for ${modelName(model)}…`;
+        const head = await app.trainer.call("train", { emb, dim, labels, config: app.defaults });
+        const raw = new SearchIndex(emb, dim);
+        const tuned = raw.withHead(head);
+        try {
+          const r = labelledAgreement(raw, known, Uint32Array.from(checks), K);
+          const t = labelledAgreement(tuned, known, Uint32Array.from(checks), K);
+          rows.push({ model, dim, raw: r.agreement, tuned: t.agreement, checks: r.queries });
+        } finally {
+          raw.free();
+          tuned.free();
+        }
+      }
+      render(rows, other);
+      status.textContent = `Measured on ${rows[0].checks} labelled check records, ${labelled} training labels.`;
+    } catch (e) {
+      fail(e.message);
+    } finally {
+      busy = false;
+      go.disabled = false;
+    }
+  }
+  function fail(msg) {
+    status.textContent = msg;
+    status.dataset.kind = "error";
+  }
+
+  /** The records embedded by `model`: from this browser's cache, else by the worker pool
+   * (which then reloads the project's model when next needed). */
+  async function embedWith(model) {
+    const key = `${p.datasetKey}|${model.id}`;
+    const cached = await store.getEmbeddings(key);
+    if (cached && cached.n === p.n) return cached;
+    status.textContent = `downloading ${modelName(model)}…`;
+    await ensureCached(model, (s) => (status.textContent = s || `loading ${modelName(model)}…`));
+    const { dim } = await app.pool.loadModel(model.base);
+    const t0 = performance.now();
+    const data = await app.pool.embed(p.texts, dim, (done, total) => {
+      status.textContent = `embedding with ${modelName(model)}: ${done} / ${total} records`;
+    });
+    status.textContent = `embedded ${p.n} records with ${modelName(model)} in ${((performance.now() - t0) / 1000).toFixed(1)} s`;
+    try {
+      await store.putEmbeddings(key, { n: p.n, dim, data, model: model.id });
+    } catch {
+      // not kept: the comparison still works, switching embeds again
+    }
+    return { n: p.n, dim, data };
+  }
+
+  function render(rows, other) {
+    table.hidden = false;
+    const best = rows.reduce((a, b) => (b.tuned > a.tuned ? b : a));
+    table.append(
+      h("caption", {}, `Check records whose ${K} nearest labelled records carry their label`),
+      h("tr", {}, h("th", {}, "model"), h("th", {}, "dimensions"), h("th", {}, "raw"), h("th", {}, "tuned"), h("th", {}, "")),
+      ...rows.map((r) =>
+        h(
+          "tr",
+          { dataset: { model: r.model.id, raw: String(r.raw), tuned: String(r.tuned) } },
+          h("td", {}, modelName(r.model), r.model.id === p.model.id ? " — in use" : ""),
+          h("td", {}, String(r.dim)),
+          h("td", {}, pct(r.raw)),
+          h("td", {}, pct(r.tuned), r === best ? " (best)" : ""),
+          h(
+            "td",
+            {},
+            r.model.id === other.id
+              ? h("button", { type: "button", class: "small", id: "use-compared", onclick: () => switchTo(other) }, "Use it")
+              : null,
+          ),
+        ),
+      ),
+    );
+  }
+  async function switchTo(model) {
+    if (!confirm(`Switch this project to ${modelName(model)}? Its embeddings are cached; the trained head is set aside (heads are per model): train again.`)) return;
+    await app.setModel(model);
+    clear(table);
+    table.hidden = true;
+    status.textContent = `Now using ${modelName(model)}.`;
+  }
+
+  go.addEventListener("click", () => compare(async () => hubModel(hub.value)));
+  folder.addEventListener("change", () => {
+    const files = folder.files;
+    if (files?.length) compare(() => cacheFolder(files));
+    folder.value = "";
+  });
+}
