@@ -246,9 +246,15 @@ test("hostile record text is shown as text and runs nothing", { timeout: 180_000
     await page.waitForFunction(() => /projected in/.test(document.querySelector("#map-status").textContent), null, { timeout: 60_000 });
     const legend = await page.$$eval("#map-legend .legend-item", (els) => els.map((e) => e.dataset.label).sort());
     assert.deepEqual(legend, ["<b onmouseover=window.__pwned=1>x</b>", "<img src=y onerror=window.__pwned=1>"]);
+    // hover record 0 where the map draws it (its exported coordinates, the initial view)
+    const [d] = await Promise.all([page.waitForEvent("download"), page.click("#map-download")]);
+    const first = parseCsv(readFileSync(await d.path(), "utf8"))[1];
+    assert.equal(first[0], "0");
     const box = await page.locator("#map-canvas").boundingBox();
-    for (let s = 0; s < 200 && !(await page.isVisible("#map-tip")); s++) await page.mouse.move(box.x + ((s * 53) % box.width), box.y + ((s * 29) % box.height));
-    assert.ok(await page.isVisible("#map-tip"), "a tooltip");
+    const scale = (Math.min(box.width, box.height) / 2) * 0.92;
+    await page.mouse.move(box.x + box.width / 2 + Number(first[1]) * scale, box.y + box.height / 2 - Number(first[2]) * scale);
+    await page.waitForSelector("#map-tip:not([hidden])");
+    assert.equal(await page.textContent("#map-tip"), `#0 [<img src=y onerror=window.__pwned=1>] ${payloads[0]}`);
     await page.click("nav .tab[data-view=compare]");
     await page.click("#card-make");
     await page.waitForSelector("#card-canvas:not([hidden])");
