@@ -333,12 +333,14 @@ impl TrainArgs {
     /// The defaults, with what was set by hand; settings set by hand turn off fitting the
     /// steps, lr, batching and dropout to the number of labels (`TrainConfig::fitted`).
     fn config(&self) -> Result<TrainConfig> {
-        let mut c = TrainConfig::default();
-        c.fit_to_labels = self.steps.is_none()
-            && self.lr.is_none()
-            && self.batch_size.is_none()
-            && self.skip_dropout.is_none()
-            && !self.balanced;
+        let mut c = TrainConfig {
+            fit_to_labels: self.steps.is_none()
+                && self.lr.is_none()
+                && self.batch_size.is_none()
+                && self.skip_dropout.is_none()
+                && !self.balanced,
+            ..TrainConfig::default()
+        };
         if let Some(loss) = &self.loss {
             c.loss = loss.parse()?;
         }
