@@ -23,6 +23,7 @@ pub mod project;
 pub mod projection;
 pub mod pseudo_label;
 pub mod search;
+pub mod suggest;
 pub mod texthash;
 pub mod train;
 

@@ -11,6 +11,7 @@ use crate::embeddings::Embeddings;
 use crate::error::{Error, Result};
 use crate::pseudo_label::{pseudo_labels, PseudoLabelConfig};
 use crate::search::{top_k, top_k_batch};
+use crate::suggest::suggest;
 use crate::train::{train, TrainConfig};
 
 /// precision@k for each k of `ks`: for every row, the share of its k nearest rows (cosine,
@@ -239,6 +240,123 @@ pub struct EvalRow {
     pub untrained: u64,
 }
 
+/// How the simulated person picks the records to label (`simtune eval --protocol`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protocol {
+    /// DESIGN.md section 5: one record per class in turn (it knows the classes: a cheat no
+    /// person can play, the reference's protocol).
+    RoundRobin,
+    /// Records drawn at random.
+    Random,
+    /// Similarity sessions: a random record and its `SESSION_K` nearest unlabelled records,
+    /// all labelled, again and again.
+    Session,
+    /// The page's suggestions (`suggest.rs`), 10 at a time, each batch labelled before the
+    /// next is asked for.
+    Suggested,
+}
+
+/// Records labelled per simulated similarity session.
+pub const SESSION_K: usize = 10;
+/// Suggestions asked for at a time by the simulated person.
+pub const SUGGEST_BATCH: usize = 10;
+
+impl std::str::FromStr for Protocol {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim() {
+            "round-robin" => Ok(Protocol::RoundRobin),
+            "random" => Ok(Protocol::Random),
+            "session" => Ok(Protocol::Session),
+            "suggested" => Ok(Protocol::Suggested),
+            t => Err(Error::InvalidInput(format!(
+                "protocol {t:?}: use round-robin, random, session or suggested"
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Protocol::RoundRobin => "round-robin",
+            Protocol::Random => "random",
+            Protocol::Session => "session",
+            Protocol::Suggested => "suggested",
+        })
+    }
+}
+
+/// The `n` records of `pool` a simulated person labels under `protocol` (gold `labels`
+/// revealed only for what is picked, as a person labels them).
+pub fn pick_records(
+    protocol: Protocol,
+    pool: &Embeddings,
+    labels: &[usize],
+    n: usize,
+    seed: u64,
+) -> Result<Vec<usize>> {
+    let n = n.min(labels.len());
+    let mut rng = StdRng::seed_from_u64(seed);
+    Ok(match protocol {
+        Protocol::RoundRobin => simulated_labeling(labels, n, seed),
+        Protocol::Random => {
+            let mut all: Vec<usize> = (0..labels.len()).collect();
+            all.shuffle(&mut rng);
+            all.truncate(n);
+            all
+        }
+        Protocol::Session => {
+            let mut taken = vec![false; labels.len()];
+            let mut picked = Vec::with_capacity(n);
+            let mut order: Vec<usize> = (0..labels.len()).collect();
+            order.shuffle(&mut rng);
+            for anchor in order {
+                if picked.len() >= n {
+                    break;
+                }
+                if taken[anchor] {
+                    continue;
+                }
+                taken[anchor] = true;
+                picked.push(anchor);
+                let hits = top_k(pool, pool.row(anchor)?, SESSION_K * 4, Some(anchor))?;
+                let fresh: Vec<usize> = hits
+                    .iter()
+                    .map(|h| h.index)
+                    .filter(|&i| !taken[i])
+                    .take(SESSION_K)
+                    .collect();
+                for i in fresh {
+                    if picked.len() >= n {
+                        break;
+                    }
+                    taken[i] = true;
+                    picked.push(i);
+                }
+            }
+            picked
+        }
+        Protocol::Suggested => {
+            let mut known: Vec<Option<usize>> = vec![None; labels.len()];
+            let exclude = vec![false; labels.len()];
+            let mut picked = Vec::with_capacity(n);
+            while picked.len() < n {
+                let batch = suggest(pool, &known, &exclude, SUGGEST_BATCH.min(n - picked.len()))?;
+                if batch.is_empty() {
+                    break;
+                }
+                for s in batch {
+                    known[s.record] = Some(labels[s.record]);
+                    picked.push(s.record);
+                }
+            }
+            picked
+        }
+    })
+}
+
 /// What to evaluate: budgets x seeds, reporting precision@k for each k.
 #[derive(Debug, Clone)]
 pub struct EvalSpec {
@@ -248,6 +366,8 @@ pub struct EvalSpec {
     pub train: TrainConfig,
     /// Add confident pseudo-labels from the unlabelled rest of the train pool.
     pub pseudo: Option<PseudoLabelConfig>,
+    /// How the budget's records are picked.
+    pub protocol: Protocol,
 }
 
 /// Progress of an evaluation: which run of how many is done.
@@ -295,7 +415,7 @@ pub fn evaluate(
                 Budget::Labels(n) => n,
                 Budget::All => train_labels.len(),
             };
-            let mut picked = simulated_labeling(train_labels, n, seed);
+            let mut picked = pick_records(spec.protocol, train_pool, train_labels, n, seed)?;
             let mut y: Vec<usize> = picked.iter().map(|&i| train_labels[i]).collect();
             if let Some(pseudo) = &spec.pseudo {
                 // only the pool's embeddings are looked at, never its other labels
@@ -475,6 +595,7 @@ mod tests {
                 ..Default::default()
             },
             pseudo: None,
+            protocol: Protocol::RoundRobin,
         };
         let rows = evaluate(&e, &y, &e, &y, &spec, &mut |_| {}).unwrap();
         // 3 labels over 3 classes: one record per class, the triplet loss cannot train

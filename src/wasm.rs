@@ -320,6 +320,32 @@ pub fn check_gain(
     )
 }
 
+/// What to label next and why (`suggest.rs`): `count` records, never those labelled
+/// (`labels[i] >= 0`) nor excluded (`exclude`: record indices, e.g. check records).
+/// Returns `[{record, reason: {kind: "start" | "thin_label" | "uncovered", class?, records?}}]`.
+#[wasm_bindgen(js_name = suggestRecords)]
+pub fn suggest_records(
+    index: &SearchIndex,
+    labels: &[i32],
+    exclude: &[u32],
+    count: usize,
+) -> Result<JsValue, JsError> {
+    let n = index.inner.rows();
+    let mut skip = vec![false; n];
+    for &e in exclude {
+        if let Some(s) = skip.get_mut(e as usize) {
+            *s = true;
+        }
+    }
+    if labels.len() != n {
+        return Err(JsError::new(&format!(
+            "{} labels for {n} records",
+            labels.len()
+        )));
+    }
+    to_js(&crate::suggest::suggest(&index.inner, &class_ids(labels), &skip, count).map_err(js_err)?)
+}
+
 /// Models compared on a person's labels (`metrics::labelled_agreement`): for each query
 /// (check record) with a label in `labels` (-1: none), the share of its k nearest labelled
 /// records with its label. Returns `{agreement, queries}` (queries that counted).

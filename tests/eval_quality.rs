@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use simtune::dataset::{self, LoadOptions};
-use simtune::metrics::{evaluate, split_per_class, Budget, EvalSpec};
+use simtune::metrics::{evaluate, split_per_class, Budget, EvalSpec, Protocol};
 use simtune::train::TrainConfig;
 use simtune::Encoder;
 
@@ -33,6 +33,7 @@ fn tuned_beats_raw_on_ag_news() {
         ks: vec![10, 100],
         train: TrainConfig::default(),
         pseudo: None,
+        protocol: Protocol::RoundRobin,
     };
     let rows = evaluate(
         &emb.select(&train).unwrap(),

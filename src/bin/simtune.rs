@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 
 use simtune::dataset::{self, Dataset, LoadOptions};
 use simtune::encoder::{Encoder, ModelFiles};
-use simtune::metrics::{self, Budget, EvalSpec};
+use simtune::metrics::{self, Budget, EvalSpec, Protocol};
 use simtune::project::Project;
 use simtune::pseudo_label::PseudoLabelConfig;
 use simtune::search;
@@ -195,6 +195,11 @@ struct EvalArgs {
     /// (cosine to a class prototype >= 0.7, 0.05 ahead of the next, 3 per class).
     #[arg(long)]
     pseudo_labels: bool,
+    /// How the simulated person picks what to label, comma separated: round-robin (one per
+    /// class in turn: knows the classes), random, session (a record and its 10 nearest),
+    /// suggested (the page's suggestions, 10 at a time).
+    #[arg(long, value_delimiter = ',', default_value = "round-robin")]
+    protocol: Vec<String>,
     /// Also write the report as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -885,49 +890,78 @@ fn eval(args: EvalArgs) -> Result<()> {
         .iter()
         .map(|b| b.parse::<Budget>())
         .collect::<simtune::Result<Vec<_>>>()?;
-    let spec = EvalSpec {
-        budgets,
-        seeds: args.seeds,
-        ks: args.k.clone(),
-        train: args.training.config()?,
-        pseudo: args.pseudo_labels.then(PseudoLabelConfig::default),
-    };
+    let protocols = args
+        .protocol
+        .iter()
+        .map(|p| p.parse::<Protocol>())
+        .collect::<simtune::Result<Vec<_>>>()?;
     eprintln!(
         "train pool {} records, eval pool {} records, {} classes ({label_column})",
         tx.rows(),
         ex.rows(),
         classes.len()
     );
-    let runs = (spec.budgets.len() as u64) * spec.seeds;
-    let bar = bar(runs, "train+eval");
-    let rows = metrics::evaluate(&tx, &ty, &ex, &ey, &spec, &mut |p| {
-        bar.set_position(p.run as u64)
-    })?;
-    bar.finish_and_clear();
+    let several = protocols.len() > 1;
     println!(
-        "{:>7} {:>5} {:>8} {:>18} {:>8} {:>9}",
-        "labels", "k", "raw", "tuned (mean ± std)", "gain", "train_s"
+        "{}{:>7} {:>5} {:>8} {:>18} {:>8} {:>9}",
+        if several {
+            format!("{:>12} ", "protocol")
+        } else {
+            String::new()
+        },
+        "labels",
+        "k",
+        "raw",
+        "tuned (mean ± std)",
+        "gain",
+        "train_s"
     );
-    for r in &rows {
-        println!(
-            "{:>7} {:>5} {:>8.4} {:>9.4} ± {:<6.4} {:>+8.4} {:>9.3}{}",
-            r.labels.to_string(),
-            r.k,
-            r.raw,
-            r.tuned,
-            r.tuned_std,
-            r.tuned - r.raw,
-            r.train_s,
-            if r.untrained > 0 {
-                format!(
-                    "  ({} of {} seeds could not train: tuned = raw)",
-                    r.untrained, args.seeds
-                )
-            } else {
-                String::new()
-            }
-        );
+    let mut all_rows = Vec::new();
+    for protocol in protocols {
+        let spec = EvalSpec {
+            budgets: budgets.clone(),
+            seeds: args.seeds,
+            ks: args.k.clone(),
+            train: args.training.config()?,
+            pseudo: args.pseudo_labels.then(PseudoLabelConfig::default),
+            protocol,
+        };
+        let runs = (spec.budgets.len() as u64) * spec.seeds;
+        let bar = bar(runs, &format!("{protocol}: train+eval"));
+        let rows = metrics::evaluate(&tx, &ty, &ex, &ey, &spec, &mut |p| {
+            bar.set_position(p.run as u64)
+        })?;
+        bar.finish_and_clear();
+        for r in &rows {
+            println!(
+                "{}{:>7} {:>5} {:>8.4} {:>9.4} ± {:<6.4} {:>+8.4} {:>9.3}{}",
+                if several {
+                    format!("{:>12} ", protocol.to_string())
+                } else {
+                    String::new()
+                },
+                r.labels.to_string(),
+                r.k,
+                r.raw,
+                r.tuned,
+                r.tuned_std,
+                r.tuned - r.raw,
+                r.train_s,
+                if r.untrained > 0 {
+                    format!(
+                        "  ({} of {} seeds could not train: tuned = raw)",
+                        r.untrained, args.seeds
+                    )
+                } else {
+                    String::new()
+                }
+            );
+            let mut row = serde_json::to_value(r)?;
+            row["protocol"] = serde_json::json!(protocol);
+            all_rows.push(row);
+        }
     }
+    let rows = all_rows;
     if let Some(path) = &args.json {
         let report = serde_json::json!({ "rows": rows });
         std::fs::write(path, serde_json::to_string_pretty(&report)?)

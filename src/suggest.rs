@@ -1,0 +1,217 @@
+//! What to label next, and why: one policy for the page's "Suggested" list and for
+//! `simtune eval --protocol suggested`, which measures it against other ways of labeling.
+//!
+//! The heads learn from pairs of records that share a label, and from records of every
+//! region of the data. So the policy alternates two kinds of picks:
+//! - **a second record for a thin label**: for the label with the fewest records (one record
+//!   gives a triplet loss no pair at all), the unlabelled record nearest its records' mean;
+//! - **an uncovered region**: the unlabelled record farthest from every labelled (and
+//!   already suggested) record — greedy k-center — so labels spread over the data.
+//!
+//! With no label yet, the first pick is the record nearest the data's mean.
+
+use crate::embeddings::Embeddings;
+use crate::error::{Error, Result};
+use crate::search::top_k_batch;
+
+/// Why a record is suggested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Reason {
+    /// The first record: nearest the mean of the data.
+    Start,
+    /// Probably a second (or third...) record of label `class`, which has few records.
+    ThinLabel { class: usize, records: usize },
+    /// Far from every labelled record: a region no label covers yet.
+    Uncovered,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Suggestion {
+    pub record: usize,
+    pub reason: Reason,
+}
+
+/// A label with at most this many records gets "thin label" picks.
+const THIN: usize = 3;
+
+/// The next `count` records to label. `labels[i]`: record i's class, None when unlabelled;
+/// `exclude[i]` true for records never to suggest (check records). Rows of `emb` are
+/// L2-normalised. Deterministic.
+pub fn suggest(
+    emb: &Embeddings,
+    labels: &[Option<usize>],
+    exclude: &[bool],
+    count: usize,
+) -> Result<Vec<Suggestion>> {
+    let (n, d) = (emb.rows(), emb.dim());
+    if labels.len() != n || exclude.len() != n {
+        return Err(Error::InvalidInput(format!(
+            "{} labels and {} exclusions for {n} records",
+            labels.len(),
+            exclude.len()
+        )));
+    }
+    let x = emb.as_slice();
+    let row = |i: usize| &x[i * d..(i + 1) * d];
+    let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(p, q)| p * q).sum::<f32>();
+    let mut taken: Vec<bool> = (0..n).map(|i| labels[i].is_some() || exclude[i]).collect();
+    fn open(taken: &[bool]) -> impl Iterator<Item = usize> + '_ {
+        (0..taken.len()).filter(|&i| !taken[i])
+    }
+
+    // nearest similarity of each record to any labelled or suggested record (k-center)
+    let labelled: Vec<usize> = (0..n).filter(|&i| labels[i].is_some()).collect();
+    let mut nearest = vec![f32::NEG_INFINITY; n];
+    if !labelled.is_empty() {
+        // one blocked matrix product, not n x m dot products
+        let hits = top_k_batch(&emb.select(&labelled)?, emb, 1, false)?;
+        for (i, h) in hits.iter().enumerate() {
+            if let Some(h) = h.first() {
+                nearest[i] = h.score;
+            }
+        }
+    }
+    // records per label, and the (unnormalised) mean of each label's records
+    let mut classes: Vec<(usize, usize, Vec<f32>)> = Vec::new(); // (class, records, sum)
+    for &l in &labelled {
+        let c = labels[l].unwrap_or_default();
+        let at = match classes.iter().position(|(k, _, _)| *k == c) {
+            Some(at) => at,
+            None => {
+                classes.push((c, 0, vec![0.0; d]));
+                classes.len() - 1
+            }
+        };
+        classes[at].1 += 1;
+        classes[at]
+            .2
+            .iter_mut()
+            .zip(row(l))
+            .for_each(|(s, v)| *s += v);
+    }
+    classes.sort_by_key(|(c, _, _)| *c);
+
+    let mut out = Vec::with_capacity(count);
+    let mut thin_turn = true;
+    while out.len() < count {
+        let Some(first_open) = open(&taken).next() else {
+            break;
+        };
+        let pick = if labelled.is_empty() && out.is_empty() {
+            // nearest the data's mean
+            let mut mean = vec![0f32; d];
+            for i in 0..n {
+                mean.iter_mut().zip(row(i)).for_each(|(m, v)| *m += v);
+            }
+            let best = open(&taken)
+                .max_by(|&a, &b| dot(row(a), &mean).total_cmp(&dot(row(b), &mean)))
+                .unwrap_or(first_open);
+            Suggestion {
+                record: best,
+                reason: Reason::Start,
+            }
+        } else {
+            let thin = classes
+                .iter_mut()
+                .filter(|(_, r, _)| *r <= THIN)
+                .min_by_key(|(c, r, _)| (*r, *c));
+            match (thin_turn, thin) {
+                (true, Some((class, records, sum))) => {
+                    let best = open(&taken)
+                        .max_by(|&a, &b| dot(row(a), sum).total_cmp(&dot(row(b), sum)))
+                        .unwrap_or(first_open);
+                    // counted as one more record of the label (its record is not labelled
+                    // yet: the person may say otherwise)
+                    *records += 1;
+                    Suggestion {
+                        record: best,
+                        reason: Reason::ThinLabel {
+                            class: *class,
+                            records: *records - 1,
+                        },
+                    }
+                }
+                _ => {
+                    let best = open(&taken)
+                        .min_by(|&a, &b| nearest[a].total_cmp(&nearest[b]).then(a.cmp(&b)))
+                        .unwrap_or(first_open);
+                    Suggestion {
+                        record: best,
+                        reason: Reason::Uncovered,
+                    }
+                }
+            }
+        };
+        thin_turn = !thin_turn;
+        taken[pick.record] = true;
+        let r = row(pick.record).to_vec();
+        for (near, x) in nearest.iter_mut().zip(x.chunks_exact(d)) {
+            *near = near.max(dot(x, &r));
+        }
+        out.push(pick);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two tight groups on the unit circle and one far record.
+    fn points() -> Embeddings {
+        let mut e = Embeddings::new(
+            vec![
+                1.0, 0.0, // 0: group A
+                0.99, 0.1, // 1: group A
+                0.98, -0.1, // 2: group A
+                0.0, 1.0, // 3: group B
+                0.1, 0.99, // 4: group B
+                -1.0, 0.0, // 5: far away
+            ],
+            2,
+        )
+        .unwrap();
+        e.normalize();
+        e
+    }
+
+    #[test]
+    fn thin_labels_get_a_pair_then_uncovered_regions() {
+        let e = points();
+        // one label of class 7 on record 0: its pair comes first, then the far record
+        let mut labels = vec![None; 6];
+        labels[0] = Some(7);
+        let s = suggest(&e, &labels, &[false; 6], 3).unwrap();
+        assert!(matches!(
+            s[0].reason,
+            Reason::ThinLabel {
+                class: 7,
+                records: 1
+            }
+        ));
+        assert!([1, 2].contains(&s[0].record), "{s:?}");
+        assert_eq!((s[1].record, s[1].reason), (5, Reason::Uncovered));
+        // excluded records are never suggested
+        let mut exclude = [false; 6];
+        exclude[5] = true;
+        let s = suggest(&e, &labels, &exclude, 5).unwrap();
+        assert!(s.iter().all(|x| x.record != 5 && x.record != 0));
+        assert_eq!(s.len(), 4, "every open record once, then nothing");
+    }
+
+    #[test]
+    fn starts_near_the_mean_without_labels() {
+        let e = points();
+        let s = suggest(&e, &[None; 6], &[false; 6], 2).unwrap();
+        assert_eq!(s[0].reason, Reason::Start);
+        assert_eq!(s[1].reason, Reason::Uncovered);
+        assert_ne!(s[0].record, s[1].record);
+        assert_eq!(
+            s,
+            suggest(&e, &[None; 6], &[false; 6], 2).unwrap(),
+            "deterministic"
+        );
+        assert!(suggest(&e, &[None; 5], &[false; 6], 1).is_err());
+    }
+}
