@@ -9,7 +9,7 @@
 // check figure; a Pool of min(hardwareConcurrency, 4) module workers embeds (each reads the
 // model from the Cache API itself); one more worker trains (Cancel terminates it) and one
 // reads datasets (preview, parse, hash), so no file is ever parsed on the main thread.
-import init, { SearchIndex, defaultTrainConfig, drawChecks, checkGain } from "../pkg/simtune.js";
+import init, { SearchIndex, defaultTrainConfig, drawChecks, checkGain, suggestRecords } from "../pkg/simtune.js";
 import * as store from "./store.js";
 import { ensureCached, modelName } from "./model.js";
 import { Pool, EngineWorker, Cancelled } from "./pool.js";
@@ -342,6 +342,11 @@ class App {
    * nearest training labels (www/predict.js): {label, confidence}. */
   predictions(index) {
     return predict(index, this.project.trainingLabels());
+  }
+  /** The next `count` records to label and why (src/suggest.rs), in `index`'s space; check
+   * records are never suggested. */
+  suggest(index, count) {
+    return suggestRecords(index, this.project.trainingLabels(), Uint32Array.from(this.project.check.records), count);
   }
   /** A typed query's raw embedding, from a worker. */
   async embedQuery(text) {

@@ -8,6 +8,15 @@ import { h, clear, append } from "../dom.js";
 import { createLabelBar } from "./labelbar.js";
 
 const PAGE = 50;
+/** Records suggested at a time (src/suggest.rs). */
+const SUGGEST = 10;
+
+/** Why a record is suggested, in words. */
+function reasonText(r, names) {
+  if (r.kind === "thin_label") return `likely “${names[r.class]}”, which has ${r.records === 1 ? "1 record: a pair teaches the head" : `only ${r.records} records`}`;
+  if (r.kind === "uncovered") return "far from every labelled record: a region no label covers";
+  return "a typical record to start with";
+}
 
 /** A seeded shuffle of 0..n (the same for a dataset on every visit): rank of each record. */
 function randomRanks(n, key) {
@@ -41,7 +50,10 @@ export function createLabelView(root, app) {
     { id: "list-order", title: "Random order spreads your labels over the whole dataset" },
     h("option", { value: "random" }, "random order"),
     h("option", { value: "file" }, "file order"),
+    h("option", { value: "suggested" }, "suggested next"),
   );
+  const again = h("button", { type: "button", id: "suggest-again", class: "small", hidden: true }, `Suggest ${SUGGEST} more`);
+  let reasons = null; // record -> why it is suggested, in "suggested" order
   let rank = null; // rank[i]: record i's place in the seeded random order
   const summary = h("span", { class: "summary", id: "label-summary", "aria-live": "polite" });
   const threshold = h("input", { type: "number", id: "predict-threshold", min: 0, max: 1, step: 0.05, value: 0.7, title: "confidence: the predicted label's share of the vote of the 10 nearest labelled records" });
@@ -69,6 +81,7 @@ export function createLabelView(root, app) {
       filter,
       h("label", { for: "list-order", class: "visually-hidden" }, "Order"),
       sortSel,
+      again,
       summary,
     ),
     predictRow,
@@ -117,7 +130,18 @@ export function createLabelView(root, app) {
       if (q && !p.texts[i].toLowerCase().includes(q)) continue;
       order.push(i);
     }
-    if (predictions) order.sort((a, b) => predictions.confidence[b] - predictions.confidence[a]);
+    reasons = null;
+    again.hidden = sortSel.value !== "suggested";
+    if (sortSel.value === "suggested" && !predictions) {
+      const index = app.rawIndex();
+      if (!index) app.notify("Suggestions need the embeddings: wait for them.", "error");
+      else {
+        const picks = app.suggest(index, SUGGEST);
+        reasons = new Map(picks.map((s) => [s.record, reasonText(s.reason, p.labelNames)]));
+        const shown = new Set(order);
+        order = picks.map((s) => s.record).filter((i) => shown.has(i));
+      }
+    } else if (predictions) order.sort((a, b) => predictions.confidence[b] - predictions.confidence[a]);
     else if (sortSel.value === "random") {
       rank ??= randomRanks(p.n, p.datasetKey);
       order.sort((a, b) => rank[a] - rank[b]);
@@ -156,6 +180,7 @@ export function createLabelView(root, app) {
         h("span", { class: "text" }, p.texts[i]),
         h("span", { class: `label${name ? "" : " none"}` }, name ?? (predictions ? `${p.labelNames[predictions.label[i]]}? ${predictions.confidence[i].toFixed(2)}` : "—")),
         p.isCheck(i) ? h("span", { class: "badge", title: "A check record: the head never trains on it (step 4)" }, "check") : null,
+        reasons?.has(i) ? h("span", { class: "why", title: "why it is suggested" }, reasons.get(i)) : null,
         h("button", { type: "button", class: "small", onclick: (e) => (e.stopPropagation(), app.openSession(i)) }, "Similar"),
         h("button", { type: "button", class: "small", onclick: (e) => (e.stopPropagation(), app.openCompare(i)) }, "Compare"),
       );
@@ -200,6 +225,7 @@ export function createLabelView(root, app) {
     app.notify(`${n} predicted records labelled “${p.labelNames[id]}”.`);
     refilter();
   });
+  again.addEventListener("click", refilter);
   sortSel.addEventListener("change", () => {
     p.settings.listOrder = sortSel.value;
     p.emit("settings");
@@ -222,7 +248,7 @@ export function createLabelView(root, app) {
 
   return {
     show() {
-      sortSel.value = p.settings.listOrder === "file" ? "file" : "random";
+      sortSel.value = ["file", "suggested"].includes(p.settings.listOrder) ? p.settings.listOrder : "random";
       renderFilter();
       refilter();
       list.focus({ preventScroll: true });
