@@ -115,6 +115,7 @@ test("the tuned map separates the labelled classes more than the raw one; predic
     await page.waitForSelector("#predict-threshold");
     assert.match(await page.textContent("#label-summary"), new RegExp(`^${sports} shown`));
     const shownIdx = await page.$$eval("#records .record", (els) => els.map((e) => Number(e.dataset.index)));
+    await shot(page, "predictions-sports");
     const labelledBefore = await labelledCount(page);
     await page.click("#accept-predicted");
     await page.waitForFunction((n) => new RegExp(`${n} predicted records labelled “Sports”`).test(document.querySelector("#notice-text").textContent), sports);

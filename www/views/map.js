@@ -181,6 +181,8 @@ export function createMapView(root, app) {
         }
       };
       const sc = (Math.min(w, hgt) / 2) * 0.92 * view.k;
+      // bigger points when there are few of them
+      const big = rows.length <= 500 ? 2 : rows.length <= 5000 ? 1.5 : 1;
       const [ox, oy] = [w / 2 + view.x, hgt / 2 + view.y];
       // three passes: grey, faint predictions, labels on top
       for (const pass of [0, 1, 2]) {
@@ -193,9 +195,9 @@ export function createMapView(root, app) {
           const x = ox + pos[2 * j] * sc;
           const y = oy - pos[2 * j + 1] * sc;
           if (x < -4 || y < -4 || x > w + 4 || y > hgt + 4) continue;
-          if (kind === 2) square(x, y, 2, colourKey(`l${l}`));
-          else if (kind === 1) square(x, y, 1.5, colourKey(`p${predictions.label[r]}`));
-          else square(x, y, 1, colourKey("u"));
+          if (kind === 2) square(x, y, 2 * big, colourKey(`l${l}`));
+          else if (kind === 1) square(x, y, 1.5 * big, colourKey(`p${predictions.label[r]}`));
+          else square(x, y, big, colourKey("u"));
         }
       }
     }
