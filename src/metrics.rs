@@ -14,16 +14,21 @@ use crate::search::{top_k, top_k_batch};
 use crate::suggest::suggest;
 use crate::train::{train, TrainConfig};
 
-/// precision@k for each k of `ks`: for every row, the share of its k nearest rows (cosine,
-/// itself excluded) that carry its label; the mean over rows. k is capped at rows - 1.
-pub fn precision_at_k(emb: &Embeddings, labels: &[usize], ks: &[usize]) -> Result<Vec<f64>> {
-    if labels.len() != emb.rows() {
+/// One label per embedding, or an error saying how many of each.
+fn check_labels(labels: usize, emb: &Embeddings) -> Result<()> {
+    if labels != emb.rows() {
         return Err(Error::InvalidInput(format!(
-            "{} labels for {} embeddings",
-            labels.len(),
+            "{labels} labels for {} embeddings",
             emb.rows()
         )));
     }
+    Ok(())
+}
+
+/// precision@k for each k of `ks`: for every row, the share of its k nearest rows (cosine,
+/// itself excluded) that carry its label; the mean over rows. k is capped at rows - 1.
+pub fn precision_at_k(emb: &Embeddings, labels: &[usize], ks: &[usize]) -> Result<Vec<f64>> {
+    check_labels(labels.len(), emb)?;
     if emb.rows() < 2 {
         return Err(Error::InvalidInput(
             "precision@k needs at least 2 records".into(),
@@ -60,13 +65,7 @@ pub fn precision_per_query(
     queries: &[usize],
     k: usize,
 ) -> Result<Vec<f64>> {
-    if labels.len() != emb.rows() {
-        return Err(Error::InvalidInput(format!(
-            "{} labels for {} embeddings",
-            labels.len(),
-            emb.rows()
-        )));
-    }
+    check_labels(labels.len(), emb)?;
     let k = k.min(emb.rows().saturating_sub(1)).max(1);
     queries
         .iter()
@@ -92,13 +91,7 @@ pub fn labelled_agreement(
     queries: &[usize],
     k: usize,
 ) -> Result<(f64, usize)> {
-    if labels.len() != emb.rows() {
-        return Err(Error::InvalidInput(format!(
-            "{} labels for {} embeddings",
-            labels.len(),
-            emb.rows()
-        )));
-    }
+    check_labels(labels.len(), emb)?;
     let labelled: Vec<usize> = (0..labels.len()).filter(|&i| labels[i].is_some()).collect();
     let pool = emb.select(&labelled)?;
     let mut total = 0.0;

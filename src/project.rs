@@ -10,7 +10,6 @@
 
 use std::collections::HashMap;
 
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -26,7 +25,11 @@ pub const VERSION: u32 = 2;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Project {
+    /// Always [`FORMAT`]; a document without it (the page's, before writing) gets it.
+    #[serde(default = "format_name")]
     pub format: String,
+    /// Written as [`VERSION`]; [`Project::from_json`] checks a file's before reading it.
+    #[serde(default = "version_now")]
     pub version: u32,
     /// ISO 8601 time of writing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -85,8 +88,8 @@ pub struct ModelRef {
     pub kind: Option<String>,
 }
 
-/// A label on a record: known by its index and text (`text`), or, when the text was not at
-/// hand, by its text hash (`key`, see [`texthash::text_key`]).
+/// A record (and its label, where it has one): known by its index and text (`text`), or,
+/// when the text was not at hand, by its text hash (`key`, see [`texthash::text_key`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LabelEntry {
     #[serde(default)]
@@ -95,32 +98,27 @@ pub struct LabelEntry {
     pub text: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
-    /// Text or a number (written as text); anything else is skipped on import.
-    #[serde(default, deserialize_with = "lenient_label")]
+    /// Text or a number (written as text); anything else is skipped on import. None for a
+    /// check record (a record without a label).
+    #[serde(
+        default,
+        deserialize_with = "lenient_label",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub label: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CheckSet {
+    /// The check records (no label).
     #[serde(default)]
-    pub records: Vec<LabelEntryRef>,
+    pub records: Vec<LabelEntry>,
     /// Labels given to check records (never trained on).
     #[serde(default)]
     pub labels: Vec<LabelEntry>,
     /// "Not this label" judgments.
     #[serde(default)]
     pub not: Vec<LabelEntry>,
-}
-
-/// A record without a label (check records).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LabelEntryRef {
-    #[serde(default)]
-    pub index: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
 }
 
 /// The honest figure (`check.rs`): change of precision@k on records nobody labelled, with
@@ -132,6 +130,14 @@ pub struct Metrics {
     pub low: f64,
     pub high: f64,
     pub checks: usize,
+}
+
+fn format_name() -> String {
+    FORMAT.into()
+}
+
+fn version_now() -> u32 {
+    VERSION
 }
 
 fn lenient_label<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -260,23 +266,9 @@ impl Project {
     }
 
     /// The project's labels on `texts` (a dataset's records): record i's label name or None,
-    /// and the entries whose record is not there. An entry lands on its index when the text
-    /// there agrees, else on the first record with its text (or text hash).
+    /// and the entries whose record is not there (see [`Records::find`]).
     pub fn labels_on<S: AsRef<str>>(&self, texts: &[S]) -> Placed {
-        let mut by_text: HashMap<&str, usize> = HashMap::new();
-        let mut by_key: HashMap<String, usize> = HashMap::new();
-        for (i, t) in texts.iter().enumerate().rev() {
-            by_text.insert(t.as_ref(), i);
-        }
-        if self
-            .labels
-            .iter()
-            .any(|e| e.text.is_none() && e.key.is_some())
-        {
-            for (i, t) in texts.iter().enumerate().rev() {
-                by_key.insert(texthash::text_key(t.as_ref()), i);
-            }
-        }
+        let records = Records::new(texts);
         let mut labels = vec![None; texts.len()];
         let mut missing = 0;
         let mut skipped = 0;
@@ -285,18 +277,11 @@ impl Project {
                 skipped += 1;
                 continue;
             };
-            let at = match (&e.text, &e.key) {
-                (Some(text), _) => match e.index {
-                    Some(i) if texts.get(i).is_some_and(|t| t.as_ref() == text) => Some(i),
-                    _ => by_text.get(text.as_str()).copied(),
-                },
-                (None, Some(key)) => by_key.get(key).copied(),
-                (None, None) => {
-                    skipped += 1;
-                    continue;
-                }
-            };
-            match at {
+            if e.text.is_none() && e.key.is_none() {
+                skipped += 1;
+                continue;
+            }
+            match records.find(e) {
                 Some(i) => labels[i] = Some(label.clone()),
                 None => missing += 1,
             }
@@ -330,12 +315,50 @@ impl Project {
         }
         self.label_names = names;
     }
+}
 
-    /// Base64 of the head (as in the file), for callers that show or compare it.
-    pub fn head_base64(&self) -> Option<String> {
-        self.head
-            .as_ref()
-            .map(|b| base64::engine::general_purpose::STANDARD.encode(b))
+/// A dataset's records, looked up by text or text hash.
+pub struct Records<'a, S> {
+    texts: &'a [S],
+    by_text: HashMap<&'a str, usize>,
+    /// built on the first entry known by its hash only
+    by_key: std::cell::OnceCell<HashMap<String, usize>>,
+}
+
+impl<'a, S: AsRef<str>> Records<'a, S> {
+    pub fn new(texts: &'a [S]) -> Self {
+        let mut by_text = HashMap::new();
+        for (i, t) in texts.iter().enumerate().rev() {
+            by_text.insert(t.as_ref(), i);
+        }
+        Self {
+            texts,
+            by_text,
+            by_key: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// Where `entry` lands: on its index when the text there agrees, else on the first
+    /// record with its text (or, without a text, its text hash); None when it is not here.
+    pub fn find(&self, entry: &LabelEntry) -> Option<usize> {
+        match (&entry.text, &entry.key) {
+            (Some(text), _) => match entry.index {
+                Some(i) if self.texts.get(i).is_some_and(|t| t.as_ref() == text) => Some(i),
+                _ => self.by_text.get(text.as_str()).copied(),
+            },
+            (None, Some(key)) => self
+                .by_key
+                .get_or_init(|| {
+                    let mut m = HashMap::new();
+                    for (i, t) in self.texts.iter().enumerate().rev() {
+                        m.insert(texthash::text_key(t.as_ref()), i);
+                    }
+                    m
+                })
+                .get(key)
+                .copied(),
+            (None, None) => None,
+        }
     }
 }
 
@@ -360,6 +383,7 @@ pub struct Placed {
 mod tests {
     use super::*;
     use crate::head::SkipConnectionHeadConfig;
+    use base64::Engine as _;
 
     fn head_bytes(dim: usize) -> Vec<u8> {
         SkipConnectionHead::new(SkipConnectionHeadConfig::new(dim), 0)
@@ -387,6 +411,9 @@ mod tests {
         assert_eq!(back, p);
         assert_eq!(back.head_dim().unwrap(), Some(4));
         assert_eq!(back.label_names, ["x", "y"]);
+        // a document without format and version (the page's, before writing) gets them
+        let doc: Project = serde_json::from_str(r#"{"labels": []}"#).unwrap();
+        assert_eq!((doc.format.as_str(), doc.version), (FORMAT, VERSION));
     }
 
     #[test]

@@ -14,8 +14,6 @@ import { headDim, readProject, writeProject, textsDigest } from "../pkg/simtune.
 import { hashKey, textHashes, recordsByKey, savedKeys } from "./texthash.js";
 import { download, baseName } from "./dom.js";
 
-const FORMAT = "simtune-project";
-
 function toBase64(bytes) {
   let s = "";
   for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
@@ -45,9 +43,8 @@ function projectDoc(app) {
   });
   for (const o of saved.orphans ?? []) labels.push({ index: null, text: o.text ?? undefined, key: o.key, label: o.label });
   const c = saved.check ?? { records: [], labels: [], not: [] };
+  // the format and version are the engine's to stamp (writeProject)
   return {
-    format: FORMAT,
-    version: 2,
     exported: new Date().toISOString(),
     dataset: {
       name: saved.file?.name ?? null,

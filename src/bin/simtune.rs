@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use simtune::dataset::{self, Dataset, LoadOptions};
 use simtune::encoder::{Encoder, ModelFiles};
 use simtune::metrics::{self, Budget, EvalSpec, Protocol};
-use simtune::project::Project;
+use simtune::project::{Project, Records};
 use simtune::pseudo_label::PseudoLabelConfig;
 use simtune::search;
 use simtune::train::{self, TrainConfig};
@@ -751,24 +751,14 @@ fn eval_project(args: EvalArgs) -> Result<()> {
     let head = project_head(&project, path, &args.data, emb.dim())?;
     let tuned = head.apply(&emb)?;
     let placed = project.labels_on(&ds.texts);
-    let checks = Project {
-        labels: project
-            .check
-            .records
-            .iter()
-            .map(|r| simtune::project::LabelEntry {
-                index: r.index,
-                text: r.text.clone(),
-                key: r.key.clone(),
-                label: Some("check".into()),
-            })
-            .collect(),
-        ..Project::new()
+    let records = Records::new(&ds.texts);
+    let mut is_check = vec![false; ds.len()];
+    for r in project.check.records.iter().filter_map(|e| records.find(e)) {
+        is_check[r] = true;
     }
-    .labels_on(&ds.texts);
     let gold = ds.class_ids();
     let queries: Vec<usize> = (0..ds.len())
-        .filter(|&i| gold[i].is_some() && placed.labels[i].is_none() && checks.labels[i].is_none())
+        .filter(|&i| gold[i].is_some() && placed.labels[i].is_none() && !is_check[i])
         .collect();
     if queries.is_empty() {
         bail!(
@@ -783,7 +773,7 @@ fn eval_project(args: EvalArgs) -> Result<()> {
         args.file.display(),
         ds.len(),
         path.display(),
-        checks.labels.iter().filter(|l| l.is_some()).count(),
+        is_check.iter().filter(|&&c| c).count(),
         queries.len()
     );
     let mut report = Vec::new();
