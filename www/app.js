@@ -332,11 +332,16 @@ class App {
     // two of the neighbours moved in, and two of those moved out, are judged per check record
     return checkGain(raw, tuned, Uint32Array.from(p.check.records), p.knownLabels(), Uint32Array.from(p.check.not.flat()), k, CHECK_PER_LIST);
   }
-  /** The 2D map's coordinates (n * 2, PCA) of `emb` (n x dim), tuned by `head` when given;
-   * computed in a worker. */
-  mapCoords(emb, dim, head) {
+  /** The 2D map's coordinates (rows * 2, PCA) of the records `rows`, tuned by `head` when
+   * given; computed in a worker. */
+  mapCoords(rows, head) {
+    const { emb, dim, n } = this.project;
+    // a copy of the rows for the worker (transferred, so each call gathers its own)
+    const sub = new Float32Array(rows.length * dim);
+    if (rows.length === n) sub.set(emb);
+    else rows.forEach((r, j) => sub.set(emb.subarray(r * dim, (r + 1) * dim), j * dim));
     this.mapper ??= new EngineWorker();
-    return this.mapper.call("pca", { emb, dim, head });
+    return this.mapper.call("pca", { emb: sub, dim, head }, { transfer: [sub.buffer] });
   }
   /** Every record's predicted label (-1: none) and confidence in `index`'s space, from its
    * nearest training labels (www/predict.js): {label, confidence}. */

@@ -7,13 +7,12 @@
 import { h, download, baseName } from "../dom.js";
 import { describeGain } from "./check.js";
 import { shareLink } from "../share.js";
+import { PALETTE, colourOf, mapRows, bounds } from "./map.js";
 
 const W = 1200;
 const H = 630;
 /** At most this many records on the card's maps (a seeded stride sample beyond). */
 const MAP_POINTS = 4000;
-export const PALETTE = ["#2f6fde", "#e4572e", "#29a36a", "#9b5de5", "#f3a712", "#17becf", "#d62f84", "#8c564b", "#7f7f00", "#1b3a6b"];
-export const colourOf = (label) => (label < 0 ? "#c3c8d0" : PALETTE[label % PALETTE.length]);
 
 /** The card's facts, from the project as it is now. */
 export function cardFacts(app) {
@@ -118,13 +117,7 @@ export function drawCard(canvas, f, maps, rows, labels) {
 
 /** Points coloured by label (unlabelled grey, drawn first), scaled to the box. */
 export function scatter(ctx, xy, labels, box) {
-  let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
-  for (let i = 0; i < xy.length; i += 2) {
-    x0 = Math.min(x0, xy[i]);
-    x1 = Math.max(x1, xy[i]);
-    y0 = Math.min(y0, xy[i + 1]);
-    y1 = Math.max(y1, xy[i + 1]);
-  }
+  const [x0, x1, y0, y1] = bounds(xy);
   const sx = box.w / (x1 - x0 || 1);
   const sy = box.h / (y1 - y0 || 1);
   const order = [...labels.keys()].sort((a, b) => (labels[a] >= 0) - (labels[b] >= 0));
@@ -141,14 +134,6 @@ function fit(ctx, text, width) {
   let t = text;
   while (t.length > 1 && ctx.measureText(`${t}…`).width > width) t = t.slice(0, -1);
   return `${t}…`;
-}
-
-/** Records on the card's maps: all, or an even stride through them. */
-export function mapRows(n, max = MAP_POINTS) {
-  const step = Math.max(1, n / max);
-  const rows = [];
-  for (let x = 0; Math.floor(x) < n && rows.length < max; x += step) rows.push(Math.floor(x));
-  return rows;
 }
 
 export function createCardView(root, app) {
@@ -174,12 +159,10 @@ export function createCardView(root, app) {
     status.textContent = "drawing the maps…";
     try {
       facts = cardFacts(app);
-      const rows = mapRows(p.n);
+      const rows = mapRows(p.n, MAP_POINTS);
       let maps = null;
       if (p.head) {
-        const sub = new Float32Array(rows.length * p.dim);
-        rows.forEach((r, j) => sub.set(p.emb.subarray(r * p.dim, (r + 1) * p.dim), j * p.dim));
-        const [raw, tuned] = await Promise.all([app.mapCoords(sub, p.dim, null), app.mapCoords(sub, p.dim, p.head)]);
+        const [raw, tuned] = await Promise.all([app.mapCoords(rows, null), app.mapCoords(rows, p.head)]);
         maps = { raw, tuned };
       }
       drawCard(canvas, facts, maps, rows, p.labels);

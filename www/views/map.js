@@ -9,13 +9,36 @@
 // ms a frame (the test measures it). Not regl-scatterplot: regl generates code at run time (new Function), which
 // the page's CSP (no 'unsafe-eval') forbids; a WebGL view would also fail where WebGL is off.
 import { h, clear, download, baseName } from "../dom.js";
-import { colourOf, mapRows, PALETTE } from "./card.js";
 import { createLabelBar } from "./labelbar.js";
 
 /** Records drawn at most (a stride sample beyond). */
 export const MAX_POINTS = 50_000;
 const HIT_PX = 8;
 const ANIMATE_MS = 500;
+
+export const PALETTE = ["#2f6fde", "#e4572e", "#29a36a", "#9b5de5", "#f3a712", "#17becf", "#d62f84", "#8c564b", "#7f7f00", "#1b3a6b"];
+/** A label's colour on the maps (here and on the results card); unlabelled grey. */
+export const colourOf = (label) => (label < 0 ? "#c3c8d0" : PALETTE[label % PALETTE.length]);
+
+/** Records on a map: all, or an even stride through them. */
+export function mapRows(n, max) {
+  const step = Math.max(1, n / max);
+  const rows = [];
+  for (let x = 0; Math.floor(x) < n && rows.length < max; x += step) rows.push(Math.floor(x));
+  return rows;
+}
+
+/** [x0, x1, y0, y1] of (n * 2) coordinates. */
+export function bounds(xy) {
+  let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
+  for (let i = 0; i < xy.length; i += 2) {
+    x0 = Math.min(x0, xy[i]);
+    x1 = Math.max(x1, xy[i]);
+    y0 = Math.min(y0, xy[i + 1]);
+    y1 = Math.max(y1, xy[i + 1]);
+  }
+  return [x0, x1, y0, y1];
+}
 
 /** Point-in-polygon (even-odd rule); `poly` = [[x, y], ...]. */
 export function inside(x, y, poly) {
@@ -30,13 +53,7 @@ export function inside(x, y, poly) {
 
 /** Coordinates scaled into [-1, 1] around their centre, one scale for both axes. */
 function normalise(xy) {
-  let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
-  for (let i = 0; i < xy.length; i += 2) {
-    x0 = Math.min(x0, xy[i]);
-    x1 = Math.max(x1, xy[i]);
-    y0 = Math.min(y0, xy[i + 1]);
-    y1 = Math.max(y1, xy[i + 1]);
-  }
+  const [x0, x1, y0, y1] = bounds(xy);
   const s = 2 / (Math.max(x1 - x0, y1 - y0) || 1);
   const [cx, cy] = [(x0 + x1) / 2, (y0 + y1) / 2];
   const out = new Float32Array(xy.length);
@@ -80,7 +97,6 @@ export function createMapView(root, app) {
   let lassoPath = null;
   let stale = true;
   let computing = null;
-  const drawTimes = [];
 
   // the canvas's size, read once per frame (reading it per point forces a layout query each)
   let box = { w: 800, h: 560 };
@@ -102,9 +118,8 @@ export function createMapView(root, app) {
     pointOf = new Map(rows.map((r, j) => [r, j]));
     status.textContent = `Projecting ${rows.length.toLocaleString("en")} records…`;
     const t0 = performance.now();
-    const sub = rows.length === p.n ? p.emb.slice() : gather(p.emb, p.dim, rows);
     try {
-      const [raw, tuned] = await Promise.all([app.mapCoords(sub, p.dim, null), head ? app.mapCoords(sub, p.dim, head) : null]);
+      const [raw, tuned] = await Promise.all([app.mapCoords(rows, null), head ? app.mapCoords(rows, head) : null]);
       if (run !== computing) return;
       coords = { raw: normalise(raw), tuned: tuned ? normalise(tuned) : null };
       predict();
@@ -119,11 +134,6 @@ export function createMapView(root, app) {
     } catch (e) {
       if (run === computing) app.error(e, "The map could not be computed");
     }
-  }
-  function gather(emb, dim, rs) {
-    const out = new Float32Array(rs.length * dim);
-    rs.forEach((r, j) => out.set(emb.subarray(r * dim, (r + 1) * dim), j * dim));
-    return out;
   }
   function predict() {
     predictions = null;
@@ -225,8 +235,6 @@ export function createMapView(root, app) {
       ctx.setLineDash([]);
     }
     const ms = performance.now() - t0;
-    drawTimes.push(ms);
-    if (drawTimes.length > 200) drawTimes.shift();
     canvas.dataset.drawMs = ms.toFixed(2);
     canvas.dataset.points = String(rows.length);
     canvas.dataset.space = space;
@@ -465,6 +473,5 @@ export function createMapView(root, app) {
         draw();
       }
     },
-    drawTimes: () => [...drawTimes],
   };
 }

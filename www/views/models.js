@@ -4,7 +4,7 @@
 // (src/metrics.rs labelled_agreement). Check records are a random sample the heads never see,
 // so the figure is fair to both models; it needs no judgment of unlabelled records. The
 // second model's embeddings stay in this browser's cache, so "Use it" switches at once.
-import { h, clear } from "../dom.js";
+import { h, clear, pct } from "../dom.js";
 import { hubModel, cacheFolder, ensureCached, modelName } from "../model.js";
 import { SearchIndex, labelledAgreement } from "../../pkg/simtune.js";
 import * as store from "../store.js";
@@ -12,7 +12,6 @@ import * as store from "../store.js";
 /** Labelled check records the comparison needs at least. */
 const MIN_CHECKS = 10;
 const K = 10;
-const pct = (x) => `${(100 * x).toFixed(1)}%`;
 
 export function createModelsView(root, app) {
   const p = app.project;

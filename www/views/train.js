@@ -89,15 +89,14 @@ export function createTrainView(root, app) {
     return cfg;
   }
   /** Labels with a single training record give the triplet loss no pair: say which. */
-  function thinNote() {
-    const { perLabel } = p.counts();
+  function thinNote(perLabel) {
     const thin = p.labelNames.filter((_, l) => perLabel[l] === 1);
     if (!thin.length) return "";
     const names = thin.slice(0, 5).map((n) => `“${n}”`).join(", ") + (thin.length > 5 ? ` and ${thin.length - 5} more` : "");
     return ` ${thin.length === 1 ? "One label has" : `${thin.length} labels have`} a single record (${names}): the head learns nothing from ${thin.length === 1 ? "it" : "them"} until a second record is labelled — the Label list's “suggested next” order finds likely ones.`;
   }
   function refresh() {
-    const { labelled, classes } = p.counts();
+    const { labelled, classes, perLabel } = p.counts();
     const ready = !!p.emb;
     const ok = labelled >= 2 && classes >= 2 && ready;
     trainBtn.disabled = !ok || running;
@@ -107,7 +106,7 @@ export function createTrainView(root, app) {
         ? `${labelled} labelled records in ${classes} classes; waiting for the embeddings.`
         : labelled < 2 || classes < 2
           ? `${labelled} labelled records in ${classes} classes: training needs at least 2 labelled records in 2 classes.`
-          : `${labelled} labelled records in ${classes} classes${p.check.records.length ? ` (check records are left out)` : ""}.${p.head ? " A head is trained (training again replaces it)." : ""}${thinNote()}`;
+          : `${labelled} labelled records in ${classes} classes${p.check.records.length ? ` (check records are left out)` : ""}.${p.head ? " A head is trained (training again replaces it)." : ""}${thinNote(perLabel)}`;
   }
   async function train() {
     const cfg = config();
