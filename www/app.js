@@ -12,6 +12,7 @@
 import init, { SearchIndex, defaultTrainConfig, drawChecks, checkGain, suggestRecords } from "../pkg/simtune.js";
 import * as store from "./store.js";
 import { ensureCached, modelName } from "./model.js";
+import { embeddingKey } from "./hash.js";
 import { Pool, EngineWorker, Cancelled } from "./pool.js";
 import { Project } from "./state.js";
 import { hashKey, recordsByKey, savedKeys } from "./texthash.js";
@@ -163,7 +164,7 @@ class App {
       console.warn("file not stored", e);
     }
     const oldTexts = p.texts;
-    const previous = p.emb ? { hashes: p.hashes, emb: p.emb, dim: p.dim, model: p.model.id } : null;
+    const previous = p.emb ? { hashes: p.hashes, emb: p.emb, dim: p.dim, model: `${p.model.id}|${p.precision}` } : null;
     p.setDataset({ file: { name, size: file.size, source }, columns, key: ds.key, texts: ds.texts, hashes: ds.hashes, labels: ds.labels });
     const imported = p.counts().labelled;
     const outcome = carry ? p.reattach(carry, oldTexts.length ? oldTexts : null) : null;
@@ -224,33 +225,44 @@ class App {
   }
   /** Embeds the records (or loads them from the cache). `previous` ({hashes, emb, dim,
    * model}: the project before a new version of its file was opened) lends its embeddings
-   * to records with the same text, so an edited file embeds only what changed. */
+   * to records with the same text, so an edited file embeds only what changed. Chunks are
+   * saved as they finish: a reload mid-embedding resumes where it stopped. */
   async ensureEmbeddings(previous = null) {
     const p = this.project;
     if (!p.n) return;
     const run = ++this.embedRun;
-    const key = `${p.datasetKey}|${p.model.id}`;
     try {
+      const key = await embeddingKey(p.model.id, p.precision, p.hashes);
+      if (run !== this.embedRun) return;
       const cached = await store.getEmbeddings(key);
       if (run !== this.embedRun) return;
       if (cached && cached.n === p.n) {
         this.setEmbeddings(cached.data, cached.dim);
-        this.embedStatus("cached", `${p.n} embeddings (${modelName(p.model)}) loaded from this browser's cache — nothing re-embedded.`, 1);
+        this.embedStatus("cached", `${p.n} embeddings (${modelName(p.model)}, ${p.precision}) loaded from this browser's cache — nothing re-embedded.`, 1);
         return;
       }
       this.embedding = true;
-      // records whose text the previous version of the file had keep their embeddings
-      const reuse = new Map();
-      if (previous?.emb && previous.model === p.model.id) {
+      // records already embedded: by an unfinished run of these texts (saved chunks), or by
+      // the previous version of the file (same text, same model)
+      const reuse = new Map(); // record -> [Float32Array, row]
+      const partPrefix = `part|${key}|`;
+      let resumed = 0;
+      let dim = 0;
+      for (const part of await store.embeddingsWithPrefix(partPrefix).catch(() => [])) {
+        dim = part.dim;
+        part.rows.forEach((i, k) => reuse.has(i) || (reuse.set(i, [part.data, k]), resumed++));
+      }
+      if (run !== this.embedRun) return;
+      if (!resumed && previous?.emb && previous.model === `${p.model.id}|${p.precision}`) {
+        dim = previous.dim;
         const rowsOf = recordsByKey(previous.hashes);
         for (let i = 0; i < p.n; i++) {
           const r = rowsOf.get(hashKey(p.hashes, i))?.[0];
-          if (r !== undefined) reuse.set(i, r);
+          if (r !== undefined) reuse.set(i, [previous.emb, r]);
         }
       }
       const todo = [];
       for (let i = 0; i < p.n; i++) if (!reuse.has(i)) todo.push(i);
-      let dim = previous?.dim ?? 0;
       if (todo.length) {
         this.embedStatus("running", "preparing the model…");
         ({ dim } = await this.ensureModel());
@@ -259,34 +271,52 @@ class App {
       const t0 = performance.now();
       const restartsBefore = this.pool.restarts;
       let last = 0;
-      const fresh = await this.pool.embed(todo.map((i) => p.texts[i]), dim, (done, total) => {
-        const now = performance.now();
-        if (now - last < 100 && done < total) return;
-        last = now;
-        const secs = (now - t0) / 1000;
-        const rate = done / Math.max(secs, 1e-3);
-        const left = rate > 0 ? (total - done) / rate : Infinity;
-        this.embedStatus("running", `Embedding ${done} / ${total} records · ${rate.toFixed(1)} records/s · ${Number.isFinite(left) ? `${Math.ceil(left)} s left` : "estimating…"}`, done / total);
-      });
+      let saving = Promise.resolve();
+      const keepChunk = (s, e, rows) => {
+        // saved one after another, never awaited by the pool; a full disk only costs the resume
+        const part = { dim, rows: Uint32Array.from(todo.slice(s, e)), data: rows.slice() };
+        saving = saving.then(() => store.putEmbeddings(`${partPrefix}${todo[s]}`, part)).catch(() => {});
+      };
+      const fresh = await this.pool.embed(
+        todo.map((i) => p.texts[i]),
+        dim,
+        (done, total) => {
+          const now = performance.now();
+          if (now - last < 100 && done < total) return;
+          last = now;
+          const secs = (now - t0) / 1000;
+          const rate = done / Math.max(secs, 1e-3);
+          const left = rate > 0 ? (total - done) / rate : Infinity;
+          const from = resumed ? ` (resumed: ${resumed} done before)` : "";
+          this.embedStatus("running", `Embedding ${done} / ${total} records${from} · ${rate.toFixed(1)} records/s · ${Number.isFinite(left) ? `${Math.ceil(left)} s left` : "estimating…"}`, done / total);
+        },
+        keepChunk,
+      );
       if (run !== this.embedRun) return;
       this.embedding = false;
       const secs = (performance.now() - t0) / 1000;
       const emb = new Float32Array(p.n * dim);
       todo.forEach((i, k) => emb.set(fresh.subarray(k * dim, (k + 1) * dim), i * dim));
-      for (const [i, r] of reuse) emb.set(previous.emb.subarray(r * dim, (r + 1) * dim), i * dim);
+      for (const [i, [from, r]] of reuse) emb.set(from.subarray(r * dim, (r + 1) * dim), i * dim);
       this.setEmbeddings(emb, dim);
       let kept = "kept in this browser";
       try {
-        await store.putEmbeddings(key, { n: p.n, dim, data: emb, model: p.model.id });
+        await saving;
+        await store.putEmbeddings(key, { n: p.n, dim, data: emb, model: p.model.id, precision: p.precision });
+        await store.deleteEmbeddingsWithPrefix(partPrefix);
       } catch (e) {
         kept = `NOT kept in this browser (${storageHint(e)}): they are embedded again after a reload`;
       }
       const restarts = this.pool.restarts - restartsBefore;
       const healed = restarts ? ` (${restarts} stalled worker${restarts > 1 ? "s" : ""} restarted; ${restarts > 1 ? "their" : "its"} records embedded again)` : "";
-      const reused = reuse.size ? `${reuse.size} reused from the previous version of the file` : "";
+      const reused = resumed
+        ? `${resumed} embedded before the page was reloaded`
+        : reuse.size
+          ? `${reuse.size} reused from the previous version of the file`
+          : "";
       const done = todo.length
-        ? `${todo.length} records embedded in ${secs.toFixed(1)} s (${(todo.length / Math.max(secs, 1e-3)).toFixed(1)} records/s) with ${this.pool.size} workers${healed}${reused ? `; ${reused}` : ""}`
-        : `All ${p.n} embeddings reused from the previous version of the file`;
+        ? `${todo.length} records embedded in ${secs.toFixed(1)} s (${(todo.length / Math.max(secs, 1e-3)).toFixed(1)} records/s, ${p.precision}) with ${this.pool.size} workers${healed}${reused ? `; ${reused}` : ""}`
+        : `All ${p.n} embeddings reused (${reused})`;
       this.embedStatus("done", `${done}; ${kept}.`, 1);
       // how the work was shared (chunks per worker), for the curious and for the tests
       $("embed-text").dataset.chunks = this.pool.chunksPerWorker.join(",");

@@ -15,3 +15,10 @@ export async function datasetKey(bytes, columns) {
   all.set(extra, bytes.byteLength);
   return sha256Hex(all);
 }
+
+/** The key of cached embeddings: the model id, its precision and the records' texts in order
+ * (their texthash.js hashes) — not the file's bytes, so the same texts with another label
+ * column, or in another file format, are not embedded again. */
+export async function embeddingKey(modelId, precision, hashes) {
+  return `v2|${modelId}|${precision}|${await sha256Hex(hashes)}`;
+}

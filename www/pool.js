@@ -99,10 +99,11 @@ export class Pool {
     this.modelLoad = null;
   }
   /**
-   * Embeds `texts` in contiguous chunks spread over the workers; `onProgress(done, total)`.
-   * Returns Float32Array n x dim.
+   * Embeds `texts` in contiguous chunks spread over the workers; `onProgress(done, total)`;
+   * `onChunk(start, end, rows)` as each chunk is done (rows: Float32Array (end-start) x dim),
+   * so the caller can keep finished work. Returns Float32Array n x dim.
    */
-  async embed(texts, dim, onProgress) {
+  async embed(texts, dim, onProgress, onChunk = null) {
     const n = texts.length;
     // ~4 chunks per worker keeps them all busy to the end; small enough for smooth progress
     const chunkSize = Math.max(8, Math.min(256, Math.ceil(n / (this.size * 4))));
@@ -140,6 +141,7 @@ export class Pool {
           rows = await embedChunk(w, s, e);
         }
         out.set(rows, s * dim);
+        onChunk?.(s, e, rows);
         this.chunksPerWorker[slot]++;
         doneIn.delete(s);
         doneAll += e - s;

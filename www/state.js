@@ -35,6 +35,10 @@ export class Project extends EventTarget {
   get n() {
     return this.texts.length;
   }
+  /** The encoder's arithmetic: "f32", or "int8" (weights in 8 bits, faster). */
+  get precision() {
+    return this.settings.precision ?? "f32";
+  }
   emit(type) {
     this.dispatchEvent(new Event(type));
   }

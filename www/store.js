@@ -1,6 +1,6 @@
 // IndexedDB persistence (via the vendored `idb` library): the project (labels, head,
-// settings, chosen columns), the dropped file's bytes, and embeddings keyed by dataset hash +
-// model id.
+// settings, chosen columns), the dropped file's bytes, and embeddings keyed by the model and
+// the records' texts (app.js embeddingKey), plus the chunks of an unfinished embedding.
 import { openDB } from "./vendor/idb.js";
 
 const dbp = openDB("simtune", 1, {
@@ -21,6 +21,14 @@ export async function getEmbeddings(key) {
 }
 export async function putEmbeddings(key, value) {
   return (await dbp).put("embeddings", value, key);
+}
+/** Every value of the embeddings store whose key starts with `prefix` (chunks saved while
+ * embedding, so a reload resumes). */
+export async function embeddingsWithPrefix(prefix) {
+  return (await dbp).getAll("embeddings", IDBKeyRange.bound(prefix, prefix + "\uffff"));
+}
+export async function deleteEmbeddingsWithPrefix(prefix) {
+  return (await dbp).delete("embeddings", IDBKeyRange.bound(prefix, prefix + "\uffff"));
 }
 /** Forgets everything (New project). */
 export async function clearAll() {

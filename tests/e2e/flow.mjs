@@ -85,14 +85,18 @@ export async function openSession(page, anchor, k) {
 /** Puts embeddings computed by the CLI (`npy`, a URL the test server serves) into the page's
  * cache for the dataset at URL `csv` opened with text column "text" and no label column, so a
  * test does not wait for the browser to embed thousands of records. */
-export async function seedEmbeddings(page, { csv, npy }) {
+export async function seedEmbeddings(page, { csv, npy, precision = "f32" }) {
   await page.evaluate(
-    async ({ csv, npy }) => {
+    async ({ csv, npy, precision }) => {
       const store = await import("/www/store.js");
       const { DEFAULT_MODEL } = await import("/www/model.js");
-      const { datasetKey } = await import("/www/hash.js");
-      const bytes = await (await fetch(csv)).arrayBuffer();
-      const key = await datasetKey(bytes, { text: ["text"], label: null });
+      const { embeddingKey } = await import("/www/hash.js");
+      const { textHashes } = await import("/www/texthash.js");
+      const wasm = await import("/pkg/simtune.js");
+      await wasm.default();
+      const bytes = new Uint8Array(await (await fetch(csv)).arrayBuffer());
+      const ds = wasm.loadDataset(bytes, { name: csv.split("/").pop(), text_columns: ["text"], label_column: null });
+      const key = await embeddingKey(DEFAULT_MODEL.id, precision, textHashes(ds.texts));
       const buf = await (await fetch(npy)).arrayBuffer();
       const major = new DataView(buf).getUint8(6);
       const at = major === 1 ? 10 : 12;
@@ -100,8 +104,8 @@ export async function seedEmbeddings(page, { csv, npy }) {
       const header = new TextDecoder().decode(new Uint8Array(buf, at, hlen));
       const [n, dim] = header.match(/\((\d+), (\d+)\)/).slice(1).map(Number);
       const data = new Float32Array(buf.slice(at + hlen));
-      await store.putEmbeddings(`${key}|${DEFAULT_MODEL.id}`, { n, dim, data, model: DEFAULT_MODEL.id });
+      await store.putEmbeddings(key, { n, dim, data, model: DEFAULT_MODEL.id, precision });
     },
-    { csv, npy },
+    { csv, npy, precision },
   );
 }

@@ -96,8 +96,8 @@ test("every bad input gets a clear message, and the labels made before survive",
     // removed record's label is kept aside (exported), and comes back with the record
     const edited = join(TMP, "edited.csv");
     writeFileSync(edited, "text,label\na brand new record,\ncard stuck in the atm,\nmy card was declined,\n");
-    await waitEmbedded(page);
-    assert.match(await page.textContent("#embed-text"), /All 3 embeddings reused from the previous version of the file/);
+    // the same texts: their embeddings come from the cache (keyed by the texts, not the bytes)
+    await waitEmbedded(page, "cached");
     await loadCsv(page, edited, { label: "" });
     assert.match(asked.at(-1), /2 of your 3 labelled or check records .* carried over\. The other 1 are kept aside/);
     assert.equal(await labelledCount(page), 2);
@@ -209,16 +209,48 @@ test("reloads, a dead worker and full storage lose no label, and the person is t
     await page.waitForSelector("body[data-ready=yes]");
     assert.equal(await labelledCount(page), 12, "a reload right after the last key press (mid-embedding) keeps every label");
 
-    // embedding starts again after the reload; a worker dies mid-way: it is replaced
+    // embedding starts again after the reload; reloaded again once a third is done, it
+    // resumes: the chunks finished before are kept (issue 6, item 5)
     await page.waitForSelector("#embed-text[data-state=running]", { timeout: 60_000 });
+    await page.waitForFunction(() => Number(/Embedding (\d+) \//.exec(document.querySelector("#embed-text").textContent)?.[1]) >= 280, null, { timeout: 120_000 });
+    await page.reload();
+    await page.waitForSelector("body[data-ready=yes]");
+    await page.waitForFunction(() => /resumed: \d+ done before/.test(document.querySelector("#embed-text").textContent), null, { timeout: 60_000 });
+    const resumed = Number(/resumed: (\d+) done before/.exec(await page.textContent("#embed-text"))[1]);
+    assert.ok(resumed >= 100 && resumed < 800, `resumed after ${resumed} records`);
+    // a worker dies mid-way: it is replaced
     await page.waitForFunction(() => /Embedding [1-9]\d* \//.test(document.querySelector("#embed-text").textContent), null, { timeout: 60_000 });
     const [first] = page.workers().filter((w) => w.url().endsWith("/www/worker.js"));
     await first.evaluate(() => self.close()).catch(() => {}); // the evaluation itself dies with it
     await waitEmbedded(page);
     const status = await page.textContent("#embed-text");
-    console.log(`# after a worker died: ${status}`);
-    assert.match(status, /800 records embedded/);
+    console.log(`# resumed, then a worker died: ${status}`);
+    assert.match(status, new RegExp(`^${800 - resumed} records embedded .*; ${resumed} embedded before the page was reloaded`));
     assert.match(status, /1 stalled worker restarted/);
+    // the kept rows are the records' own embeddings: records from both runs, embedded afresh
+    const drift = await page.evaluate(async (rows) => {
+      const { EngineWorker } = await import("/www/pool.js");
+      const { DEFAULT_MODEL } = await import("/www/model.js");
+      const { embeddingKey } = await import("/www/hash.js");
+      const store = await import("/www/store.js");
+      const saved = await store.get("project");
+      const file = await store.get("file");
+      const wasm = await import("/pkg/simtune.js");
+      await wasm.default();
+      const { texts } = wasm.loadDataset(new Uint8Array(await file.blob.arrayBuffer()), { name: file.name, text_columns: ["text"], label_column: null });
+      const { textHashes } = await import("/www/texthash.js");
+      const cached = await store.getEmbeddings(await embeddingKey(DEFAULT_MODEL.id, saved.settings.precision ?? "f32", textHashes(texts)));
+      const w = new EngineWorker();
+      await w.call("loadModel", { base: DEFAULT_MODEL.base });
+      const fresh = await w.call("embed", { texts: rows.map((i) => texts[i]) });
+      w.worker.terminate();
+      let worst = 0;
+      rows.forEach((i, k) => {
+        for (let d = 0; d < cached.dim; d++) worst = Math.max(worst, Math.abs(cached.data[i * cached.dim + d] - fresh[k * cached.dim + d]));
+      });
+      return worst;
+    }, [0, 99, 100, 399, 400, 799]);
+    assert.ok(drift < 1e-5, `cached rows differ from a fresh embedding by ${drift}`);
 
     // a reload mid-training: labels intact, no half-trained head
     await labelCurrent(page, gold, 20);
