@@ -1,30 +1,24 @@
-// Embedding throughput in the browser, side by side: simtune (a pool of wasm workers, one
-// per core) and, when it is installed, transformers.js (onnxruntime-web, f32 model, as many
-// threads as cores). Driven by bench/browser.mjs; the page exposes window.runBench(opts).
+// Browser benchmark, side by side in one headless Chromium: the page's own embedding path
+// (www/pool.js: one wasm instance per worker, the model from the Cache API, as a person gets
+// it) in f32 and int8, against transformers.js (onnxruntime-web) fp32 and int8 with as many
+// threads as cores; plus the head applied to 20,000 x 384 and top-1000 search over 20,000
+// records, in wasm. Driven by bench/browser.mjs through window.bench.
+import { Pool } from "../www/pool.js";
+import { DEFAULT_MODEL, ensureCached } from "../www/model.js";
+import init, { SearchIndex, trainHead } from "../pkg/simtune.js";
 
-function call(worker, msg) {
-  return new Promise((ok, fail) => {
-    worker.onmessage = (e) => (e.data.error ? fail(new Error(e.data.error)) : ok(e.data));
-    worker.postMessage(msg);
-  });
-}
-
-async function simtunePool(n, model) {
-  const workers = Array.from(
-    { length: n },
-    () => new Worker(new URL("./simtune-worker.js", import.meta.url), { type: "module" }),
-  );
-  await Promise.all(workers.map((w) => call(w, { type: "load", model })));
+async function simtune(precision) {
+  await ensureCached(DEFAULT_MODEL);
+  const pool = new Pool();
+  const { dim } = await pool.loadModel(DEFAULT_MODEL.base, precision);
   return {
-    async embed(texts) {
-      const size = Math.ceil(texts.length / n);
-      await Promise.all(workers.map((w, i) => call(w, { type: "embed", texts: texts.slice(i * size, (i + 1) * size) })));
-    },
-    close: () => workers.forEach((w) => w.terminate()),
+    about: `${pool.size} workers`,
+    embed: (texts) => pool.embed(texts, dim, () => {}),
+    close: () => pool.workers.forEach((w) => w.worker.terminate()),
   };
 }
 
-async function transformersJs(threads, opts) {
+async function transformersJs(dtype, threads, opts) {
   const { pipeline, env } = await import(opts.tjsUrl);
   env.allowRemoteModels = false;
   env.allowLocalModels = true;
@@ -35,8 +29,11 @@ async function transformersJs(threads, opts) {
     wasm: opts.ortUrl + "ort-wasm-simd-threaded.asyncify.wasm",
   };
   env.backends.onnx.wasm.numThreads = threads;
-  const extractor = await pipeline("feature-extraction", "all-MiniLM-L6-v2-onnx", { dtype: "fp32" });
+  const extractor = await pipeline("feature-extraction", "all-MiniLM-L6-v2-onnx", { dtype });
+  // onnxruntime-web falls back to one thread without cross-origin isolation: say what it got
+  const got = env.backends.onnx.wasm.numThreads;
   return {
+    about: `${got} thread${got === 1 ? "" : "s"} (asked ${threads})`,
     async embed(texts) {
       for (let i = 0; i < texts.length; i += 32) {
         await extractor(texts.slice(i, i + 32), { pooling: "mean", normalize: true });
@@ -47,29 +44,62 @@ async function transformersJs(threads, opts) {
 }
 
 async function measure(engine, texts, repeats) {
-  await engine.embed(texts.slice(0, 32)); // warm-up: wasm tier-up, allocations
+  await engine.embed(texts.slice(0, 64)); // warm-up: wasm tier-up, allocations
   const rates = [];
   for (let r = 0; r < repeats; r++) {
     const t0 = performance.now();
     await engine.embed(texts);
     rates.push(texts.length / ((performance.now() - t0) / 1000));
   }
-  rates.sort((a, b) => a - b);
-  return { median: rates[Math.floor(rates.length / 2)], rates };
+  const sorted = [...rates].sort((a, b) => a - b);
+  return { median: sorted[Math.floor(sorted.length / 2)], rates };
 }
 
-window.runBench = async (opts) => {
-  const cores = navigator.hardwareConcurrency || 1;
-  const results = { cores, sets: {} };
-  const engines = [["simtune", () => simtunePool(cores, opts.model)]];
-  if (opts.tjsUrl) engines.push(["transformers.js", () => transformersJs(cores, opts)]);
-  for (const [name, make] of engines) {
-    const engine = await make();
-    for (const [set, texts] of Object.entries(opts.sets)) {
-      results.sets[set] ??= {};
-      results.sets[set][name] = await measure(engine, texts, opts.repeats);
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+window.bench = {
+  env: () => ({ cores: navigator.hardwareConcurrency || 1, isolated: self.crossOriginIsolated, agent: navigator.userAgent }),
+  /** One engine over every set: {about, sets: {name: {median, rates}}}. */
+  async engine({ name, precision, sets, repeats, ...opts }) {
+    const cores = navigator.hardwareConcurrency || 1;
+    const engine = name === "simtune" ? await simtune(precision) : await transformersJs(precision, cores, opts);
+    const out = { about: engine.about, sets: {} };
+    try {
+      for (const [set, texts] of Object.entries(sets)) out.sets[set] = await measure(engine, texts, repeats);
+    } finally {
+      engine.close();
     }
-    engine.close();
-  }
-  return results;
+    return out;
+  },
+  /** Applying a head to 20,000 x 384 and top-1000 search over 20,000 records, in wasm on
+   * this thread (what the page's main thread does), ms: median of `repeats`. */
+  async headAndSearch({ n = 20_000, dim = 384, repeats = 5, queries = 50 }) {
+    await init();
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) - 0.5;
+    const emb = new Float32Array(n * dim);
+    for (let i = 0; i < n; i++) {
+      let norm = 0;
+      for (let d = 0; d < dim; d++) norm += (emb[i * dim + d] = rand()) ** 2;
+      for (let d = 0; d < dim; d++) emb[i * dim + d] /= Math.sqrt(norm);
+    }
+    const labels = new Int32Array(n).fill(-1);
+    for (let i = 0; i < 261; i++) labels[i] = i % 20;
+    const head = trainHead(emb, dim, labels, { steps: 5 }, undefined);
+    const index = new SearchIndex(emb, dim);
+    const apply = [];
+    for (let r = 0; r < repeats; r++) {
+      const t0 = performance.now();
+      index.withHead(head).free();
+      apply.push(performance.now() - t0);
+    }
+    const search = [];
+    for (let q = 0; q < queries; q++) {
+      const t0 = performance.now();
+      index.topK(emb.subarray(q * dim, (q + 1) * dim), 1000, -1);
+      search.push(performance.now() - t0);
+    }
+    index.free();
+    return { applyMs: median(apply), searchMs: median(search) };
+  },
 };

@@ -1,36 +1,55 @@
-// Browser embedding benchmark: simtune's worker pool vs transformers.js (the peer, see
-// ../shared/peer/README.md), same model (all-MiniLM-L6-v2, f32), same headless Chromium,
-// same texts, one run. Prints medians and the ratio. Usage: node bench/browser.mjs [records]
+// Browser benchmark: the page's embedding path (www/pool.js) in f32 and int8 vs
+// transformers.js fp32 and int8 (threads = cores, cross-origin isolated), same model, texts
+// and headless Chromium, one run; median of 3 after a warm-up; peak memory of the browser's
+// renderer (the tab and its workers) per engine; head and search timings in wasm.
+// Usage: node bench/browser.mjs [records]. The last line is machine-readable:
+// RESULT short_ratio=X long_ratio=Y q8_short_ratio=Z (ours / transformers.js: best of each on
+// short and on long records, and our int8 / its int8 on short records).
+import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { start, ROOT, SHARED } from "../tests/e2e/harness.mjs";
+import { parseCsv } from "../tests/e2e/flow.mjs";
 
 const records = Number(process.argv[2] ?? 256);
 const repeats = 3;
 
-function texts(file) {
-  // the text column of a shared CSV (RFC 4180 quoting), the first `records` rows
-  const src = readFileSync(join(SHARED, "data", file), "utf8");
-  const rows = [];
-  let field = "", row = [], quoted = false;
-  for (let i = 0; i < src.length; i++) {
-    const c = src[i];
-    if (quoted) {
-      if (c === '"' && src[i + 1] === '"') { field += '"'; i++; }
-      else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ",") { row.push(field); field = ""; }
-    else if (c === "\n") { row.push(field.replace(/\r$/, "")); rows.push(row); row = []; field = ""; }
-    else field += c;
+/** The text column of a shared CSV: `n` records from its first rows. */
+function texts(file, n) {
+  const [, ...rows] = parseCsv(readFileSync(join(SHARED, "data", file), "utf8"));
+  return rows.slice(0, n).map((r) => r[0]);
+}
+
+/** Resident memory (MiB) of Chromium's renderer processes: the page and its workers. */
+function rendererMiB() {
+  try {
+    const out = execFileSync("ps", ["-eo", "rss=,args="], { encoding: "utf8" });
+    let kb = 0;
+    for (const line of out.split("\n")) {
+      if (/chrom/.test(line) && /--type=renderer/.test(line)) kb += Number(line.trim().split(/\s+/)[0]) || 0;
+    }
+    return kb / 1024;
+  } catch {
+    return NaN;
   }
-  return rows.slice(1, records + 1).map((r) => r[0]);
+}
+
+/** Runs `fn` while sampling renderer memory every 100 ms; returns [result, peak MiB]. */
+async function withPeak(fn) {
+  let peak = rendererMiB();
+  const timer = setInterval(() => (peak = Math.max(peak, rendererMiB())), 100);
+  try {
+    return [await fn(), Math.max(peak, rendererMiB())];
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 const tjs = join(ROOT, "node_modules/@huggingface/transformers/dist");
 const ort = join(ROOT, "node_modules/onnxruntime-web/dist");
 const ortCommon = join(ROOT, "node_modules/onnxruntime-common/dist/esm");
 const havePeer = existsSync(tjs) && existsSync(ort) && existsSync(join(SHARED, "peer"));
+const sets = { short: texts("banking77_train.csv", records), long: texts("agnews_test_sample2000.csv", Math.max(32, records / 4)) };
 const { url, context, close } = await start({
   mounts: havePeer ? { "/__tjs/": tjs, "/__ort/": ort, "/__ortc/": ortCommon } : {},
 });
@@ -38,21 +57,48 @@ try {
   const page = await context.newPage();
   page.on("console", (m) => m.type() === "error" && console.error("[page]", m.text()));
   await page.goto(url + "bench/bench.html");
-  const result = await page.evaluate((opts) => window.runBench(opts), {
-    model: "/models/all-MiniLM-L6-v2/",
-    sets: { short: texts("banking77_train.csv"), long: texts("agnews_test_sample2000.csv") },
-    repeats,
+  await page.waitForFunction(() => window.bench);
+  const env = await page.evaluate(() => window.bench.env());
+  console.log(`browser: ${env.agent}`);
+  console.log(`cores ${env.cores}, crossOriginIsolated ${env.isolated}; ${sets.short.length} short records (Banking77) and ${sets.long.length} long (AG News) per run, median of ${repeats} after a warm-up`);
+  const engines = [
+    ["simtune", "f32"],
+    ["simtune", "int8"],
     ...(havePeer
-      ? { tjsUrl: "/__tjs/transformers.web.min.js", ortUrl: "/__ort/", peerUrl: "/__shared/peer/" }
-      : {}),
-  });
-  console.log(`browser embedding throughput, ${records} records per set, median of ${repeats}, ${result.cores} cores (headless Chromium)`);
-  for (const [set, r] of Object.entries(result.sets)) {
-    const s = r.simtune.median;
-    const t = r["transformers.js"]?.median;
+      ? [
+          ["transformers.js", "fp32"],
+          ["transformers.js", "q8"],
+        ]
+      : []),
+  ];
+  const peer = { tjsUrl: "/__tjs/transformers.web.min.js", ortUrl: "/__ort/", peerUrl: "/__shared/peer/" };
+  const rows = [];
+  for (const [name, precision] of engines) {
+    const base = rendererMiB();
+    try {
+      const [r, peak] = await withPeak(() => page.evaluate((o) => window.bench.engine(o), { name, precision, sets, repeats, ...peer }));
+      rows.push({ name, precision, ...r, peak, base });
+    } catch (e) {
+      console.log(`${name} ${precision}: failed: ${e.message.split("\n")[0]}`);
+    }
+  }
+  if (!havePeer) console.log("(transformers.js not installed: run `npm run bench`, which installs it)");
+  console.log("");
+  console.log("| engine | precision | how | short rec/s | long rec/s | renderer peak MiB |");
+  console.log("|---|---|---|---|---|---|");
+  for (const r of rows) {
+    console.log(`| ${r.name} | ${r.precision} | ${r.about} | ${r.sets.short.median.toFixed(1)} | ${r.sets.long.median.toFixed(1)} | ${r.peak.toFixed(0)} |`);
+  }
+  const hs = await page.evaluate(() => window.bench.headAndSearch({}));
+  console.log("");
+  console.log(`wasm, page thread: head applied to 20,000 x 384: ${hs.applyMs.toFixed(0)} ms (goal < 500); top-1000 search over 20,000: ${hs.searchMs.toFixed(1)} ms/query (goal < 10)`);
+
+  const best = (name, set, precision) =>
+    Math.max(...rows.filter((r) => r.name === name && (!precision || r.precision === precision)).map((r) => r.sets[set].median));
+  if (havePeer && rows.some((r) => r.name === "simtune") && rows.some((r) => r.name === "transformers.js")) {
+    const ratio = (a, b) => (Number.isFinite(a / b) ? (a / b).toFixed(2) : "nan");
     console.log(
-      `  ${set.padEnd(5)}  simtune ${s.toFixed(1)} sentences/s` +
-        (t ? `   transformers.js fp32 ${t.toFixed(1)} sentences/s   ratio ${(s / t).toFixed(2)}x` : "   (transformers.js not installed)"),
+      `RESULT short_ratio=${ratio(best("simtune", "short"), best("transformers.js", "short"))} long_ratio=${ratio(best("simtune", "long"), best("transformers.js", "long"))} q8_short_ratio=${ratio(best("simtune", "short", "int8"), best("transformers.js", "short", "q8"))}`,
     );
   }
 } finally {

@@ -9,6 +9,7 @@ use rand::SeedableRng;
 
 use crate::embeddings::Embeddings;
 use crate::error::{Error, Result};
+use crate::predict::{confident_labels, PREDICT_K};
 use crate::pseudo_label::{pseudo_labels, PseudoLabelConfig};
 use crate::search::{top_k, top_k_batch};
 use crate::suggest::suggest;
@@ -359,6 +360,10 @@ pub struct EvalSpec {
     pub train: TrainConfig,
     /// Add confident pseudo-labels from the unlabelled rest of the train pool.
     pub pseudo: Option<PseudoLabelConfig>,
+    /// The page's "use confident predictions in training": unlabelled train-pool records
+    /// whose predicted label (`predict::confident_labels`, k = `PREDICT_K`) has at least
+    /// this confidence are trained on with it.
+    pub predicted: Option<f32>,
     /// How the budget's records are picked.
     pub protocol: Protocol,
 }
@@ -413,6 +418,17 @@ pub fn evaluate(
             if let Some(pseudo) = &spec.pseudo {
                 // only the pool's embeddings are looked at, never its other labels
                 for (row, class) in pseudo_labels(train_pool, &picked, &y, pseudo)? {
+                    picked.push(row);
+                    y.push(class);
+                }
+            }
+            if let Some(threshold) = spec.predicted {
+                let mut known = vec![None; train_pool.rows()];
+                for (&i, &c) in picked.iter().zip(&y) {
+                    known[i] = Some(c);
+                }
+                for (row, class) in confident_labels(train_pool, &known, PREDICT_K, threshold, &[])?
+                {
                     picked.push(row);
                     y.push(class);
                 }
@@ -588,6 +604,7 @@ mod tests {
                 ..Default::default()
             },
             pseudo: None,
+            predicted: None,
             protocol: Protocol::RoundRobin,
         };
         let rows = evaluate(&e, &y, &e, &y, &spec, &mut |_| {}).unwrap();

@@ -7,6 +7,9 @@ use crate::embeddings::Embeddings;
 use crate::error::{Error, Result};
 use crate::search::top_k_batch;
 
+/// Labelled neighbours that vote for a record's predicted label (the page's PREDICT_K).
+pub const PREDICT_K: usize = 10;
+
 /// One record's prediction; `label` is None when no labelled neighbour exists.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Prediction {
@@ -67,6 +70,29 @@ pub fn knn_predict(
         .collect())
 }
 
+/// "Use confident predictions in training": the unlabelled rows (none of `exclude`, e.g. the
+/// check records held out of training) whose predicted label (`knn_predict`, `k`) has a
+/// confidence of at least `threshold`, as (row, class) pairs in row order. Only the rows'
+/// embeddings and the given labels are looked at.
+pub fn confident_labels(
+    emb: &Embeddings,
+    labels: &[Option<usize>],
+    k: usize,
+    threshold: f32,
+    exclude: &[usize],
+) -> Result<Vec<(usize, usize)>> {
+    let predictions = knn_predict(emb, labels, k)?;
+    let excluded: std::collections::HashSet<usize> = exclude.iter().copied().collect();
+    Ok(predictions
+        .iter()
+        .enumerate()
+        .filter(|&(i, p)| {
+            labels[i].is_none() && !excluded.contains(&i) && p.confidence >= threshold
+        })
+        .filter_map(|(i, p)| p.label.map(|c| (i, c)))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,6 +125,36 @@ mod tests {
         );
         // a labelled record never votes for itself: row 2 ("b") sees only the two "a"
         assert_eq!(p[2].label, Some(0));
+    }
+
+    #[test]
+    fn confident_labels_are_unlabelled_confident_and_not_excluded() {
+        // two "a" near angle 0 and one "b" near 90 degrees; unlabelled rows near 0, near 90
+        // and halfway (45 degrees: a split vote)
+        let rows = [0.0f32, 0.1, 1.5, 0.05, 1.45, 0.78];
+        let data: Vec<f32> = rows.iter().flat_map(|t| [t.cos(), t.sin()]).collect();
+        let e = Embeddings::new(data, 2).unwrap();
+        let labels = [Some(0), Some(0), Some(1), None, None, None];
+        // k = 1: every unlabelled row is certain
+        assert_eq!(
+            confident_labels(&e, &labels, 1, 0.7, &[]).unwrap(),
+            vec![(3, 0), (4, 1), (5, 0)]
+        );
+        // k = 3 (hand-computed shares): row 3 "a" 0.943, row 4 "b" 0.746, and the halfway
+        // row splits its vote ("a" 0.664), so it drops out at 0.7
+        assert_eq!(
+            confident_labels(&e, &labels, 3, 0.7, &[]).unwrap(),
+            vec![(3, 0), (4, 1)]
+        );
+        // an excluded row (a check record) never borrows a label
+        assert!(!confident_labels(&e, &labels, 1, 0.7, &[3])
+            .unwrap()
+            .iter()
+            .any(|&(r, _)| r == 3));
+        // threshold 1.01: nothing
+        assert!(confident_labels(&e, &labels, 1, 1.01, &[])
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

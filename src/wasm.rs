@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 use crate::check;
 use crate::dataset::{self, LoadOptions};
 use crate::embeddings::Embeddings;
-use crate::encoder::{Encoder, ModelFiles};
+use crate::encoder::{Encoder, ModelFiles, Precision};
 use crate::head::SkipConnectionHead;
 use crate::predict;
 use crate::search;
@@ -88,7 +88,8 @@ pub struct SentenceEncoder {
 
 #[wasm_bindgen]
 impl SentenceEncoder {
-    /// Loads a BERT-family model from its files' bytes (the optional ones may be undefined).
+    /// Loads a BERT-family model from its files' bytes (the optional ones may be undefined),
+    /// its linear layers in `precision`: "f32" (default) or "int8".
     #[wasm_bindgen(constructor)]
     pub fn new(
         config: Vec<u8>,
@@ -96,6 +97,7 @@ impl SentenceEncoder {
         weights: Vec<u8>,
         sentence_bert_config: Option<Vec<u8>>,
         pooling_config: Option<Vec<u8>>,
+        precision: Option<String>,
     ) -> Result<SentenceEncoder, JsError> {
         let files = ModelFiles {
             config,
@@ -104,7 +106,12 @@ impl SentenceEncoder {
             sentence_bert_config,
             pooling_config,
         };
-        let inner = Encoder::load(&files).map_err(js_err)?;
+        let precision: Precision = precision
+            .as_deref()
+            .unwrap_or("f32")
+            .parse()
+            .map_err(js_err)?;
+        let inner = Encoder::load_precision(&files, precision).map_err(js_err)?;
         Ok(Self { inner })
     }
 
@@ -268,6 +275,33 @@ pub fn predict_labels(index: &SearchIndex, labels: &[i32], k: usize) -> Result<J
     )
     .map_err(|_| JsError::new("cannot build the result"))?;
     Ok(out.into())
+}
+
+/// The labels to train on with "use confident predictions in training": `labels` (>= 0:
+/// the person's, -1: none) plus, for each unlabelled record not in `exclude` (the check
+/// records), its predicted label in `index`'s space when the confidence is at least
+/// `threshold` (`predict::confident_labels`).
+#[wasm_bindgen(js_name = withConfidentPredictions)]
+pub fn with_confident_predictions(
+    index: &SearchIndex,
+    labels: &[i32],
+    threshold: f32,
+    exclude: &[u32],
+) -> Result<Vec<i32>, JsError> {
+    let exclude: Vec<usize> = exclude.iter().map(|&r| r as usize).collect();
+    let added = predict::confident_labels(
+        &index.inner,
+        &class_ids(labels),
+        predict::PREDICT_K,
+        threshold,
+        &exclude,
+    )
+    .map_err(js_err)?;
+    let mut out = labels.to_vec();
+    for (row, class) in added {
+        out[row] = class as i32;
+    }
+    Ok(out)
 }
 
 /// Check records for the honest figure: `count` records drawn uniformly at random (seeded)

@@ -33,6 +33,7 @@ fn tuned_beats_raw_on_ag_news() {
         ks: vec![10, 100],
         train: TrainConfig::default(),
         pseudo: None,
+        predicted: None,
         protocol: Protocol::RoundRobin,
     };
     let rows = evaluate(

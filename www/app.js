@@ -208,12 +208,27 @@ class App {
     this.project.emit("settings");
     this.ensureEmbeddings();
   }
+  /** Switches the encoder's arithmetic ("f32" or "int8"): the records are embedded again
+   * (or come from the cache) and the head, trained on the other embeddings, is set aside. */
+  async setPrecision(precision) {
+    const p = this.project;
+    if (precision === p.precision) return;
+    this.cancelEmbedding();
+    this.pool.cancel();
+    p.settings.precision = precision;
+    p.emb = null;
+    p.head = null;
+    p.headRun = null;
+    p.emit("head");
+    p.emit("settings");
+    this.ensureEmbeddings();
+  }
   /** Loads the model into every worker (downloading into the cache first when needed). */
   async ensureModel(onStatus = (s) => this.embedStatus("running", s)) {
     const m = this.project.model;
     await ensureCached(m, onStatus);
     onStatus(`loading ${modelName(m)} into ${this.pool.size} workers…`);
-    return this.pool.loadModel(m.base);
+    return this.pool.loadModel(m.base, this.project.precision);
   }
   embedStatus(state, text, value = null) {
     $("embed-status").hidden = false;

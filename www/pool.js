@@ -79,13 +79,16 @@ export class Pool {
     /** Workers replaced because they stopped answering mid-embedding. */
     this.restarts = 0;
   }
-  /** Every worker loads the model from the cache; resolves to {dim, info}. */
-  loadModel(base) {
-    if (this.modelBase === base && this.modelLoad) return this.modelLoad;
-    this.modelBase = base;
-    this.modelLoad = Promise.all(this.workers.map((w) => w.call("loadModel", { base }))).then((r) => r[0]);
+  /** Every worker loads the model from the cache, in `precision` ("f32" or "int8");
+   * resolves to {dim, info}. */
+  loadModel(base, precision = "f32") {
+    const want = `${precision}|${base}`;
+    if (this.modelBase === want && this.modelLoad) return this.modelLoad;
+    this.modelBase = want;
+    this.modelArgs = { base, precision };
+    this.modelLoad = Promise.all(this.workers.map((w) => w.call("loadModel", this.modelArgs))).then((r) => r[0]);
     this.modelLoad.catch(() => {
-      if (this.modelBase === base) {
+      if (this.modelBase === want) {
         this.modelBase = null;
         this.modelLoad = null;
       }
@@ -136,7 +139,7 @@ export class Pool {
           console.warn(err.message, "- restarting it");
           this.restarts++;
           w.restart();
-          await w.call("loadModel", { base: this.modelBase });
+          await w.call("loadModel", this.modelArgs);
           doneIn.delete(s);
           rows = await embedChunk(w, s, e);
         }

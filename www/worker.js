@@ -21,13 +21,14 @@ async function modelFile(base, name, optional) {
 }
 
 /** The model whose files the Cache API holds under `base`. */
-async function loadEncoder(base) {
+async function loadEncoder(base, precision = "f32") {
   return new SentenceEncoder(
     await modelFile(base, "config.json"),
     await modelFile(base, "tokenizer.json"),
     await modelFile(base, "model.safetensors"),
     await modelFile(base, "sentence_bert_config.json", true),
     await modelFile(base, "1_Pooling/config.json", true),
+    precision,
   );
 }
 
@@ -61,10 +62,10 @@ const ops = {
     const hashes = textHashes(ds.texts);
     return [{ texts: ds.texts, labels: ds.labels, key: await datasetKey(bytes, columns), hashes }, [hashes.buffer]];
   },
-  async loadModel({ base }) {
+  async loadModel({ base, precision }) {
     encoder?.free();
     encoder = null;
-    encoder = await loadEncoder(base);
+    encoder = await loadEncoder(base, precision);
     return [{ dim: encoder.dim(), info: encoder.info() }, []];
   },
   /** Loads a model and frees it again: proves its files work before the page switches. */

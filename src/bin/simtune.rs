@@ -177,7 +177,7 @@ struct EvalArgs {
     /// Hold a project's head (the page's Export) against the truth: precision@k raw vs tuned
     /// of the records the project did not label (nor set aside to check), from the gold
     /// --label-column, next to the figure the page showed.
-    #[arg(long, conflicts_with_all = ["eval_file", "split", "pseudo_labels"])]
+    #[arg(long, conflicts_with_all = ["eval_file", "split", "pseudo_labels", "predicted_labels"])]
     project: Option<PathBuf>,
     /// Split FILE per class: this share to the train pool, the rest to eval (seed 0).
     #[arg(long)]
@@ -195,6 +195,11 @@ struct EvalArgs {
     /// (cosine to a class prototype >= 0.7, 0.05 ahead of the next, 3 per class).
     #[arg(long)]
     pseudo_labels: bool,
+    /// The page's "use confident predictions in training": also train on the unlabelled
+    /// train-pool records whose predicted label (a vote of their 10 nearest labelled
+    /// records) has at least this confidence, e.g. 0.7.
+    #[arg(long, conflicts_with = "pseudo_labels")]
+    predicted_labels: Option<f32>,
     /// How the simulated person picks what to label, comma separated: round-robin (one per
     /// class in turn: knows the classes), random, session (a record and its 10 nearest),
     /// suggested (the page's suggestions, 10 at a time).
@@ -914,6 +919,7 @@ fn eval(args: EvalArgs) -> Result<()> {
             ks: args.k.clone(),
             train: args.training.config()?,
             pseudo: args.pseudo_labels.then(PseudoLabelConfig::default),
+            predicted: args.predicted_labels,
             protocol,
         };
         let runs = (spec.budgets.len() as u64) * spec.seeds;

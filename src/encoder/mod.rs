@@ -1,7 +1,12 @@
-//! The frozen sentence encoder: a Hugging Face BERT-family model folder, run with
-//! candle-transformers' `BertModel`, tokenised, pooled and normalised exactly as
+//! The frozen sentence encoder: a Hugging Face BERT-family model folder, run with our packed
+//! (unpadded) BERT forward (bert.rs), tokenised, pooled and normalised exactly as
 //! sentence-transformers does (DESIGN.md section 3), so its vectors match the reference.
+//! candle-transformers' padded `BertModel` stays available as the oracle
+//! ([`Encoder::load_reference`]).
 
+pub mod bert;
+pub mod kernels;
+pub mod linear;
 mod pooling;
 mod tokenize;
 
@@ -9,6 +14,7 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
 
+pub use linear::Precision;
 pub use pooling::{l2_normalize, Pooling};
 pub use tokenize::SentenceTokenizer;
 
@@ -72,20 +78,41 @@ pub struct EncoderInfo {
     pub layers: usize,
     pub max_seq_length: usize,
     pub pooling: Pooling,
+    /// The linear layers' arithmetic.
+    pub precision: Precision,
+}
+
+/// The forward pass an [`Encoder`] runs.
+enum Backend {
+    /// bert.rs on packed batches (no padding): the default.
+    Packed(bert::BertModel),
+    /// candle-transformers' BertModel on padded batches with a mask: the reference.
+    Padded(BertModel),
 }
 
 /// A loaded sentence encoder. `embed` gives L2-normalised (n x dim) embeddings.
 pub struct Encoder {
-    model: BertModel,
+    backend: Backend,
     tokenizer: SentenceTokenizer,
     info: EncoderInfo,
     device: Device,
+    token_budget: usize,
 }
 
-/// Upper bound on batch * seq² per forward pass: keeps the attention scores of one batch
+/// The padded reference (candle): upper bound on batch * seq² per forward pass; keeps the attention scores of one batch
 /// near 25 MB (batch 8 at 256 tokens, 64 at <= 90 tokens).
 const ATTENTION_BUDGET: usize = 8 * 256 * 256;
 const MAX_BATCH: usize = 64;
+
+/// Default upper bound on the tokens of one packed batch (bert.rs). Measured on MiniLM
+/// (1-2 threads): 1024-2048 beat 4096-8192, whose (tokens, intermediate) buffers fall out of
+/// cache; a pass holds tokens x (6 hidden + intermediate) f32, 16 MB at 1024 tokens. Natively
+/// 2048 leaves each thread a bigger share of every matmul; wasm runs one thread.
+#[cfg(not(target_arch = "wasm32"))]
+pub const TOKEN_BUDGET: usize = 2048;
+/// Default upper bound on the tokens of one packed batch (bert.rs); see the native one.
+#[cfg(target_arch = "wasm32")]
+pub const TOKEN_BUDGET: usize = 1024;
 
 fn parse_json(file: &str, bytes: &[u8]) -> Result<serde_json::Value> {
     serde_json::from_slice(bytes).map_err(|e| Error::model(file, format!("invalid JSON: {e}")))
@@ -94,6 +121,22 @@ fn parse_json(file: &str, bytes: &[u8]) -> Result<serde_json::Value> {
 impl Encoder {
     /// Loads a BERT-family model from its files.
     pub fn load(files: &ModelFiles) -> Result<Self> {
+        Self::load_with(files, false, Precision::F32)
+    }
+
+    /// Loads a model whose linear layers run in `precision` (int8: quantized at load from
+    /// the f32 weights, nothing else to download).
+    pub fn load_precision(files: &ModelFiles, precision: Precision) -> Result<Self> {
+        Self::load_with(files, false, precision)
+    }
+
+    /// Loads a model to run with candle-transformers' `BertModel` on padded batches: the
+    /// reference the packed forward is tested against (slower).
+    pub fn load_reference(files: &ModelFiles) -> Result<Self> {
+        Self::load_with(files, true, Precision::F32)
+    }
+
+    fn load_with(files: &ModelFiles, reference: bool, precision: Precision) -> Result<Self> {
         let raw = parse_json("config.json", &files.config)?;
         let model_type = raw.get("model_type").and_then(|v| v.as_str()).unwrap_or("");
         if model_type != "bert" {
@@ -151,7 +194,12 @@ impl Encoder {
         let tensors = candle_core::safetensors::load_buffer(&files.weights, &device)
             .map_err(|e| Error::model("model.safetensors", format!("cannot read: {e}")))?;
         let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
-        let model = BertModel::load(vb, &config).map_err(|e| {
+        let backend = if reference {
+            BertModel::load(vb, &config).map(Backend::Padded)
+        } else {
+            bert::BertModel::load(vb, &config, precision).map(Backend::Packed)
+        };
+        let backend = backend.map_err(|e| {
             Error::model(
                 "model.safetensors",
                 // the first line: candle appends a backtrace when RUST_BACKTRACE is set
@@ -162,15 +210,17 @@ impl Encoder {
             )
         })?;
         Ok(Self {
-            model,
+            backend,
             tokenizer,
             info: EncoderInfo {
                 dim: config.hidden_size,
                 layers: config.num_hidden_layers,
                 max_seq_length,
                 pooling,
+                precision: if reference { Precision::F32 } else { precision },
             },
             device,
+            token_budget: TOKEN_BUDGET,
         })
     }
 
@@ -178,6 +228,13 @@ impl Encoder {
     #[cfg(not(target_arch = "wasm32"))]
     pub fn from_dir(dir: &std::path::Path) -> Result<Self> {
         Self::load(&ModelFiles::from_dir(dir)?)
+    }
+
+    /// Sets the most tokens one packed batch of `embed` holds (a longer sentence still goes
+    /// alone); [`TOKEN_BUDGET`] by default. No effect on the padded reference.
+    pub fn with_token_budget(mut self, tokens: usize) -> Self {
+        self.token_budget = tokens.max(1);
+        self
     }
 
     pub fn info(&self) -> &EncoderInfo {
@@ -193,8 +250,9 @@ impl Encoder {
     }
 
     /// Embeds `texts`: row i is text i, L2-normalised. Texts are tokenised, sorted by length
-    /// and batched so padding stays small, then put back in order. `progress(done, total)`
-    /// is called after each batch; returning false cancels (Err(Error::Cancelled)).
+    /// and batched (packed up to a token budget, or padded for the reference), then put back
+    /// in order. `progress(done, total)` is called after each batch; returning false cancels
+    /// (Err(Error::Cancelled)).
     pub fn embed<S: AsRef<str>>(
         &self,
         texts: &[S],
@@ -211,20 +269,34 @@ impl Encoder {
         let mut out = vec![0f32; ids.len() * dim];
         let mut done = 0;
         while done < order.len() {
-            // the longest sequence of this batch is its last one (sorted ascending); size the
-            // batch so batch * seq² stays within the attention budget
-            let mut end = done + 1;
-            while end < order.len() && end - done < MAX_BATCH {
-                let seq = ids[order[end]].len();
-                if (end + 1 - done) * seq * seq > ATTENTION_BUDGET {
-                    break;
+            let end = match self.backend {
+                Backend::Packed(_) => {
+                    // as many sentences as fit the token budget (at least one)
+                    let mut end = done + 1;
+                    let mut tokens = ids[order[done]].len();
+                    while end < order.len() && tokens + ids[order[end]].len() <= self.token_budget {
+                        tokens += ids[order[end]].len();
+                        end += 1;
+                    }
+                    end
                 }
-                end += 1;
-            }
+                Backend::Padded(_) => {
+                    // the longest sequence of this batch is its last one (sorted ascending);
+                    // size the batch so batch * seq² stays within the attention budget
+                    let mut end = done + 1;
+                    while end < order.len() && end - done < MAX_BATCH {
+                        let seq = ids[order[end]].len();
+                        if (end + 1 - done) * seq * seq > ATTENTION_BUDGET {
+                            break;
+                        }
+                        end += 1;
+                    }
+                    end
+                }
+            };
             let batch: Vec<&[u32]> = order[done..end].iter().map(|&i| &ids[i][..]).collect();
-            let vectors = self.forward_ids(&batch)?; // (batch, dim)
-            let vectors = vectors.to_vec2::<f32>()?;
-            for (row, &i) in vectors.iter().zip(&order[done..end]) {
+            let vectors = self.forward_vec(&batch)?; // (batch, dim)
+            for (row, &i) in vectors.chunks_exact(dim.max(1)).zip(&order[done..end]) {
                 out[i * dim..(i + 1) * dim].copy_from_slice(row);
             }
             done = end;
@@ -235,8 +307,41 @@ impl Encoder {
         Embeddings::new(out, dim)
     }
 
-    /// One padded batch of token ids -> (batch, dim) L2-normalised sentence embeddings.
+    /// One batch of token ids -> (batch, dim) L2-normalised sentence embeddings, packed (or
+    /// padded to the longest with a mask, for the reference).
     pub fn forward_ids(&self, batch: &[&[u32]]) -> Result<Tensor> {
+        match &self.backend {
+            Backend::Packed(_) => {
+                let v = self.forward_vec(batch)?;
+                Ok(Tensor::from_vec(
+                    v,
+                    (batch.len(), self.info.dim),
+                    &self.device,
+                )?)
+            }
+            Backend::Padded(model) => self.forward_padded(model, batch),
+        }
+    }
+
+    /// [`Self::forward_ids`] as a flat (batch, dim) row-major buffer.
+    fn forward_vec(&self, batch: &[&[u32]]) -> Result<Vec<f32>> {
+        match &self.backend {
+            Backend::Packed(model) => {
+                let lens: Vec<usize> = batch.iter().map(|ids| ids.len()).collect();
+                let ids: Vec<u32> = batch.concat();
+                let hidden = model.forward(&ids, &lens)?; // (tokens, dim)
+                Ok(bert::pool(&hidden, self.info.dim, &lens, self.info.pooling))
+                // (batch, dim)
+            }
+            Backend::Padded(model) => Ok(self
+                .forward_padded(model, batch)?
+                .flatten_all()?
+                .to_vec1::<f32>()?),
+        }
+    }
+
+    /// One padded batch through candle's BertModel -> (batch, dim), L2-normalised.
+    fn forward_padded(&self, model: &BertModel, batch: &[&[u32]]) -> Result<Tensor> {
         let seq = batch.iter().map(|ids| ids.len()).max().unwrap_or(0);
         let pad = self.tokenizer.pad_id();
         let mut input = Vec::with_capacity(batch.len() * seq);
@@ -251,7 +356,7 @@ impl Encoder {
         let input = Tensor::from_vec(input, shape, &self.device)?;
         let mask = Tensor::from_vec(mask, shape, &self.device)?;
         let token_types = input.zeros_like()?;
-        let hidden = self.model.forward(&input, &token_types, Some(&mask))?; // (batch, seq, dim)
+        let hidden = model.forward(&input, &token_types, Some(&mask))?; // (batch, seq, dim)
         let pooled = self.info.pooling.forward(&hidden, &mask)?; // (batch, dim)
         l2_normalize(&pooled)
     }

@@ -8,7 +8,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { createReadStream, existsSync, mkdtempSync, readFileSync, statSync } from "node:fs";
+import { copyFileSync, createReadStream, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -105,16 +105,20 @@ async function workOf(page) {
 
 /** An HTTPS server answering the hub's URLs of the default model from models/ (CORS as the
  * hub sends it); records what it served. */
+/** `also`: more hub ids, each answered with the local model's files, or ({id, dir}) with
+ * the files of `dir`. */
 async function hubStandIn(also = []) {
   const dir = mkdtempSync(join(tmpdir(), "simtune-hub-"));
   execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=huggingface.co", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { stdio: "ignore" });
   const served = [];
   // the default model's URLs, and `also`'s ids (answered with the same local files)
-  const prefixes = [new URL(HUB).pathname, ...also.map((id) => `/${id}/resolve/main/`)];
+  const local = join(ROOT, "models/all-MiniLM-L6-v2");
+  const dirs = new Map([[new URL(HUB).pathname, local], ...also.map((a) => [`/${a.id ?? a}/resolve/main/`, a.dir ?? local])]);
+  const prefixes = [...dirs.keys()];
   const server = createServer({ key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) }, (req, res) => {
     const path = new URL(req.url, HUB).pathname;
     const prefix = prefixes.find((p) => path.startsWith(p));
-    const file = prefix ? join(ROOT, "models/all-MiniLM-L6-v2", path.slice(prefix.length)) : null;
+    const file = prefix ? join(dirs.get(prefix), path.slice(prefix.length)) : null;
     const cors = { "access-control-allow-origin": "*" };
     if (!file || file.includes("..") || !existsSync(file)) return res.writeHead(404, cors).end("Entry not found");
     served.push(prefix === prefixes[0] ? path.slice(prefix.length) : path);
@@ -123,6 +127,55 @@ async function hubStandIn(also = []) {
   });
   await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
   return { server, served, port: server.address().port };
+}
+
+/** A small BERT of another width (hidden 64, 2 layers, 2 heads) in a folder: the default
+ * model's tokenizer, the first 64 columns of its word and position embeddings, other weights
+ * drawn from a seeded generator. A second model of another dimension for the comparison. */
+function tinyModel() {
+  const dir = mkdtempSync(join(tmpdir(), "simtune-tiny-"));
+  const H = 64, I = 128, L = 2;
+  const base = readSafetensors(readFileSync(join(ROOT, "models/all-MiniLM-L6-v2/model.safetensors"))).tensors;
+  let seed = 12345;
+  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32 - 0.5) * 0.2;
+  const cols = (t, rows, width) => Float32Array.from({ length: rows * H }, (_, k) => t[Math.floor(k / H) * width + (k % H)]);
+  const tensors = {
+    "embeddings.word_embeddings.weight": [[30522, H], cols(base["embeddings.word_embeddings.weight"], 30522, 384)],
+    "embeddings.position_embeddings.weight": [[512, H], cols(base["embeddings.position_embeddings.weight"], 512, 384)],
+    "embeddings.token_type_embeddings.weight": [[2, H], new Float32Array(2 * H)],
+    "embeddings.LayerNorm.weight": [[H], new Float32Array(H).fill(1)],
+    "embeddings.LayerNorm.bias": [[H], new Float32Array(H)],
+  };
+  const dense = (name, out, inp) => {
+    tensors[`${name}.weight`] = [[out, inp], Float32Array.from({ length: out * inp }, rand)];
+    tensors[`${name}.bias`] = [[out], new Float32Array(out)];
+  };
+  for (let l = 0; l < L; l++) {
+    const p = `encoder.layer.${l}`;
+    for (const q of ["query", "key", "value"]) dense(`${p}.attention.self.${q}`, H, H);
+    dense(`${p}.attention.output.dense`, H, H);
+    dense(`${p}.intermediate.dense`, I, H);
+    dense(`${p}.output.dense`, H, I);
+    for (const ln of [`${p}.attention.output.LayerNorm`, `${p}.output.LayerNorm`]) {
+      tensors[`${ln}.weight`] = [[H], new Float32Array(H).fill(1)];
+      tensors[`${ln}.bias`] = [[H], new Float32Array(H)];
+    }
+  }
+  const header = {};
+  let offset = 0;
+  for (const [name, [shape, data]] of Object.entries(tensors)) {
+    header[name] = { dtype: "F32", shape, data_offsets: [offset, offset + data.byteLength] };
+    offset += data.byteLength;
+  }
+  let json = Buffer.from(JSON.stringify(header));
+  json = Buffer.concat([json, Buffer.alloc((8 - (json.length % 8)) % 8, 0x20)]);
+  const size = Buffer.alloc(8);
+  size.writeBigUInt64LE(BigInt(json.length));
+  writeFileSync(join(dir, "model.safetensors"), Buffer.concat([size, json, ...Object.values(tensors).map(([, d]) => Buffer.from(d.buffer))]));
+  const config = JSON.parse(readFileSync(join(ROOT, "models/all-MiniLM-L6-v2/config.json"), "utf8"));
+  writeFileSync(join(dir, "config.json"), JSON.stringify({ ...config, hidden_size: H, intermediate_size: I, num_hidden_layers: L, num_attention_heads: 2 }));
+  copyFileSync(join(ROOT, "models/all-MiniLM-L6-v2/tokenizer.json"), join(dir, "tokenizer.json"));
+  return dir;
 }
 
 /** NumPy .npy (float32, C order) -> {shape, data}. */
@@ -274,11 +327,12 @@ test("a share link opens a dataset from a public URL, after asking, refuses othe
   }
 });
 
-test("two models compared on the person's labels (the second from the hub), then switched to from the cache", { timeout: 300_000 }, async () => {
+test("two models compared on the person's labels (the second from the hub; one of another width), then switched to from the cache", { timeout: 300_000 }, async () => {
   const out = join(mkdtempSync(join(tmpdir(), "simtune-dist-")), "dist");
   execFileSync("bash", [join(ROOT, "scripts/dist.sh"), "--no-build", "--out", out], { stdio: ["ignore", "ignore", "inherit"] });
   const SECOND = "simtune-tests/minilm-copy"; // the same weights under another id
-  const hubServer = await hubStandIn([SECOND]);
+  const NARROW = "simtune-tests/tiny-64"; // 64 dimensions, not 384
+  const hubServer = await hubStandIn([SECOND, { id: NARROW, dir: tinyModel() }]);
   const { url, context, close } = await start({
     root: out,
     plain: true,
@@ -322,6 +376,18 @@ test("two models compared on the person's labels (the second from the hub), then
     assert.ok(hubServer.served.some((p) => p.startsWith(`/${SECOND}/resolve/main/model.safetensors`)), hubServer.served.join(" "));
     await page.locator("#models").scrollIntoViewIfNeeded();
     await shot(page, "models-compared");
+    // a model of another width: compared on the same labels, each with its own head
+    await page.fill("#compare-hub-id", NARROW);
+    await page.click("#compare-models");
+    await page.waitForFunction((id) => document.querySelector(`#models-table tr[data-model="${id}"]`), `hf:${NARROW}`, { timeout: 180_000 });
+    const narrow = await page.$$eval("#models-table tr[data-model]", (els) => els.map((e) => ({ ...e.dataset, dim: e.children[1].textContent })));
+    console.log(`# a narrower model compared: ${JSON.stringify(narrow)}`);
+    assert.deepEqual(narrow.map((r) => [r.model, r.dim]), [["all-MiniLM-L6-v2", "384"], [`hf:${NARROW}`, "64"]]);
+    for (const r of narrow) for (const f of [r.raw, r.tuned]) assert.ok(Number(f) >= 0 && Number(f) <= 1, JSON.stringify(r));
+    assert.equal(narrow[0].raw, table[0].raw, "the model in use keeps its figure");
+    await page.fill("#compare-hub-id", SECOND);
+    await page.click("#compare-models");
+    await page.waitForFunction((id) => document.querySelector(`#models-table tr[data-model="${id}"]`), `hf:${SECOND}`, { timeout: 180_000 });
     // switching to it embeds nothing again
     await page.click("#use-compared");
     await page.waitForFunction(() => /loaded from this browser's cache/.test(document.querySelector("#embed-text").textContent));

@@ -1,5 +1,5 @@
 // Loads the wasm engine and a sentence encoder from a served model folder; shared by the
-// engine smoke test's worker and the browser benchmark's worker.
+// engine smoke test's worker.
 import init, { SentenceEncoder } from "../../pkg/simtune.js";
 
 async function bytes(url, optional = false) {
@@ -11,8 +11,8 @@ async function bytes(url, optional = false) {
   return new Uint8Array(await r.arrayBuffer());
 }
 
-/** `base` is the folder URL, ending in "/". */
-export async function loadEncoder(base) {
+/** `base` is the folder URL, ending in "/"; `precision` "f32" or "int8". */
+export async function loadEncoder(base, precision = "f32") {
   await init();
   return new SentenceEncoder(
     await bytes(base + "config.json"),
@@ -20,5 +20,6 @@ export async function loadEncoder(base) {
     await bytes(base + "model.safetensors"),
     await bytes(base + "sentence_bert_config.json", true),
     await bytes(base + "1_Pooling/config.json", true),
+    precision,
   );
 }

@@ -1,5 +1,6 @@
 // The engine in a Web Worker, as the page uses it: load the wasm and the model, embed the
-// 32 reference sentences, train a tiny head, search with it. Posts everything back.
+// 32 reference sentences in f32 and in int8, train a tiny head, search with it. Posts
+// everything back.
 import { SearchIndex, trainHead } from "../../pkg/simtune.js";
 import { loadEncoder } from "./load-encoder.js";
 
@@ -13,6 +14,14 @@ self.onmessage = async ({ data }) => {
     const emb = encoder.embed(sentences, (done, total) => progress.push([done, total]));
     const embedMs = performance.now() - t0;
     const dim = encoder.dim();
+    encoder.free();
+    // the int8 encoder (kernels/int8.rs, wasm simd128 path) on the same sentences
+    const int8 = await loadEncoder(data.model, "int8");
+    const t1 = performance.now();
+    const emb8 = int8.embed(sentences);
+    const int8Ms = performance.now() - t1;
+    const int8Info = int8.info();
+    int8.free();
 
     // a tiny head: 4 made-up groups over the 32 embeddings
     const labels = Int32Array.from(sentences, (_, i) => i % 4);
@@ -29,6 +38,9 @@ self.onmessage = async ({ data }) => {
       emb: Array.from(emb),
       dim,
       embedMs,
+      emb8: Array.from(emb8),
+      int8Ms,
+      int8Info,
       progress,
       losses,
       headBytes: head.length,

@@ -8,6 +8,7 @@ import { h, clear, pct } from "../dom.js";
 import { hubModel, cacheFolder, ensureCached, modelName } from "../model.js";
 import { SearchIndex, labelledAgreement } from "../../pkg/simtune.js";
 import * as store from "../store.js";
+import { embeddingKey } from "../hash.js";
 
 /** Labelled check records the comparison needs at least. */
 const MIN_CHECKS = 10;
@@ -84,19 +85,19 @@ export function createModelsView(root, app) {
   /** The records embedded by `model`: from this browser's cache, else by the worker pool
    * (which then reloads the project's model when next needed). */
   async function embedWith(model) {
-    const key = `${p.datasetKey}|${model.id}`;
+    const key = await embeddingKey(model.id, p.precision, p.hashes);
     const cached = await store.getEmbeddings(key);
     if (cached && cached.n === p.n) return cached;
     status.textContent = `downloading ${modelName(model)}…`;
     await ensureCached(model, (s) => (status.textContent = s || `loading ${modelName(model)}…`));
-    const { dim } = await app.pool.loadModel(model.base);
+    const { dim } = await app.pool.loadModel(model.base, p.precision);
     const t0 = performance.now();
     const data = await app.pool.embed(p.texts, dim, (done, total) => {
       status.textContent = `embedding with ${modelName(model)}: ${done} / ${total} records`;
     });
     status.textContent = `embedded ${p.n} records with ${modelName(model)} in ${((performance.now() - t0) / 1000).toFixed(1)} s`;
     try {
-      await store.putEmbeddings(key, { n: p.n, dim, data, model: model.id });
+      await store.putEmbeddings(key, { n: p.n, dim, data, model: model.id, precision: p.precision });
     } catch {
       // not kept: the comparison still works, switching embeds again
     }

@@ -56,6 +56,21 @@ export function createOpenView(root, app) {
   const modelMsg = h("p", { class: "msg", id: "model-message", "aria-live": "polite" });
   const hubInput = h("input", { type: "text", id: "hub-id", placeholder: "e.g. sentence-transformers/all-MiniLM-L12-v2", spellcheck: false });
   const folderInput = h("input", { type: "file", id: "model-folder", webkitdirectory: true, multiple: true });
+  const precision = h(
+    "select",
+    { id: "precision" },
+    h("option", { value: "int8" }, "int8: faster, embeddings within 1% of f32"),
+    h("option", { value: "f32" }, "f32: exact, slower"),
+  );
+  precision.addEventListener("change", async () => {
+    const want = precision.value;
+    if (app.project.head && !confirm(`Embed the records again in ${want}? The trained head is set aside (it was trained on ${app.project.precision} embeddings): train again.`)) {
+      precision.value = app.project.precision;
+      return;
+    }
+    await app.setPrecision(want);
+    modelMsg.textContent = app.project.n ? `Records are embedded again in ${want}.` : `Records will be embedded in ${want}.`;
+  });
   const modelBox = h(
     "section",
     { class: "card", "aria-labelledby": "model-h" },
@@ -74,6 +89,7 @@ export function createOpenView(root, app) {
       h("button", { type: "submit" }, "Use"),
     ),
     h("div", { class: "row" }, h("label", { for: "model-folder" }, "…or a model folder from your disk: "), folderInput),
+    h("div", { class: "row" }, h("label", { for: "precision" }, "Arithmetic "), precision),
     modelMsg,
   );
 
@@ -116,7 +132,8 @@ export function createOpenView(root, app) {
   );
 
   function showModel() {
-    modelNow.textContent = `Now: ${modelName(app.project.model)}`;
+    modelNow.textContent = `Now: ${modelName(app.project.model)}, ${app.project.precision}`;
+    precision.value = app.project.precision;
   }
   function showShare() {
     const f = app.project.file;

@@ -8,7 +8,8 @@ import { createLogView } from "./log.js";
 import { createModelsView } from "./models.js";
 import { drawLoss } from "../plot.js";
 import { Cancelled } from "../pool.js";
-import { fitTrainConfig } from "../../pkg/simtune.js";
+import { fitTrainConfig, withConfidentPredictions } from "../../pkg/simtune.js";
+import { PREDICT_K } from "../predict.js";
 
 const LOSSES = ["triplet", "triplet-all", "triplet-semihard", "softmax", "contrastive"];
 
@@ -32,6 +33,11 @@ export function createTrainView(root, app) {
   const lr = h("input", { type: "number", id: "cfg-lr", step: "any", min: 0 });
   const steps = h("input", { type: "number", id: "cfg-steps", step: 1, min: 1 });
   const margin = h("input", { type: "number", id: "cfg-margin", step: "any", min: 0 });
+  // "use confident predictions in training" (issue 9): off by default — `simtune eval
+  // --predicted-labels 0.7` finds it does not win on the shared data (README)
+  const usePredicted = h("input", { type: "checkbox", id: "cfg-predicted" });
+  const predictedAt = h("input", { type: "number", id: "cfg-predicted-threshold", min: 0.5, max: 1, step: 0.05, value: 0.7, "aria-label": "confidence threshold" });
+  const predictedNote = h("span", { class: "hint", id: "cfg-predicted-note" });
   root.append(
     h(
       "section",
@@ -39,6 +45,14 @@ export function createTrainView(root, app) {
       h("h2", {}, "Train a head over the frozen embeddings"),
       info,
       h("div", { class: "row" }, trainBtn, cancelBtn),
+      h(
+        "div",
+        { class: "row" },
+        usePredicted,
+        h("label", { for: "cfg-predicted" }, "Also train on confident predictions: unlabelled records whose predicted label has confidence ≥ "),
+        predictedAt,
+        predictedNote,
+      ),
       h(
         "details",
         { class: "advanced" },
@@ -98,6 +112,8 @@ export function createTrainView(root, app) {
   function refresh() {
     const { labelled, classes, perLabel } = p.counts();
     const ready = !!p.emb;
+    usePredicted.checked = !!p.settings.usePredicted;
+    predictedAt.value = p.settings.predictedThreshold ?? 0.7;
     const ok = labelled >= 2 && classes >= 2 && ready;
     trainBtn.disabled = !ok || running;
     info.textContent = !p.n
@@ -108,11 +124,33 @@ export function createTrainView(root, app) {
           ? `${labelled} labelled records in ${classes} classes: training needs at least 2 labelled records in 2 classes.`
           : `${labelled} labelled records in ${classes} classes${p.check.records.length ? ` (check records are left out)` : ""}.${p.head ? " A head is trained (training again replaces it)." : ""}${thinNote(perLabel)}`;
   }
+  /** The labels training uses: the person's, plus with the option on, the confident
+   * predictions (raw space, PREDICT_K nearest labelled records; never the check records). */
+  function trainingSet() {
+    const labels = p.trainingLabels();
+    const threshold = Number(predictedAt.value);
+    if (!usePredicted.checked || !p.emb || !(threshold > 0)) return { labels, added: 0, threshold };
+    const out = Int32Array.from(withConfidentPredictions(app.rawIndex(), labels, threshold, Uint32Array.from(p.check.records)));
+    let added = 0;
+    for (let i = 0; i < out.length; i++) if (out[i] >= 0 && labels[i] < 0) added++;
+    return { labels: out, added, threshold };
+  }
+  /** How many predictions pass now (a kNN vote over every record: counted when the option
+   * changes or the view opens, not on every label). */
+  function notePredicted(save = true) {
+    if (save) {
+      p.settings.usePredicted = usePredicted.checked;
+      p.settings.predictedThreshold = Number(predictedAt.value);
+    }
+    predictedNote.textContent = usePredicted.checked && p.emb ? ` (${trainingSet().added} records now; the check measures the result)` : ` (the vote of the ${PREDICT_K} nearest labelled records)`;
+  }
+  usePredicted.addEventListener("change", () => (notePredicted(), p.emit("settings")));
+  predictedAt.addEventListener("change", () => (notePredicted(), p.emit("settings")));
   async function train() {
     const cfg = config();
-    const labels = p.trainingLabels();
+    const { labels, added, threshold } = trainingSet();
     const { labelled, classes } = p.counts();
-    const run = fitTrainConfig(cfg, labelled); // what training really runs
+    const run = fitTrainConfig(cfg, labelled + added); // what training really runs
     running = true;
     refresh();
     cancelBtn.hidden = false;
@@ -138,6 +176,7 @@ export function createTrainView(root, app) {
         model: p.model.id,
         config: { loss: run.loss, lr: run.lr, steps: run.steps, margin: run.margin },
         labels: labelled,
+        ...(usePredicted.checked ? { predicted: { added, threshold } } : {}),
         classes,
         perLabel: Object.fromEntries(perLabel.map((n, l) => [p.labelNames[l], n]).filter(([, n]) => n > 0)),
         seconds: secs,
@@ -146,7 +185,7 @@ export function createTrainView(root, app) {
       trained = head;
       p.setHead(head, cfg);
       status.textContent =
-        `Head trained on ${labelled} records in ${classes} classes in ${secs.toFixed(2)} s (final loss ${losses.at(-1)?.toFixed(4) ?? "–"})` +
+        `Head trained on ${labelled} records${added ? ` and ${added} confident predictions (≥ ${threshold})` : ""} in ${classes} classes in ${secs.toFixed(2)} s (final loss ${losses.at(-1)?.toFixed(4) ?? "–"})` +
         (run.steps !== cfg.steps ? `; ${run.steps} steps on balanced batches, lr ${run.lr}, fitted to ${labelled} labels.` : ".");
       status.dataset.state = "done";
       running = false;
@@ -183,6 +222,7 @@ export function createTrainView(root, app) {
     show() {
       if (!lr.value) fill(p.trainConfig ?? app.defaults);
       refresh();
+      notePredicted(false);
       check.render();
     },
     onKey(e) {
