@@ -14,11 +14,13 @@ import { parseCsv } from "../tests/e2e/flow.mjs";
 const records = Number(process.argv[2] ?? 256);
 const repeats = 3;
 
-/** The text column of a shared CSV: `n` records from its first rows. */
-function texts(file, n) {
+/** The text column of a shared CSV: its first `n` records, or its `n` longest. */
+function texts(file, n, longest = false) {
   const [, ...rows] = parseCsv(readFileSync(join(SHARED, "data", file), "utf8"));
-  return rows.slice(0, n).map((r) => r[0]);
+  const all = rows.map((r) => r[0]).filter(Boolean);
+  return longest ? all.sort((a, b) => b.length - a.length).slice(0, n) : all.slice(0, n);
 }
+const words = (ts) => (ts.reduce((s, t) => s + t.split(/\s+/).length, 0) / ts.length).toFixed(0);
 
 /** Resident memory (MiB) of Chromium's renderer processes: the page and its workers. */
 function rendererMiB() {
@@ -49,7 +51,7 @@ const tjs = join(ROOT, "node_modules/@huggingface/transformers/dist");
 const ort = join(ROOT, "node_modules/onnxruntime-web/dist");
 const ortCommon = join(ROOT, "node_modules/onnxruntime-common/dist/esm");
 const havePeer = existsSync(tjs) && existsSync(ort) && existsSync(join(SHARED, "peer"));
-const sets = { short: texts("banking77_train.csv", records), long: texts("agnews_test_sample2000.csv", Math.max(32, records / 4)) };
+const sets = { short: texts("banking77_train.csv", records), long: texts("agnews_test_sample2000.csv", Math.max(32, records / 4), true) };
 const { url, context, close } = await start({
   mounts: havePeer ? { "/__tjs/": tjs, "/__ort/": ort, "/__ortc/": ortCommon } : {},
 });
@@ -60,7 +62,7 @@ try {
   await page.waitForFunction(() => window.bench);
   const env = await page.evaluate(() => window.bench.env());
   console.log(`browser: ${env.agent}`);
-  console.log(`cores ${env.cores}, crossOriginIsolated ${env.isolated}; ${sets.short.length} short records (Banking77) and ${sets.long.length} long (AG News) per run, median of ${repeats} after a warm-up`);
+  console.log(`cores ${env.cores}, crossOriginIsolated ${env.isolated}; ${sets.short.length} short records (Banking77, ${words(sets.short)} words each on average) and ${sets.long.length} long (AG News' longest, ${words(sets.long)} words) per run, median of ${repeats} after a warm-up`);
   const engines = [
     ["simtune", "f32"],
     ["simtune", "int8"],
@@ -84,10 +86,10 @@ try {
   }
   if (!havePeer) console.log("(transformers.js not installed: run `npm run bench`, which installs it)");
   console.log("");
-  console.log("| engine | precision | how | short rec/s | long rec/s | renderer peak MiB |");
+  console.log("| engine | precision | how | short rec/s | long rec/s | renderer MiB before / peak |");
   console.log("|---|---|---|---|---|---|");
   for (const r of rows) {
-    console.log(`| ${r.name} | ${r.precision} | ${r.about} | ${r.sets.short.median.toFixed(1)} | ${r.sets.long.median.toFixed(1)} | ${r.peak.toFixed(0)} |`);
+    console.log(`| ${r.name} | ${r.precision} | ${r.about} | ${r.sets.short.median.toFixed(1)} | ${r.sets.long.median.toFixed(1)} | ${r.base.toFixed(0)} / ${r.peak.toFixed(0)} |`);
   }
   const hs = await page.evaluate(() => window.bench.headAndSearch({}));
   console.log("");

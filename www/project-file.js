@@ -57,7 +57,7 @@ function projectDoc(app) {
     model: { id: saved.model?.id, kind: saved.model?.kind },
     labelNames: saved.labelNames,
     labels,
-    settings: saved.settings,
+    settings: { ...saved.settings, precision: p.precision },
     trainConfig: saved.trainConfig,
     check: {
       records: c.records.map(entry),
@@ -194,7 +194,12 @@ export async function importProject(app, file) {
   const known = new Set(p.orphans.map(id));
   for (const o of orphans) if (!known.has(id(o))) p.orphans.push(o);
   p.history.push(undo);
-  if (doc.settings && typeof doc.settings === "object") p.settings = { ...p.settings, ...doc.settings };
+  // the encoder's precision stays this browser's choice (a head fits f32 and int8 embeddings
+  // alike: they agree to cosine 0.99); changing it here would leave the embeddings stale
+  if (doc.settings && typeof doc.settings === "object") {
+    const { precision: _, ...settings } = doc.settings;
+    p.settings = { ...p.settings, ...settings };
+  }
   if (doc.trainConfig && typeof doc.trainConfig === "object") p.trainConfig = doc.trainConfig;
   if (checkIn) {
     const pairs = (list) =>

@@ -191,9 +191,10 @@ impl Encoder {
             SentenceTokenizer::load(&files.tokenizer, max_seq_length, config.pad_token_id as u32)?;
 
         let device = Device::Cpu;
-        let tensors = candle_core::safetensors::load_buffer(&files.weights, &device)
+        // tensors are read from the bytes one at a time as the model packs them (no second
+        // full copy of the weights: a worker's wasm memory never shrinks after its peak)
+        let vb = VarBuilder::from_slice_safetensors(&files.weights, DType::F32, &device)
             .map_err(|e| Error::model("model.safetensors", format!("cannot read: {e}")))?;
-        let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
         let backend = if reference {
             BertModel::load(vb, &config).map(Backend::Padded)
         } else {

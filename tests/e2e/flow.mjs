@@ -85,7 +85,9 @@ export async function openSession(page, anchor, k) {
 /** Puts embeddings computed by the CLI (`npy`, a URL the test server serves) into the page's
  * cache for the dataset at URL `csv` opened with text column "text" and no label column, so a
  * test does not wait for the browser to embed thousands of records. */
-export async function seedEmbeddings(page, { csv, npy, precision = "f32" }) {
+/** Puts embeddings the CLI made (`simtune embed`, int8 by default as the page) into the
+ * page's cache, as if the page had embedded `csv` itself. */
+export async function seedEmbeddings(page, { csv, npy, precision = "int8" }) {
   await page.evaluate(
     async ({ csv, npy, precision }) => {
       const store = await import("/www/store.js");
