@@ -26,6 +26,8 @@ export class Project extends EventTarget {
     /** Labels whose records are no longer in the dataset (the file changed): [{text, label}].
      * Kept, saved and exported, never dropped. */
     this.orphans = [];
+    /** Predictions the person rejected: record -> label ids it is NOT (views/label.js). */
+    this.rejected = new Map();
     /** The experiment log (views/log.js): one entry per training run. */
     this.log = [];
     this.headRun = null; // the log run whose head is in use
@@ -52,6 +54,7 @@ export class Project extends EventTarget {
     this.labelNames = [];
     this.labels = new Int32Array(texts.length).fill(-1);
     this.history = [];
+    this.rejected = new Map();
     this.head = null;
     this.log = [];
     this.headRun = null;
@@ -90,10 +93,24 @@ export class Project extends EventTarget {
     for (const i of indices) this.labels[i] = id;
     this.emit("labels");
   }
+  /** Says records `indices` are NOT of label `id` (their prediction rejected): they leave
+   * the "predicted" filter of that label; undoable. */
+  reject(indices, id) {
+    const fresh = indices.filter((i) => !this.isRejected(i, id));
+    if (!fresh.length) return;
+    for (const i of fresh) (this.rejected.get(i) ?? this.rejected.set(i, new Set()).get(i)).add(id);
+    this.history.push({ indices: [], prev: [], rejected: { id, indices: fresh } });
+    if (this.history.length > 500) this.history.shift();
+    this.emit("labels");
+  }
+  isRejected(i, id) {
+    return this.rejected.get(i)?.has(id) ?? false;
+  }
   undo() {
     const last = this.history.pop();
     if (!last) return null;
     last.indices.forEach((i, j) => (this.labels[i] = last.prev[j]));
+    for (const i of last.rejected?.indices ?? []) this.rejected.get(i)?.delete(last.rejected.id);
     this.emit("labels");
     return last;
   }
@@ -185,6 +202,7 @@ export class Project extends EventTarget {
       version: 2,
       keys,
       orphans: this.orphans,
+      rejected: [...this.rejected].flatMap(([i, ids]) => [...ids].map((l) => [this.hashes[2 * i], this.hashes[2 * i + 1], this.labelNames[l]])),
       file: this.file,
       columns: this.columns,
       datasetKey: this.datasetKey,
@@ -280,6 +298,11 @@ export class Project extends EventTarget {
       else (this.labels[j] = this.labelId(o.label, true)), moved++;
     }
     this.history = [];
+    // rejected predictions follow their record's text, like labels
+    for (const [h1, h2, name] of Array.isArray(saved.rejected) ? saved.rejected : []) {
+      const id = this.labelId(String(name));
+      for (const i of byKey.get(`${h1},${h2}`) ?? []) if (id >= 0) (this.rejected.get(i) ?? this.rejected.set(i, new Set()).get(i)).add(id);
+    }
     const c = saved.check ?? {};
     const at = (i) => place(i, false);
     const pairs = (list) => (list ?? []).map(([r, l]) => [at(r), idOf(l)]).filter(([r, l]) => r >= 0 && l >= 0);

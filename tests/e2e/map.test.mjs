@@ -123,6 +123,16 @@ test("the tuned map separates the labelled classes more than the raw one; predic
     console.log(`# accepted ${sports} "Sports" predictions (confidence >= 0.7); of the first page ${shownIdx.filter((i) => gold[i] === "Sports").length}/${shownIdx.length} are Sports by gold label`);
     await page.keyboard.press("u"); // undo the bulk accept: back to the 40 labels
     assert.equal(await labelledCount(page), labelledBefore);
+    // rejected in bulk: the "World" predictions leave that list (no label changes); u undoes
+    await page.selectOption("#filter", { label: "predicted: World" });
+    const world = Number(/^(\d+) shown/.exec(await page.textContent("#label-summary"))?.[1]);
+    assert.ok(world > 0, await page.textContent("#label-summary"));
+    await page.click("#reject-predicted");
+    await page.waitForFunction(() => /^0 shown/.test(document.querySelector("#label-summary").textContent));
+    assert.equal(await labelledCount(page), labelledBefore);
+    await page.keyboard.press("u");
+    await page.waitForFunction((n) => new RegExp(`^${n} shown`).test(document.querySelector("#label-summary").textContent), world);
+    console.log(`# rejected ${world} "World" predictions in bulk, then undone`);
     await page.selectOption("#filter", "all");
     await page.click("nav .tab[data-view=map]");
 

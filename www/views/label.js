@@ -3,7 +3,8 @@
 // filter and keyboard-first labeling: 1-9 pick the n-th label, j/k or arrows move, s skip, u undo,
 // n new label, Enter opens the similar records, c compares. The filter "predicted: X" lists the
 // unlabelled records whose predicted label (www/predict.js) is X with a confidence at or above
-// a threshold, best first, and can accept them all as X at once.
+// a threshold, best first, and can accept them all as X at once, or reject them all (they
+// are not X: they leave that list, kept with the project).
 import { h, clear, append } from "../dom.js";
 import { createLabelBar } from "./labelbar.js";
 
@@ -58,12 +59,14 @@ export function createLabelView(root, app) {
   const summary = h("span", { class: "summary", id: "label-summary", "aria-live": "polite" });
   const threshold = h("input", { type: "number", id: "predict-threshold", min: 0, max: 1, step: 0.05, value: 0.7, title: "confidence: the predicted label's share of the vote of the 10 nearest labelled records" });
   const accept = h("button", { type: "button", id: "accept-predicted", class: "small" }, "Accept all shown");
+  const reject = h("button", { type: "button", id: "reject-predicted", class: "small", title: "they are not of this label: they leave this list (u undoes)" }, "Reject all shown");
   const predictRow = h(
     "div",
     { class: "toolbar predict-row", hidden: true },
     h("label", { for: "predict-threshold" }, "confidence ≥"),
     threshold,
     accept,
+    reject,
     h("span", { class: "hint", id: "predict-note" }),
   );
   let predictions = null; // while a "predicted" filter is on
@@ -123,7 +126,7 @@ export function createLabelView(root, app) {
     const t = Number(threshold.value) || 0;
     for (let i = 0; i < p.n; i++) {
       const l = p.labels[i];
-      if (predicted >= 0 && (l >= 0 || p.isCheck(i) || !predictions || predictions.label[i] !== predicted || predictions.confidence[i] < t)) continue;
+      if (predicted >= 0 && (l >= 0 || p.isCheck(i) || !predictions || predictions.label[i] !== predicted || predictions.confidence[i] < t || p.isRejected(i, predicted))) continue;
       if (f === "unlabelled" && l >= 0) continue;
       if (f === "labelled" && l < 0) continue;
       if (f.startsWith("l") && f !== "labelled" && l !== Number(f.slice(1))) continue;
@@ -155,6 +158,8 @@ export function createLabelView(root, app) {
     summary.textContent = `${order.length} shown of ${p.n} records · ${labelled} labelled in ${classes} classes`;
     accept.textContent = `Accept all ${order.length} shown`;
     accept.disabled = !order.length;
+    reject.textContent = `Reject all ${order.length} shown`;
+    reject.disabled = !order.length;
   }
   function render() {
     renderSummary();
@@ -225,6 +230,14 @@ export function createLabelView(root, app) {
     app.notify(`${n} predicted records labelled “${p.labelNames[id]}”.`);
     refilter();
   });
+  reject.addEventListener("click", () => {
+    const id = filter.value.startsWith("p") ? Number(filter.value.slice(1)) : -1;
+    if (id < 0 || !order.length) return;
+    const n = order.length;
+    p.reject([...order], id);
+    app.notify(`${n} records marked as not “${p.labelNames[id]}”: they leave its predicted list (u undoes).`);
+    refilter();
+  });
   again.addEventListener("click", refilter);
   sortSel.addEventListener("change", () => {
     p.settings.listOrder = sortSel.value;
@@ -263,7 +276,8 @@ export function createLabelView(root, app) {
       else if (k === "PageUp") move(-PAGE);
       else if (k === "u") {
         const last = p.undo();
-        if (last) {
+        if (last?.rejected) refilter();
+        else if (last) {
           const at = order.indexOf(last.indices[0]);
           if (at >= 0) cur = at;
           render();
