@@ -2,16 +2,21 @@
 // transformers.js fp32 and int8 (threads = cores, cross-origin isolated), same model, texts
 // and headless Chromium, one run; median of 3 after a warm-up; peak memory of the browser's
 // renderer (the tab and its workers) per engine; head and search timings in wasm.
-// Usage: node bench/browser.mjs [records]. The last line is machine-readable:
+// Usage: node bench/browser.mjs [records] [page records, 0: skip]. The last line is
+// machine-readable:
 // RESULT short_ratio=X long_ratio=Y q8_short_ratio=Z (ours / transformers.js: best of each on
 // short and on long records, and our int8 / its int8 on short records).
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { start, ROOT, SHARED } from "../tests/e2e/harness.mjs";
-import { parseCsv } from "../tests/e2e/flow.mjs";
+import { writeFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { parseCsv, toCsv, openPage, loadCsv, waitEmbedded } from "../tests/e2e/flow.mjs";
 
 const records = Number(process.argv[2] ?? 256);
+/** Records of the page run that measures peak memory (0: skip it). */
+const pageRecords = Number(process.argv[3] ?? 20_000);
 const repeats = 3;
 
 /** The text column of a shared CSV: its first `n` records, or its `n` longest. */
@@ -94,6 +99,27 @@ try {
   const hs = await page.evaluate(() => window.bench.headAndSearch({}));
   console.log("");
   console.log(`wasm, page thread: head applied to 20,000 x 384: ${hs.applyMs.toFixed(0)} ms (goal < 500); top-1000 search over 20,000: ${hs.searchMs.toFixed(1)} ms/query (goal < 10)`);
+
+  if (pageRecords > 0) {
+    // the page itself (index.html, int8, every worker) embedding `pageRecords` short records:
+    // peak renderer memory while it runs, and its own records/s line
+    const [, ...rows] = parseCsv(readFileSync(join(SHARED, "data", "banking77_train.csv"), "utf8"));
+    const many = Array.from({ length: pageRecords }, (_, i) => [`${rows[i % rows.length][0]}${i >= rows.length ? ` (${Math.floor(i / rows.length)})` : ""}`]);
+    const csv = join(mkdtempSync(join(tmpdir(), "simtune-bench-")), `short-${pageRecords}.csv`);
+    writeFileSync(csv, toCsv([["text"], ...many]));
+    const before = rendererMiB();
+    const [status, peak] = await withPeak(async () => {
+      const { page: app } = await openPage(context, url);
+      await loadCsv(app, csv);
+      await app.waitForSelector("#embed-text[data-state=done], #embed-text[data-state=error]", { timeout: 1_800_000 });
+      const text = await app.textContent("#embed-text");
+      await app.close();
+      return text;
+    });
+    console.log("");
+    console.log(`the page, ${pageRecords.toLocaleString("en")} short records: ${status}`);
+    console.log(`renderer memory (the tab, its workers, and this benchmark's page): ${before.toFixed(0)} MiB before, ${peak.toFixed(0)} MiB peak (goal < 1 GB for the tab)`);
+  }
 
   const best = (name, set, precision) =>
     Math.max(...rows.filter((r) => r.name === name && (!precision || r.precision === precision)).map((r) => r.sets[set].median));

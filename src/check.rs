@@ -211,13 +211,22 @@ pub fn estimate_gain(
     let mut classes: Vec<usize> = per.iter().map(|p| p.0).collect();
     classes.sort_unstable();
     classes.dedup();
+    // Per label, the intervals hold for all labels at once (Bonferroni: each at 1 - 5%/L for
+    // the L labels with an interval): with 4 labels of 5 check records, one 95% interval in
+    // five would otherwise miss by chance, and a label would be called "worse" that is not.
+    let with_interval = classes
+        .iter()
+        .filter(|&&c| per.iter().filter(|p| p.0 == c).count() >= 2)
+        .count()
+        .max(1);
     let per_class = classes
         .into_iter()
         .map(|class| {
             let g: Vec<f64> = per.iter().filter(|p| p.0 == class).map(|p| p.1).collect();
+            let q = t_quantile(1.0 - 0.025 / with_interval as f64, g.len().max(2) - 1);
             ClassGain {
                 class,
-                gain: mean_interval(&g, overall_sd.max(resolution(g.len()))),
+                gain: mean_interval_q(&g, overall_sd.max(resolution(g.len())), q),
             }
         })
         .collect();
@@ -259,6 +268,11 @@ fn sample_sd(values: &[f64]) -> f64 {
 /// Mean and Student-t 95% interval of `values` (non-empty), the standard deviation taken as
 /// at least `sd_floor`.
 fn mean_interval(values: &[f64], sd_floor: f64) -> Gain {
+    mean_interval_q(values, sd_floor, t975(values.len().max(2) - 1))
+}
+
+/// Mean and the interval mean ± q·sd/√n of `values` (non-empty), sd at least `sd_floor`.
+fn mean_interval_q(values: &[f64], sd_floor: f64, q: f64) -> Gain {
     let n = values.len();
     let mean = values.iter().sum::<f64>() / n as f64;
     if n < 2 {
@@ -269,7 +283,7 @@ fn mean_interval(values: &[f64], sd_floor: f64) -> Gain {
             high: mean,
         };
     }
-    let half = t975(n - 1) * sample_sd(values).max(sd_floor) / (n as f64).sqrt();
+    let half = q * sample_sd(values).max(sd_floor) / (n as f64).sqrt();
     // a change in precision@k lies in [-1, 1], and so does its mean
     Gain {
         checks: n,
@@ -294,6 +308,52 @@ fn t975(df: usize) -> f64 {
     let v = df.max(1) as f64;
     z + (z.powi(3) + z) / (4.0 * v)
         + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * v * v)
+}
+
+/// The `p` quantile (0.5 <= p < 1) of Student's t with `df` >= 1 degrees of freedom, by
+/// bisection on its CDF, F(x) = 1/2 + the integral of the density from 0 to x (Simpson's rule on
+/// the substitution t = tan u, which makes the heavy tail finite).
+fn t_quantile(p: f64, df: usize) -> f64 {
+    let v = df.max(1) as f64;
+    // Γ((v+1)/2) / Γ(v/2) for whole v: 1/√π at v = 1, √π/2 at v = 2, then × (v+1)/v per +2
+    let mut ratio = if df % 2 == 1 {
+        1.0 / std::f64::consts::PI.sqrt()
+    } else {
+        std::f64::consts::PI.sqrt() / 2.0
+    };
+    let mut w = if df % 2 == 1 { 1.0 } else { 2.0 };
+    while w < v {
+        ratio *= (w + 1.0) / w;
+        w += 2.0;
+    }
+    let c = ratio / (v * std::f64::consts::PI).sqrt();
+    // density in u (t = tan u, dt = sec² u du), on [0, atan x]
+    let g = |u: f64| {
+        let t = u.tan();
+        c * (1.0 + t * t / v).powf(-(v + 1.0) / 2.0) / (u.cos() * u.cos())
+    };
+    let cdf = |x: f64| {
+        let (b, n) = (x.atan(), 2000);
+        let h = b / n as f64;
+        let mut sum = g(0.0) + g(b);
+        for i in 1..n {
+            sum += g(i as f64 * h) * if i % 2 == 1 { 4.0 } else { 2.0 };
+        }
+        0.5 + sum * h / 3.0
+    };
+    let (mut lo, mut hi) = (0.0f64, 1.0f64);
+    while cdf(hi) < p && hi < 1e6 {
+        hi *= 2.0;
+    }
+    for _ in 0..60 {
+        let mid = 0.5 * (lo + hi);
+        if cdf(mid) < p {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
 }
 
 #[cfg(test)]
@@ -469,8 +529,11 @@ mod tests {
         let e = estimate_gain(&changed, &Knowledge { class, not: vec![] }, 10, None).unwrap();
         let zero = &e.per_class[0].gain;
         assert_eq!((zero.checks, zero.gain), (3, 0.0));
-        // the spread of all six checks: sd of [0, 0, 0, .2, -.2, 0] = sqrt(0.08 / 5)
-        let half = 4.303 * (0.08f64 / 5.0).sqrt() / 3f64.sqrt();
+        // the spread of all six checks: sd of [0, 0, 0, .2, -.2, 0] = sqrt(0.08 / 5); two
+        // labels with an interval: each at 1 - 2.5% / 2 (t quantile 6.205 at 2 df, not 4.303)
+        let q = t_quantile(1.0 - 0.025 / 2.0, 2);
+        assert!((q - 6.205).abs() < 2e-3, "{q}");
+        let half = q * (0.08f64 / 5.0).sqrt() / 3f64.sqrt();
         assert!(
             (zero.high - half).abs() < 1e-9 && (zero.low + half).abs() < 1e-9,
             "{zero:?}"
@@ -486,6 +549,28 @@ mod tests {
         // two checks far apart: the interval stops at the possible range
         let wide = mean_interval(&[0.9, -0.5], 0.0);
         assert_eq!((wide.low, wide.high), (-1.0, 1.0));
+    }
+
+    #[test]
+    fn t_quantiles_at_any_level() {
+        // table values of Student's t
+        for (p, df, q) in [
+            (0.975, 4, 2.776),
+            (0.975, 1, 12.706),
+            (0.995, 4, 4.604),
+            (0.995, 10, 3.169),
+            (0.9975, 2, 14.089),
+            (0.975, 30, 2.042),
+        ] {
+            assert!(
+                (t_quantile(p, df) - q).abs() < 2e-3,
+                "t({p}, {df}) = {}",
+                t_quantile(p, df)
+            );
+        }
+        for df in 1..40 {
+            assert!((t_quantile(0.975, df) - t975(df)).abs() < 2e-3, "df {df}");
+        }
     }
 
     #[test]

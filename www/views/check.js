@@ -182,7 +182,7 @@ export function createCheckView(root, app) {
 
     const { perLabel } = p.counts();
     perClass.append(
-      h("caption", {}, `Per label (check records of that label; the head was trained on the training labels counted here)`),
+      h("caption", {}, `Per label (check records of that label; the head was trained on the training labels counted here). The intervals hold for all labels together, 95% of the time: each is wider than a single label's would be.`),
       h("tr", {}, h("th", {}, "label"), h("th", {}, "training labels"), h("th", {}, "check records"), h("th", {}, `change in precision@${k}`)),
       ...estimate.per_class.map((c) =>
         h(
