@@ -129,6 +129,6 @@ if (pageRecords > 0) {
   await fresh.close();
   console.log("");
   console.log(`the page, ${pageRecords.toLocaleString("en")} short records: ${status}`);
-  console.log(`renderer memory of a fresh browser holding only the page (its tab and workers): ${before.toFixed(0)} MiB before, ${peak.toFixed(0)} MiB peak (goal < 1 GB)`);
+  console.log(`renderer memory of a fresh browser (its blank first tab, then the page's tab and workers): ${before.toFixed(0)} MiB before the page, ${peak.toFixed(0)} MiB peak; the page's share ${(peak - before).toFixed(0)} MiB (goal < 1 GB)`);
 }
 if (resultLine) console.log(resultLine);

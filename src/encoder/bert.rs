@@ -94,7 +94,9 @@ impl LayerNorm {
 /// Embeddings: LN(word[id] + token_type[0] + position[p]), p restarting at 0 per sentence.
 /// https://github.com/huggingface/transformers/blob/6eedfa6dd15dc1e22a55ae036f681914e5a0d9a1/src/transformers/models/bert/modeling_bert.py#L180
 pub struct BertEmbeddings {
-    word_embeddings: Vec<f32>,       // (vocab, hidden)
+    // (vocab, hidden), kept as the tensor read from the weights: copying its 47 MB (MiniLM)
+    // out of it would double the load's peak, and a worker's wasm memory keeps its peak
+    word_embeddings: Tensor,
     position_embeddings: Vec<f32>,   // (max_positions, hidden)
     token_type_embeddings: Vec<f32>, // (type_vocab, hidden)
     layer_norm: LayerNorm,
@@ -105,8 +107,12 @@ impl BertEmbeddings {
     pub fn load(vb: VarBuilder, config: &Config) -> LoadResult<Self> {
         let hidden = config.hidden_size;
         let table = |rows: usize, name: &str| to_vec(vb.pp(name).get((rows, hidden), "weight")?);
+        let word_embeddings = vb
+            .pp("word_embeddings")
+            .get((config.vocab_size, hidden), "weight")?
+            .contiguous()?;
         Ok(Self {
-            word_embeddings: table(config.vocab_size, "word_embeddings")?,
+            word_embeddings,
             position_embeddings: table(config.max_position_embeddings, "position_embeddings")?,
             token_type_embeddings: table(config.type_vocab_size, "token_type_embeddings")?,
             layer_norm: LayerNorm::load(hidden, config.layer_norm_eps, vb.pp("LayerNorm"))?,
@@ -117,7 +123,15 @@ impl BertEmbeddings {
     /// ids: (tokens) with sentence lengths `lens` -> (tokens, hidden)
     pub fn forward(&self, ids: &[u32], lens: &[usize]) -> Result<Vec<f32>> {
         let h = self.hidden;
-        let vocab = self.word_embeddings.len() / h.max(1);
+        let (storage, layout) = self.word_embeddings.storage_and_layout();
+        let candle_core::Storage::Cpu(cpu) = &*storage else {
+            return Err(Error::model(
+                "model.safetensors",
+                "word embeddings are not on the CPU",
+            ));
+        };
+        let word_embeddings = &cpu.as_slice::<f32>()?[layout.start_offset()..];
+        let vocab = word_embeddings.len() / h.max(1);
         let positions = self.position_embeddings.len() / h.max(1);
         if h > 0 && self.token_type_embeddings.len() < h && !ids.is_empty() {
             return Err(Error::model(
@@ -142,7 +156,7 @@ impl BertEmbeddings {
                     ));
                 }
                 let row = &mut out[(start + p) * h..(start + p + 1) * h];
-                let word = &self.word_embeddings[id * h..(id + 1) * h];
+                let word = &word_embeddings[id * h..(id + 1) * h];
                 let pos = &self.position_embeddings[p * h..(p + 1) * h];
                 for (((v, w), t), q) in row.iter_mut().zip(word).zip(token_type).zip(pos) {
                     // candle's order: (word + token_type) + position
