@@ -4,18 +4,19 @@
 //! reference to 1e-4) and on 1,000 records of each shared dataset. onnxruntime's own int8
 //! export of this model reaches min 0.988 / mean 0.991 here (issue 6).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use simtune::dataset::{load, LoadOptions};
-use simtune::encoder::{Encoder, ModelFiles, Precision};
+use simtune::encoder::{Encoder, Precision};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
 }
 
 fn encoders() -> (Encoder, Encoder) {
-    let files = ModelFiles::from_dir(&root().join("models/all-MiniLM-L6-v2"))
-        .unwrap_or_else(|e| panic!("{e} (run `npm run setup` to fetch the model)"));
+    let files = common::model_files();
     let f32 = Encoder::load_precision(&files, Precision::F32).unwrap();
     let int8 = Encoder::load_precision(&files, Precision::Int8).unwrap();
     assert_eq!(int8.info().precision, Precision::Int8);

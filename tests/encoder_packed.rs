@@ -2,18 +2,12 @@
 //! padded BertModel (`Encoder::load_reference`): the same sentence vectors within 1e-5, on
 //! a mixed-length batch from 1 to 256 tokens; plus a throughput comparison (`--ignored`).
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use simtune::encoder::{Encoder, ModelFiles};
+use std::path::Path;
 
-fn model_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("models/all-MiniLM-L6-v2")
-}
-
-fn files() -> ModelFiles {
-    ModelFiles::from_dir(&model_dir())
-        .unwrap_or_else(|e| panic!("{e} (run `npm run setup` to fetch the model)"))
-}
+use common::{max_abs_diff, model_files as files};
+use simtune::encoder::Encoder;
 
 fn encoders() -> (Encoder, Encoder) {
     let files = files();
@@ -21,14 +15,6 @@ fn encoders() -> (Encoder, Encoder) {
         Encoder::load(&files).unwrap(),
         Encoder::load_reference(&files).unwrap(),
     )
-}
-
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 #[test]

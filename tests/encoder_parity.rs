@@ -2,13 +2,12 @@
 //! every embedding component within 1e-4, whether sentences are embedded in length buckets
 //! or all together in one padded batch; plus the model-folder errors.
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use simtune::encoder::{Encoder, ModelFiles};
+use std::path::Path;
 
-fn model_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("models/all-MiniLM-L6-v2")
-}
+use common::{max_abs_diff, model_dir, model_files as files};
+use simtune::encoder::Encoder;
 
 fn reference<T: serde::de::DeserializeOwned>(name: &str) -> T {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -28,14 +27,6 @@ struct TokenRef {
 fn encoder() -> Encoder {
     Encoder::from_dir(&model_dir())
         .unwrap_or_else(|e| panic!("{e} (run `npm run setup` to fetch the model)"))
-}
-
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 #[test]
@@ -165,10 +156,6 @@ fn progress_reports_and_cancel_stops() {
     assert!(seen.windows(2).all(|w| w[0].0 < w[1].0));
     let err = enc.embed(&texts, &mut |_, _| false).err().unwrap();
     assert!(matches!(err, simtune::Error::Cancelled));
-}
-
-fn files() -> ModelFiles {
-    ModelFiles::from_dir(&model_dir()).unwrap()
 }
 
 #[test]

@@ -164,7 +164,7 @@ class App {
       console.warn("file not stored", e);
     }
     const oldTexts = p.texts;
-    const previous = p.emb ? { hashes: p.hashes, emb: p.emb, dim: p.dim, model: `${p.model.id}|${p.precision}` } : null;
+    const previous = p.emb ? { hashes: p.hashes, emb: p.emb, dim: p.dim, model: p.model.id, precision: p.precision } : null;
     p.setDataset({ file: { name, size: file.size, source }, columns, key: ds.key, texts: ds.texts, hashes: ds.hashes, labels: ds.labels });
     const imported = p.counts().labelled;
     const outcome = carry ? p.reattach(carry, oldTexts.length ? oldTexts : null) : null;
@@ -239,7 +239,7 @@ class App {
     else bar.value = value;
   }
   /** Embeds the records (or loads them from the cache). `previous` ({hashes, emb, dim,
-   * model}: the project before a new version of its file was opened) lends its embeddings
+   * model, precision}: the project before a new version of its file was opened) lends its embeddings
    * to records with the same text, so an edited file embeds only what changed. Chunks are
    * saved as they finish: a reload mid-embedding resumes where it stopped. */
   async ensureEmbeddings(previous = null) {
@@ -268,7 +268,7 @@ class App {
         part.rows.forEach((i, k) => reuse.has(i) || (reuse.set(i, [part.data, k]), resumed++));
       }
       if (run !== this.embedRun) return;
-      if (!resumed && previous?.emb && previous.model === `${p.model.id}|${p.precision}`) {
+      if (!resumed && previous?.emb && previous.model === p.model.id && previous.precision === p.precision) {
         dim = previous.dim;
         const rowsOf = recordsByKey(previous.hashes);
         for (let i = 0; i < p.n; i++) {

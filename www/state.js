@@ -98,10 +98,13 @@ export class Project extends EventTarget {
   reject(indices, id) {
     const fresh = indices.filter((i) => !this.isRejected(i, id));
     if (!fresh.length) return;
-    for (const i of fresh) (this.rejected.get(i) ?? this.rejected.set(i, new Set()).get(i)).add(id);
+    for (const i of fresh) this.markRejected(i, id);
     this.history.push({ indices: [], prev: [], rejected: { id, indices: fresh } });
     if (this.history.length > 500) this.history.shift();
     this.emit("labels");
+  }
+  markRejected(i, id) {
+    (this.rejected.get(i) ?? this.rejected.set(i, new Set()).get(i)).add(id);
   }
   isRejected(i, id) {
     return this.rejected.get(i)?.has(id) ?? false;
@@ -301,7 +304,7 @@ export class Project extends EventTarget {
     // rejected predictions follow their record's text, like labels
     for (const [h1, h2, name] of Array.isArray(saved.rejected) ? saved.rejected : []) {
       const id = this.labelId(String(name));
-      for (const i of byKey.get(`${h1},${h2}`) ?? []) if (id >= 0) (this.rejected.get(i) ?? this.rejected.set(i, new Set()).get(i)).add(id);
+      for (const i of byKey.get(`${h1},${h2}`) ?? []) if (id >= 0) this.markRejected(i, id);
     }
     const c = saved.check ?? {};
     const at = (i) => place(i, false);

@@ -82,23 +82,18 @@ export async function openSession(page, anchor, k) {
   return page.$$eval("#session-list .record", (els) => els.map((e) => Number(e.dataset.index)));
 }
 
-/** Puts embeddings computed by the CLI (`npy`, a URL the test server serves) into the page's
- * cache for the dataset at URL `csv` opened with text column "text" and no label column, so a
- * test does not wait for the browser to embed thousands of records. */
-/** Puts embeddings the CLI made (`simtune embed`, int8 by default as the page) into the
- * page's cache, as if the page had embedded `csv` itself. */
+/** Puts embeddings computed by the CLI (`npy`, a URL the test server serves; `simtune embed`
+ * makes int8 ones by default, as the page) into the page's cache for the dataset at URL `csv`
+ * opened with text column "text", so a test does not wait for the browser to embed
+ * thousands of records. */
 export async function seedEmbeddings(page, { csv, npy, precision = "int8" }) {
   await page.evaluate(
     async ({ csv, npy, precision }) => {
       const store = await import("/www/store.js");
       const { DEFAULT_MODEL } = await import("/www/model.js");
-      const { embeddingKey } = await import("/www/hash.js");
-      const { textHashes } = await import("/www/texthash.js");
-      const wasm = await import("/pkg/simtune.js");
-      await wasm.default();
+      const { textsOf, keyOf } = await import("/tests/e2e/cache.js");
       const bytes = new Uint8Array(await (await fetch(csv)).arrayBuffer());
-      const ds = wasm.loadDataset(bytes, { name: csv.split("/").pop(), text_columns: ["text"], label_column: null });
-      const key = await embeddingKey(DEFAULT_MODEL.id, precision, textHashes(ds.texts));
+      const key = await keyOf(await textsOf(bytes, csv.split("/").pop(), ["text"]), precision);
       const buf = await (await fetch(npy)).arrayBuffer();
       const major = new DataView(buf).getUint8(6);
       const at = major === 1 ? 10 : 12;

@@ -165,15 +165,8 @@ async function truth(page, ds) {
   return page.evaluate(
     async ({ gold, file }) => {
       const engine = await import("/pkg/simtune.js");
-      await engine.default();
-      const store = await import("/www/store.js");
-      const { DEFAULT_MODEL } = await import("/www/model.js");
-      const saved = await store.get("project");
-      const { embeddingKey } = await import("/www/hash.js");
-      const { textHashes } = await import("/www/texthash.js");
-      const savedFile = await store.get("file");
-      const ds = engine.loadDataset(new Uint8Array(await savedFile.blob.arrayBuffer()), { name: savedFile.name, text_columns: saved.columns.text, label_column: null });
-      const emb = await store.getEmbeddings(await embeddingKey(DEFAULT_MODEL.id, saved.settings.precision ?? "int8", textHashes(ds.texts)));
+      const { savedEmbeddings } = await import("/tests/e2e/cache.js");
+      const { saved, emb } = await savedEmbeddings();
       const raw = new engine.SearchIndex(emb.data, emb.dim);
       const tuned = raw.withHead(saved.head);
       const held = new Set(saved.check.records);

@@ -244,16 +244,8 @@ test("reloads, a dead worker and full storage lose no label, and the person is t
     const drift = await page.evaluate(async (rows) => {
       const { EngineWorker } = await import("/www/pool.js");
       const { DEFAULT_MODEL } = await import("/www/model.js");
-      const { embeddingKey } = await import("/www/hash.js");
-      const store = await import("/www/store.js");
-      const saved = await store.get("project");
-      const file = await store.get("file");
-      const wasm = await import("/pkg/simtune.js");
-      await wasm.default();
-      const { texts } = wasm.loadDataset(new Uint8Array(await file.blob.arrayBuffer()), { name: file.name, text_columns: ["text"], label_column: null });
-      const { textHashes } = await import("/www/texthash.js");
-      const precision = saved.settings.precision ?? "int8";
-      const cached = await store.getEmbeddings(await embeddingKey(DEFAULT_MODEL.id, precision, textHashes(texts)));
+      const { savedEmbeddings } = await import("/tests/e2e/cache.js");
+      const { texts, precision, emb: cached } = await savedEmbeddings();
       const w = new EngineWorker();
       await w.call("loadModel", { base: DEFAULT_MODEL.base, precision });
       const fresh = await w.call("embed", { texts: rows.map((i) => texts[i]) });

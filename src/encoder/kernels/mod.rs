@@ -12,10 +12,6 @@
 //! `QLinear::forward` takes `&self` and allocates its scratch per call, so one layer can be
 //! shared by threads that each run their own rows.
 
-// The module is self-tested; which parts of its API (references, accessors, `None`) the
-// encoder uses depends on how it is wired, so unused items are not warnings here.
-#![allow(dead_code)]
-
 mod f32;
 mod gelu;
 mod int8;
