@@ -22,6 +22,7 @@ pub mod predict;
 pub mod project;
 pub mod projection;
 pub mod pseudo_label;
+pub mod replay;
 pub mod search;
 pub mod suggest;
 pub mod texthash;

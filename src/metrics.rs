@@ -13,7 +13,7 @@ use crate::predict::{confident_labels, PREDICT_K};
 use crate::pseudo_label::{pseudo_labels, PseudoLabelConfig};
 use crate::search::{top_k, top_k_batch};
 use crate::suggest::suggest;
-use crate::train::{train, TrainConfig};
+use crate::train::{train_with_negatives, Negatives, TrainConfig};
 
 /// One label per embedding, or an error saying how many of each.
 fn check_labels(labels: usize, emb: &Embeddings) -> Result<()> {
@@ -249,6 +249,10 @@ pub enum Protocol {
     /// The page's suggestions (`suggest.rs`), 10 at a time, each batch labelled before the
     /// next is asked for.
     Suggested,
+    /// Similarity sessions as a person runs them on the page: a random record and its
+    /// `SESSION_K` nearest records; only those of the anchor's label are labelled, the
+    /// others are marked "not this label" (known negatives, used with `--negatives`).
+    SessionMatching,
 }
 
 /// Records labelled per simulated similarity session.
@@ -264,8 +268,9 @@ impl std::str::FromStr for Protocol {
             "random" => Ok(Protocol::Random),
             "session" => Ok(Protocol::Session),
             "suggested" => Ok(Protocol::Suggested),
+            "session-matching" => Ok(Protocol::SessionMatching),
             t => Err(Error::InvalidInput(format!(
-                "protocol {t:?}: use round-robin, random, session or suggested"
+                "protocol {t:?}: use round-robin, random, session, session-matching or suggested"
             ))),
         }
     }
@@ -278,6 +283,7 @@ impl std::fmt::Display for Protocol {
             Protocol::Random => "random",
             Protocol::Session => "session",
             Protocol::Suggested => "suggested",
+            Protocol::SessionMatching => "session-matching",
         })
     }
 }
@@ -291,64 +297,128 @@ pub fn pick_records(
     n: usize,
     seed: u64,
 ) -> Result<Vec<usize>> {
+    Ok(pick_with_negatives(protocol, pool, labels, n, seed)?.0)
+}
+
+/// Records labelled (in order) and (record, class) pairs marked "not this label".
+pub type Picked = (Vec<usize>, Vec<(usize, usize)>);
+
+/// [`pick_records`], and the (record, class) pairs the person marked "not this label" on
+/// the way (only `SessionMatching` marks any).
+pub fn pick_with_negatives(
+    protocol: Protocol,
+    pool: &Embeddings,
+    labels: &[usize],
+    n: usize,
+    seed: u64,
+) -> Result<Picked> {
     let n = n.min(labels.len());
     let mut rng = StdRng::seed_from_u64(seed);
-    Ok(match protocol {
-        Protocol::RoundRobin => simulated_labeling(labels, n, seed),
-        Protocol::Random => {
-            let mut all: Vec<usize> = (0..labels.len()).collect();
-            all.shuffle(&mut rng);
-            all.truncate(n);
-            all
-        }
-        Protocol::Session => {
-            let mut taken = vec![false; labels.len()];
-            let mut picked = Vec::with_capacity(n);
-            let mut order: Vec<usize> = (0..labels.len()).collect();
-            order.shuffle(&mut rng);
-            for anchor in order {
-                if picked.len() >= n {
-                    break;
-                }
-                if taken[anchor] {
-                    continue;
-                }
-                taken[anchor] = true;
-                picked.push(anchor);
-                let hits = top_k(pool, pool.row(anchor)?, SESSION_K * 4, Some(anchor))?;
-                let fresh: Vec<usize> = hits
-                    .iter()
-                    .map(|h| h.index)
-                    .filter(|&i| !taken[i])
-                    .take(SESSION_K)
-                    .collect();
-                for i in fresh {
+    Ok((
+        match protocol {
+            Protocol::RoundRobin => simulated_labeling(labels, n, seed),
+            Protocol::Random => {
+                let mut all: Vec<usize> = (0..labels.len()).collect();
+                all.shuffle(&mut rng);
+                all.truncate(n);
+                all
+            }
+            Protocol::Session => {
+                let mut taken = vec![false; labels.len()];
+                let mut picked = Vec::with_capacity(n);
+                let mut order: Vec<usize> = (0..labels.len()).collect();
+                order.shuffle(&mut rng);
+                for anchor in order {
                     if picked.len() >= n {
                         break;
                     }
-                    taken[i] = true;
+                    if taken[anchor] {
+                        continue;
+                    }
+                    taken[anchor] = true;
+                    picked.push(anchor);
+                    let hits = top_k(pool, pool.row(anchor)?, SESSION_K * 4, Some(anchor))?;
+                    let fresh: Vec<usize> = hits
+                        .iter()
+                        .map(|h| h.index)
+                        .filter(|&i| !taken[i])
+                        .take(SESSION_K)
+                        .collect();
+                    for i in fresh {
+                        if picked.len() >= n {
+                            break;
+                        }
+                        taken[i] = true;
+                        picked.push(i);
+                    }
+                }
+                picked
+            }
+            Protocol::Suggested => {
+                let mut known: Vec<Option<usize>> = vec![None; labels.len()];
+                let exclude = vec![false; labels.len()];
+                let mut picked = Vec::with_capacity(n);
+                while picked.len() < n {
+                    let batch =
+                        suggest(pool, &known, &exclude, SUGGEST_BATCH.min(n - picked.len()))?;
+                    if batch.is_empty() {
+                        break;
+                    }
+                    for s in batch {
+                        known[s.record] = Some(labels[s.record]);
+                        picked.push(s.record);
+                    }
+                }
+                picked
+            }
+            Protocol::SessionMatching => return session_matching(pool, labels, n, &mut rng),
+        },
+        Vec::new(),
+    ))
+}
+
+/// `Protocol::SessionMatching`: labels (up to `n`) and "not this label" marks.
+fn session_matching(
+    pool: &Embeddings,
+    labels: &[usize],
+    n: usize,
+    rng: &mut StdRng,
+) -> Result<Picked> {
+    let mut labelled = vec![false; labels.len()];
+    let (mut picked, mut not) = (Vec::with_capacity(n), Vec::new());
+    let mut order: Vec<usize> = (0..labels.len()).collect();
+    order.shuffle(rng);
+    for anchor in order {
+        if picked.len() >= n {
+            break;
+        }
+        if labelled[anchor] {
+            continue;
+        }
+        labelled[anchor] = true;
+        picked.push(anchor);
+        let c = labels[anchor];
+        let hits = top_k(pool, pool.row(anchor)?, SESSION_K * 4, Some(anchor))?;
+        let fresh: Vec<usize> = hits
+            .iter()
+            .map(|h| h.index)
+            .filter(|&i| !labelled[i])
+            .take(SESSION_K)
+            .collect();
+        for i in fresh {
+            if labels[i] == c {
+                if picked.len() < n {
+                    labelled[i] = true;
                     picked.push(i);
                 }
+            } else if !not.contains(&(i, c)) {
+                not.push((i, c));
             }
-            picked
         }
-        Protocol::Suggested => {
-            let mut known: Vec<Option<usize>> = vec![None; labels.len()];
-            let exclude = vec![false; labels.len()];
-            let mut picked = Vec::with_capacity(n);
-            while picked.len() < n {
-                let batch = suggest(pool, &known, &exclude, SUGGEST_BATCH.min(n - picked.len()))?;
-                if batch.is_empty() {
-                    break;
-                }
-                for s in batch {
-                    known[s.record] = Some(labels[s.record]);
-                    picked.push(s.record);
-                }
-            }
-            picked
-        }
-    })
+    }
+    // a record labelled later is no negative any more (its label says more)
+    not.retain(|&(i, _)| !labelled[i]);
+    Ok((picked, not))
 }
 
 /// What to evaluate: budgets x seeds, reporting precision@k for each k.
@@ -366,6 +436,8 @@ pub struct EvalSpec {
     pub predicted: Option<f32>,
     /// How the budget's records are picked.
     pub protocol: Protocol,
+    /// Train on the "not this label" marks the protocol makes (`SessionMatching`).
+    pub negatives: bool,
 }
 
 /// Progress of an evaluation: which run of how many is done.
@@ -413,7 +485,8 @@ pub fn evaluate(
                 Budget::Labels(n) => n,
                 Budget::All => train_labels.len(),
             };
-            let mut picked = pick_records(spec.protocol, train_pool, train_labels, n, seed)?;
+            let (mut picked, not) =
+                pick_with_negatives(spec.protocol, train_pool, train_labels, n, seed)?;
             let mut y: Vec<usize> = picked.iter().map(|&i| train_labels[i]).collect();
             if let Some(pseudo) = &spec.pseudo {
                 // only the pool's embeddings are looked at, never its other labels
@@ -439,7 +512,14 @@ pub fn evaluate(
                 ..spec.train.clone()
             };
             let start = web_time::Instant::now();
-            match train(&x, &y, &config, &mut |_| true) {
+            let not_rows: Vec<usize> = not.iter().map(|p| p.0).collect();
+            let not_classes: Vec<usize> = not.iter().map(|p| p.1).collect();
+            let not_emb = train_pool.select(&not_rows)?;
+            let negatives = (spec.negatives && !not.is_empty()).then_some(Negatives {
+                embeddings: &not_emb,
+                not: &not_classes,
+            });
+            match train_with_negatives(&x, &y, negatives, &config, &mut |_| true) {
                 Ok(out) => {
                     seconds.push(start.elapsed().as_secs_f64());
                     let tuned_eval = out.head.apply(eval_pool)?;
@@ -606,6 +686,7 @@ mod tests {
             pseudo: None,
             predicted: None,
             protocol: Protocol::RoundRobin,
+            negatives: false,
         };
         let rows = evaluate(&e, &y, &e, &y, &spec, &mut |_| {}).unwrap();
         // 3 labels over 3 classes: one record per class, the triplet loss cannot train

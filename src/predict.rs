@@ -17,13 +17,15 @@ pub struct Prediction {
     pub confidence: f32,
 }
 
-/// Predicts every row of `emb` (L2-normalised) from its `k` nearest labelled rows;
-/// `labels[i]` is row i's class, None when unlabelled.
-pub fn knn_predict(
+/// Every row's vote over classes from its `k` nearest labelled rows of `emb`
+/// (L2-normalised; `labels[i]` is row i's class, None when unlabelled): (class, share)
+/// pairs in first-vote order, the shares summing to 1 (empty when no labelled row exists).
+/// Votes are similarity-weighted; a labelled row never votes for itself.
+pub fn knn_votes(
     emb: &Embeddings,
     labels: &[Option<usize>],
     k: usize,
-) -> Result<Vec<Prediction>> {
+) -> Result<Vec<Vec<(usize, f32)>>> {
     if labels.len() != emb.rows() {
         return Err(Error::InvalidInput(format!(
             "{} labels for {} records",
@@ -35,12 +37,8 @@ pub fn knn_predict(
         return Err(Error::InvalidInput("k must be at least 1".into()));
     }
     let labelled: Vec<usize> = (0..labels.len()).filter(|&i| labels[i].is_some()).collect();
-    let none = Prediction {
-        label: None,
-        confidence: 0.0,
-    };
     if labelled.is_empty() {
-        return Ok(vec![none; emb.rows()]);
+        return Ok(vec![Vec::new(); emb.rows()]);
     }
     let pool = emb.select(&labelled)?; // (m, d)
                                        // k + 1: a labelled record finds itself first and skips it
@@ -59,12 +57,34 @@ pub fn knn_predict(
                 }
             }
             let total: f32 = votes.iter().map(|(_, v)| v).sum();
+            for (_, v) in &mut votes {
+                *v /= total;
+            }
+            votes
+        })
+        .collect())
+}
+
+/// Predicts every row of `emb` (L2-normalised) from its `k` nearest labelled rows;
+/// `labels[i]` is row i's class, None when unlabelled: the winning class of [`knn_votes`].
+pub fn knn_predict(
+    emb: &Embeddings,
+    labels: &[Option<usize>],
+    k: usize,
+) -> Result<Vec<Prediction>> {
+    let none = Prediction {
+        label: None,
+        confidence: 0.0,
+    };
+    Ok(knn_votes(emb, labels, k)?
+        .iter()
+        .map(|votes| {
             votes
                 .iter()
                 .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
                 .map_or(none, |&(c, v)| Prediction {
                     label: Some(c),
-                    confidence: v / total,
+                    confidence: v,
                 })
         })
         .collect())

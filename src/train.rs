@@ -22,7 +22,9 @@ use rand::{RngCore, SeedableRng};
 use crate::embeddings::Embeddings;
 use crate::error::{Error, Result};
 use crate::head::{SkipConnectionHead, SkipConnectionHeadConfig};
-use crate::loss::{Loss, LossKind, Mining, OnlineContrastiveLoss, SoftmaxLoss, TripletLoss};
+use crate::loss::{
+    Loss, LossKind, Mining, OnlineContrastiveLoss, SoftmaxLoss, TripletLoss, NOT_GROUP,
+};
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
@@ -161,7 +163,22 @@ pub struct TrainOutput {
     pub head: SkipConnectionHead,
     /// the loss of every step run (fewer than `steps` after an early stop)
     pub losses: Vec<f32>,
+    /// known negatives the loss used (those of a trained class, with a loss that reads them)
+    pub negatives: usize,
 }
+
+/// Records known NOT to be of a class ("not this label" in a similarity session): rows
+/// (m, dim) and, per row, the class id (of `class_ids`) it is not. The batch-hard triplet
+/// loss (the default) uses each as a negative for that class's records only (see
+/// `loss::NOT_GROUP`); every batch carries them (at most [`NEGATIVES_PER_BATCH`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Negatives<'a> {
+    pub embeddings: &'a Embeddings,
+    pub not: &'a [usize],
+}
+
+/// Known negatives added to one step's batch (a random subset beyond).
+pub const NEGATIVES_PER_BATCH: usize = 256;
 
 /// Checks that `class_ids` can train `config.loss`, with messages a person can act on.
 /// Returns the records per class.
@@ -290,6 +307,18 @@ pub fn train(
     config: &TrainConfig,
     progress: &mut dyn FnMut(Progress) -> bool,
 ) -> Result<TrainOutput> {
+    train_with_negatives(embeddings, class_ids, None, config, progress)
+}
+
+/// [`train`], with known negatives (ignored where their class has no training label, or the
+/// loss is not the batch-hard triplet).
+pub fn train_with_negatives(
+    embeddings: &Embeddings,
+    class_ids: &[usize],
+    negatives: Option<Negatives>,
+    config: &TrainConfig,
+    progress: &mut dyn FnMut(Progress) -> bool,
+) -> Result<TrainOutput> {
     let config = &config.fitted(class_ids.len());
     let counts = validate(embeddings, class_ids, config)?;
     // dense group ids 0..classes, in class-id order
@@ -340,6 +369,33 @@ pub fn train(
 
     let x = embeddings.to_tensor()?; // (rows, dim)
     let all_groups = Tensor::new(ids.as_slice(), &Device::Cpu)?; // (rows,) u32
+                                                                 // known negatives of a trained class, for a loss that reads them: (m, dim) and NOT groups
+    let negatives = match negatives {
+        Some(n) if config.loss == LossKind::Triplet => {
+            if n.embeddings.rows() != n.not.len() || n.embeddings.dim() != embeddings.dim() {
+                return Err(Error::InvalidInput(format!(
+                    "{} negative rows of dim {} for {} classes they are not (dim {} expected)",
+                    n.embeddings.rows(),
+                    n.embeddings.dim(),
+                    n.not.len(),
+                    embeddings.dim()
+                )));
+            }
+            let (rows, groups): (Vec<usize>, Vec<u32>) = n
+                .not
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| dense.get(c).map(|&g| (i, NOT_GROUP + g)))
+                .unzip();
+            (!rows.is_empty()).then(|| (n.embeddings.select(&rows), groups))
+        }
+        _ => None,
+    };
+    let negatives = match negatives {
+        Some((rows, groups)) => Some((rows?.to_tensor()?, groups)),
+        None => None,
+    };
+    let negatives_used = negatives.as_ref().map_or(0, |n| n.1.len());
     let mut batcher = Batcher::new(&ids, n_classes, config.batch_size, config.balanced_batches);
     let mut losses = Vec::with_capacity(config.steps);
     let (mut best, mut best_step) = (f32::INFINITY, 0usize);
@@ -353,6 +409,23 @@ pub fn train(
                 (
                     x.index_select(&idx, 0)?,
                     Tensor::new(picked.as_slice(), &Device::Cpu)?,
+                )
+            }
+        };
+        let (xb, groups) = match &negatives {
+            None => (xb, groups),
+            Some((xn, gn)) => {
+                // every known negative, or a random subset of NEGATIVES_PER_BATCH
+                let mut pick: Vec<u32> = (0..gn.len() as u32).collect();
+                if pick.len() > NEGATIVES_PER_BATCH {
+                    pick.shuffle(&mut rng);
+                    pick.truncate(NEGATIVES_PER_BATCH);
+                }
+                let g: Vec<u32> = pick.iter().map(|&i| gn[i as usize]).collect();
+                let idx = Tensor::new(pick.as_slice(), &Device::Cpu)?;
+                (
+                    Tensor::cat(&[&xb, &xn.index_select(&idx, 0)?], 0)?, // (batch + m, dim)
+                    Tensor::cat(&[&groups, &Tensor::new(g.as_slice(), &Device::Cpu)?], 0)?,
                 )
             }
         };
@@ -381,7 +454,11 @@ pub fn train(
             }
         }
     }
-    Ok(TrainOutput { head, losses })
+    Ok(TrainOutput {
+        head,
+        losses,
+        negatives: negatives_used,
+    })
 }
 
 #[cfg(test)]

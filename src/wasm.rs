@@ -315,13 +315,48 @@ pub fn draw_checks(labels: &[i32], count: usize, seed: u32) -> Vec<u32> {
         .collect()
 }
 
+/// The check figure's predictions for one head (`check::predict_gain`): class votes from the
+/// training labels and the predicted gain over a sample of the unlabelled records. Computed
+/// once per head, training labels and check set; every `checkGain` then uses it.
+#[wasm_bindgen]
+pub struct GainPrediction {
+    inner: check::GainPrediction,
+}
+
+/// See [`GainPrediction`]. `training`: every record's training label (-1: none; check
+/// records -1); `checks`: the check records (never in the sample).
+#[wasm_bindgen(js_name = predictGain)]
+pub fn predict_gain(
+    raw: &SearchIndex,
+    tuned: &SearchIndex,
+    training: &[i32],
+    checks: &[u32],
+    k: usize,
+) -> Result<GainPrediction, JsError> {
+    let checks: Vec<usize> = checks.iter().map(|&c| c as usize).collect();
+    let inner = check::predict_gain(
+        &raw.inner,
+        &tuned.inner,
+        &class_ids(training),
+        &checks,
+        k,
+        check::PREDICTION_SAMPLE,
+        1,
+    )
+    .map_err(js_err)?;
+    Ok(GainPrediction { inner })
+}
+
 /// The honest figure (see `check.rs`): the gain in precision@k on unlabelled records,
-/// estimated on the check records `checks`. `labels`: what is known of every record's class
-/// (-1 unknown), check records included; `not`: flat (record, class) pairs known not to
-/// hold; `per_list`: how many of the neighbours moved in (and out) are judged per check
-/// record, drawn at random (0: all). Returns `{k, overall: {checks, gain, low, high} | null,
-/// per_class, questions: [{check, record}], pending_checks, unlabelled_checks}`.
+/// estimated on the check records `checks`, sharpened by `prediction` (from `predictGain`
+/// with the same head and k). `labels`: what is known of every record's class (-1 unknown),
+/// check records included; `not`: flat (record, class) pairs known not to hold; `per_list`:
+/// how many of the neighbours moved in (and out) are judged per check record, drawn at
+/// random (0: all). Returns `{k, overall: {checks, gain, low, high} | null, per_class,
+/// questions: [{check, record}], pending_checks, unlabelled_checks, predicted: {records,
+/// weight} | null, checks_for_3_points}`.
 #[wasm_bindgen(js_name = checkGain)]
+#[allow(clippy::too_many_arguments)]
 pub fn check_gain(
     raw: &SearchIndex,
     tuned: &SearchIndex,
@@ -330,6 +365,7 @@ pub fn check_gain(
     not: &[u32],
     k: usize,
     per_list: usize,
+    prediction: &GainPrediction,
 ) -> Result<JsValue, JsError> {
     let n = raw.inner.rows();
     if labels.len() != n || !not.len().is_multiple_of(2) {
@@ -348,8 +384,9 @@ pub fn check_gain(
             .map(|p| (p[0] as usize, p[1] as usize))
             .collect(),
     };
+    let per_list = (per_list > 0).then_some(per_list);
     to_js(
-        &check::estimate_gain(&changed, &known, k, (per_list > 0).then_some(per_list))
+        &check::estimate_gain(&changed, &known, k, per_list, Some(&prediction.inner))
             .map_err(js_err)?,
     )
 }

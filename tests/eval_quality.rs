@@ -35,6 +35,7 @@ fn tuned_beats_raw_on_ag_news() {
         pseudo: None,
         predicted: None,
         protocol: Protocol::RoundRobin,
+        negatives: false,
     };
     let rows = evaluate(
         &emb.select(&train).unwrap(),

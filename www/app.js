@@ -9,7 +9,7 @@
 // check figure; a Pool of min(hardwareConcurrency, 4) module workers embeds (each reads the
 // model from the Cache API itself); one more worker trains (Cancel terminates it) and one
 // reads datasets (preview, parse, hash), so no file is ever parsed on the main thread.
-import init, { SearchIndex, defaultTrainConfig, drawChecks, checkGain, suggestRecords } from "../pkg/simtune.js";
+import init, { SearchIndex, defaultTrainConfig, drawChecks, checkGain, predictGain, suggestRecords } from "../pkg/simtune.js";
 import * as store from "./store.js";
 import { ensureCached, modelName } from "./model.js";
 import { embeddingKey } from "./hash.js";
@@ -31,6 +31,13 @@ import { createNextStep } from "./views/next.js";
 export const MAX_FILE_BYTES = 100 * 1024 * 1024;
 /** Neighbours judged per check record and direction (in / out of the top k), drawn at random. */
 const CHECK_PER_LIST = 2;
+
+/** A short signature of a label array (FNV-1a over its values): tells when labels changed. */
+function labelsSignature(labels) {
+  let h = 0x811c9dc5;
+  for (const l of labels) h = Math.imul(h ^ (l + 1), 0x01000193);
+  return (h >>> 0).toString(16);
+}
 /** How long an information notice stays. */
 const NOTICE_MS = 12_000;
 const $ = (id) => document.getElementById(id);
@@ -352,6 +359,8 @@ class App {
     this.indices.raw?.free();
     this.indices.tuned?.free();
     this.indices = { raw: null, tuned: null };
+    this.prediction?.value.free();
+    this.prediction = null;
   }
   /** The exact-search index over raw embeddings, or null while they are not ready. */
   rawIndex() {
@@ -374,8 +383,17 @@ class App {
     const tuned = this.tunedIndex();
     if (!raw || !tuned || !p.check.records.length) return null;
     const k = Math.max(1, Math.min(p.n - 1, p.settings.checkK || 10));
+    const checks = Uint32Array.from(p.check.records);
+    // the predictions depend on the head, the training labels and the check set, not on the
+    // answers: computed once for them, then reused by every answer
+    const training = p.trainingLabels();
+    const key = `${k}|${p.check.records.join(",")}|${labelsSignature(training)}`;
+    if (this.prediction?.head !== p.head || this.prediction.key !== key) {
+      this.prediction?.value.free();
+      this.prediction = { head: p.head, key, value: predictGain(raw, tuned, training, checks, k) };
+    }
     // two of the neighbours moved in, and two of those moved out, are judged per check record
-    return checkGain(raw, tuned, Uint32Array.from(p.check.records), p.knownLabels(), Uint32Array.from(p.check.not.flat()), k, CHECK_PER_LIST);
+    return checkGain(raw, tuned, checks, p.knownLabels(), Uint32Array.from(p.check.not.flat()), k, CHECK_PER_LIST, this.prediction.value);
   }
   /** The 2D map's coordinates (rows * 2, PCA) of the records `rows`, tuned by `head` when
    * given; computed in a worker. */

@@ -3,6 +3,7 @@
 //!   simtune embed  FILE [-o out.npy] [--project P]          embeddings (tuned by P's head) as a numpy (rows, dim) file
 //!   simtune eval   FILE --label-column L [--eval-file F2 | --split 0.5] --labels 25,261 --seeds 5 --k 10,39
 //!   simtune eval   FILE --label-column GOLD --project P      the truth about P's head on the records P did not label
+//!   simtune eval   FILE --label-column GOLD --check 40       the page's check replayed: its figure vs the truth
 //!   simtune train  FILE (--label-column L | --project P) [-o head.safetensors] [--project-out P2]
 //!   simtune search FILE (--query TEXT | --record N) [--head head.safetensors | --project P] [--json]
 //!   simtune check  FILE                                     what `train` would read, or what is wrong
@@ -206,9 +207,20 @@ struct EvalArgs {
     predicted_labels: Option<f32>,
     /// How the simulated person picks what to label, comma separated: round-robin (one per
     /// class in turn: knows the classes), random, session (a record and its 10 nearest),
-    /// suggested (the page's suggestions, 10 at a time).
+    /// session-matching (the same, labelling only the neighbours of the anchor's label and
+    /// marking the others "not this label"), suggested (the page's suggestions, 10 at a
+    /// time).
     #[arg(long, value_delimiter = ',', default_value = "round-robin")]
     protocol: Vec<String>,
+    /// Train on the "not this label" marks of --protocol session-matching (the page does).
+    #[arg(long)]
+    negatives: bool,
+    /// Replay the page's check on FILE: label by --protocol, set aside this many check
+    /// records, train, answer every question from the gold labels; print the page's figure
+    /// (checks alone, and with predictions) against the truth on the rest of FILE, with
+    /// --k's first value as k.
+    #[arg(long, conflicts_with_all = ["eval_file", "split", "project", "pseudo_labels", "predicted_labels"])]
+    check: Option<usize>,
     /// Also write the report as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -245,6 +257,7 @@ fn run(cli: Cli) -> Result<()> {
             );
         }
         Command::Eval(args) if args.project.is_some() => eval_project(args)?,
+        Command::Eval(args) if args.check.is_some() => eval_check(args)?,
         Command::Eval(args) => eval(args)?,
         Command::Check { file, data } => {
             let (_, ds) = read_dataset(&file, &data)?;
@@ -841,6 +854,106 @@ fn eval_project(args: EvalArgs) -> Result<()> {
     Ok(())
 }
 
+/// `eval --check N`: the page's check figure against the truth, replayed with gold labels
+/// (`simtune::replay`) for each protocol, budget and seed.
+fn eval_check(args: EvalArgs) -> Result<()> {
+    let label_column = require_label(&args.data)?.to_string();
+    let model = Model::open(&args.data)?;
+    let (ds, emb) = load_and_embed(&args.file, &args.data, &model, |ds| {
+        require_classes(ds, &args.file, &label_column)
+    })?;
+    let (rows, gold) = labelled(&ds);
+    let pool = emb.select(&rows)?;
+    let checks = args.check.unwrap_or(40);
+    let k = args.k.first().copied().unwrap_or(10);
+    let mut report = Vec::new();
+    println!(
+        "{:>12} {:>6} {:>5} {:>8} | {:>24} {:>6} | {:>24} {:>6} {:>6}",
+        "protocol",
+        "labels",
+        "seed",
+        "truth",
+        "checks only [95%]",
+        "error",
+        "with predictions [95%]",
+        "error",
+        "λ"
+    );
+    for protocol in &args.protocol {
+        let protocol: Protocol = protocol.parse()?;
+        for budget in &args.labels {
+            let labels = match budget.parse::<Budget>()? {
+                Budget::Labels(n) => n,
+                Budget::All => {
+                    bail!("--check needs numeric --labels: the rest of the file is checked")
+                }
+            };
+            let spec = simtune::replay::ReplaySpec {
+                protocol,
+                labels,
+                checks,
+                k,
+                per_list: Some(2),
+                train: args.training.config()?,
+            };
+            let mut replays = Vec::new();
+            for seed in 0..args.seeds {
+                let Some(r) = simtune::replay::replay_check(&pool, &gold, &spec, seed)? else {
+                    println!("{protocol:>12} {labels:>6} {seed:>5}  (cannot train)");
+                    continue;
+                };
+                let show = |g: &simtune::check::Gain| {
+                    format!("{:+.4} [{:+.4}, {:+.4}]", g.gain, g.low, g.high)
+                };
+                let (a, b) = (&r.checks_only, &r.with_predictions);
+                println!(
+                    "{protocol:>12} {labels:>6} {seed:>5} {:>+8.4} | {:>24} {:>+6.3} | {:>24} {:>+6.3} {:>6.2}",
+                    r.truth,
+                    show(a),
+                    a.gain - r.truth,
+                    show(b),
+                    b.gain - r.truth,
+                    r.weight
+                );
+                let mut row = serde_json::to_value(&r)?;
+                row["protocol"] = serde_json::json!(protocol);
+                report.push(row);
+                replays.push(r);
+            }
+            type Pick = fn(&simtune::replay::Replay) -> &simtune::check::Gain;
+            let picks: [(&str, Pick); 2] = [
+                ("checks only", |r| &r.checks_only),
+                ("with predictions", |r| &r.with_predictions),
+            ];
+            for (name, pick) in picks {
+                let n = replays.len().max(1) as f64;
+                let error = |r: &simtune::replay::Replay| (pick(r).gain - r.truth).abs();
+                let inside = |r: &&simtune::replay::Replay| {
+                    pick(r).low <= r.truth && r.truth <= pick(r).high
+                };
+                println!(
+                    "{protocol:>12} {labels:>6}   {name}: mean |error| {:.4}, max {:.4}, within 0.03 {}/{}, truth inside {}/{}, mean half-width {:.4}",
+                    replays.iter().map(error).sum::<f64>() / n,
+                    replays.iter().map(error).fold(0.0, f64::max),
+                    replays.iter().filter(|r| error(r) <= 0.03).count(),
+                    replays.len(),
+                    replays.iter().filter(inside).count(),
+                    replays.len(),
+                    replays.iter().map(|r| (pick(r).high - pick(r).low) / 2.0).sum::<f64>() / n,
+                );
+            }
+        }
+    }
+    if let Some(path) = &args.json {
+        std::fs::write(
+            path,
+            serde_json::to_string_pretty(&serde_json::json!({ "replays": report }))?,
+        )
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
 fn eval(args: EvalArgs) -> Result<()> {
     let label_column = require_label(&args.data)?.to_string();
     let model = Model::open(&args.data)?;
@@ -931,6 +1044,7 @@ fn eval(args: EvalArgs) -> Result<()> {
             pseudo: args.pseudo_labels.then(PseudoLabelConfig::default),
             predicted: args.predicted_labels,
             protocol,
+            negatives: args.negatives,
         };
         let runs = (spec.budgets.len() as u64) * spec.seeds;
         let bar = bar(runs, &format!("{protocol}: train+eval"));

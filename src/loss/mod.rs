@@ -95,6 +95,12 @@ impl std::str::FromStr for LossKind {
     }
 }
 
+/// Group ids from here up mark a row known only NOT to be of group `id - NOT_GROUP` ("not
+/// this label" in a similarity session): a negative for that group's anchors, never an
+/// anchor nor a positive, and no negative for any other group (it may belong to one). The
+/// batch-hard triplet loss (the default) uses such rows; the others leave them out.
+pub const NOT_GROUP: u32 = 1 << 31;
+
 /// A built loss, ready for `forward(embeddings (batch, dim), groups (batch,)) -> scalar`.
 #[derive(Debug)]
 pub enum Loss {
@@ -104,8 +110,20 @@ pub enum Loss {
 }
 
 impl Loss {
-    /// embeddings: (batch, dim) f32; groups: (batch,) u32 -> scalar
+    /// embeddings: (batch, dim) f32; groups: (batch,) u32 (see [`NOT_GROUP`]) -> scalar
     pub fn forward(&self, embeddings: &Tensor, groups: &Tensor) -> Result<Tensor> {
+        let (_, host) = check_groups(embeddings, groups)?;
+        let batch_hard = matches!(self, Loss::Triplet(l) if l.mining == Mining::Hard);
+        if !batch_hard && host.iter().any(|&g| g >= NOT_GROUP) {
+            let keep: Vec<u32> = (0..host.len() as u32)
+                .filter(|&i| host[i as usize] < NOT_GROUP)
+                .collect();
+            let keep = Tensor::new(keep.as_slice(), embeddings.device())?;
+            return self.forward(
+                &embeddings.index_select(&keep, 0)?,
+                &groups.to_dtype(DType::U32)?.index_select(&keep, 0)?,
+            );
+        }
         match self {
             Loss::Triplet(l) => l.forward(embeddings, groups),
             Loss::Softmax(l) => l.forward(embeddings, groups),
@@ -164,6 +182,35 @@ pub(crate) fn pair_masks(groups: &Tensor) -> Result<(Tensor, Tensor)> {
     let pos = (&same - eye)?;
     let neg = (1.0 - same)?;
     Ok((pos, neg))
+}
+
+/// [`pair_masks`] for a batch with rows known only NOT to be of a group (ids >= NOT_GROUP):
+/// positives among the labelled rows only; a NOT row is a negative for the anchors of its
+/// group alone; NOT rows are no anchors (weight 0 in the returned (batch,) anchor weights).
+pub(crate) fn pair_masks_with_negatives(
+    groups: &[u32],
+    device: &candle_core::Device,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    let b = groups.len();
+    let labelled = |i: usize| groups[i] < NOT_GROUP;
+    let (mut pos, mut neg) = (vec![0f32; b * b], vec![0f32; b * b]);
+    for a in (0..b).filter(|&a| labelled(a)) {
+        for j in 0..b {
+            let (ga, gj) = (groups[a], groups[j]);
+            pos[a * b + j] = f32::from(u8::from(j != a && gj == ga));
+            neg[a * b + j] = f32::from(u8::from(if labelled(j) {
+                gj != ga
+            } else {
+                gj - NOT_GROUP == ga
+            }));
+        }
+    }
+    let anchors: Vec<f32> = (0..b).map(|i| f32::from(u8::from(labelled(i)))).collect();
+    Ok((
+        Tensor::from_vec(pos, (b, b), device)?,
+        Tensor::from_vec(neg, (b, b), device)?,
+        Tensor::from_vec(anchors, b, device)?,
+    ))
 }
 
 /// Hardest positive distance per anchor, as Quaterion: max_j pos[i][j] * d[i][j] (0 when

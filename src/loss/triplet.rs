@@ -23,7 +23,10 @@
 
 use candle_core::Tensor;
 
-use super::{check_groups, cosine_distance_matrix, hardest_negative, hardest_positive, pair_masks};
+use super::{
+    check_groups, cosine_distance_matrix, hardest_negative, hardest_positive, pair_masks,
+    pair_masks_with_negatives, NOT_GROUP,
+};
 use crate::error::Result;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -59,6 +62,18 @@ impl TripletLoss {
         let (groups, host_groups) = check_groups(embeddings, groups)?;
         let dists = cosine_distance_matrix(embeddings)?; // (batch, batch)
         match self.mining {
+            Mining::Hard if host_groups.iter().any(|&g| g >= NOT_GROUP) => {
+                // rows known only NOT to be of a group: negatives for its anchors; the means
+                // run over the labelled anchors
+                let (pos, neg, anchors) =
+                    pair_masks_with_negatives(&host_groups, embeddings.device())?;
+                let count = anchors.sum_all()?; // scalar
+                let hp = hardest_positive(&dists, &pos)?; // (batch,)
+                let hn = hardest_negative(&dists, &neg)?; // (batch,)
+                let scale = (&hn * &anchors)?.sum_all()?.broadcast_div(&count)?; // scalar
+                let l = ((hp - &hn)?.broadcast_div(&scale)? + self.margin)?.relu()?; // (batch,)
+                Ok((l * anchors)?.sum_all()?.broadcast_div(&count)?)
+            }
             Mining::Hard => {
                 let (pos, neg) = pair_masks(&groups)?; // (batch, batch) each
                 let hp = hardest_positive(&dists, &pos)?; // (batch,)
@@ -149,6 +164,7 @@ impl TripletLoss {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Loss;
     use super::*;
     use candle_core::{Device, Var};
     use rand::{Rng, SeedableRng};
@@ -177,6 +193,32 @@ mod tests {
         // n: relu((0-0.5)/(2/3)+0.5) = relu(-0.25) = 0  -> mean over all 3 anchors: 1/6
         let v = value(TripletLoss::default(), &three(), &[0, 0, 1]);
         assert!((v - 1.0 / 6.0).abs() < 1e-6, "{v}");
+    }
+
+    /// `three()` plus z = (0.8, 0.6) known NOT to be of group 0: d(a,z) = 0.1, d(p,z) = 0.2.
+    /// hn = [0.1, 0.2, 0.5] (z is no negative for n, of group 1), scale = 0.8 / 3;
+    /// a: (0.5 - 0.1) / scale + 0.5 = 2; p: (0.5 - 0.2) / scale + 0.5 = 1.625; n: 0.
+    /// z is no anchor: the mean runs over a, p, n.
+    #[test]
+    fn batch_hard_with_a_known_negative_by_hand() {
+        let x = Tensor::new(&[[1f32, 0.], [0., 1.], [-1., 0.], [0.8, 0.6]], &Device::Cpu).unwrap();
+        let v = value(TripletLoss::default(), &x, &[0, 0, 1, NOT_GROUP]);
+        assert!((v - 3.625 / 3.0).abs() < 1e-5, "{v}");
+        // the same row NOT of group 1 is a negative for n only: n's hardest negative stays
+        // a or p (0.5 < d(n,z) = 0.9), so the loss is three()'s plus nothing
+        let plain = value(TripletLoss::default(), &three(), &[0, 0, 1]);
+        let v = value(TripletLoss::default(), &x, &[0, 0, 1, NOT_GROUP + 1]);
+        assert!((v - plain).abs() < 1e-6, "{v} vs {plain}");
+        // the other minings leave the row out
+        for mining in [Mining::All, Mining::SemiHard] {
+            let l = Loss::Triplet(TripletLoss::new(0.5, mining));
+            let with = l.forward(&x, &groups(&[0, 0, 1, NOT_GROUP])).unwrap();
+            let without = l.forward(&three(), &groups(&[0, 0, 1])).unwrap();
+            assert_eq!(
+                with.to_scalar::<f32>().unwrap(),
+                without.to_scalar::<f32>().unwrap()
+            );
+        }
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! What the encoder tests share: the model folder set-up fetches, and element-wise distance.
+//! What the tests share: the model folder set-up fetches, the shared data, and element-wise
+//! distance.
 // each test crate compiles this module and uses part of it
 #![allow(dead_code)]
 
@@ -23,4 +24,11 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .zip(b)
         .map(|(x, y)| (x - y).abs())
         .fold(0.0, f32::max)
+}
+
+/// A file of the shared data folder (../shared/data).
+pub fn shared_data(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data")
+        .join(file)
 }

@@ -6,8 +6,9 @@
 // the check's questions — every answer from the gold labels. The truth is the change in the
 // same-label share of the top 10 (whole dataset) of every record the person did not label,
 // computed here from the gold labels with the page's own raw and tuned embeddings. The page
-// claims "gain X, 95% interval [a, b]": the truth must lie in [a, b]. (How close X comes is
-// printed: the issue's goal of 0.03 is not reached with 40 check records — see README.)
+// claims "gain X, 95% interval [a, b]": the truth must lie in [a, b] — in at least 3 of the 4
+// replays, as a 95% interval misses 1 time in 20 (the last test). How close X comes is
+// printed: within 0.03 is out of reach of 40 check records (README, "How much better").
 //
 // The embeddings are the native CLI's (`simtune embed`, cached; the parity test shows the
 // browser's agree to 3e-7), put in the page's cache so the tab does not spend minutes
@@ -155,7 +156,7 @@ async function checkAndTrain(page, ds) {
   const perLabel = await page.$$eval("#check-classes tr[data-label]", (rows) =>
     rows.map((r) => ({ label: r.dataset.label, gain: Number(r.dataset.gain), low: Number(r.dataset.low), high: Number(r.dataset.high), checks: Number(r.dataset.checks) })),
   );
-  return { gain: Number(f.gain), low: Number(f.low), high: Number(f.high), checks: Number(f.checks), text: f.text, answered, perLabel };
+  return { gain: Number(f.gain), low: Number(f.low), high: Number(f.high), checks: Number(f.checks), weight: Number(f.weight), text: f.text, answered, perLabel };
 }
 
 /** The truth: gold same-label share of the top 10 of every record the person did not label
@@ -194,11 +195,16 @@ async function truth(page, ds) {
         const share = (idx) => idx.neighbours(i, k).indices.filter((j) => gold[j] === gold[i]).length / k;
         (onChecks[gold[i]] ??= []).push(+(share(tuned) - share(raw)).toFixed(2));
       }
-      return { raw: r / n, tuned: t / n, gain: (t - r) / n, records: n, gainOf, onChecks, file };
+      const all = Object.values(onChecks).flat();
+      const onChecksMean = all.reduce((a, b) => a + b, 0) / Math.max(1, all.length);
+      return { raw: r / n, tuned: t / n, gain: (t - r) / n, records: n, gainOf, onChecks, onChecksMean, file };
     },
     { gold: ds.gold, file: ds.file },
   );
 }
+
+/** Every replay's figure and truth, for the last test. */
+const outcomes = [];
 
 for (const [file, roundRobin] of [
   ["banking77_test.csv", 200],
@@ -224,9 +230,10 @@ for (const [file, roundRobin] of [
         console.log(
           `# ${file}, ${name}: ${labels} labels; truth on ${truthNow.records} unlabelled records ` +
             `${truthNow.raw.toFixed(4)} -> ${truthNow.tuned.toFixed(4)} (gain ${truthNow.gain.toFixed(4)}); ` +
-            `page ${est.gain.toFixed(4)} [${est.low.toFixed(4)}, ${est.high.toFixed(4)}] on ${est.checks} checks, ${est.answered} answers`,
+            `page ${est.gain.toFixed(4)} [${est.low.toFixed(4)}, ${est.high.toFixed(4)}] on ${est.checks} checks, ${est.answered} answers, predictions' weight ${est.weight.toFixed(2)}`,
         );
         console.log(`#   page says: ${est.text}`);
+        console.log(`#   the gold gain of the ${CHECKS} check records themselves (every neighbour judged): ${truthNow.onChecksMean.toFixed(4)}`);
         assert.equal(est.checks, CHECKS, "every check record counts once answered");
         // per label: the rows account for every check record, and where a label has 5 or more
         // check records its interval holds that label's truth too
@@ -237,10 +244,7 @@ for (const [file, roundRobin] of [
           assert.ok(c.low <= truth && truth <= c.high, `${name}, ${c.label}: the true gain ${truth} is outside the page's [${c.low}, ${c.high}]`);
         }
         assert.ok(est.high > est.low, `an interval, not a point: [${est.low}, ${est.high}]`);
-        assert.ok(
-          est.low <= truthNow.gain && truthNow.gain <= est.high,
-          `${name}: the true gain ${truthNow.gain} is outside the page's 95% interval [${est.low}, ${est.high}]`,
-        );
+        outcomes.push({ replay: `${file}, ${name}`, truth: truthNow.gain, ...est, inside: est.low <= truthNow.gain && truthNow.gain <= est.high });
       }
       assert.deepEqual(errors, []);
     } finally {
@@ -248,3 +252,13 @@ for (const [file, roundRobin] of [
     }
   });
 }
+
+// A 95% interval misses the truth 1 time in 20 by design, so one replay cannot test it: a
+// calibrated interval misses 2 or more of these 4 with probability 1.4%. (Its calibration
+// over 24 replays is tested natively: tests/check_calibration.rs.)
+test("the page's 95% interval holds the truth in the replays", () => {
+  assert.equal(outcomes.length, 4, "all four replays ran");
+  const missed = outcomes.filter((o) => !o.inside);
+  for (const o of missed) console.log(`# missed: ${o.replay}: truth ${o.truth.toFixed(4)} outside [${o.low.toFixed(4)}, ${o.high.toFixed(4)}]`);
+  assert.ok(missed.length <= 1, `the truth fell outside the page's interval in ${missed.length} of 4 replays: ${missed.map((o) => o.replay).join("; ")}`);
+});

@@ -27,9 +27,15 @@ export function describeEstimate(est) {
     return `The figure appears once every check record is labelled and its questions answered (step 4): ${pending} to go.`;
   }
   const o = est.overall;
+  const sharpened = est.predicted?.weight > 0;
+  const more = est.checks_for_3_points > o.checks;
   return (
     `Tuned search changes the share of same-label records in the top ${est.k} of records you have not labelled by ${describeGain(o)}, compared with raw search.` +
-    (o.low <= 0 && o.high >= 0 ? " The interval includes no change: more check records narrow it." : "")
+    (sharpened
+      ? ` It combines the check records with the labels your training labels predict for ${est.predicted.records.toLocaleString("en")} other unlabelled records (the checks correct the predictions' errors).`
+      : "") +
+    (o.low <= 0 && o.high >= 0 ? " The interval includes no change." : "") +
+    (more ? ` About ${est.checks_for_3_points.toLocaleString("en")} check records would narrow it to ±3 points.` : "")
   );
 }
 
@@ -116,7 +122,7 @@ export function createCheckView(root, app) {
     clear(perClass);
     clear(warnings);
     figure.textContent = "";
-    for (const k of ["gain", "low", "high", "checks"]) delete figure.dataset[k];
+    for (const k of ["gain", "low", "high", "checks", "weight"]) delete figure.dataset[k];
     if (!p.n || !p.emb) {
       status.textContent = p.n ? "Waiting for the embeddings." : "";
       return;
@@ -178,7 +184,7 @@ export function createCheckView(root, app) {
     const o = estimate.overall;
     if (!o || pendingChecks(estimate)) return;
     const k = estimate.k;
-    Object.assign(figure.dataset, { gain: o.gain, low: o.low, high: o.high, checks: o.checks });
+    Object.assign(figure.dataset, { gain: o.gain, low: o.low, high: o.high, checks: o.checks, weight: estimate.predicted?.weight ?? 0 });
 
     const { perLabel } = p.counts();
     perClass.append(
