@@ -393,7 +393,10 @@ class App {
       this.prediction = { head: p.head, key, value: predictGain(raw, tuned, training, checks, k) };
     }
     // two of the neighbours moved in, and two of those moved out, are judged per check record
-    return checkGain(raw, tuned, checks, p.knownLabels(), Uint32Array.from(p.check.not.flat()), k, CHECK_PER_LIST, this.prediction.value);
+    // "not this label" said anywhere (check answers, sessions, rejected predictions) answers
+    // the check's questions about that record
+    const not = Uint32Array.from([...p.check.not.flat(), ...p.rejectedPairs()]);
+    return checkGain(raw, tuned, checks, p.knownLabels(), not, k, CHECK_PER_LIST, this.prediction.value);
   }
   /** The 2D map's coordinates (rows * 2, PCA) of the records `rows`, tuned by `head` when
    * given; computed in a worker. */

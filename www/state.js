@@ -109,6 +109,11 @@ export class Project extends EventTarget {
   isRejected(i, id) {
     return this.rejected.get(i)?.has(id) ?? false;
   }
+  /** Every "record i is not label id" said outside the check (rejected predictions, "not
+   * the anchor's label" in sessions), flat: [i, id, i, id, …]. */
+  rejectedPairs() {
+    return [...this.rejected].flatMap(([i, ids]) => [...ids].flatMap((id) => [i, id]));
+  }
   undo() {
     const last = this.history.pop();
     if (!last) return null;

@@ -221,6 +221,10 @@ struct EvalArgs {
     /// --k's first value as k.
     #[arg(long, conflicts_with_all = ["eval_file", "split", "project", "pseudo_labels", "predicted_labels"])]
     check: Option<usize>,
+    /// With --check: neighbours judged per moved-in (and moved-out) list of a check record,
+    /// as the page asks (0: all of them).
+    #[arg(long, default_value_t = 2, requires = "check")]
+    per_list: usize,
     /// Also write the report as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -893,7 +897,7 @@ fn eval_check(args: EvalArgs) -> Result<()> {
                 labels,
                 checks,
                 k,
-                per_list: Some(2),
+                per_list: (args.per_list > 0).then_some(args.per_list),
                 train: args.training.config()?,
             };
             let mut replays = Vec::new();

@@ -41,7 +41,8 @@ function dataset(file) {
 const seedCache = (page, file) => seedEmbeddings(page, { csv: `/__shared/data/${file}`, npy: `/__tmp/${file.replace(/\.csv$/, ".npy")}` });
 
 /** Replay 1: `keys` records labelled from the top of the Label list, then `sessions`
- * similarity sessions of 100 on records of different labels, matching neighbours bulk-labelled. */
+ * similarity sessions of 100 on records of different labels, matching neighbours bulk-labelled
+ * and the other unlabelled ones marked "not this label". */
 async function replaySessions(page, ds, { keys = 30, sessions = 3 } = {}) {
   await page.click("nav .tab[data-view=label]");
   await page.focus("#records");
@@ -67,6 +68,15 @@ async function replaySessions(page, ds, { keys = 30, sessions = 3 } = {}) {
     assert.equal(await page.textContent("#session-selected"), `${want.filter(Boolean).length} selected`);
     await page.focus("#session-list");
     await keyLabel(page, ds.gold[a], "session");
+    // the rest, still unlabelled, marked "not the anchor's label" (r): the marks answer the
+    // check's questions about them
+    const rest = await page.$$eval("#session-list .record", (rows) => rows.map((r) => r.querySelector(".label").classList.contains("none")));
+    await page.$$eval("#session-list .record input[type=checkbox]", (boxes, pick) => boxes.forEach((b, pos) => pick[pos] && b.click()), rest);
+    await page.focus("#session-list");
+    await page.keyboard.press("r");
+    const marked = rest.filter(Boolean).length;
+    await page.waitForFunction((n) => document.querySelector("#session-share").dataset.not === String(n), marked);
+    assert.match(await page.textContent("#session-share"), new RegExp(`${marked} marked not`));
     await page.click("nav .tab[data-view=label]");
   }
   return labelledCount(page);

@@ -1,7 +1,8 @@
 // Similar: a similarity labeling session. The k nearest records of an anchor record
 // (raw or tuned space); label one by one (keys as in Label) or select many (checkboxes,
-// shift-click for a range, select all, x toggles) and label them in bulk. Shows the share
-// of the session that carries the anchor's label.
+// shift-click for a range, select all, x toggles) and label them in bulk, or mark them "not
+// the anchor's label" (r). Shows how many carry the anchor's label, how many are marked not
+// to, and how many are unlabelled. The marks answer the check's questions about them.
 import { h, clear, pct } from "../dom.js";
 import { createLabelBar } from "./labelbar.js";
 
@@ -42,10 +43,11 @@ export function createSessionView(root, app) {
       h("button", { type: "button", id: "select-all", onclick: () => selectAll() }, "Select all"),
       h("button", { type: "button", id: "select-none", onclick: () => setSel(new Set()) }, "Clear selection"),
       selInfo,
+      h("button", { type: "button", id: "session-not", onclick: () => notAnchor() }, h("kbd", {}, "r"), " not the anchor's label"),
       h("span", { class: "hint" }, "Pick a label below to label the selection (or the current row when nothing is selected)."),
     ),
     bar.el,
-    h("p", { class: "keys" }, "Keys: ", h("kbd", {}, "1–9"), " label selection / row · ", h("kbd", {}, "x"), " select row · ", h("kbd", {}, "a"), " select all · ", h("kbd", {}, "j"), "/", h("kbd", {}, "k"), " move · ", h("kbd", {}, "s"), " skip · ", h("kbd", {}, "u"), " undo · ", h("kbd", {}, "n"), " new label"),
+    h("p", { class: "keys" }, "Keys: ", h("kbd", {}, "1–9"), " label selection / row · ", h("kbd", {}, "x"), " select row · ", h("kbd", {}, "r"), " not the anchor's label · ", h("kbd", {}, "a"), " select all · ", h("kbd", {}, "j"), "/", h("kbd", {}, "k"), " move · ", h("kbd", {}, "s"), " skip · ", h("kbd", {}, "u"), " undo · ", h("kbd", {}, "n"), " new label"),
     list,
     h("button", { type: "button", id: "session-more", class: "small", onclick: () => more() }, `Show ${MORE} more`),
   );
@@ -101,6 +103,18 @@ export function createSessionView(root, app) {
       p.setLabels([hits.indices[cur]], id);
       if (cur < hits.indices.length - 1) cur++;
     }
+    render();
+    list.focus({ preventScroll: true });
+  }
+  /** Marks the selection (or the current row) as NOT of the anchor's label. */
+  function notAnchor() {
+    const id = anchor == null ? -1 : p.labels[anchor];
+    if (id < 0) return app.notify("Label the anchor first: “not this label” needs its label.", "error");
+    const rows = selected.size ? [...selected] : hits.indices.length ? [hits.indices[cur]] : [];
+    // a record labelled with the anchor's label is not "not" it: leave those alone
+    p.reject(rows.filter((i) => p.labels[i] !== id), id);
+    if (selected.size) selected = new Set();
+    else if (cur < hits.indices.length - 1) cur++;
     render();
     list.focus({ preventScroll: true });
   }
@@ -162,22 +176,25 @@ export function createSessionView(root, app) {
     }
     const aId = p.labels[anchor];
     const same = aId >= 0 ? hits.indices.filter((i) => p.labels[i] === aId).length : 0;
-    const unlabelled = hits.indices.filter((i) => p.labels[i] < 0).length;
-    const other = hits.indices.length - same - unlabelled;
+    const marked = (i) => p.labels[i] < 0 && aId >= 0 && p.isRejected(i, aId);
+    const not = hits.indices.filter(marked).length;
+    const unlabelled = hits.indices.filter((i) => p.labels[i] < 0).length - not;
+    const other = hits.indices.length - same - unlabelled - not;
     share.textContent = aId >= 0
-      ? `${same} of ${hits.indices.length} (${pct(same / Math.max(1, hits.indices.length))}) already carry “${aName}” · ${unlabelled} unlabelled · ${other} other labels`
+      ? `${same} of ${hits.indices.length} (${pct(same / Math.max(1, hits.indices.length))}) already carry “${aName}” · ${not} marked not “${aName}” · ${unlabelled} unlabelled · ${other} other labels`
       : `The anchor has no label yet: label it to see the session's share (${unlabelled} of ${hits.indices.length} neighbours unlabelled).`;
+    share.dataset.not = String(not);
     share.dataset.share = aId >= 0 ? String(same / Math.max(1, hits.indices.length)) : "";
     selInfo.textContent = `${selected.size} selected`;
     if (rows.length !== hits.indices.length || rows.some((r, pos) => r.li.dataset.index !== String(hits.indices[pos]))) build();
     rows.forEach(({ li, box, label }, pos) => {
       const i = hits.indices[pos];
-      const name = p.labelName(i);
+      const name = p.labelName(i) ?? (marked(i) ? `not “${aName}”` : null);
       li.className = `record${pos === cur ? " current" : ""}${selected.has(i) ? " selected" : ""}`;
       if (pos === cur) li.setAttribute("aria-current", "true");
       else li.removeAttribute("aria-current");
       box.checked = selected.has(i);
-      label.className = `label${name ? "" : " none"}`;
+      label.className = `label${name ? "" : " none"}${marked(i) ? " not" : ""}`;
       label.textContent = name ?? "—";
     });
     rows[cur]?.li.scrollIntoView({ block: "nearest" });
@@ -219,6 +236,7 @@ export function createSessionView(root, app) {
       else if (k === "k" || k === "ArrowUp") move(-1);
       else if (k === "x" || k === " ") hits.indices.length && toggle(cur, e.shiftKey);
       else if (k === "a") selectAll();
+      else if (k === "r") notAnchor();
       else if (k === "u") p.undo();
       else if (k === "n") bar.openNew();
       else return;
