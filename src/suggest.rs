@@ -72,6 +72,8 @@ pub fn suggest(
             }
         }
     }
+    let typical = typicality(emb)?;
+    let mode = std::env::var("SIMTUNE_SUGGEST").unwrap_or_default();
     // records per label, and the (unnormalised) mean of each label's records
     let mut classes: Vec<(usize, usize, Vec<f32>)> = Vec::new(); // (class, records, sum)
     for &l in &labelled {
@@ -133,8 +135,14 @@ pub fn suggest(
                     }
                 }
                 _ => {
+                    let score = |a: usize| match mode.as_str() {
+                        "add" => typical[a] - nearest[a],
+                        "mul" => (1.0 - nearest[a]) * typical[a],
+                        "half" => 0.5 * typical[a] - nearest[a],
+                        _ => -nearest[a],
+                    };
                     let best = open(&taken)
-                        .min_by(|&a, &b| nearest[a].total_cmp(&nearest[b]).then(a.cmp(&b)))
+                        .max_by(|&a, &b| score(a).total_cmp(&score(b)).then(b.cmp(&a)))
                         .unwrap_or(first_open);
                     Suggestion {
                         record: best,
@@ -152,6 +160,28 @@ pub fn suggest(
         out.push(pick);
     }
     Ok(out)
+}
+
+/// How typical each record is: its mean similarity to its 10 nearest records among a fixed
+/// sample of up to 1,000 (itself left out). Outliers score low.
+fn typicality(emb: &Embeddings) -> Result<Vec<f32>> {
+    let n = emb.rows();
+    let step = n.div_ceil(1000).max(1);
+    let sample: Vec<usize> = (0..n).step_by(step).collect();
+    let hits = top_k_batch(&emb.select(&sample)?, emb, 11, false)?;
+    Ok(hits
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let near: Vec<f32> = h
+                .iter()
+                .filter(|h| sample[h.index] != i)
+                .take(10)
+                .map(|h| h.score)
+                .collect();
+            near.iter().sum::<f32>() / near.len().max(1) as f32
+        })
+        .collect())
 }
 
 #[cfg(test)]

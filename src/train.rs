@@ -53,8 +53,9 @@ pub struct TrainConfig {
     pub dropout: f64,
     pub n_layers: usize,
     pub seed: u64,
-    /// stop when the step loss has not improved by more than `early_stop_min_delta` for
-    /// this many steps; None (the default) runs every step
+    /// stop when the loss (smoothed over ~10 steps) has not improved by more than
+    /// `early_stop_min_delta` for this many steps ([`EARLY_STOP_PATIENCE`] by default);
+    /// None runs every step
     pub early_stop_patience: Option<usize>,
     pub early_stop_min_delta: f64,
     /// fit the settings to the number of labels ([`TrainConfig::fitted`]); off when a person
@@ -80,12 +81,20 @@ impl Default for TrainConfig {
             dropout: 0.0,
             n_layers: 1,
             seed: 0,
-            early_stop_patience: None,
-            early_stop_min_delta: 1e-4,
+            early_stop_patience: Some(EARLY_STOP_PATIENCE),
+            early_stop_min_delta: 1e-3,
             fit_to_labels: true,
         }
     }
 }
+
+/// Steps without a fall of the smoothed loss (by 1e-3) after which training stops. Measured
+/// with `simtune eval --early-stop P` (2 seeds, Banking77 train -> test): with every label
+/// (10,003, 600 fitted steps) no early stop takes 50 s for p@10 / p@39 0.874 / 0.749; P = 60
+/// takes 16 s for 0.873 / 0.746 (the reference: 0.870 / 0.742); P = 40, 13 s for 0.871 /
+/// 0.743; P = 20, 8 s for 0.865 / 0.733. At 25-3,000 labels (Banking77, AG News) P = 20 to
+/// 60 never stops a run early: every figure is unchanged.
+pub const EARLY_STOP_PATIENCE: usize = 60;
 
 /// Most steps [`TrainConfig::fitted`] gives (10,003 labels reach 600).
 const FITTED_MAX_STEPS: usize = 600;
@@ -398,7 +407,7 @@ pub fn train_with_negatives(
     let negatives_used = negatives.as_ref().map_or(0, |n| n.1.len());
     let mut batcher = Batcher::new(&ids, n_classes, config.batch_size, config.balanced_batches);
     let mut losses = Vec::with_capacity(config.steps);
-    let (mut best, mut best_step) = (f32::INFINITY, 0usize);
+    let (mut best, mut best_step, mut smoothed) = (f32::INFINITY, 0usize, 0f32);
     for step in 1..=config.steps {
         let (xb, groups) = match batcher.next(&mut rng) {
             None => (x.clone(), all_groups.clone()),
@@ -447,8 +456,14 @@ pub fn train_with_negatives(
             return Err(Error::Cancelled);
         }
         if let Some(patience) = config.early_stop_patience {
-            if value < best - config.early_stop_min_delta as f32 {
-                (best, best_step) = (value, step);
+            // the loss smoothed over ~10 steps (a batch's loss is noisy: dropout, hard mining)
+            smoothed = if step == 1 {
+                value
+            } else {
+                0.9 * smoothed + 0.1 * value
+            };
+            if smoothed < best - config.early_stop_min_delta as f32 {
+                (best, best_step) = (smoothed, step);
             } else if step - best_step >= patience {
                 break;
             }
@@ -566,11 +581,12 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(by_hand.fitted(5000), by_hand);
-        // and training runs the fitted steps
+        // and training runs the fitted steps (without an early stop)
         let (e, y) = clusters();
         let small = TrainConfig {
             batch_size: 8,
             steps: 5,
+            early_stop_patience: None,
             ..Default::default()
         };
         let out = train(&e, &y, &small, &mut |_| true).unwrap();
@@ -677,6 +693,27 @@ mod tests {
         };
         let out = train(&e, &y, &config, &mut |_| true).unwrap();
         assert_eq!(out.losses.len(), 6);
+    }
+
+    /// By default, training stops once the loss has stopped falling: on three clean clusters
+    /// the triplet loss reaches 0 early, and 2,000 steps are not all run.
+    #[test]
+    fn stops_when_the_loss_stops_falling() {
+        let (e, y) = clusters();
+        let config = TrainConfig {
+            steps: 2000,
+            ..Default::default()
+        };
+        let out = train(&e, &y, &config, &mut |_| true).unwrap();
+        let ran = out.losses.len();
+        assert!(ran < 2000 && ran > EARLY_STOP_PATIENCE, "{ran} steps");
+        assert!(out.losses[ran - 20..].iter().all(|&l| l < 0.05), "{:?}", &out.losses[ran - 20..]);
+        // None runs every step
+        let all = TrainConfig {
+            early_stop_patience: None,
+            ..config
+        };
+        assert_eq!(train(&e, &y, &all, &mut |_| true).unwrap().losses.len(), 2000);
     }
 
     #[test]

@@ -166,6 +166,12 @@ struct TrainArgs {
     /// Class-balanced batches (every class with 2+ records in each batch).
     #[arg(long)]
     balanced: bool,
+    /// Stop when the smoothed loss has not fallen by --early-stop-delta for this many steps
+    /// (default 60; 0 runs every step).
+    #[arg(long)]
+    early_stop: Option<usize>,
+    #[arg(long, default_value_t = 1e-3)]
+    early_stop_delta: f64,
 }
 
 #[derive(Args)]
@@ -393,6 +399,10 @@ impl TrainArgs {
         if self.balanced {
             c.balanced_batches = true;
         }
+        if let Some(p) = self.early_stop {
+            c.early_stop_patience = (p > 0).then_some(p);
+        }
+        c.early_stop_min_delta = self.early_stop_delta;
         Ok(c)
     }
 }

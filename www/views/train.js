@@ -184,9 +184,12 @@ export function createTrainView(root, app) {
       });
       trained = head;
       p.setHead(head, cfg);
+      const stopped = losses.length < run.steps ? ` It stopped after ${losses.length} of ${run.steps} steps: the loss had stopped falling.` : "";
       status.textContent =
         `Head trained on ${labelled} records${added ? ` and ${added} confident predictions (≥ ${threshold})` : ""} in ${classes} classes in ${secs.toFixed(2)} s (final loss ${losses.at(-1)?.toFixed(4) ?? "–"})` +
-        (run.steps !== cfg.steps ? `; ${run.steps} steps on balanced batches, lr ${run.lr}, fitted to ${labelled} labels.` : ".");
+        (run.steps !== cfg.steps ? `; ${run.steps} steps on balanced batches, lr ${run.lr}, fitted to ${labelled} labels.` : ".") +
+        stopped;
+      status.dataset.steps = String(losses.length);
       status.dataset.state = "done";
       running = false;
       cancelBtn.hidden = true;
