@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::predict::{confident_labels, PREDICT_K};
 use crate::pseudo_label::{pseudo_labels, PseudoLabelConfig};
 use crate::search::{top_k, top_k_batch};
-use crate::suggest::suggest;
+use crate::suggest::{suggest, typicality};
 use crate::train::{train_with_negatives, Negatives, TrainConfig};
 
 /// One label per embedding, or an error saying how many of each.
@@ -357,10 +357,11 @@ pub fn pick_with_negatives(
             Protocol::Suggested => {
                 let mut known: Vec<Option<usize>> = vec![None; labels.len()];
                 let exclude = vec![false; labels.len()];
+                let typical = typicality(pool)?;
                 let mut picked = Vec::with_capacity(n);
                 while picked.len() < n {
-                    let batch =
-                        suggest(pool, &known, &exclude, SUGGEST_BATCH.min(n - picked.len()))?;
+                    let count = SUGGEST_BATCH.min(n - picked.len());
+                    let batch = suggest(pool, &typical, &known, &exclude, count)?;
                     if batch.is_empty() {
                         break;
                     }

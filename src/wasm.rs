@@ -414,7 +414,15 @@ pub fn suggest_records(
             labels.len()
         )));
     }
-    to_js(&crate::suggest::suggest(&index.inner, &class_ids(labels), &skip, count).map_err(js_err)?)
+    let typical = match index.typical.get() {
+        Some(t) => t,
+        None => {
+            let t = crate::suggest::typicality(&index.inner).map_err(js_err)?;
+            index.typical.get_or_init(|| t)
+        }
+    };
+    let ids = class_ids(labels);
+    to_js(&crate::suggest::suggest(&index.inner, typical, &ids, &skip, count).map_err(js_err)?)
 }
 
 /// Models compared on a person's labels (`metrics::labelled_agreement`): for each query
@@ -439,6 +447,8 @@ pub fn labelled_agreement(
 #[wasm_bindgen]
 pub struct SearchIndex {
     inner: Embeddings,
+    /// `suggest::typicality` of the rows, computed on the first suggestion
+    typical: std::cell::OnceCell<Vec<f32>>,
 }
 
 #[wasm_bindgen]
@@ -446,6 +456,7 @@ impl SearchIndex {
     #[wasm_bindgen(constructor)]
     pub fn new(embeddings: Vec<f32>, dim: usize) -> Result<SearchIndex, JsError> {
         Ok(Self {
+            typical: Default::default(),
             inner: Embeddings::new(embeddings, dim).map_err(js_err)?,
         })
     }
@@ -468,6 +479,7 @@ impl SearchIndex {
     pub fn with_head(&self, head: &[u8]) -> Result<SearchIndex, JsError> {
         let head = SkipConnectionHead::from_safetensors(head).map_err(js_err)?;
         Ok(Self {
+            typical: Default::default(),
             inner: head.apply(&self.inner).map_err(js_err)?,
         })
     }
