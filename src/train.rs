@@ -707,13 +707,20 @@ mod tests {
         let out = train(&e, &y, &config, &mut |_| true).unwrap();
         let ran = out.losses.len();
         assert!(ran < 2000 && ran > EARLY_STOP_PATIENCE, "{ran} steps");
-        assert!(out.losses[ran - 20..].iter().all(|&l| l < 0.05), "{:?}", &out.losses[ran - 20..]);
+        assert!(
+            out.losses[ran - 20..].iter().all(|&l| l < 0.05),
+            "{:?}",
+            &out.losses[ran - 20..]
+        );
         // None runs every step
         let all = TrainConfig {
             early_stop_patience: None,
             ..config
         };
-        assert_eq!(train(&e, &y, &all, &mut |_| true).unwrap().losses.len(), 2000);
+        assert_eq!(
+            train(&e, &y, &all, &mut |_| true).unwrap().losses.len(),
+            2000
+        );
     }
 
     #[test]
