@@ -314,68 +314,67 @@ pub fn pick_with_negatives(
 ) -> Result<Picked> {
     let n = n.min(labels.len());
     let mut rng = StdRng::seed_from_u64(seed);
-    Ok((
-        match protocol {
-            Protocol::RoundRobin => simulated_labeling(labels, n, seed),
-            Protocol::Random => {
-                let mut all: Vec<usize> = (0..labels.len()).collect();
-                all.shuffle(&mut rng);
-                all.truncate(n);
-                all
-            }
-            Protocol::Session => {
-                let mut taken = vec![false; labels.len()];
-                let mut picked = Vec::with_capacity(n);
-                let mut order: Vec<usize> = (0..labels.len()).collect();
-                order.shuffle(&mut rng);
-                for anchor in order {
+    let picked = match protocol {
+        Protocol::RoundRobin => simulated_labeling(labels, n, seed),
+        Protocol::Random => {
+            let mut all: Vec<usize> = (0..labels.len()).collect();
+            all.shuffle(&mut rng);
+            all.truncate(n);
+            all
+        }
+        Protocol::Session => {
+            let mut taken = vec![false; labels.len()];
+            let mut picked = Vec::with_capacity(n);
+            let mut order: Vec<usize> = (0..labels.len()).collect();
+            order.shuffle(&mut rng);
+            for anchor in order {
+                if picked.len() >= n {
+                    break;
+                }
+                if taken[anchor] {
+                    continue;
+                }
+                taken[anchor] = true;
+                picked.push(anchor);
+                let hits = top_k(pool, pool.row(anchor)?, SESSION_K * 4, Some(anchor))?;
+                let fresh: Vec<usize> = hits
+                    .iter()
+                    .map(|h| h.index)
+                    .filter(|&i| !taken[i])
+                    .take(SESSION_K)
+                    .collect();
+                for i in fresh {
                     if picked.len() >= n {
                         break;
                     }
-                    if taken[anchor] {
-                        continue;
-                    }
-                    taken[anchor] = true;
-                    picked.push(anchor);
-                    let hits = top_k(pool, pool.row(anchor)?, SESSION_K * 4, Some(anchor))?;
-                    let fresh: Vec<usize> = hits
-                        .iter()
-                        .map(|h| h.index)
-                        .filter(|&i| !taken[i])
-                        .take(SESSION_K)
-                        .collect();
-                    for i in fresh {
-                        if picked.len() >= n {
-                            break;
-                        }
-                        taken[i] = true;
-                        picked.push(i);
-                    }
+                    taken[i] = true;
+                    picked.push(i);
                 }
-                picked
             }
-            Protocol::Suggested => {
-                let mut known: Vec<Option<usize>> = vec![None; labels.len()];
-                let exclude = vec![false; labels.len()];
-                let typical = typicality(pool)?;
-                let mut picked = Vec::with_capacity(n);
-                while picked.len() < n {
-                    let count = SUGGEST_BATCH.min(n - picked.len());
-                    let batch = suggest(pool, &typical, &known, &exclude, count)?;
-                    if batch.is_empty() {
-                        break;
-                    }
-                    for s in batch {
-                        known[s.record] = Some(labels[s.record]);
-                        picked.push(s.record);
-                    }
+            picked
+        }
+        Protocol::Suggested => {
+            let mut known: Vec<Option<usize>> = vec![None; labels.len()];
+            let exclude = vec![false; labels.len()];
+            let typical = typicality(pool)?;
+            let mut picked = Vec::with_capacity(n);
+            while picked.len() < n {
+                let count = SUGGEST_BATCH.min(n - picked.len());
+                let batch = suggest(pool, &typical, &known, &exclude, count)?;
+                if batch.is_empty() {
+                    break;
                 }
-                picked
+                for s in batch {
+                    known[s.record] = Some(labels[s.record]);
+                    picked.push(s.record);
+                }
             }
-            Protocol::SessionMatching => return session_matching(pool, labels, n, &mut rng),
-        },
-        Vec::new(),
-    ))
+            picked
+        }
+        // the only protocol that marks "not this label"
+        Protocol::SessionMatching => return session_matching(pool, labels, n, &mut rng),
+    };
+    Ok((picked, Vec::new()))
 }
 
 /// `Protocol::SessionMatching`: labels (up to `n`) and "not this label" marks.
@@ -671,6 +670,35 @@ mod tests {
         let mut e = Embeddings::new(data, 8).unwrap();
         e.normalize();
         (e, y)
+    }
+
+    /// Sessions that label only the anchor's label: every pick shares its session anchor's
+    /// class, every mark is of another class than the one it says "not", and nothing marked
+    /// is also labelled.
+    #[test]
+    fn session_matching_labels_the_anchors_label_and_marks_the_rest() {
+        let (e, y) = clusters();
+        let (picked, not) = pick_with_negatives(Protocol::SessionMatching, &e, &y, 12, 3).unwrap();
+        assert_eq!(picked.len(), 12);
+        let mut u = picked.clone();
+        u.sort();
+        u.dedup();
+        assert_eq!(u.len(), 12, "no record twice");
+        assert!(
+            !not.is_empty(),
+            "noisy clusters: some neighbours are of other classes"
+        );
+        for &(i, c) in &not {
+            assert_ne!(y[i], c, "record {i} marked not {c}");
+            assert!(!picked.contains(&i));
+        }
+        // the other protocols mark nothing, and pick_records is the first half
+        let (rr, none) = pick_with_negatives(Protocol::RoundRobin, &e, &y, 12, 3).unwrap();
+        assert!(none.is_empty());
+        assert_eq!(
+            rr,
+            pick_records(Protocol::RoundRobin, &e, &y, 12, 3).unwrap()
+        );
     }
 
     #[test]

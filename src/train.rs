@@ -723,6 +723,41 @@ mod tests {
         );
     }
 
+    /// Known negatives reach the batch-hard triplet loss only when their class is trained
+    /// (the count says how many the loss read); other losses leave them out.
+    #[test]
+    fn known_negatives_are_used_where_they_can_be() {
+        let (e, y) = clusters();
+        // the first two records of class 5, 15 and 25 said "not" another class each
+        let rows = e.select(&[0, 8, 16]).unwrap();
+        let not = [15, 25, 99]; // 99: no such training class
+        let negatives = Negatives {
+            embeddings: &rows,
+            not: &not,
+        };
+        let config = TrainConfig {
+            steps: 5,
+            ..Default::default()
+        };
+        let out = train_with_negatives(&e, &y, Some(negatives), &config, &mut |_| true).unwrap();
+        assert_eq!(out.negatives, 2);
+        let plain = train(&e, &y, &config, &mut |_| true).unwrap();
+        assert_eq!(plain.negatives, 0);
+        assert_ne!(out.losses, plain.losses, "the negatives change the loss");
+        let softmax = TrainConfig {
+            loss: LossKind::Softmax,
+            ..config
+        };
+        let out = train_with_negatives(&e, &y, Some(negatives), &softmax, &mut |_| true).unwrap();
+        assert_eq!(out.negatives, 0);
+        // a row count that does not match its classes is an error, not a panic
+        let bad = Negatives {
+            embeddings: &rows,
+            not: &not[..2],
+        };
+        assert!(train_with_negatives(&e, &y, Some(bad), &config, &mut |_| true).is_err());
+    }
+
     #[test]
     fn config_serde_names_and_defaults() {
         let c: TrainConfig =
