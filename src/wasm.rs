@@ -153,11 +153,15 @@ pub fn default_train_config() -> Result<JsValue, JsError> {
     to_js(&TrainConfig::default())
 }
 
-/// The settings training really uses for `n_labels` labels (`TrainConfig::fitted`): the
-/// page shows their steps and logs them.
+/// The settings training really uses for `n_labels` labels in `n_classes` classes
+/// (`TrainConfig::fitted`): the page shows their steps and lr and logs them.
 #[wasm_bindgen(js_name = fitTrainConfig)]
-pub fn fit_train_config(config: JsValue, n_labels: usize) -> Result<JsValue, JsError> {
-    to_js(&parse_config(config)?.fitted(n_labels))
+pub fn fit_train_config(
+    config: JsValue,
+    n_labels: usize,
+    n_classes: usize,
+) -> Result<JsValue, JsError> {
+    to_js(&parse_config(config)?.fitted(n_labels, n_classes))
 }
 
 fn parse_config(config: JsValue) -> Result<TrainConfig, JsError> {

@@ -684,7 +684,8 @@ fn train_command(
         require_classes(&ds, &file, &label_source)?;
     }
     let (rows, y) = labelled(&ds);
-    let config = training.config()?.fitted(rows.len());
+    let classes = y.iter().collect::<std::collections::BTreeSet<_>>().len();
+    let config = training.config()?.fitted(rows.len(), classes);
     let bar = bar(config.steps as u64, "training");
     let start = Instant::now();
     let out = train::train(&emb.select(&rows)?, &y, &config, &mut |p| {

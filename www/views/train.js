@@ -150,7 +150,7 @@ export function createTrainView(root, app) {
     const cfg = config();
     const { labels, added, threshold } = trainingSet();
     const { labelled, classes } = p.counts();
-    const run = fitTrainConfig(cfg, labelled + added); // what training really runs
+    const run = fitTrainConfig(cfg, labelled + added, classes); // what training really runs
     running = true;
     refresh();
     cancelBtn.hidden = false;
@@ -187,7 +187,11 @@ export function createTrainView(root, app) {
       const stopped = losses.length < run.steps ? ` It stopped after ${losses.length} of ${run.steps} steps: the loss had stopped falling.` : "";
       status.textContent =
         `Head trained on ${labelled} records${added ? ` and ${added} confident predictions (≥ ${threshold})` : ""} in ${classes} classes in ${secs.toFixed(2)} s (final loss ${losses.at(-1)?.toFixed(4) ?? "–"})` +
-        (run.steps !== cfg.steps ? `; ${run.steps} steps on balanced batches, lr ${run.lr}, fitted to ${labelled} labels.` : ".") +
+        (run.steps !== cfg.steps
+          ? `; ${run.steps} steps on balanced batches, lr ${run.lr}, fitted to ${labelled} labels.`
+          : run.lr !== cfg.lr
+            ? `; lr ${+run.lr.toFixed(6)}, lowered for fewer than 2.5 labels per class.`
+            : ".") +
         stopped;
       status.dataset.steps = String(losses.length);
       status.dataset.state = "done";
