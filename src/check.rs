@@ -35,6 +35,18 @@ use crate::error::{Error, Result};
 use crate::predict::{knn_votes, PREDICT_K};
 use crate::search::top_k_batch;
 
+/// The records neither labelled for training nor among `checks`: the population the check
+/// estimates for.
+pub fn unlabelled_unchecked(training: &[Option<usize>], checks: &[usize]) -> Vec<bool> {
+    let mut out: Vec<bool> = training.iter().map(Option::is_none).collect();
+    for &c in checks {
+        if let Some(o) = out.get_mut(c) {
+            *o = false;
+        }
+    }
+    out
+}
+
 /// Up to `count` records drawn uniformly at random (seeded) among those with
 /// `eligible[i] == true` (the unlabelled ones), in draw order.
 pub fn draw_checks(eligible: &[bool], count: usize, seed: u64) -> Vec<usize> {
@@ -199,11 +211,7 @@ pub fn predict_gain(
             *v = vec![(c, 1.0)];
         }
     }
-    let mut eligible: Vec<bool> = training.iter().map(|l| l.is_none()).collect();
-    for &c in checks.iter().filter(|&&c| c < n) {
-        eligible[c] = false;
-    }
-    let drawn = draw_checks(&eligible, sample, seed);
+    let drawn = draw_checks(&unlabelled_unchecked(training, checks), sample, seed);
     let mut p = GainPrediction {
         votes,
         records: drawn.len(),

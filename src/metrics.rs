@@ -322,37 +322,7 @@ pub fn pick_with_negatives(
             all.truncate(n);
             all
         }
-        Protocol::Session => {
-            let mut taken = vec![false; labels.len()];
-            let mut picked = Vec::with_capacity(n);
-            let mut order: Vec<usize> = (0..labels.len()).collect();
-            order.shuffle(&mut rng);
-            for anchor in order {
-                if picked.len() >= n {
-                    break;
-                }
-                if taken[anchor] {
-                    continue;
-                }
-                taken[anchor] = true;
-                picked.push(anchor);
-                let hits = top_k(pool, pool.row(anchor)?, SESSION_K * 4, Some(anchor))?;
-                let fresh: Vec<usize> = hits
-                    .iter()
-                    .map(|h| h.index)
-                    .filter(|&i| !taken[i])
-                    .take(SESSION_K)
-                    .collect();
-                for i in fresh {
-                    if picked.len() >= n {
-                        break;
-                    }
-                    taken[i] = true;
-                    picked.push(i);
-                }
-            }
-            picked
-        }
+        Protocol::Session => return sessions(pool, labels, n, &mut rng, false),
         Protocol::Suggested => {
             let mut known: Vec<Option<usize>> = vec![None; labels.len()];
             let exclude = vec![false; labels.len()];
@@ -372,17 +342,21 @@ pub fn pick_with_negatives(
             picked
         }
         // the only protocol that marks "not this label"
-        Protocol::SessionMatching => return session_matching(pool, labels, n, &mut rng),
+        Protocol::SessionMatching => return sessions(pool, labels, n, &mut rng, true),
     };
     Ok((picked, Vec::new()))
 }
 
-/// `Protocol::SessionMatching`: labels (up to `n`) and "not this label" marks.
-fn session_matching(
+/// Similarity sessions (`Protocol::Session`, `SessionMatching` when `matching`): a random
+/// unlabelled anchor and its `SESSION_K` nearest unlabelled records, again and again, until
+/// `n` are labelled. Every neighbour is labelled, or with `matching` only those of the
+/// anchor's label, the others marked "not" it.
+fn sessions(
     pool: &Embeddings,
     labels: &[usize],
     n: usize,
     rng: &mut StdRng,
+    matching: bool,
 ) -> Result<Picked> {
     let mut labelled = vec![false; labels.len()];
     let (mut picked, mut not) = (Vec::with_capacity(n), Vec::new());
@@ -406,7 +380,7 @@ fn session_matching(
             .take(SESSION_K)
             .collect();
         for i in fresh {
-            if labels[i] == c {
+            if !matching || labels[i] == c {
                 if picked.len() < n {
                     labelled[i] = true;
                     picked.push(i);

@@ -6,8 +6,8 @@
 //! over seeds, so "how close, how often" is measured rather than assumed.
 
 use crate::check::{
-    changed_neighbours, draw_checks, estimate_gain, predict_gain, Gain, Knowledge,
-    PREDICTION_SAMPLE,
+    changed_neighbours, draw_checks, estimate_gain, predict_gain, unlabelled_unchecked, Gain,
+    Knowledge, PREDICTION_SAMPLE,
 };
 use crate::embeddings::Embeddings;
 use crate::error::{Error, Result};
@@ -96,10 +96,7 @@ pub fn replay_check(
         return Ok(None);
     };
     // the truth over every record neither labelled nor checked
-    let mut held = eligible;
-    for &c in &checks {
-        held[c] = false;
-    }
+    let held = unlabelled_unchecked(&training, &checks);
     let rest: Vec<usize> = (0..n).filter(|&i| held[i]).collect();
     let gold_opt: Vec<Option<usize>> = gold.iter().copied().map(Some).collect();
     let raw = precision_per_query(pool, &gold_opt, &rest, spec.k)?;

@@ -414,13 +414,13 @@ pub fn train_with_negatives(
                 .enumerate()
                 .filter_map(|(i, c)| dense.get(c).map(|&g| (i, NOT_GROUP + g)))
                 .unzip();
-            (!rows.is_empty()).then(|| (n.embeddings.select(&rows), groups))
+            if rows.is_empty() {
+                None
+            } else {
+                Some((n.embeddings.select(&rows)?.to_tensor()?, groups))
+            }
         }
         _ => None,
-    };
-    let negatives = match negatives {
-        Some((rows, groups)) => Some((rows?.to_tensor()?, groups)),
-        None => None,
     };
     let negatives_used = negatives.as_ref().map_or(0, |n| n.1.len());
     let mut batcher = Batcher::new(&ids, n_classes, config.batch_size, config.balanced_batches);
