@@ -328,6 +328,13 @@ pub fn pick_with_negatives(
             let exclude = vec![false; labels.len()];
             let typical = typicality(pool)?;
             let mut picked = Vec::with_capacity(n);
+            // the person's first label is a record of their choosing (seeded here), so each
+            // seed follows the suggestions down another path
+            if n > 0 {
+                let first = rand::Rng::random_range(&mut rng, 0..labels.len());
+                known[first] = Some(labels[first]);
+                picked.push(first);
+            }
             while picked.len() < n {
                 let count = SUGGEST_BATCH.min(n - picked.len());
                 let batch = suggest(pool, &typical, &known, &exclude, count)?;

@@ -397,7 +397,7 @@ pub fn check_gain(
 
 /// What to label next and why (`suggest.rs`): `count` records, never those labelled
 /// (`labels[i] >= 0`) nor excluded (`exclude`: record indices, e.g. check records).
-/// Returns `[{record, reason: {kind: "start" | "thin_label" | "uncovered", class?, records?}}]`.
+/// Returns `[{record, reason: {kind: "start" | "uncovered"}}]`.
 #[wasm_bindgen(js_name = suggestRecords)]
 pub fn suggest_records(
     index: &SearchIndex,

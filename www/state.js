@@ -138,6 +138,13 @@ export class Project extends EventTarget {
     this.check = { records: [...records], labels: new Map(), not: [] };
     this.emit("check");
   }
+  /** More check records, the answers so far kept: records drawn at random among those neither
+   * labelled nor checked extend the random sample (the union is one too). */
+  addChecks(records) {
+    const have = new Set(this.check.records);
+    this.check.records.push(...[...records].filter((r) => !have.has(r)));
+    this.emit("check");
+  }
   isCheck(i) {
     return this.check.records.includes(i);
   }

@@ -7,8 +7,10 @@
 // same-label share of the top 10 (whole dataset) of every record the person did not label,
 // computed here from the gold labels with the page's own raw and tuned embeddings. The page
 // claims "gain X, 95% interval [a, b]": the truth must lie in [a, b] — in at least 3 of the 4
-// replays, as a 95% interval misses 1 time in 20 (the last test). How close X comes is
-// printed: within 0.03 is out of reach of 40 check records (README, "How much better").
+// replays, as a 95% interval misses 1 time in 20. Within 0.03 is out of reach of 40 check
+// records (README, "How much better"); the page says how many would narrow its interval to
+// ±3 points, and each replay then adds them as advised: the figure must then be within 0.03
+// of the truth (the last test).
 //
 // The embeddings are the native CLI's (`simtune embed`, cached; the parity test shows the
 // browser's agree to 3e-7), put in the page's cache so the tab does not spend minutes
@@ -117,20 +119,18 @@ async function replayRoundRobin(page, ds, n, seed) {
   return labelledCount(page);
 }
 
-/** Check records set aside and labelled, a head trained, every question answered. */
-async function checkAndTrain(page, ds) {
-  await page.click("nav .tab[data-view=train]");
-  await page.fill("#check-count", String(CHECKS));
-  await page.click("#check-draw");
+/** Every check record waiting for a label labelled, from the gold labels. */
+async function labelChecks(page, ds) {
   await page.waitForSelector("#check-task[data-kind=label]");
   while ((await page.getAttribute("#check-task", "data-kind")) === "label") {
     const r = Number(await page.getAttribute("#check-task", "data-record"));
     await keyLabel(page, ds.gold[r], "check", "#check");
     await page.waitForFunction((r) => document.querySelector("#check-task").dataset.record !== String(r) || document.querySelector("#check-task").dataset.kind !== "label", r);
   }
-  await page.click("#train");
-  await page.waitForSelector("#train-status[data-state=done], #train-status[data-state=error]", { timeout: 180_000 });
-  assert.equal(await page.getAttribute("#train-status", "data-state"), "done", await page.textContent("#train-status"));
+}
+
+/** Every question of the check answered (y / n from the gold labels); returns how many. */
+async function answerAll(page, ds) {
   let answered = 0;
   while ((await page.getAttribute("#check-task", "data-kind")) === "question") {
     const [q, r] = await page.$eval("#check-task", (e) => [Number(e.dataset.check), Number(e.dataset.record)]);
@@ -146,6 +146,40 @@ async function checkAndTrain(page, ds) {
   }
   assert.equal(await page.getAttribute("#check-task", "data-kind"), "done");
   assert.equal(await page.getAttribute("#check-status", "data-questions"), "0");
+  return answered;
+}
+
+/** Follows the page's advice "about N check records would narrow it to ±3 points": adds the
+ * check records it proposes (the answers so far kept), labels them and answers their
+ * questions, until the page no longer asks for more (at most 8 rounds: its projection moves as the
+ * spread of more check records comes in). */
+async function narrow(page, ds) {
+  let answered = 0;
+  for (let round = 0; round < 8 && /would narrow it to ±3 points/.test(await page.textContent("#check-figure")); round++) {
+    const before = Number(await page.getAttribute("#check-figure", "data-checks"));
+    const adding = Number(await page.inputValue("#check-count"));
+    const proposed = Number((await page.textContent("#check-figure")).match(/About ([\d,]+) check records would narrow/)[1].replace(/,/g, ""));
+    // the page proposes as many more as its advice names (at most 500 at a time)
+    assert.equal(adding, Math.max(5, Math.min(500, proposed - before)), "the count field holds the advice");
+    await page.click("#check-add");
+    await page.waitForFunction((n) => Number(document.querySelector("#check-status").textContent.match(/(\d+) check records set aside/)[1]) > n, before);
+    await labelChecks(page, ds);
+    answered += await answerAll(page, ds);
+  }
+  const f = await page.$eval("#check-figure", (e) => ({ ...e.dataset, text: e.textContent }));
+  return { gain: Number(f.gain), low: Number(f.low), high: Number(f.high), checks: Number(f.checks), weight: Number(f.weight), text: f.text, answered };
+}
+
+/** Check records set aside and labelled, a head trained, every question answered. */
+async function checkAndTrain(page, ds) {
+  await page.click("nav .tab[data-view=train]");
+  await page.fill("#check-count", String(CHECKS));
+  await page.click("#check-draw");
+  await labelChecks(page, ds);
+  await page.click("#train");
+  await page.waitForSelector("#train-status[data-state=done], #train-status[data-state=error]", { timeout: 180_000 });
+  assert.equal(await page.getAttribute("#train-status", "data-state"), "done", await page.textContent("#train-status"));
+  const answered = await answerAll(page, ds);
   const f = await page.$eval("#check-figure", (e) => ({ ...e.dataset, text: e.textContent }));
   // the experiment log keeps the figure on the run whose head it measured
   const logged = await page.textContent("#experiment-log li:first-child .log-figure");
@@ -213,8 +247,10 @@ async function truth(page, ds) {
   );
 }
 
-/** Every replay's figure and truth, for the last test. */
+/** Every replay's figure and truth, for the last test: on 40 check records, and after adding
+ * as many as the page advises for ±3 points. */
 const outcomes = [];
+const narrowed = [];
 
 for (const [file, roundRobin] of [
   ["banking77_test.csv", 200],
@@ -255,6 +291,18 @@ for (const [file, roundRobin] of [
         }
         assert.ok(est.high > est.low, `an interval, not a point: [${est.low}, ${est.high}]`);
         outcomes.push({ replay: `${file}, ${name}`, truth: truthNow.gain, ...est, inside: est.low <= truthNow.gain && truthNow.gain <= est.high });
+
+        // then as the page advises: more check records until it is ±3 points
+        const t0 = Date.now();
+        const more = await narrow(page, ds);
+        const truthMore = await truth(page, ds);
+        console.log(
+          `#   narrowed as the page advises: page ${more.gain.toFixed(4)} [${more.low.toFixed(4)}, ${more.high.toFixed(4)}] on ${more.checks} checks ` +
+            `(${more.answered} more answers, ${((Date.now() - t0) / 1000).toFixed(0)} s); truth on ${truthMore.records} records ${truthMore.gain.toFixed(4)}; ` +
+            `the checks' own gold gain ${truthMore.onChecksMean.toFixed(4)}`,
+        );
+        assert.ok(!/would narrow it/.test(more.text), `the page still asks for more after 8 rounds: ${more.text}`);
+        narrowed.push({ replay: `${file}, ${name}`, truth: truthMore.gain, ...more, inside: more.low <= truthMore.gain && truthMore.gain <= more.high });
       }
       assert.deepEqual(errors, []);
     } finally {
@@ -271,4 +319,17 @@ test("the page's 95% interval holds the truth in the replays", () => {
   const missed = outcomes.filter((o) => !o.inside);
   for (const o of missed) console.log(`# missed: ${o.replay}: truth ${o.truth.toFixed(4)} outside [${o.low.toFixed(4)}, ${o.high.toFixed(4)}]`);
   assert.ok(missed.length <= 1, `the truth fell outside the page's interval in ${missed.length} of 4 replays: ${missed.map((o) => o.replay).join("; ")}`);
+});
+
+// Issue 8's goal: the page's figure within 0.03 of the true gain in every replay. 40 check
+// records cannot promise that (README); the page says how many would, and with those added
+// the figure must be within 0.03 of the truth, and its interval hold it.
+test("with the check records the page advises, its gain is within 0.03 of the truth", () => {
+  assert.equal(narrowed.length, 4, "all four replays ran");
+  for (const o of narrowed) console.log(`# ${o.replay}: page ${o.gain.toFixed(4)} [${o.low.toFixed(4)}, ${o.high.toFixed(4)}] on ${o.checks} checks; truth ${o.truth.toFixed(4)}; off by ${Math.abs(o.gain - o.truth).toFixed(4)}`);
+  for (const o of narrowed) {
+    assert.ok(o.high - o.low <= 0.061, `${o.replay}: the interval is ±3 points once the advice is followed, not [${o.low}, ${o.high}]`);
+    assert.ok(Math.abs(o.gain - o.truth) <= 0.03, `${o.replay}: the page's ${o.gain} is more than 0.03 from the true gain ${o.truth}`);
+  }
+  assert.ok(narrowed.filter((o) => !o.inside).length <= 1, "the interval holds the truth in at least 3 of 4 replays");
 });

@@ -35,8 +35,7 @@ test("suggested next: reasons, new records each round, and labels that get their
         seen.add(i);
       }
       if (round === 0) assert.match(shown[0][1], /a typical record to start with/);
-      if (round > 0) assert.ok(shown.some(([, why]) => /^likely “.+”, which has (1 record: a pair teaches the head|only \d records)$/.test(why)), shown.map((s) => s[1]).join(" | "));
-      if (round > 0) assert.ok(shown.some(([, why]) => /a region no label covers/.test(why)));
+      if (round > 0) assert.ok(shown.every(([, why]) => /a region no label covers/.test(why)), shown.map((s) => s[1]).join(" | "));
       await page.click(`#records .record[data-index="${shown[0][0]}"]`);
       await page.focus("#records");
       for (const [i] of shown) await keyLabel(page, gold[i]);

@@ -35,7 +35,7 @@ export function describeEstimate(est) {
       ? ` It combines the check records with the labels your training labels predict for ${est.predicted.records.toLocaleString("en")} other unlabelled records (the checks correct the predictions' errors).`
       : "") +
     (o.low <= 0 && o.high >= 0 ? " The interval includes no change." : "") +
-    (more ? ` About ${est.checks_for_3_points.toLocaleString("en")} check records would narrow it to ±3 points.` : "")
+    (more ? ` About ${est.checks_for_3_points.toLocaleString("en")} check records would narrow it to ±3 points (step 4 adds check records and keeps your answers).` : "")
   );
 }
 
@@ -46,6 +46,7 @@ export function createCheckView(root, app) {
 
   const count = h("input", { type: "number", id: "check-count", min: 5, max: 500, value: p.settings.checkCount });
   const drawBtn = h("button", { type: "button", id: "check-draw" }, "Set aside check records");
+  const addBtn = h("button", { type: "button", id: "check-add" }, "Add check records");
   const status = h("p", { id: "check-status", "aria-live": "polite" });
   const task = h("div", { id: "check-task", class: "check-task" });
   const figure = h("p", { id: "check-figure", class: "metrics", "aria-live": "polite" });
@@ -53,7 +54,7 @@ export function createCheckView(root, app) {
   const warnings = h("ul", { id: "check-warnings", class: "warnings" });
   const redraw = h("button", { type: "button", id: "check-redraw", class: "small" }, "Draw a new check set");
   const bar = createLabelBar(app, { idPrefix: "check", onPick: (id) => labelCheck(id) });
-  const drawRow = h("div", { class: "row", id: "check-draw-row" }, h("label", { for: "check-count" }, "check records"), count, drawBtn);
+  const drawRow = h("div", { class: "row", id: "check-draw-row" }, h("label", { for: "check-count" }, "check records"), count, drawBtn, addBtn);
 
   root.append(
     h("h2", {}, "How much better, on the records you have not labelled?"),
@@ -64,7 +65,7 @@ export function createCheckView(root, app) {
         "Instead, set aside a few records drawn at random: you label them, the head never trains on them, and after training you say, " +
         "for a few of the neighbours tuning moved in or out of each one's top 10 (at most four per record), whether they carry the same label. " +
         "The figure is the change in the share of same-label records among the top 10, with its 95% interval: the more check records, the narrower it gets. " +
-        "40 check records take about 5–10 minutes.",
+        "40 check records take about 5–10 minutes; add more at any time (your answers are kept) to narrow the figure.",
     ),
     drawRow,
     status,
@@ -101,22 +102,43 @@ export function createCheckView(root, app) {
     if (r == null) return;
     p.setCheck(p.check.records.filter((x) => x !== r));
   }
-  function draw() {
+  /** `count` records drawn at random among those neither labelled nor (when `add`) checked. */
+  function drawRecords(add) {
     const n = Math.max(5, Math.min(500, Math.round(Number(count.value) || 40)));
-    p.settings.checkCount = n;
+    if (!add) p.settings.checkCount = n;
     // reproducible: the dataset's key and how many sets were drawn before pick the seed
     p.settings.checkDraws = (p.settings.checkDraws ?? 0) + 1;
     const seed = (parseInt(String(p.datasetKey ?? "").slice(0, 7), 16) || 0) + p.settings.checkDraws;
-    const records = app.engine.drawChecks(p.trainingLabels(), n, seed);
-    if (!records.length) return app.notify("Every record is labelled: there is nothing left to check on.", "error");
+    const labels = p.trainingLabels();
+    if (add) for (const r of p.check.records) labels[r] = 0; // not eligible
+    const records = app.engine.drawChecks(labels, n, seed);
+    if (!records.length) {
+      app.notify(`Every record is labelled${add ? " or a check record" : ""}: there is nothing left to check on.`, "error");
+      return null;
+    }
+    return Array.from(records);
+  }
+  function draw() {
+    const records = drawRecords(false);
+    if (!records) return;
     undoStack = [];
-    p.setCheck(Array.from(records));
+    suggestedAdd = null;
+    p.setCheck(records);
     p.emit("settings");
   }
+  /** More check records, answers kept: the figure narrows as the sample grows. */
+  function add() {
+    const records = drawRecords(true);
+    if (!records) return;
+    p.addChecks(records);
+    p.emit("settings");
+  }
+  let suggestedAdd = null; // the count last proposed in the field (kept if the person edits it)
 
   function render() {
     const checks = p.check.records;
-    drawRow.hidden = checks.length > 0;
+    drawBtn.hidden = checks.length > 0;
+    addBtn.hidden = checks.length === 0;
     redraw.hidden = checks.length === 0;
     clear(task);
     clear(perClass);
@@ -185,6 +207,9 @@ export function createCheckView(root, app) {
     if (!o || pendingChecks(estimate)) return;
     const k = estimate.k;
     Object.assign(figure.dataset, { gain: o.gain, low: o.low, high: o.high, checks: o.checks, weight: estimate.predicted?.weight ?? 0 });
+    // propose as many more as would narrow the figure to ±3 points (at most 500 at a time)
+    const wanted = Math.min(500, (estimate.checks_for_3_points ?? 0) - checks.length);
+    if (wanted >= 1 && (suggestedAdd === null || Number(count.value) === suggestedAdd)) count.value = String((suggestedAdd = Math.max(5, wanted)));
 
     const { perLabel } = p.counts();
     perClass.append(
@@ -209,11 +234,15 @@ export function createCheckView(root, app) {
   }
 
   drawBtn.addEventListener("click", draw);
+  addBtn.addEventListener("click", add);
   redraw.addEventListener("click", () => {
     if (confirm("Draw a new set of check records? The current check records and answers are discarded.")) draw();
   });
   for (const t of ["check", "labels", "head", "embeddings", "dataset"]) p.addEventListener(t, () => !root.closest("[hidden]") && render());
-  p.addEventListener("dataset", () => (undoStack = []));
+  p.addEventListener("dataset", () => {
+    undoStack = [];
+    suggestedAdd = null;
+  });
 
   return {
     render,

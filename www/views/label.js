@@ -14,7 +14,6 @@ const SUGGEST = 10;
 
 /** Why a record is suggested, in words. */
 function reasonText(r, names) {
-  if (r.kind === "thin_label") return `likely “${names[r.class]}”, which has ${r.records === 1 ? "1 record: a pair teaches the head" : `only ${r.records} records`}`;
   if (r.kind === "uncovered") return "far from every labelled record: a region no label covers";
   return "a typical record to start with";
 }
