@@ -28,16 +28,21 @@ use crate::error::{Error, Result};
 use crate::search::top_k_batch;
 
 /// Why a record is suggested.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Reason {
     /// The first record: nearest the mean of the data.
     Start,
-    /// Far from every labelled record: a region no label covers yet.
-    Uncovered,
+    /// Far from every labelled record: a region no label covers yet. `near`: the classes of
+    /// its (up to) `NEAR_LABELS` nearest labelled records and their cosine, nearest first
+    /// (what the labels so far would guess, and how far off they are).
+    Uncovered { near: Vec<(usize, f32)> },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+/// Nearest labelled records named with an "uncovered" suggestion.
+pub const NEAR_LABELS: usize = 3;
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Suggestion {
     pub record: usize,
     pub reason: Reason,
@@ -137,7 +142,7 @@ pub fn suggest(
                 .unwrap_or(first_open);
             Suggestion {
                 record: best,
-                reason: Reason::Uncovered,
+                reason: Reason::Uncovered { near: Vec::new() },
             }
         };
         taken[pick.record] = true;
@@ -146,6 +151,24 @@ pub fn suggest(
             *near = near.max(dot(x, &r));
         }
         out.push(pick);
+    }
+    // the labels nearest each uncovered pick (one blocked product)
+    if !labelled.is_empty() && !out.is_empty() {
+        let picks: Vec<usize> = out.iter().map(|s| s.record).collect();
+        let hits = top_k_batch(
+            &emb.select(&labelled)?,
+            &emb.select(&picks)?,
+            NEAR_LABELS,
+            false,
+        )?;
+        for (s, h) in out.iter_mut().zip(hits) {
+            if let Reason::Uncovered { near } = &mut s.reason {
+                *near = h
+                    .iter()
+                    .filter_map(|h| Some((labels[labelled[h.index]]?, h.score)))
+                    .collect();
+            }
+        }
     }
     Ok(out)
 }
@@ -180,7 +203,16 @@ mod tests {
         labels[0] = Some(7);
         let t = typicality(&e).unwrap();
         let s = suggest(&e, &t, &labels, &[false; 6], 3).unwrap();
-        assert_eq!((s[0].record, s[0].reason), (5, Reason::Uncovered));
+        assert_eq!(s[0].record, 5);
+        // the far record's nearest label is record 0's, at cosine -1
+        match &s[0].reason {
+            Reason::Uncovered { near } => {
+                assert_eq!(near.len(), 1);
+                assert_eq!(near[0].0, 7);
+                assert!((near[0].1 + 1.0).abs() < 1e-5, "{near:?}");
+            }
+            r => panic!("{r:?}"),
+        }
         assert!([3, 4].contains(&s[1].record), "{s:?}");
         // excluded records are never suggested
         let mut exclude = [false; 6];
@@ -196,7 +228,7 @@ mod tests {
         let t = typicality(&e).unwrap();
         let s = suggest(&e, &t, &[None; 6], &[false; 6], 2).unwrap();
         assert_eq!(s[0].reason, Reason::Start);
-        assert_eq!(s[1].reason, Reason::Uncovered);
+        assert_eq!(s[1].reason, Reason::Uncovered { near: Vec::new() });
         assert_ne!(s[0].record, s[1].record);
         assert_eq!(
             s,

@@ -397,7 +397,8 @@ pub fn check_gain(
 
 /// What to label next and why (`suggest.rs`): `count` records, never those labelled
 /// (`labels[i] >= 0`) nor excluded (`exclude`: record indices, e.g. check records).
-/// Returns `[{record, reason: {kind: "start" | "uncovered"}}]`.
+/// Returns `[{record, reason: {kind: "start"} | {kind: "uncovered", near: [[class, cosine], ...]}}]`
+/// (`near`: the classes of its nearest labelled records, nearest first).
 #[wasm_bindgen(js_name = suggestRecords)]
 pub fn suggest_records(
     index: &SearchIndex,

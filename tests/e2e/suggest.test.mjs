@@ -35,7 +35,18 @@ test("suggested next: reasons, new records each round, and labels that get their
         seen.add(i);
       }
       if (round === 0) assert.match(shown[0][1], /a typical record to start with/);
-      if (round > 0) assert.ok(shown.every(([, why]) => /a region no label covers/.test(why)), shown.map((s) => s[1]).join(" | "));
+      if (round > 0) {
+        // each names what the labels so far would guess: its nearest labels, labels that exist
+        const names = await page.$$eval("#view-label .chip[data-label]", (els) => els.map((e) => e.dataset.label));
+        for (const [, why] of shown) {
+          const m = why.match(/^a region no label covers — (?:nearest label “(.+)”|nearest labels disagree: (.+)) \(similarity -?[\d.]+\)$/);
+          assert.ok(m, why);
+          const named = m[1] ? [m[1]] : [...m[2].matchAll(/“([^”]+)”/g)].map((x) => x[1]);
+          assert.ok(named.every((n) => names.includes(n)), `${why} names labels that exist (${names})`);
+          const sim = Number(why.match(/similarity (-?[\d.]+)\)$/)[1]);
+          assert.ok(sim >= -1 && sim <= 1, why);
+        }
+      }
       await page.click(`#records .record[data-index="${shown[0][0]}"]`);
       await page.focus("#records");
       for (const [i] of shown) await keyLabel(page, gold[i]);

@@ -14,8 +14,14 @@ const SUGGEST = 10;
 
 /** Why a record is suggested, in words. */
 function reasonText(r, names) {
-  if (r.kind === "uncovered") return "far from every labelled record: a region no label covers";
-  return "a typical record to start with";
+  if (r.kind !== "uncovered") return "a typical record to start with";
+  const near = r.near ?? [];
+  if (!near.length) return "far from every labelled record: a region no label covers";
+  // what the labels so far would guess, and how sure: the nearest labelled records
+  const [first] = near;
+  const classes = [...new Set(near.map(([c]) => `“${names[c] ?? "?"}”`))];
+  const guess = classes.length === 1 ? `nearest label ${classes[0]}` : `nearest labels disagree: ${classes.join(", ")}`;
+  return `a region no label covers — ${guess} (similarity ${first[1].toFixed(2)})`;
 }
 
 /** A seeded shuffle of 0..n (the same for a dataset on every visit): rank of each record. */
