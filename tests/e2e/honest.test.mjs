@@ -163,6 +163,8 @@ async function narrow(page, ds) {
     assert.equal(adding, Math.max(5, Math.min(500, proposed - before)), "the count field holds the advice");
     await page.click("#check-add");
     await page.waitForFunction((n) => Number(document.querySelector("#check-status").textContent.match(/(\d+) check records set aside/)[1]) > n, before);
+    // meanwhile the figure on the check records answered before still shows
+    assert.match(await page.textContent("#check-last"), new RegExp(`the figure on the first ${before} check records stands: [+−]\\d`));
     await labelChecks(page, ds);
     answered += await answerAll(page, ds);
   }

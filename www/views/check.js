@@ -123,6 +123,7 @@ export function createCheckView(root, app) {
     if (!records) return;
     undoStack = [];
     suggestedAdd = null;
+    lastFigure = null;
     p.setCheck(records);
     p.emit("settings");
   }
@@ -134,6 +135,7 @@ export function createCheckView(root, app) {
     p.emit("settings");
   }
   let suggestedAdd = null; // the count last proposed in the field (kept if the person edits it)
+  let lastFigure = null; // the last complete figure: {head, checks, text}
 
   function render() {
     const checks = p.check.records;
@@ -204,7 +206,14 @@ export function createCheckView(root, app) {
     if (!estimate) return;
     figure.textContent = describeEstimate(estimate);
     const o = estimate.overall;
-    if (!o || pendingChecks(estimate)) return;
+    if (!o || pendingChecks(estimate)) {
+      // check records added: the figure on the set answered before still stands meanwhile
+      // (it was a random sample of its own; a mean over part of the new ones would not be)
+      if (lastFigure?.head === p.head && lastFigure.checks < checks.length)
+        figure.append(h("span", { class: "hint", id: "check-last" }, ` Until then, the figure on the first ${lastFigure.checks} check records stands: ${lastFigure.text}.`));
+      return;
+    }
+    lastFigure = { head: p.head, checks: o.checks, text: describeGain(o) };
     const k = estimate.k;
     Object.assign(figure.dataset, { gain: o.gain, low: o.low, high: o.high, checks: o.checks, weight: estimate.predicted?.weight ?? 0 });
     // propose as many more as would narrow the figure to ±3 points (at most 500 at a time)
@@ -242,6 +251,7 @@ export function createCheckView(root, app) {
   p.addEventListener("dataset", () => {
     undoStack = [];
     suggestedAdd = null;
+    lastFigure = null;
   });
 
   return {
