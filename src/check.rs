@@ -394,13 +394,23 @@ pub fn estimate_gain(
     })
 }
 
-/// Check records that would make `g`'s interval ±0.03: its spread per check record
-/// (half-width · √n / t) needs n = (1.96 · spread / 0.03)² of them, at least `g.checks`
-/// when already that narrow.
+/// Check records that would make `g`'s interval ±0.03: with its spread per check record
+/// (half-width · √n / t), the fewest m for which t(m − 1) · spread / √m ≤ 0.03 — the same
+/// t quantile the interval uses, so the page stops asking exactly when it is that narrow.
+/// `g.checks` when already that narrow.
 fn checks_for_3_points(g: &Gain) -> usize {
-    let n = g.checks as f64;
-    let spread = (g.high - g.low) / 2.0 * n.sqrt() / t975(g.checks.max(2) - 1);
-    ((1.959964 * spread / 0.03).powi(2).ceil() as usize).max(g.checks)
+    let n = g.checks.max(2);
+    let spread = (g.high - g.low) / 2.0 * (n as f64).sqrt() / t975(n - 1);
+    let half = |m: usize| t975(m - 1) * spread / (m as f64).sqrt();
+    if half(n) <= 0.03 {
+        return g.checks;
+    }
+    // the normal approximation, then up to where the t quantile agrees
+    let mut m = ((1.959964 * spread / 0.03).powi(2).ceil() as usize).max(n + 1);
+    while half(m) > 0.03 {
+        m += 1;
+    }
+    m
 }
 
 /// PPI++ (see the module's doc): the checks' gains `g` and predicted gains `gh`, the
@@ -780,9 +790,18 @@ mod tests {
             high: 0.06,
         };
         let spread = 0.06 * 40f64.sqrt() / t975(39);
-        let want = (1.959964 * spread / 0.03).powi(2).ceil() as usize;
-        assert_eq!(checks_for_3_points(&g), want);
-        assert!((150..170).contains(&want), "{want}");
+        let want = checks_for_3_points(&g);
+        assert!((150..175).contains(&want), "{want}");
+        // the interval that many check records give is ±0.03, one fewer is wider
+        assert!(t975(want - 1) * spread / (want as f64).sqrt() <= 0.03);
+        assert!(t975(want - 2) * spread / ((want - 1) as f64).sqrt() > 0.03);
+        // just wider than ±0.03 on 40 (where 1.96 alone would say "enough"): more are asked
+        let just = Gain {
+            low: -0.0305,
+            high: 0.0305,
+            ..g.clone()
+        };
+        assert!(checks_for_3_points(&just) > 40);
         // already narrower: no fewer than there are
         let narrow = Gain {
             low: -0.01,

@@ -16,6 +16,7 @@ pub mod embeddings;
 pub mod encoder;
 pub mod error;
 pub mod head;
+pub mod label_names;
 pub mod loss;
 pub mod metrics;
 pub mod predict;

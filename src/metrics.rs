@@ -9,6 +9,7 @@ use rand::SeedableRng;
 
 use crate::embeddings::Embeddings;
 use crate::error::{Error, Result};
+use crate::label_names::with_label_names;
 use crate::predict::{confident_labels, PREDICT_K};
 use crate::pseudo_label::{pseudo_labels, PseudoLabelConfig};
 use crate::search::{top_k, top_k_batch};
@@ -419,6 +420,9 @@ pub struct EvalSpec {
     pub protocol: Protocol,
     /// Train on the "not this label" marks the protocol makes (`SessionMatching`).
     pub negatives: bool,
+    /// The embedded label names (row = class id), trained on as records of their labels
+    /// (`label_names.rs`).
+    pub names: Option<Embeddings>,
 }
 
 /// Progress of an evaluation: which run of how many is done.
@@ -487,7 +491,10 @@ pub fn evaluate(
                     y.push(class);
                 }
             }
-            let x = train_pool.select(&picked)?;
+            let mut x = train_pool.select(&picked)?;
+            if let Some(names) = &spec.names {
+                (x, y, _) = with_label_names(&x, &y, names)?;
+            }
             let config = TrainConfig {
                 seed,
                 ..spec.train.clone()
@@ -697,6 +704,7 @@ mod tests {
             predicted: None,
             protocol: Protocol::RoundRobin,
             negatives: false,
+            names: None,
         };
         let rows = evaluate(&e, &y, &e, &y, &spec, &mut |_| {}).unwrap();
         // 3 labels over 3 classes: one record per class, the triplet loss cannot train

@@ -10,6 +10,7 @@ use crate::dataset::{self, LoadOptions};
 use crate::embeddings::Embeddings;
 use crate::encoder::{Encoder, ModelFiles, Precision};
 use crate::head::SkipConnectionHead;
+use crate::label_names::with_label_names;
 use crate::predict;
 use crate::search;
 use crate::train::{self, TrainConfig};
@@ -173,8 +174,10 @@ fn parse_config(config: JsValue) -> Result<TrainConfig, JsError> {
 }
 
 /// Trains a head on the labelled rows (`labels[i] >= 0`) of `embeddings` (n x dim).
-/// `progress(step, loss)` after each step; returning false cancels. Returns the head as
-/// safetensors bytes (see `head.rs` for the tensor names).
+/// `progress(step, loss)` after each step; returning false cancels. `label_names` (one row
+/// per label id, embedded like the records) are trained on as records of their labels where
+/// they lie nearest them (`label_names.rs`). Returns the head as safetensors bytes (see
+/// `head.rs` for the tensor names).
 #[wasm_bindgen(js_name = trainHead)]
 pub fn train_head(
     embeddings: Vec<f32>,
@@ -182,8 +185,37 @@ pub fn train_head(
     labels: &[i32],
     config: JsValue,
     progress: Option<Function>,
+    label_names: Option<Vec<f32>>,
 ) -> Result<Vec<u8>, JsError> {
     let config = parse_config(config)?;
+    let (x, y, _) = training_set(embeddings, dim, labels, label_names)?;
+    let out = train::train(&x, &y, &config, &mut |p| {
+        report(&progress, p.step as f64, p.loss as f64)
+    })
+    .map_err(js_err)?;
+    out.head.to_safetensors().map_err(js_err)
+}
+
+/// How many label names `trainHead` trains on as records of their labels (those nearest
+/// their label's records, `label_names.rs`).
+#[wasm_bindgen(js_name = labelNamesJoined)]
+pub fn label_names_joined(
+    embeddings: Vec<f32>,
+    dim: usize,
+    labels: &[i32],
+    label_names: Vec<f32>,
+) -> Result<usize, JsError> {
+    Ok(training_set(embeddings, dim, labels, Some(label_names))?.2)
+}
+
+/// The labelled rows of `embeddings` (n x dim) and their classes (`labels[i]` >= 0), with
+/// the label names (one row per label id) that join them, and how many joined.
+fn training_set(
+    embeddings: Vec<f32>,
+    dim: usize,
+    labels: &[i32],
+    label_names: Option<Vec<f32>>,
+) -> Result<(Embeddings, Vec<usize>, usize), JsError> {
     let all = Embeddings::new(embeddings, dim).map_err(js_err)?;
     let ids = class_ids(labels);
     if ids.len() != all.rows() {
@@ -195,11 +227,14 @@ pub fn train_head(
     }
     let rows: Vec<usize> = (0..ids.len()).filter(|&i| ids[i].is_some()).collect();
     let y: Vec<usize> = rows.iter().filter_map(|&i| ids[i]).collect();
-    let out = train::train(&all.select(&rows).map_err(js_err)?, &y, &config, &mut |p| {
-        report(&progress, p.step as f64, p.loss as f64)
-    })
-    .map_err(js_err)?;
-    out.head.to_safetensors().map_err(js_err)
+    let x = all.select(&rows).map_err(js_err)?;
+    match label_names {
+        Some(names) => {
+            let names = Embeddings::new(names, dim).map_err(js_err)?;
+            with_label_names(&x, &y, &names).map_err(js_err)
+        }
+        None => Ok((x, y, 0)),
+    }
 }
 
 /// Checks a head (safetensors bytes, e.g. from an imported project file): its input

@@ -36,6 +36,7 @@ fn tuned_beats_raw_on_ag_news() {
         predicted: None,
         protocol: Protocol::RoundRobin,
         negatives: false,
+        names: None,
     };
     let rows = evaluate(
         &emb.select(&train).unwrap(),

@@ -376,6 +376,19 @@ class App {
     this.indices.tuned ??= raw.withHead(this.project.head);
     return this.indices.tuned;
   }
+  /** The label names embedded like the records (one row per label id, "card_arrival" read
+   * as "card arrival"), for training on them as records of their labels (src/label_names.rs);
+   * kept until the names, the model or its precision change. */
+  async labelNameEmbeddings(onStatus) {
+    const p = this.project;
+    const texts = p.labelNames.map((n) => n.replace(/[_-]/g, " "));
+    const key = `${p.model.id}|${p.precision}|${texts.join("\u0000")}`;
+    if (this.names?.key === key) return this.names.emb;
+    const { dim } = await this.ensureModel(onStatus);
+    const emb = await this.pool.embed(texts, dim, () => {});
+    this.names = { key, emb };
+    return emb;
+  }
   /** The check figure (src/check.rs) for the current head, or null without one. */
   checkEstimate() {
     const p = this.project;

@@ -87,10 +87,17 @@ const ops = {
     const xy = pca2d(emb, dim, head ?? undefined);
     return [xy, [xy.buffer]];
   },
-  train({ emb, dim, labels, config }, progress) {
-    const head = trainHead(emb, dim, labels, config, (step, loss) => {
-      progress([step, loss]);
-    });
+  train({ emb, dim, labels, config, names }, progress) {
+    const head = trainHead(
+      emb,
+      dim,
+      labels,
+      config,
+      (step, loss) => {
+        progress([step, loss]);
+      },
+      names ?? undefined,
+    );
     return [head, [head.buffer]];
   },
 };

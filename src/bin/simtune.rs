@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 
 use simtune::dataset::{self, Dataset, LoadOptions};
 use simtune::encoder::{Encoder, ModelFiles, Precision};
+use simtune::label_names::with_label_names;
 use simtune::metrics::{self, Budget, EvalSpec, Protocol};
 use simtune::project::{Project, Records};
 use simtune::pseudo_label::PseudoLabelConfig;
@@ -172,6 +173,10 @@ struct TrainArgs {
     early_stop: Option<usize>,
     #[arg(long, default_value_t = 1e-3)]
     early_stop_delta: f64,
+    /// Do not train on the label names (by default each label's name, embedded, is one more
+    /// record of it when it lies nearest that label's records).
+    #[arg(long)]
+    no_label_names: bool,
 }
 
 #[derive(Args)]
@@ -415,6 +420,18 @@ fn require_label(data: &DataArgs) -> Result<&str> {
 }
 
 /// Indices of labelled records and their class ids.
+/// Each class name embedded as a record would be ("card_arrival" read as "card arrival"),
+/// one row per class: what `label_names::with_label_names` trains on.
+fn embed_label_names(model: &Model, classes: &[String]) -> Result<Embeddings> {
+    let texts: Vec<String> = classes.iter().map(|c| label_text(c)).collect();
+    Ok(model.encoder()?.embed(&texts, &mut |_, _| true)?)
+}
+
+/// A label name as text: '_' and '-' read as spaces.
+fn label_text(name: &str) -> String {
+    name.replace(['_', '-'], " ")
+}
+
 fn labelled(ds: &Dataset) -> (Vec<usize>, Vec<usize>) {
     ds.class_ids()
         .into_iter()
@@ -686,9 +703,17 @@ fn train_command(
     let (rows, y) = labelled(&ds);
     let classes = y.iter().collect::<std::collections::BTreeSet<_>>().len();
     let config = training.config()?.fitted(rows.len(), classes);
+    let (x, y) = if training.no_label_names {
+        (emb.select(&rows)?, y)
+    } else {
+        let names = embed_label_names(&model, &ds.classes())?;
+        let (x, y, joined) = with_label_names(&emb.select(&rows)?, &y, &names)?;
+        eprintln!("{joined} of {classes} label names trained on as records of their labels");
+        (x, y)
+    };
     let bar = bar(config.steps as u64, "training");
     let start = Instant::now();
-    let out = train::train(&emb.select(&rows)?, &y, &config, &mut |p| {
+    let out = train::train(&x, &y, &config, &mut |p| {
         bar.set_position(p.step as u64);
         bar.set_message(format!("loss {:.4}", p.loss));
         true
@@ -1015,6 +1040,11 @@ fn eval(args: EvalArgs) -> Result<()> {
     };
     let (tx, ty) = ids(&train_ds, &train_emb)?;
     let (ex, ey) = ids(&eval_ds, &eval_emb)?;
+    let names_emb = if args.training.no_label_names {
+        None
+    } else {
+        Some(embed_label_names(&model, &classes)?)
+    };
     if ex.rows() < 2 {
         bail!("the eval pool has fewer than 2 labelled records");
     }
@@ -1060,6 +1090,7 @@ fn eval(args: EvalArgs) -> Result<()> {
             predicted: args.predicted_labels,
             protocol,
             negatives: args.negatives,
+            names: names_emb.clone(),
         };
         let runs = (spec.budgets.len() as u64) * spec.seeds;
         let bar = bar(runs, &format!("{protocol}: train+eval"));

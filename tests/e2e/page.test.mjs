@@ -137,7 +137,9 @@ test("a person drops a CSV, labels, runs a session, trains, compares, reloads", 
     assert.match(await page.textContent("#check-status"), /No check records yet/);
     // the run is in the experiment log, with what it rests on; the person adds a note
     const run = await page.textContent("#experiment-log li[data-run='1']");
-    assert.match(run, new RegExp(`Run 1 .* all-MiniLM-L6-v2 · \\S+ loss, lr .*${labelled} labels in \\d+ classes`));
+    // the label names it trained on as records are counted apart from the labels
+    const joined = Number((await page.textContent("#train-status")).match(/with (\d+) of \d+ label names as records/)[1]);
+    assert.match(run, new RegExp(`Run 1 .* all-MiniLM-L6-v2 · \\S+ loss, lr .*${labelled} labels \\+ ${joined} label names in \\d+ classes`));
     assert.match(run, /Check: no figure for this head/);
     await page.fill("#experiment-log li[data-run='1'] .log-note", "first try: 4 sessions");
     await page.press("#experiment-log li[data-run='1'] .log-note", "Enter");

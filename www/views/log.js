@@ -52,7 +52,7 @@ export function createLogView(root, app) {
           h("strong", {}, `Run ${r.run}`),
           ` · ${new Date(r.at).toLocaleString()} · ${r.model} · ${c.loss ?? "?"} loss, lr ${c.lr}, ${c.steps} steps${c.margin != null ? `, margin ${c.margin}` : ""}`,
           h("br"),
-          `${r.labels} labels${r.predicted ? ` + ${r.predicted.added} confident predictions (≥ ${r.predicted.threshold})` : ""} in ${r.classes} classes (${perLabel}) · ${r.seconds.toFixed(2)} s · final loss ${r.finalLoss?.toFixed(4) ?? "–"}`,
+          `${r.labels} labels${r.predicted ? ` + ${r.predicted.added} confident predictions (≥ ${r.predicted.threshold})` : ""}${r.labelNames != null ? ` + ${r.labelNames} label names` : ""} in ${r.classes} classes (${perLabel}) · ${r.seconds.toFixed(2)} s · final loss ${r.finalLoss?.toFixed(4) ?? "–"}`,
           h("br"),
           h("span", { class: "log-figure" }, r.figure ? `Check: same-label share of the top ${r.figure.k} on records you have not labelled ${describeGain(r.figure)}` : "Check: no figure for this head (answer every check record after training to get one)."),
           h("br"),

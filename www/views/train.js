@@ -8,7 +8,7 @@ import { createLogView } from "./log.js";
 import { createModelsView } from "./models.js";
 import { drawLoss } from "../plot.js";
 import { Cancelled } from "../pool.js";
-import { fitTrainConfig, withConfidentPredictions } from "../../pkg/simtune.js";
+import { fitTrainConfig, withConfidentPredictions, labelNamesJoined } from "../../pkg/simtune.js";
 import { PREDICT_K } from "../predict.js";
 
 const LOSSES = ["triplet", "triplet-all", "triplet-semihard", "softmax", "contrastive"];
@@ -38,6 +38,9 @@ export function createTrainView(root, app) {
   const usePredicted = h("input", { type: "checkbox", id: "cfg-predicted" });
   const predictedAt = h("input", { type: "number", id: "cfg-predicted-threshold", min: 0.5, max: 1, step: 0.05, value: 0.7, "aria-label": "confidence threshold" });
   const predictedNote = h("span", { class: "hint", id: "cfg-predicted-note" });
+  // label names as records of their labels (src/label_names.rs): on by default, `simtune
+  // eval` finds it wins at small budgets on both shared datasets (README)
+  const useNames = h("input", { type: "checkbox", id: "cfg-names" });
   root.append(
     h(
       "section",
@@ -52,6 +55,12 @@ export function createTrainView(root, app) {
         h("label", { for: "cfg-predicted" }, "Also train on confident predictions: unlabelled records whose predicted label has confidence ≥ "),
         predictedAt,
         predictedNote,
+      ),
+      h(
+        "div",
+        { class: "row" },
+        useNames,
+        h("label", { for: "cfg-names" }, "Also train on the label names: each name (“card_arrival” read as “card arrival”) is one more record of its label, where it lies nearest that label's records"),
       ),
       h(
         "details",
@@ -113,6 +122,7 @@ export function createTrainView(root, app) {
     const { labelled, classes, perLabel } = p.counts();
     const ready = !!p.emb;
     usePredicted.checked = !!p.settings.usePredicted;
+    useNames.checked = p.settings.useLabelNames ?? true;
     predictedAt.value = p.settings.predictedThreshold ?? 0.7;
     const ok = labelled >= 2 && classes >= 2 && ready;
     trainBtn.disabled = !ok || running;
@@ -145,12 +155,13 @@ export function createTrainView(root, app) {
     predictedNote.textContent = usePredicted.checked && p.emb ? ` (${trainingSet().added} records now; the check measures the result)` : ` (the vote of the ${PREDICT_K} nearest labelled records)`;
   }
   usePredicted.addEventListener("change", () => (notePredicted(), p.emit("settings")));
+  useNames.addEventListener("change", () => ((p.settings.useLabelNames = useNames.checked), p.emit("settings")));
   predictedAt.addEventListener("change", () => (notePredicted(), p.emit("settings")));
   async function train() {
     const cfg = config();
     const { labels, added, threshold } = trainingSet();
     const { labelled, classes } = p.counts();
-    const run = fitTrainConfig(cfg, labelled + added, classes); // what training really runs
+    let run = fitTrainConfig(cfg, labelled + added, classes); // what training really runs
     running = true;
     refresh();
     cancelBtn.hidden = false;
@@ -158,10 +169,25 @@ export function createTrainView(root, app) {
     drawLoss(canvas, losses, run.steps);
     status.textContent = "starting…";
     status.dataset.state = "running";
-    const t0 = performance.now();
     let frame = 0;
     try {
-      const head = await app.trainer.call("train", { emb: p.emb, dim: p.dim, labels, config: cfg }, {
+      // the label names, embedded like the records (needs the model; without it, training
+      // goes on without them and says so)
+      let names = null;
+      let joined = 0;
+      if (useNames.checked) {
+        try {
+          status.textContent = "embedding the label names…";
+          names = await app.labelNameEmbeddings((s) => (status.textContent = s));
+          joined = labelNamesJoined(p.emb, p.dim, labels, names);
+          run = fitTrainConfig(cfg, labelled + added + joined, classes);
+        } catch (e) {
+          console.warn("label names", e);
+          names = null;
+        }
+      }
+      const t0 = performance.now();
+      const head = await app.trainer.call("train", { emb: p.emb, dim: p.dim, labels, config: cfg, names }, {
         onProgress: ([step, l]) => {
           losses.push(l);
           status.textContent = `step ${step}/${run.steps} · loss ${l.toFixed(4)}`;
@@ -177,6 +203,7 @@ export function createTrainView(root, app) {
         config: { loss: run.loss, lr: run.lr, steps: run.steps, margin: run.margin },
         labels: labelled,
         ...(usePredicted.checked ? { predicted: { added, threshold } } : {}),
+        ...(names ? { labelNames: joined } : {}),
         classes,
         perLabel: Object.fromEntries(perLabel.map((n, l) => [p.labelNames[l], n]).filter(([, n]) => n > 0)),
         seconds: secs,
@@ -187,6 +214,7 @@ export function createTrainView(root, app) {
       const stopped = losses.length < run.steps ? ` It stopped after ${losses.length} of ${run.steps} steps: the loss had stopped falling.` : "";
       status.textContent =
         `Head trained on ${labelled} records${added ? ` and ${added} confident predictions (≥ ${threshold})` : ""} in ${classes} classes in ${secs.toFixed(2)} s (final loss ${losses.at(-1)?.toFixed(4) ?? "–"})` +
+        (useNames.checked ? (names ? `, with ${joined} of ${classes} label names as records` : ", without the label names (the model could not embed them)") : "") +
         (run.steps !== cfg.steps
           ? `; ${run.steps} steps on balanced batches, lr ${run.lr}, fitted to ${labelled} labels.`
           : run.lr !== cfg.lr
