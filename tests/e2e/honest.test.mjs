@@ -169,6 +169,8 @@ async function narrow(page, ds) {
     answered += await answerAll(page, ds);
   }
   const f = await page.$eval("#check-figure", (e) => ({ ...e.dataset, text: e.textContent }));
+  // narrow enough: the field proposes no more than a fresh set's size
+  if (Number(f.checks) > CHECKS) assert.equal(await page.inputValue("#check-count"), String(CHECKS));
   return { gain: Number(f.gain), low: Number(f.low), high: Number(f.high), checks: Number(f.checks), weight: Number(f.weight), text: f.text, answered };
 }
 

@@ -218,7 +218,13 @@ export function createCheckView(root, app) {
     Object.assign(figure.dataset, { gain: o.gain, low: o.low, high: o.high, checks: o.checks, weight: estimate.predicted?.weight ?? 0 });
     // propose as many more as would narrow the figure to ±3 points (at most 500 at a time)
     const wanted = Math.min(500, (estimate.checks_for_3_points ?? 0) - checks.length);
-    if (wanted >= 1 && (suggestedAdd === null || Number(count.value) === suggestedAdd)) count.value = String((suggestedAdd = Math.max(5, wanted)));
+    const untouched = suggestedAdd === null || Number(count.value) === suggestedAdd;
+    if (wanted >= 1 && untouched) count.value = String((suggestedAdd = Math.max(5, wanted)));
+    else if (wanted < 1 && suggestedAdd !== null && untouched) {
+      // narrow enough: the field no longer proposes more
+      count.value = String(p.settings.checkCount ?? 40);
+      suggestedAdd = null;
+    }
 
     const { perLabel } = p.counts();
     perClass.append(
