@@ -22,6 +22,13 @@
 
 use crate::embeddings::Embeddings;
 use crate::error::{Error, Result};
+use crate::search::top_k_batch;
+
+/// A label name as the text that is embedded: '_' and '-' read as spaces ("card_arrival" is
+/// "card arrival").
+pub fn label_text(name: &str) -> String {
+    name.replace(['_', '-'], " ")
+}
 
 /// `x` (the labelled records, one row each) and their classes `y`, with the name of each
 /// class of `y` that passes the test above appended as one more record. `names`: one row
@@ -44,7 +51,7 @@ pub fn with_label_names(
     let mut present: Vec<usize> = y.to_vec();
     present.sort_unstable();
     present.dedup();
-    // the mean of each present class's records: (classes, d)
+    // the (normalised) mean of each present class's records: (classes, d)
     let mut means = vec![0f32; present.len() * d];
     for (row, &c) in x.as_slice().chunks_exact(d).zip(y) {
         let at = present.binary_search(&c).unwrap_or_default();
@@ -52,27 +59,21 @@ pub fn with_label_names(
             *m += v;
         }
     }
-    for m in means.chunks_exact_mut(d) {
-        let norm = m.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-        m.iter_mut().for_each(|v| *v /= norm);
-    }
-    let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(p, q)| p * q).sum::<f32>();
+    let mut means = Embeddings::new(means, d)?;
+    means.normalize();
+    // the present classes that have a name, and each name's nearest class mean
+    let named: Vec<usize> = present
+        .iter()
+        .copied()
+        .filter(|&c| c < names.rows())
+        .collect();
+    let nearest = top_k_batch(&means, &names.select(&named)?, 1, false)?;
     let mut data = x.as_slice().to_vec();
     let mut classes = y.to_vec();
     let mut joined = 0;
-    for (at, &c) in present.iter().enumerate() {
-        if c >= names.rows() {
-            continue;
-        }
-        let name = &names.as_slice()[c * d..(c + 1) * d];
-        let nearest = means
-            .chunks_exact(d)
-            .map(|m| dot(name, m))
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|(i, _)| i);
-        if nearest == Some(at) {
-            data.extend_from_slice(name);
+    for (&c, hit) in named.iter().zip(&nearest) {
+        if hit.first().map(|h| present[h.index]) == Some(c) {
+            data.extend_from_slice(&names.as_slice()[c * d..(c + 1) * d]);
             classes.push(c);
             joined += 1;
         }
@@ -104,6 +105,10 @@ mod tests {
         let names = Embeddings::new(vec![1.0, 0.0], 2).unwrap();
         let (_, classes, joined) = with_label_names(&x, &[0, 1], &names).unwrap();
         assert_eq!((classes, joined), (vec![0, 1, 0], 1));
+        // no label with a name: nothing joins
+        let one = Embeddings::new(vec![0.0, 1.0], 2).unwrap();
+        let (_, classes, joined) = with_label_names(&one, &[1], &names).unwrap();
+        assert_eq!((classes, joined), (vec![1], 0));
         assert!(with_label_names(&x, &[0], &names).is_err());
         let wide = Embeddings::new(vec![1.0, 0.0, 0.0], 3).unwrap();
         assert!(with_label_names(&x, &[0, 1], &wide).is_err());

@@ -196,6 +196,12 @@ pub fn train_head(
     out.head.to_safetensors().map_err(js_err)
 }
 
+/// A label name as the text embedded for it (`label_names::label_text`).
+#[wasm_bindgen(js_name = labelText)]
+pub fn label_text(name: &str) -> String {
+    crate::label_names::label_text(name)
+}
+
 /// How many label names `trainHead` trains on as records of their labels (those nearest
 /// their label's records, `label_names.rs`).
 #[wasm_bindgen(js_name = labelNamesJoined)]

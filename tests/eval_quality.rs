@@ -5,18 +5,19 @@
 use std::path::Path;
 
 use simtune::dataset::{self, LoadOptions};
+use simtune::label_names::label_text;
 use simtune::metrics::{evaluate, split_per_class, Budget, EvalSpec, Protocol};
 use simtune::train::TrainConfig;
-use simtune::Encoder;
+use simtune::{Dataset, Embeddings, Encoder};
 
-#[test]
-fn tuned_beats_raw_on_ag_news() {
+/// A shared data file (label column "label"), the default encoder and its embeddings.
+fn embedded(file: &str) -> (Dataset, Encoder, Embeddings) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let bytes = std::fs::read(root.join("../shared/data/agnews_test_sample2000.csv")).unwrap();
+    let bytes = std::fs::read(root.join("../shared/data").join(file)).unwrap();
     let ds = dataset::load(
         &bytes,
         &LoadOptions {
-            name: "agnews_test_sample2000.csv".into(),
+            name: file.into(),
             label_column: Some("label".into()),
             ..Default::default()
         },
@@ -24,6 +25,12 @@ fn tuned_beats_raw_on_ag_news() {
     .unwrap();
     let encoder = Encoder::from_dir(&root.join("models/all-MiniLM-L6-v2")).unwrap();
     let emb = encoder.embed(&ds.texts, &mut |_, _| true).unwrap();
+    (ds, encoder, emb)
+}
+
+#[test]
+fn tuned_beats_raw_on_ag_news() {
+    let (ds, _, emb) = embedded("agnews_test_sample2000.csv");
     let y: Vec<usize> = ds.class_ids().into_iter().map(|c| c.unwrap()).collect();
     let (train, eval) = split_per_class(&y, 0.5).unwrap();
     let pick = |idx: &[usize]| idx.iter().map(|&i| y[i]).collect::<Vec<_>>();
@@ -73,25 +80,13 @@ fn tuned_beats_raw_on_ag_news() {
 /// head trains, and the held-out half's p@39 rises above raw.
 #[test]
 fn label_names_let_one_label_per_class_train_on_banking77() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let bytes = std::fs::read(root.join("../shared/data/banking77_test.csv")).unwrap();
-    let ds = dataset::load(
-        &bytes,
-        &LoadOptions {
-            name: "banking77_test.csv".into(),
-            label_column: Some("label".into()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let encoder = Encoder::from_dir(&root.join("models/all-MiniLM-L6-v2")).unwrap();
-    let emb = encoder.embed(&ds.texts, &mut |_, _| true).unwrap();
-    let names: Vec<String> = ds.classes().iter().map(|c| c.replace('_', " ")).collect();
+    let (ds, encoder, emb) = embedded("banking77_test.csv");
+    let names: Vec<String> = ds.classes().iter().map(|c| label_text(c)).collect();
     let names = encoder.embed(&names, &mut |_, _| true).unwrap();
     let y: Vec<usize> = ds.class_ids().into_iter().map(|c| c.unwrap()).collect();
     let (train, eval) = split_per_class(&y, 0.5).unwrap();
     let pick = |idx: &[usize]| idx.iter().map(|&i| y[i]).collect::<Vec<_>>();
-    let run = |names: Option<simtune::Embeddings>| {
+    let run = |names: Option<Embeddings>| {
         let spec = EvalSpec {
             budgets: vec![Budget::Labels(50)],
             seeds: 2,

@@ -9,7 +9,7 @@
 // check figure; a Pool of min(hardwareConcurrency, 4) module workers embeds (each reads the
 // model from the Cache API itself); one more worker trains (Cancel terminates it) and one
 // reads datasets (preview, parse, hash), so no file is ever parsed on the main thread.
-import init, { SearchIndex, defaultTrainConfig, drawChecks, checkGain, predictGain, suggestRecords } from "../pkg/simtune.js";
+import init, { SearchIndex, defaultTrainConfig, drawChecks, checkGain, predictGain, suggestRecords, labelText } from "../pkg/simtune.js";
 import * as store from "./store.js";
 import { ensureCached, modelName } from "./model.js";
 import { embeddingKey } from "./hash.js";
@@ -377,11 +377,11 @@ class App {
     return this.indices.tuned;
   }
   /** The label names embedded like the records (one row per label id, "card_arrival" read
-   * as "card arrival"), for training on them as records of their labels (src/label_names.rs);
+   * as "card arrival" by src/label_names.rs), for training on them as records of their labels (src/label_names.rs);
    * kept until the names, the model or its precision change. */
   async labelNameEmbeddings(onStatus) {
     const p = this.project;
-    const texts = p.labelNames.map((n) => n.replace(/[_-]/g, " "));
+    const texts = p.labelNames.map(labelText);
     const key = `${p.model.id}|${p.precision}|${texts.join("\u0000")}`;
     if (this.names?.key === key) return this.names.emb;
     const { dim } = await this.ensureModel(onStatus);

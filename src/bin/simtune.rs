@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 
 use simtune::dataset::{self, Dataset, LoadOptions};
 use simtune::encoder::{Encoder, ModelFiles, Precision};
-use simtune::label_names::with_label_names;
+use simtune::label_names::{label_text, with_label_names};
 use simtune::metrics::{self, Budget, EvalSpec, Protocol};
 use simtune::project::{Project, Records};
 use simtune::pseudo_label::PseudoLabelConfig;
@@ -419,19 +419,14 @@ fn require_label(data: &DataArgs) -> Result<&str> {
     }
 }
 
-/// Indices of labelled records and their class ids.
-/// Each class name embedded as a record would be ("card_arrival" read as "card arrival"),
-/// one row per class: what `label_names::with_label_names` trains on.
+/// Each class name embedded as a record would be (`label_names::label_text`), one row per
+/// class: what `label_names::with_label_names` trains on.
 fn embed_label_names(model: &Model, classes: &[String]) -> Result<Embeddings> {
     let texts: Vec<String> = classes.iter().map(|c| label_text(c)).collect();
     Ok(model.encoder()?.embed(&texts, &mut |_, _| true)?)
 }
 
-/// A label name as text: '_' and '-' read as spaces.
-fn label_text(name: &str) -> String {
-    name.replace(['_', '-'], " ")
-}
-
+/// Indices of labelled records and their class ids.
 fn labelled(ds: &Dataset) -> (Vec<usize>, Vec<usize>) {
     ds.class_ids()
         .into_iter()
