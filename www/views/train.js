@@ -218,7 +218,7 @@ export function createTrainView(root, app) {
         (run.steps !== cfg.steps
           ? `; ${run.steps} steps on balanced batches, lr ${run.lr}, fitted to ${labelled} labels.`
           : run.lr !== cfg.lr
-            ? `; lr ${+run.lr.toFixed(6)}, lowered for fewer than 2.5 labels per class.`
+            ? `; lr ${+run.lr.toFixed(6)}${run.loss !== cfg.loss ? ` and ${run.loss === "triplet-semihard" ? "semi-hard triplets" : run.loss}` : ""}, for fewer than 2.5 labels per class.`
             : ".") +
         stopped;
       status.dataset.steps = String(losses.length);
