@@ -85,7 +85,7 @@ window.bench = {
     }
     const labels = new Int32Array(n).fill(-1);
     for (let i = 0; i < 261; i++) labels[i] = i % 20;
-    const head = trainHead(emb, dim, labels, { steps: 5 }, undefined);
+    const { head } = trainHead(emb, dim, labels, { steps: 5 }, undefined);
     const index = new SearchIndex(emb, dim);
     const apply = [];
     for (let r = 0; r < repeats; r++) {

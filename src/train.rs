@@ -206,6 +206,8 @@ pub struct TrainOutput {
     pub losses: Vec<f32>,
     /// known negatives the loss used (those of a trained class, with a loss that reads them)
     pub negatives: usize,
+    /// the settings run: the given ones fitted to the labels ([`TrainConfig::fitted`])
+    pub config: TrainConfig,
 }
 
 /// Records known NOT to be of a class ("not this label" in a similarity session): rows
@@ -511,6 +513,7 @@ pub fn train_with_negatives(
         head,
         losses,
         negatives: negatives_used,
+        config: config.clone(),
     })
 }
 

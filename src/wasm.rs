@@ -30,14 +30,14 @@ fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsError> {
         .map_err(|e| JsError::new(&e.to_string()))
 }
 
-/// Calls `progress(a, b)`; an explicit `false` from it means "cancel".
-fn report(progress: &Option<Function>, a: f64, b: f64) -> bool {
+/// Calls `progress(...args)`; an explicit `false` from it means "cancel".
+fn report(progress: &Option<Function>, args: &[f64]) -> bool {
     match progress {
         None => true,
-        Some(f) => !matches!(
-            f.call2(&JsValue::NULL, &JsValue::from_f64(a), &JsValue::from_f64(b)),
-            Ok(v) if v == JsValue::FALSE
-        ),
+        Some(f) => {
+            let args: js_sys::Array = args.iter().map(|&a| JsValue::from_f64(a)).collect();
+            !matches!(f.apply(&JsValue::NULL, &args), Ok(v) if v == JsValue::FALSE)
+        }
     }
 }
 
@@ -141,7 +141,7 @@ impl SentenceEncoder {
         let e = self
             .inner
             .embed(&texts, &mut |done, total| {
-                report(&progress, done as f64, total as f64)
+                report(&progress, &[done as f64, total as f64])
             })
             .map_err(js_err)?;
         Ok(e.into_vec())
@@ -174,10 +174,11 @@ fn parse_config(config: JsValue) -> Result<TrainConfig, JsError> {
 }
 
 /// Trains a head on the labelled rows (`labels[i] >= 0`) of `embeddings` (n x dim).
-/// `progress(step, loss)` after each step; returning false cancels. `label_names` (one row
-/// per label id, embedded like the records) are trained on as records of their labels where
-/// they lie nearest them (`label_names.rs`). Returns the head as safetensors bytes (see
-/// `head.rs` for the tensor names).
+/// `progress(step, loss, steps)` after each step (`steps`: the fitted number); returning
+/// false cancels. `label_names` (one row per label id, embedded like the records) are
+/// trained on as records of their labels where they lie nearest them (`label_names.rs`).
+/// Returns `{head, joined, config}`: the head as safetensors bytes (see `head.rs` for the
+/// tensor names), how many label names joined, and the settings run (fitted to the labels).
 #[wasm_bindgen(js_name = trainHead)]
 pub fn train_head(
     embeddings: Vec<f32>,
@@ -186,32 +187,30 @@ pub fn train_head(
     config: JsValue,
     progress: Option<Function>,
     label_names: Option<Vec<f32>>,
-) -> Result<Vec<u8>, JsError> {
+) -> Result<JsValue, JsError> {
     let config = parse_config(config)?;
-    let (x, y, _) = training_set(embeddings, dim, labels, label_names)?;
+    let (x, y, joined) = training_set(embeddings, dim, labels, label_names)?;
     let out = train::train(&x, &y, &config, &mut |p| {
-        report(&progress, p.step as f64, p.loss as f64)
+        report(&progress, &[p.step as f64, p.loss as f64, p.steps as f64])
     })
     .map_err(js_err)?;
-    out.head.to_safetensors().map_err(js_err)
+    let head = out.head.to_safetensors().map_err(js_err)?;
+    let result = js_sys::Object::new();
+    let set = |key: &str, value: &JsValue| {
+        js_sys::Reflect::set(&result, &JsValue::from_str(key), value)
+            .map(|_| ())
+            .map_err(|_| JsError::new("could not build the training result"))
+    };
+    set("head", &js_sys::Uint8Array::from(head.as_slice()).into())?;
+    set("joined", &JsValue::from_f64(joined as f64))?;
+    set("config", &to_js(&out.config)?)?;
+    Ok(result.into())
 }
 
 /// A label name as the text embedded for it (`label_names::label_text`).
 #[wasm_bindgen(js_name = labelText)]
 pub fn label_text(name: &str) -> String {
     crate::label_names::label_text(name)
-}
-
-/// How many label names `trainHead` trains on as records of their labels (those nearest
-/// their label's records, `label_names.rs`).
-#[wasm_bindgen(js_name = labelNamesJoined)]
-pub fn label_names_joined(
-    embeddings: Vec<f32>,
-    dim: usize,
-    labels: &[i32],
-    label_names: Vec<f32>,
-) -> Result<usize, JsError> {
-    Ok(training_set(embeddings, dim, labels, Some(label_names))?.2)
 }
 
 /// The labelled rows of `embeddings` (n x dim) and their classes (`labels[i]` >= 0), with

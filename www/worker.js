@@ -87,18 +87,19 @@ const ops = {
     const xy = pca2d(emb, dim, head ?? undefined);
     return [xy, [xy.buffer]];
   },
+  /** {head, joined, config}: the head's bytes, the label names that joined, the settings run. */
   train({ emb, dim, labels, config, names }, progress) {
-    const head = trainHead(
+    const out = trainHead(
       emb,
       dim,
       labels,
       config,
-      (step, loss) => {
-        progress([step, loss]);
+      (step, loss, steps) => {
+        progress([step, loss, steps]);
       },
       names ?? undefined,
     );
-    return [head, [head.buffer]];
+    return [out, [out.head.buffer]];
   },
 };
 

@@ -26,7 +26,7 @@ self.onmessage = async ({ data }) => {
     // a tiny head: 4 made-up groups over the 32 embeddings
     const labels = Int32Array.from(sentences, (_, i) => i % 4);
     const losses = [];
-    const head = trainHead(emb, dim, labels, { steps: 30 }, (step, loss) => {
+    const { head } = trainHead(emb, dim, labels, { steps: 30 }, (step, loss) => {
       losses.push(loss);
     });
     const index = new SearchIndex(emb, dim);

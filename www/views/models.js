@@ -6,7 +6,7 @@
 // second model's embeddings stay in this browser's cache, so "Use it" switches at once.
 import { h, clear, pct } from "../dom.js";
 import { hubModel, cacheFolder, ensureCached, modelName } from "../model.js";
-import { SearchIndex, labelledAgreement } from "../../pkg/simtune.js";
+import { SearchIndex, labelledAgreement, labelText } from "../../pkg/simtune.js";
 import * as store from "../store.js";
 import { embeddingKey } from "../hash.js";
 
@@ -50,13 +50,18 @@ export function createModelsView(root, app) {
     try {
       const other = await resolve();
       if (other.id === p.model.id) throw new Error(`${modelName(other)} is the model in use: pick another one`);
+      // each head trains as the Train step does: with the label names as records where the
+      // setting says so, each model embedding the names itself
+      const withNames = p.settings.useLabelNames ?? true;
+      const names1 = withNames ? await app.labelNameEmbeddings((s) => (status.textContent = s)) : null;
       const emb2 = await embedWith(other);
+      const names2 = withNames ? await labelNamesWith(other) : null;
       const labels = p.trainingLabels();
       const known = p.knownLabels();
       const rows = [];
-      for (const [model, emb, dim] of [[p.model, p.emb, p.dim], [other, emb2.data, emb2.dim]]) {
+      for (const [model, emb, dim, names] of [[p.model, p.emb, p.dim, names1], [other, emb2.data, emb2.dim, names2]]) {
         status.textContent = `training a head for ${modelName(model)}…`;
-        const head = await app.trainer.call("train", { emb, dim, labels, config: app.defaults });
+        const { head } = await app.trainer.call("train", { emb, dim, labels, config: app.defaults, names });
         const raw = new SearchIndex(emb, dim);
         const tuned = raw.withHead(head);
         try {
@@ -69,7 +74,7 @@ export function createModelsView(root, app) {
         }
       }
       render(rows, other);
-      status.textContent = `Measured on ${rows[0].checks} labelled check records, ${labelled} training labels.`;
+      status.textContent = `Measured on ${rows[0].checks} labelled check records, ${labelled} training labels${withNames ? " (and the label names, as in training)" : ""}.`;
     } catch (e) {
       fail(e.message);
     } finally {
@@ -102,6 +107,15 @@ export function createModelsView(root, app) {
       // not kept: the comparison still works, switching embeds again
     }
     return { n: p.n, dim, data };
+  }
+
+  /** The label names embedded by `model` (loaded into the worker pool; the project's model
+   * is loaded again when next needed). */
+  async function labelNamesWith(model) {
+    await ensureCached(model, (s) => (status.textContent = s || `loading ${modelName(model)}…`));
+    const { dim } = await app.pool.loadModel(model.base, p.precision);
+    status.textContent = `embedding the label names with ${modelName(model)}…`;
+    return app.pool.embed(p.labelNames.map(labelText), dim, () => {});
   }
 
   function render(rows, other) {

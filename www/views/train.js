@@ -8,7 +8,7 @@ import { createLogView } from "./log.js";
 import { createModelsView } from "./models.js";
 import { drawLoss } from "../plot.js";
 import { Cancelled } from "../pool.js";
-import { fitTrainConfig, withConfidentPredictions, labelNamesJoined } from "../../pkg/simtune.js";
+import { fitTrainConfig, withConfidentPredictions } from "../../pkg/simtune.js";
 import { PREDICT_K } from "../predict.js";
 
 const LOSSES = ["triplet", "triplet-all", "triplet-semihard", "softmax", "contrastive"];
@@ -161,7 +161,7 @@ export function createTrainView(root, app) {
     const cfg = config();
     const { labels, added, threshold } = trainingSet();
     const { labelled, classes } = p.counts();
-    let run = fitTrainConfig(cfg, labelled + added, classes); // what training really runs
+    let run = fitTrainConfig(cfg, labelled + added, classes); // until the trainer says what it runs
     running = true;
     refresh();
     cancelBtn.hidden = false;
@@ -174,27 +174,29 @@ export function createTrainView(root, app) {
       // the label names, embedded like the records (needs the model; without it, training
       // goes on without them and says so)
       let names = null;
-      let joined = 0;
       if (useNames.checked) {
         try {
           status.textContent = "embedding the label names…";
           names = await app.labelNameEmbeddings((s) => (status.textContent = s));
-          joined = labelNamesJoined(p.emb, p.dim, labels, names);
-          run = fitTrainConfig(cfg, labelled + added + joined, classes);
         } catch (e) {
           console.warn("label names", e);
           names = null;
         }
       }
       const t0 = performance.now();
-      const head = await app.trainer.call("train", { emb: p.emb, dim: p.dim, labels, config: cfg, names }, {
-        onProgress: ([step, l]) => {
+      // the trainer says how many steps it fitted (the label names that join count as labels)
+      let steps = run.steps;
+      const out = await app.trainer.call("train", { emb: p.emb, dim: p.dim, labels, config: cfg, names }, {
+        onProgress: ([step, l, fitted]) => {
           losses.push(l);
-          status.textContent = `step ${step}/${run.steps} · loss ${l.toFixed(4)}`;
+          steps = fitted;
+          status.textContent = `step ${step}/${steps} · loss ${l.toFixed(4)}`;
           cancelAnimationFrame(frame);
-          frame = requestAnimationFrame(() => drawLoss(canvas, losses, run.steps));
+          frame = requestAnimationFrame(() => drawLoss(canvas, losses, steps));
         },
       });
+      const { head, joined } = out;
+      run = out.config;
       const secs = (performance.now() - t0) / 1000;
       p.trainConfig = cfg;
       const { perLabel } = p.counts();
