@@ -11,6 +11,7 @@ use crate::check::{
 };
 use crate::embeddings::Embeddings;
 use crate::error::{Error, Result};
+use crate::label_names::with_label_names;
 use crate::metrics::{pick_records, precision_per_query, Protocol};
 use crate::train::{train, TrainConfig};
 
@@ -40,6 +41,9 @@ pub struct ReplaySpec {
     /// neighbours judged per moved-in (and moved-out) list, as the page does (2)
     pub per_list: Option<usize>,
     pub train: TrainConfig,
+    /// the embedded label names (row = class id), trained on as the page does
+    /// (`label_names.rs`)
+    pub names: Option<Embeddings>,
 }
 
 /// One seeded replay on `pool` with gold `gold`; None when the labels cannot train a head
@@ -69,7 +73,12 @@ pub fn replay_check(
         seed,
         ..spec.train.clone()
     };
-    let head = match train(&pool.select(&picked)?, &y, &config, &mut |_| true) {
+    let mut x = pool.select(&picked)?;
+    let mut y = y;
+    if let Some(names) = &spec.names {
+        (x, y, _) = with_label_names(&x, &y, names)?;
+    }
+    let head = match train(&x, &y, &config, &mut |_| true) {
         Ok(out) => out.head,
         Err(Error::Training(_)) => return Ok(None),
         Err(e) => return Err(e),

@@ -1,7 +1,8 @@
 //! The check's 95% interval (src/check.rs) is calibrated: over many replays of a person's
 //! labeling (src/replay.rs: labels by a protocol, 40 check records drawn from the rest, a
 //! head trained, every question answered from the gold labels, two neighbours judged per
-//! moved list as the page does), the truth — the gain over every record neither labelled
+//! moved list as the page does; the label names trained on, as the page does by default),
+//! the truth — the gain over every record neither labelled
 //! nor checked — lies inside the interval about 95% of the time.
 //!
 //! A single replay cannot test a 95% claim (it misses 1 time in 20 by design); 24 can: a
@@ -12,6 +13,7 @@
 mod common;
 
 use simtune::dataset::{self, LoadOptions};
+use simtune::label_names::label_text;
 use simtune::metrics::Protocol;
 use simtune::replay::{replay_check, Replay, ReplaySpec};
 use simtune::train::TrainConfig;
@@ -31,6 +33,9 @@ fn replays(file: &str, labels: usize, seeds: u64) -> Vec<Replay> {
     let encoder = Encoder::from_dir(&common::model_dir()).unwrap();
     let emb = encoder.embed(&ds.texts, &mut |_, _| true).unwrap();
     let gold: Vec<usize> = ds.class_ids().into_iter().map(|c| c.unwrap()).collect();
+    // the label names, trained on as the page does by default
+    let texts: Vec<String> = ds.classes().iter().map(|c| label_text(c)).collect();
+    let names = encoder.embed(&texts, &mut |_, _| true).unwrap();
     let mut out = Vec::new();
     for protocol in [Protocol::Session, Protocol::RoundRobin] {
         let spec = ReplaySpec {
@@ -40,6 +45,7 @@ fn replays(file: &str, labels: usize, seeds: u64) -> Vec<Replay> {
             k: 10,
             per_list: Some(2),
             train: TrainConfig::default(),
+            names: Some(names.clone()),
         };
         for seed in 0..seeds {
             let r = replay_check(&emb, &gold, &spec, seed).unwrap().unwrap();

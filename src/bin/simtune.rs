@@ -899,6 +899,11 @@ fn eval_check(args: EvalArgs) -> Result<()> {
     })?;
     let (rows, gold) = labelled(&ds);
     let pool = emb.select(&rows)?;
+    let names = if args.training.no_label_names {
+        None
+    } else {
+        Some(embed_label_names(&model, &ds.classes())?)
+    };
     let checks = args.check.unwrap_or(40);
     let k = args.k.first().copied().unwrap_or(10);
     let mut report = Vec::new();
@@ -930,6 +935,7 @@ fn eval_check(args: EvalArgs) -> Result<()> {
                 k,
                 per_list: (args.per_list > 0).then_some(args.per_list),
                 train: args.training.config()?,
+                names: names.clone(),
             };
             let mut replays = Vec::new();
             for seed in 0..args.seeds {
