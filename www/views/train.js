@@ -79,6 +79,11 @@ export function createTrainView(root, app) {
           margin,
           h("button", { type: "button", id: "cfg-reset", onclick: () => fill(app.defaults) }, "Reset to defaults"),
         ),
+        h(
+          "p",
+          { class: "hint" },
+          "With the default learning rate and steps, training fits its settings to your labels (up to 512 labels: semi-hard triplets at a lower rate; beyond: more steps on class-balanced batches). Set either by hand and they are used as they are. The status says what ran.",
+        ),
       ),
       canvas,
       status,
@@ -219,8 +224,8 @@ export function createTrainView(root, app) {
         (useNames.checked ? (names ? `, with ${joined} of ${classes} label names as records` : ", without the label names (the model could not embed them)") : "") +
         (run.steps !== cfg.steps
           ? `; ${run.steps} steps on balanced batches, lr ${run.lr}, fitted to ${labelled} labels.`
-          : run.lr !== cfg.lr
-            ? `; lr ${+run.lr.toFixed(6)}${run.loss !== cfg.loss ? ` and ${run.loss === "triplet-semihard" ? "semi-hard triplets" : run.loss}` : ""}, for fewer than 2.5 labels per class.`
+          : run.lr !== cfg.lr || run.loss !== cfg.loss
+            ? `; ${run.loss === "triplet-semihard" ? "semi-hard triplets" : run.loss} at lr ${+run.lr.toFixed(6)}, fitted to ${labelled} labels in ${classes} classes.`
             : ".") +
         stopped;
       status.dataset.steps = String(losses.length);
