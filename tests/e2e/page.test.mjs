@@ -279,6 +279,8 @@ test("bad input gets a clear message and keeps the labels already made", { timeo
   writeFileSync(ragged, 'text,label\n"fine",a\n"too",many,fields,here\n"unterminated quote,b\n');
   const empty = join(TMP, "empty.csv");
   writeFileSync(empty, "");
+  const unlabelled = join(TMP, "unlabelled.csv");
+  writeFileSync(unlabelled, toCsv([["text", "label"], ["card did not arrive", ""], ["where is my card", ""]]));
   const gpt2 = join(TMP, "gpt2-model");
   mkdirSync(gpt2, { recursive: true });
   writeFileSync(join(gpt2, "config.json"), JSON.stringify({ model_type: "gpt2", n_embd: 768 }));
@@ -310,6 +312,16 @@ test("bad input gets a clear message and keeps the labels already made", { timeo
       await shot(page, `bad-${file.split("/").pop()}`);
       await page.evaluate(() => (document.querySelector("#open-message").dataset.kind = ""));
     }
+    // a label-like column over empty cells is not proposed (it would import nothing); one
+    // with labels is
+    await page.setInputFiles("#file-input", unlabelled);
+    await page.waitForSelector("#use-columns");
+    assert.equal(await page.inputValue("#label-col"), "");
+    assert.match(await page.textContent("#label-col-empty"), /“label” is empty in the first rows/);
+    await page.setInputFiles("#file-input", good);
+    await page.waitForFunction(() => document.querySelector("#preview h2")?.textContent.startsWith("good.csv"));
+    assert.equal(await page.inputValue("#label-col"), "label");
+    assert.equal(await page.$("#label-col-empty"), null);
     await page.click("nav .tab[data-view=open]");
     await page.setInputFiles("#model-folder", gpt2);
     await page.waitForFunction(() => /Model not changed/.test(document.querySelector("#model-message").textContent));

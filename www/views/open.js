@@ -249,7 +249,16 @@ export function createOpenView(root, app) {
     if (!pending) return;
     const { table, name } = pending;
     const suggested = table.suggested_text_column ?? table.columns[0];
-    const labelGuess = table.columns.find((c) => LABEL_GUESSES.includes(c.toLowerCase()) && c !== suggested) ?? "";
+    const named = table.columns.find((c) => LABEL_GUESSES.includes(c.toLowerCase()) && c !== suggested) ?? "";
+    // a label-like name over empty cells (a column left for the person to fill) is not
+    // proposed: importing it would import nothing
+    const at = table.columns.indexOf(named);
+    const filled = at >= 0 && table.rows.some((r) => String(r[at] ?? "").trim() !== "");
+    const labelGuess = filled ? named : "";
+    const emptyNote =
+      named && !filled
+        ? h("p", { class: "hint", id: "label-col-empty" }, `“${named}” is empty in the first rows, so no label column is picked: pick it if later rows hold labels.`)
+        : null;
     const textBoxes = table.columns.map((c, i) =>
       h("label", { class: "check" }, h("input", { type: "checkbox", name: "text-col", value: c, checked: c === suggested, id: `text-col-${i}` }), c),
     );
@@ -267,6 +276,7 @@ export function createOpenView(root, app) {
       table.partial ? h("p", { class: "hint" }, "A big file: the preview reads its first megabyte; every record is read when you use the columns.") : null,
       h("fieldset", {}, h("legend", {}, "Text column(s) — several are joined with “. ”"), textBoxes),
       h("div", { class: "row" }, h("label", { for: "label-col" }, "Label column (optional, imported as labels)"), labelSel),
+      emptyNote,
       h(
         "div",
         { class: "table-wrap" },
