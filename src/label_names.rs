@@ -21,6 +21,7 @@
 //!   it, names that say nothing (AG News relabelled "L1".."L4") cost at most 0.002 p@10.
 
 use crate::embeddings::Embeddings;
+use crate::encoder::Encoder;
 use crate::error::{Error, Result};
 use crate::search::top_k_batch;
 
@@ -28,6 +29,13 @@ use crate::search::top_k_batch;
 /// "card arrival").
 pub fn label_text(name: &str) -> String {
     name.replace(['_', '-'], " ")
+}
+
+/// Each class name (`classes[id]`) embedded as its label text: one row per class id, what
+/// [`with_label_names`] takes.
+pub fn embed(encoder: &Encoder, classes: &[String]) -> Result<Embeddings> {
+    let texts: Vec<String> = classes.iter().map(|c| label_text(c)).collect();
+    encoder.embed(&texts, &mut |_, _| true)
 }
 
 /// `x` (the labelled records, one row each) and their classes `y`, with the name of each

@@ -13,7 +13,7 @@
 mod common;
 
 use simtune::dataset::{self, LoadOptions};
-use simtune::label_names::label_text;
+use simtune::label_names;
 use simtune::metrics::Protocol;
 use simtune::replay::{replay_check, Replay, ReplaySpec};
 use simtune::train::TrainConfig;
@@ -34,8 +34,7 @@ fn replays(file: &str, labels: usize, seeds: u64) -> Vec<Replay> {
     let emb = encoder.embed(&ds.texts, &mut |_, _| true).unwrap();
     let gold: Vec<usize> = ds.class_ids().into_iter().map(|c| c.unwrap()).collect();
     // the label names, trained on as the page does by default
-    let texts: Vec<String> = ds.classes().iter().map(|c| label_text(c)).collect();
-    let names = encoder.embed(&texts, &mut |_, _| true).unwrap();
+    let names = label_names::embed(&encoder, &ds.classes()).unwrap();
     let mut out = Vec::new();
     for protocol in [Protocol::Session, Protocol::RoundRobin] {
         let spec = ReplaySpec {

@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use simtune::dataset::{self, LoadOptions};
-use simtune::label_names::label_text;
-use simtune::metrics::{evaluate, split_per_class, Budget, EvalSpec, Protocol};
+use simtune::label_names;
+use simtune::metrics::{evaluate, split_per_class, Budget, EvalRow, EvalSpec, Protocol};
 use simtune::train::TrainConfig;
 use simtune::{Dataset, Embeddings, Encoder};
 
@@ -28,24 +28,30 @@ fn embedded(file: &str) -> (Dataset, Encoder, Embeddings) {
     (ds, encoder, emb)
 }
 
-#[test]
-fn tuned_beats_raw_on_ag_news() {
-    let (ds, _, emb) = embedded("agnews_test_sample2000.csv");
+/// DESIGN.md section 5 on `ds` split per class into halves (seed 0): `labels` round-robin
+/// labels of one half, 2 seeds, precision at `ks` on the other.
+fn round_robin_on_halves(
+    ds: &Dataset,
+    emb: &Embeddings,
+    labels: usize,
+    ks: Vec<usize>,
+    names: Option<Embeddings>,
+) -> Vec<EvalRow> {
     let y: Vec<usize> = ds.class_ids().into_iter().map(|c| c.unwrap()).collect();
     let (train, eval) = split_per_class(&y, 0.5).unwrap();
     let pick = |idx: &[usize]| idx.iter().map(|&i| y[i]).collect::<Vec<_>>();
     let spec = EvalSpec {
-        budgets: vec![Budget::Labels(100)],
+        budgets: vec![Budget::Labels(labels)],
         seeds: 2,
-        ks: vec![10, 100],
+        ks,
         train: TrainConfig::default(),
         pseudo: None,
         predicted: None,
         protocol: Protocol::RoundRobin,
         negatives: false,
-        names: None,
+        names,
     };
-    let rows = evaluate(
+    evaluate(
         &emb.select(&train).unwrap(),
         &pick(&train),
         &emb.select(&eval).unwrap(),
@@ -53,7 +59,13 @@ fn tuned_beats_raw_on_ag_news() {
         &spec,
         &mut |_| {},
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn tuned_beats_raw_on_ag_news() {
+    let (ds, _, emb) = embedded("agnews_test_sample2000.csv");
+    let rows = round_robin_on_halves(&ds, &emb, 100, vec![10, 100], None);
     let p10 = &rows[0];
     let p100 = &rows[1];
     eprintln!("AG News, 100 labels: {rows:?}");
@@ -81,33 +93,12 @@ fn tuned_beats_raw_on_ag_news() {
 #[test]
 fn label_names_let_one_label_per_class_train_on_banking77() {
     let (ds, encoder, emb) = embedded("banking77_test.csv");
-    let names: Vec<String> = ds.classes().iter().map(|c| label_text(c)).collect();
-    let names = encoder.embed(&names, &mut |_, _| true).unwrap();
-    let y: Vec<usize> = ds.class_ids().into_iter().map(|c| c.unwrap()).collect();
-    let (train, eval) = split_per_class(&y, 0.5).unwrap();
-    let pick = |idx: &[usize]| idx.iter().map(|&i| y[i]).collect::<Vec<_>>();
-    let run = |names: Option<Embeddings>| {
-        let spec = EvalSpec {
-            budgets: vec![Budget::Labels(50)],
-            seeds: 2,
-            ks: vec![39],
-            train: TrainConfig::default(),
-            pseudo: None,
-            predicted: None,
-            protocol: Protocol::RoundRobin,
-            negatives: false,
-            names,
-        };
-        let rows = evaluate(
-            &emb.select(&train).unwrap(),
-            &pick(&train),
-            &emb.select(&eval).unwrap(),
-            &pick(&eval),
-            &spec,
-            &mut |_| {},
-        )
-        .unwrap();
-        rows.into_iter().next().unwrap()
+    let names = label_names::embed(&encoder, &ds.classes()).unwrap();
+    let run = |names| {
+        round_robin_on_halves(&ds, &emb, 50, vec![39], names)
+            .into_iter()
+            .next()
+            .unwrap()
     };
     let without = run(None);
     let with = run(Some(names));

@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 
 use simtune::dataset::{self, Dataset, LoadOptions};
 use simtune::encoder::{Encoder, ModelFiles, Precision};
-use simtune::label_names::{label_text, with_label_names};
+use simtune::label_names::{self, with_label_names};
 use simtune::metrics::{self, Budget, EvalSpec, Protocol};
 use simtune::project::{Project, Records};
 use simtune::pseudo_label::PseudoLabelConfig;
@@ -419,11 +419,17 @@ fn require_label(data: &DataArgs) -> Result<&str> {
     }
 }
 
-/// Each class name embedded as a record would be (`label_names::label_text`), one row per
-/// class: what `label_names::with_label_names` trains on.
-fn embed_label_names(model: &Model, classes: &[String]) -> Result<Embeddings> {
-    let texts: Vec<String> = classes.iter().map(|c| label_text(c)).collect();
-    Ok(model.encoder()?.embed(&texts, &mut |_, _| true)?)
+/// The class names embedded as label texts (`label_names::embed`), one row per class id,
+/// unless `--no-label-names`.
+fn embed_label_names(
+    model: &Model,
+    classes: &[String],
+    training: &TrainArgs,
+) -> Result<Option<Embeddings>> {
+    if training.no_label_names {
+        return Ok(None);
+    }
+    Ok(Some(label_names::embed(model.encoder()?, classes)?))
 }
 
 /// Indices of labelled records and their class ids.
@@ -698,14 +704,15 @@ fn train_command(
     let (rows, y) = labelled(&ds);
     let classes = y.iter().collect::<std::collections::BTreeSet<_>>().len();
     let config = training.config()?.fitted(rows.len(), classes);
-    let (x, y) = if training.no_label_names {
-        (emb.select(&rows)?, y)
-    } else {
-        let names = embed_label_names(&model, &ds.classes())?;
-        let (x, y, joined) = with_label_names(&emb.select(&rows)?, &y, &names)?;
-        eprintln!("{joined} of {classes} label names trained on as records of their labels");
-        (x, y)
+    let (x, y) = match embed_label_names(&model, &ds.classes(), &training)? {
+        None => (emb.select(&rows)?, y),
+        Some(names) => {
+            let (x, y, joined) = with_label_names(&emb.select(&rows)?, &y, &names)?;
+            eprintln!("{joined} of {classes} label names trained on as records of their labels");
+            (x, y)
+        }
     };
+
     let bar = bar(config.steps as u64, "training");
     let start = Instant::now();
     let out = train::train(&x, &y, &config, &mut |p| {
@@ -899,11 +906,7 @@ fn eval_check(args: EvalArgs) -> Result<()> {
     })?;
     let (rows, gold) = labelled(&ds);
     let pool = emb.select(&rows)?;
-    let names = if args.training.no_label_names {
-        None
-    } else {
-        Some(embed_label_names(&model, &ds.classes())?)
-    };
+    let names = embed_label_names(&model, &ds.classes(), &args.training)?;
     let checks = args.check.unwrap_or(40);
     let k = args.k.first().copied().unwrap_or(10);
     let mut report = Vec::new();
@@ -1041,14 +1044,10 @@ fn eval(args: EvalArgs) -> Result<()> {
     };
     let (tx, ty) = ids(&train_ds, &train_emb)?;
     let (ex, ey) = ids(&eval_ds, &eval_emb)?;
-    let names_emb = if args.training.no_label_names {
-        None
-    } else {
-        Some(embed_label_names(&model, &classes)?)
-    };
     if ex.rows() < 2 {
         bail!("the eval pool has fewer than 2 labelled records");
     }
+    let names_emb = embed_label_names(&model, &classes, &args.training)?;
     let budgets = args
         .labels
         .iter()
