@@ -703,7 +703,6 @@ fn train_command(
     }
     let (rows, y) = labelled(&ds);
     let classes = y.iter().collect::<std::collections::BTreeSet<_>>().len();
-    let config = training.config()?.fitted(rows.len(), classes);
     let (x, y) = match embed_label_names(&model, &ds.classes(), &training)? {
         None => (emb.select(&rows)?, y),
         Some(names) => {
@@ -712,7 +711,8 @@ fn train_command(
             (x, y)
         }
     };
-
+    // fitted as training fits it: to the records it trains on, the names included
+    let config = training.config()?.fitted(x.rows(), classes);
     let bar = bar(config.steps as u64, "training");
     let start = Instant::now();
     let out = train::train(&x, &y, &config, &mut |p| {
