@@ -100,6 +100,7 @@ try {
   const hs = await page.evaluate(() => window.bench.headAndSearch({}));
   console.log("");
   console.log(`wasm, page thread: head applied to 20,000 x 384: ${hs.applyMs.toFixed(0)} ms (goal < 500); top-1000 search over 20,000: ${hs.searchMs.toFixed(1)} ms/query (goal < 10)`);
+  console.log(`wasm: training on 261 of 20,000 records, 100 steps: ${hs.trainPullMs.toFixed(0)} ms starting from the prototype pull, ${hs.trainPlainMs.toFixed(0)} ms without (goal < 1000)`);
 
   const best = (name, set, precision) =>
     Math.max(...rows.filter((r) => r.name === name && (!precision || r.precision === precision)).map((r) => r.sets[set].median));

@@ -176,6 +176,40 @@ impl SkipConnectionHead {
         &self.config
     }
 
+    /// Sets layer `layer` so that, at its current gates, it maps x (a row) to `x A + c`:
+    /// `a` (d, d) row-major (in x out), `c` (d); `W[j][i] = (A[i][j] - [i == j]) / s_j`,
+    /// `b[j] = c[j] / s_j`, `s = sigmoid(gates)` (see `prototype_pull.rs`).
+    pub fn set_affine(&self, layer: usize, a: &[f64], c: &[f64]) -> Result<()> {
+        let d = self.config.dim;
+        let l = self
+            .layers
+            .get(layer)
+            .ok_or_else(|| Error::InvalidInput(format!("the head has no layer {layer}")))?;
+        if a.len() != d * d || c.len() != d {
+            return Err(Error::InvalidInput(format!(
+                "an affine map for a {d}-dimensional head needs {d}x{d} and {d} values"
+            )));
+        }
+        let s: Vec<f64> = l
+            .gates
+            .as_tensor()
+            .to_vec1::<f32>()?
+            .iter()
+            .map(|&g| 1.0 / (1.0 + (-g as f64).exp()))
+            .collect();
+        let mut w = vec![0f32; d * d];
+        for j in 0..d {
+            for i in 0..d {
+                let eye = if i == j { 1.0 } else { 0.0 };
+                w[j * d + i] = ((a[i * d + j] - eye) / s[j]) as f32;
+            }
+        }
+        let b: Vec<f32> = c.iter().zip(&s).map(|(c, s)| (c / s) as f32).collect();
+        l.weight.set(&Tensor::from_vec(w, (d, d), &Device::Cpu)?)?;
+        l.bias.set(&Tensor::from_vec(b, d, &Device::Cpu)?)?;
+        Ok(())
+    }
+
     /// The trainable parameters, layer by layer: weight, bias, gates.
     pub fn vars(&self) -> Vec<Var> {
         self.layers
@@ -323,6 +357,23 @@ impl SkipConnectionHead {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `set_affine` makes the layer compute x A + c (before the cosine's normalisation).
+    #[test]
+    fn set_affine_maps_x_to_xa_plus_c() {
+        let head = SkipConnectionHead::new(SkipConnectionHeadConfig::new(2), 1).unwrap();
+        // A = [[2, 1], [0, 3]] (in x out), c = [0.5, -1]
+        head.set_affine(0, &[2.0, 1.0, 0.0, 3.0], &[0.5, -1.0])
+            .unwrap();
+        let x = Tensor::new(&[[1f32, 2.0], [-1.0, 0.5]], &Device::Cpu).unwrap();
+        let out = head.forward(&x, None).unwrap().to_vec2::<f32>().unwrap();
+        let want = [[2.5f32, 6.0], [-1.5, -0.5]];
+        for (o, w) in out.iter().flatten().zip(want.iter().flatten()) {
+            assert!((o - w).abs() < 1e-4, "{out:?}");
+        }
+        assert!(head.set_affine(1, &[0.0; 4], &[0.0; 2]).is_err());
+        assert!(head.set_affine(0, &[0.0; 3], &[0.0; 2]).is_err());
+    }
 
     fn sample() -> Embeddings {
         let mut e = Embeddings::new(vec![0.5, 0.5, 0.5, 0.5, 1.0, -2.0, 0.0, 3.0], 4).unwrap();

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod predict;
 pub mod project;
 pub mod projection;
+pub mod prototype_pull;
 pub mod pseudo_label;
 pub mod replay;
 pub mod search;

@@ -14,7 +14,7 @@ use crate::predict::{confident_labels, PREDICT_K};
 use crate::pseudo_label::{pseudo_labels, PseudoLabelConfig};
 use crate::search::{top_k, top_k_batch};
 use crate::suggest::{suggest, typicality};
-use crate::train::{train_with_negatives, Negatives, TrainConfig};
+use crate::train::{train_with, Negatives, TrainConfig, TrainContext};
 
 /// One label per embedding, or an error saying how many of each.
 fn check_labels(labels: usize, emb: &Embeddings) -> Result<()> {
@@ -507,7 +507,11 @@ pub fn evaluate(
                 embeddings: &not_emb,
                 not: &not_classes,
             });
-            match train_with_negatives(&x, &y, negatives, &config, &mut |_| true) {
+            let context = TrainContext {
+                negatives,
+                pool: Some(train_pool),
+            };
+            match train_with(&x, &y, context, &config, &mut |_| true) {
                 Ok(out) => {
                     seconds.push(start.elapsed().as_secs_f64());
                     let tuned_eval = out.head.apply(eval_pool)?;

@@ -13,7 +13,7 @@ use crate::embeddings::Embeddings;
 use crate::error::{Error, Result};
 use crate::label_names::with_label_names;
 use crate::metrics::{pick_records, precision_per_query, Protocol};
-use crate::train::{train, TrainConfig};
+use crate::train::{train_with, TrainConfig, TrainContext};
 
 /// One replay: the truth and both figures.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -78,7 +78,13 @@ pub fn replay_check(
     if let Some(names) = &spec.names {
         (x, y, _) = with_label_names(&x, &y, names)?;
     }
-    let head = match train(&x, &y, &config, &mut |_| true) {
+    // every record is the pool the head starts from, as on the page (the checks' labels
+    // are not read)
+    let context = TrainContext {
+        negatives: None,
+        pool: Some(pool),
+    };
+    let head = match train_with(&x, &y, context, &config, &mut |_| true) {
         Ok(out) => out.head,
         Err(Error::Training(_)) => return Ok(None),
         Err(e) => return Err(e),

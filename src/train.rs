@@ -63,6 +63,9 @@ pub struct TrainConfig {
     /// fit the settings to the number of labels ([`TrainConfig::fitted`]); off when a person
     /// sets steps, lr, batching or dropout by hand
     pub fit_to_labels: bool,
+    /// start the head from the prototype pull over every record (`prototype_pull.rs`),
+    /// where the trainer is given them
+    pub prototype_pull: bool,
 }
 
 impl Default for TrainConfig {
@@ -86,6 +89,7 @@ impl Default for TrainConfig {
             early_stop_patience: Some(EARLY_STOP_PATIENCE),
             early_stop_min_delta: 1e-3,
             fit_to_labels: true,
+            prototype_pull: true,
         }
     }
 }
@@ -110,7 +114,9 @@ const FITTED_MAX_STEPS: usize = 600;
 
 impl TrainConfig {
     /// The settings for `n_labels` labels in `n_classes` classes. Measured with `simtune
-    /// eval` (5 seeds, label names on, round robin / random / session / suggested; README).
+    /// eval` (5 seeds, label names on, round robin / random / session / suggested; README),
+    /// before the head started from the prototype pull (`prototype_pull.rs`), which lifts
+    /// every figure below again and was measured on top of these settings.
     ///
     /// Up to one batch (512): DESIGN.md section 6's 100 full-batch steps and skip dropout
     /// 0.2, but semi-hard triplets instead of batch-hard, at 0.3x the lr up to `FEW_LABELS`
@@ -231,6 +237,19 @@ pub struct TrainOutput {
     pub negatives: usize,
     /// the settings run: the given ones fitted to the labels ([`TrainConfig::fitted`])
     pub config: TrainConfig,
+    /// the prototype pull the head started from, where there was one
+    pub pull: Option<PullSummary>,
+}
+
+/// What the prototype pull the head started from rested on (`prototype_pull.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct PullSummary {
+    /// pool records the map was fitted on
+    pub rows: usize,
+    /// the "none of them" cosine
+    pub null: f64,
+    /// mean share of a record's pull toward the prototypes (0: none, 1: all)
+    pub share: f64,
 }
 
 /// Records known NOT to be of a class ("not this label" in a similarity session): rows
@@ -373,18 +392,36 @@ pub fn train(
     config: &TrainConfig,
     progress: &mut dyn FnMut(Progress) -> bool,
 ) -> Result<TrainOutput> {
-    train_with_negatives(embeddings, class_ids, None, config, progress)
+    train_with(
+        embeddings,
+        class_ids,
+        TrainContext::default(),
+        config,
+        progress,
+    )
 }
 
-/// [`train`], with known negatives (ignored where their class has no training label, or the
-/// loss is not the batch-hard triplet; with some, fitting keeps batch-hard).
-pub fn train_with_negatives(
+/// What the trainer reads besides the labelled rows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TrainContext<'a> {
+    /// "not this label" marks
+    pub negatives: Option<Negatives<'a>>,
+    /// every record of the dataset (labelled or not, (n, dim)): the head starts from the
+    /// prototype pull over them (`prototype_pull.rs`) unless `prototype_pull` is off
+    pub pool: Option<&'a Embeddings>,
+}
+
+/// [`train`], with the records of the dataset and known negatives (ignored where their class
+/// has no training label, or the loss is not the batch-hard triplet; with some, fitting keeps
+/// batch-hard).
+pub fn train_with(
     embeddings: &Embeddings,
     class_ids: &[usize],
-    negatives: Option<Negatives>,
+    context: TrainContext,
     config: &TrainConfig,
     progress: &mut dyn FnMut(Progress) -> bool,
 ) -> Result<TrainOutput> {
+    let TrainContext { negatives, pool } = context;
     let counts = validate(embeddings, class_ids, config)?;
     let marked = negatives.is_some_and(|n| n.not.iter().any(|c| counts.contains_key(c)));
     let config = &config.fitted_for(class_ids.len(), counts.len(), marked);
@@ -409,6 +446,15 @@ pub fn train_with_negatives(
         },
         head_seed,
     )?;
+    let pull = match pool {
+        Some(pool) if config.prototype_pull => {
+            crate::prototype_pull::fit(embeddings, class_ids, pool, config.seed)?
+        }
+        _ => None,
+    };
+    if let Some(p) = &pull {
+        head.set_affine(0, &p.a, &p.c)?;
+    }
     let mut vars = head.vars();
     let loss = match config.loss {
         LossKind::Softmax => {
@@ -532,6 +578,11 @@ pub fn train_with_negatives(
         losses,
         negatives: negatives_used,
         config: config.clone(),
+        pull: pull.map(|p| PullSummary {
+            rows: p.rows,
+            null: p.null,
+            share: p.share,
+        }),
     })
 }
 
@@ -816,11 +867,45 @@ mod tests {
         );
     }
 
+    /// Given the dataset's records, the head starts from the prototype pull (unless turned
+    /// off), and the pull changes what is trained.
+    #[test]
+    fn the_head_starts_from_the_prototype_pull_over_the_pool() {
+        let (e, y) = clusters();
+        let x = e.select(&[0, 1, 8, 9, 16, 17]).unwrap();
+        let xy = [y[0], y[1], y[8], y[9], y[16], y[17]];
+        let config = TrainConfig {
+            steps: 5,
+            ..Default::default()
+        };
+        let pooled = TrainContext {
+            negatives: None,
+            pool: Some(&e),
+        };
+        let out = train_with(&x, &xy, pooled, &config, &mut |_| true).unwrap();
+        let pull = out.pull.expect("a pull over the pool");
+        assert_eq!(pull.rows, e.rows());
+        let plain = train(&x, &xy, &config, &mut |_| true).unwrap();
+        assert!(plain.pull.is_none());
+        assert_ne!(out.losses, plain.losses);
+        let off = TrainConfig {
+            prototype_pull: false,
+            ..config
+        };
+        let out = train_with(&x, &xy, pooled, &off, &mut |_| true).unwrap();
+        assert!(out.pull.is_none());
+        assert_eq!(out.losses, plain.losses);
+    }
+
     /// Known negatives reach the batch-hard triplet loss only when their class is trained
     /// (the count says how many the loss read); other losses leave them out.
     #[test]
     fn known_negatives_are_used_where_they_can_be() {
         let (e, y) = clusters();
+        let with = |negatives| TrainContext {
+            negatives: Some(negatives),
+            pool: None,
+        };
         // the first two records of class 5, 15 and 25 said "not" another class each
         let rows = e.select(&[0, 8, 16]).unwrap();
         let not = [15, 25, 99]; // 99: no such training class
@@ -832,7 +917,7 @@ mod tests {
             steps: 5,
             ..Default::default()
         };
-        let out = train_with_negatives(&e, &y, Some(negatives), &config, &mut |_| true).unwrap();
+        let out = train_with(&e, &y, with(negatives), &config, &mut |_| true).unwrap();
         assert_eq!(out.negatives, 2);
         let plain = train(&e, &y, &config, &mut |_| true).unwrap();
         assert_eq!(plain.negatives, 0);
@@ -841,14 +926,14 @@ mod tests {
             loss: LossKind::Softmax,
             ..config
         };
-        let out = train_with_negatives(&e, &y, Some(negatives), &softmax, &mut |_| true).unwrap();
+        let out = train_with(&e, &y, with(negatives), &softmax, &mut |_| true).unwrap();
         assert_eq!(out.negatives, 0);
         // a row count that does not match its classes is an error, not a panic
         let bad = Negatives {
             embeddings: &rows,
             not: &not[..2],
         };
-        assert!(train_with_negatives(&e, &y, Some(bad), &config, &mut |_| true).is_err());
+        assert!(train_with(&e, &y, with(bad), &config, &mut |_| true).is_err());
     }
 
     #[test]

@@ -177,8 +177,10 @@ fn parse_config(config: JsValue) -> Result<TrainConfig, JsError> {
 /// `progress(step, loss, steps)` after each step (`steps`: the fitted number); returning
 /// false cancels. `label_names` (one row per label id, embedded like the records) are
 /// trained on as records of their labels where they lie nearest them (`label_names.rs`).
-/// Returns `{head, joined, config}`: the head as safetensors bytes (see `head.rs` for the
-/// tensor names), how many label names joined, and the settings run (fitted to the labels).
+/// The head starts from the prototype pull over every row (`prototype_pull.rs`) unless the
+/// settings turn it off. Returns `{head, joined, config, pull}`: the head as safetensors bytes
+/// (see `head.rs` for the tensor names), how many label names joined, the settings run
+/// (fitted to the labels), and the pull it started from (`{rows, null, share}`, or null).
 #[wasm_bindgen(js_name = trainHead)]
 pub fn train_head(
     embeddings: Vec<f32>,
@@ -189,8 +191,13 @@ pub fn train_head(
     label_names: Option<Vec<f32>>,
 ) -> Result<JsValue, JsError> {
     let config = parse_config(config)?;
-    let (x, y, joined) = training_set(embeddings, dim, labels, label_names)?;
-    let out = train::train(&x, &y, &config, &mut |p| {
+    let all = Embeddings::new(embeddings, dim).map_err(js_err)?;
+    let (x, y, joined) = training_set(&all, labels, label_names)?;
+    let context = train::TrainContext {
+        negatives: None,
+        pool: Some(&all),
+    };
+    let out = train::train_with(&x, &y, context, &config, &mut |p| {
         report(&progress, &[p.step as f64, p.loss as f64, p.steps as f64])
     })
     .map_err(js_err)?;
@@ -204,6 +211,7 @@ pub fn train_head(
     set("head", &js_sys::Uint8Array::from(head.as_slice()).into())?;
     set("joined", &JsValue::from_f64(joined as f64))?;
     set("config", &to_js(&out.config)?)?;
+    set("pull", &to_js(&out.pull)?)?;
     Ok(result.into())
 }
 
@@ -216,12 +224,11 @@ pub fn label_text(name: &str) -> String {
 /// The labelled rows of `embeddings` (n x dim) and their classes (`labels[i]` >= 0), with
 /// the label names (one row per label id) that join them, and how many joined.
 fn training_set(
-    embeddings: Vec<f32>,
-    dim: usize,
+    all: &Embeddings,
     labels: &[i32],
     label_names: Option<Vec<f32>>,
 ) -> Result<(Embeddings, Vec<usize>, usize), JsError> {
-    let all = Embeddings::new(embeddings, dim).map_err(js_err)?;
+    let dim = all.dim();
     let ids = class_ids(labels);
     if ids.len() != all.rows() {
         return Err(JsError::new(&format!(

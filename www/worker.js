@@ -87,7 +87,8 @@ const ops = {
     const xy = pca2d(emb, dim, head ?? undefined);
     return [xy, [xy.buffer]];
   },
-  /** {head, joined, config}: the head's bytes, the label names that joined, the settings run. */
+  /** {head, joined, config, pull}: the head's bytes, the label names that joined, the settings
+   * run, the prototype pull the head started from (or null). */
   train({ emb, dim, labels, config, names }, progress) {
     const out = trainHead(
       emb,

@@ -177,6 +177,11 @@ struct TrainArgs {
     /// record of it when it lies nearest that label's records).
     #[arg(long)]
     no_label_names: bool,
+    /// Start the head from identity instead of the prototype pull over every record of the
+    /// file (by default the head starts as the map that pulls each record toward the
+    /// prototypes of the labels it lies near).
+    #[arg(long)]
+    no_prototype_pull: bool,
 }
 
 #[derive(Args)]
@@ -381,6 +386,7 @@ impl TrainArgs {
                 && self.batch_size.is_none()
                 && self.skip_dropout.is_none()
                 && !self.balanced,
+            prototype_pull: !self.no_prototype_pull,
             ..TrainConfig::default()
         };
         if let Some(loss) = &self.loss {
@@ -715,7 +721,11 @@ fn train_command(
     let config = training.config()?.fitted(x.rows(), classes);
     let bar = bar(config.steps as u64, "training");
     let start = Instant::now();
-    let out = train::train(&x, &y, &config, &mut |p| {
+    let context = train::TrainContext {
+        negatives: None,
+        pool: Some(&emb),
+    };
+    let out = train::train_with(&x, &y, context, &config, &mut |p| {
         bar.set_position(p.step as u64);
         bar.set_message(format!("loss {:.4}", p.loss));
         true
@@ -731,6 +741,14 @@ fn train_command(
         out.losses.first().copied().unwrap_or(f32::NAN),
         final_loss.unwrap_or(f32::NAN),
     );
+    if let Some(p) = out.pull {
+        eprintln!(
+            "started from the prototype pull over {} records (none-of-them cosine {:.3}; mean pull {:.0}%)",
+            p.rows,
+            p.null,
+            100.0 * p.share
+        );
+    }
     let output = output.or_else(|| project_out.is_none().then(|| "head.safetensors".into()));
     if let Some(output) = &output {
         std::fs::write(output, &head)
@@ -1227,7 +1245,11 @@ fn bench(
     let mut head = None;
     for _ in 0..repeats {
         let start = Instant::now();
-        let out = train::train(&x, &py, &config, &mut |_| true)?;
+        let context = train::TrainContext {
+            negatives: None,
+            pool: Some(&emb),
+        };
+        let out = train::train_with(&x, &py, context, &config, &mut |_| true)?;
         times.push(start.elapsed().as_secs_f64());
         head = Some(out.head);
     }

@@ -50,9 +50,10 @@ export function createModelsView(root, app) {
     try {
       const other = await resolve();
       if (other.id === p.model.id) throw new Error(`${modelName(other)} is the model in use: pick another one`);
-      // each head trains as the Train step does: with the label names as records where the
-      // setting says so, each model embedding the names itself
+      // each head trains as the Train step does: with the label names as records and from
+      // the prototype pull where the settings say so, each model embedding the names itself
       const withNames = p.settings.useLabelNames ?? true;
+      const config = { ...app.defaults, prototype_pull: p.settings.usePrototypePull ?? true };
       const names1 = withNames ? await app.labelNameEmbeddings((s) => (status.textContent = s)) : null;
       const emb2 = await embedWith(other);
       const names2 = withNames ? await labelNamesWith(other) : null;
@@ -61,7 +62,7 @@ export function createModelsView(root, app) {
       const rows = [];
       for (const [model, emb, dim, names] of [[p.model, p.emb, p.dim, names1], [other, emb2.data, emb2.dim, names2]]) {
         status.textContent = `training a head for ${modelName(model)}…`;
-        const { head } = await app.trainer.call("train", { emb, dim, labels, config: app.defaults, names });
+        const { head } = await app.trainer.call("train", { emb, dim, labels, config, names });
         const raw = new SearchIndex(emb, dim);
         const tuned = raw.withHead(head);
         try {

@@ -41,6 +41,9 @@ export function createTrainView(root, app) {
   // label names as records of their labels (src/label_names.rs): on by default, `simtune
   // eval` finds it wins at small budgets on both shared datasets (README)
   const useNames = h("input", { type: "checkbox", id: "cfg-names" });
+  // the head starts from the prototype pull over every record (src/prototype_pull.rs): on
+  // by default, `simtune eval` finds it wins at every budget on both shared datasets (README)
+  const usePull = h("input", { type: "checkbox", id: "cfg-pull" });
   root.append(
     h(
       "section",
@@ -61,6 +64,12 @@ export function createTrainView(root, app) {
         { class: "row" },
         useNames,
         h("label", { for: "cfg-names" }, "Also train on the label names: each name (“card_arrival” read as “card arrival”) is one more record of its label, where it lies nearest that label's records"),
+      ),
+      h(
+        "div",
+        { class: "row" },
+        usePull,
+        h("label", { for: "cfg-pull" }, "Start from the prototype pull: every record, labelled or not, is pulled toward the labels it lies as near as their own records do, so a label moves its neighbourhood too (computed here, from the embeddings only)"),
       ),
       h(
         "details",
@@ -114,6 +123,7 @@ export function createTrainView(root, app) {
     const num = (el, x) => (Number.isFinite(parseFloat(el.value)) ? parseFloat(el.value) : x);
     const cfg = { ...base, loss: loss.value, lr: num(lr, base.lr), steps: Math.max(1, Math.round(num(steps, base.steps))), margin: num(margin, base.margin) };
     cfg.fit_to_labels = cfg.lr === d.lr && cfg.steps === d.steps;
+    cfg.prototype_pull = usePull.checked;
     return cfg;
   }
   /** Labels with a single training record give the triplet loss no pair: say which. */
@@ -128,6 +138,7 @@ export function createTrainView(root, app) {
     const ready = !!p.emb;
     usePredicted.checked = !!p.settings.usePredicted;
     useNames.checked = p.settings.useLabelNames ?? true;
+    usePull.checked = p.settings.usePrototypePull ?? true;
     predictedAt.value = p.settings.predictedThreshold ?? 0.7;
     const ok = labelled >= 2 && classes >= 2 && ready;
     trainBtn.disabled = !ok || running;
@@ -161,6 +172,7 @@ export function createTrainView(root, app) {
   }
   usePredicted.addEventListener("change", () => (notePredicted(), p.emit("settings")));
   useNames.addEventListener("change", () => ((p.settings.useLabelNames = useNames.checked), p.emit("settings")));
+  usePull.addEventListener("change", () => ((p.settings.usePrototypePull = usePull.checked), p.emit("settings")));
   predictedAt.addEventListener("change", () => (notePredicted(), p.emit("settings")));
   async function train() {
     const cfg = config();
@@ -200,7 +212,7 @@ export function createTrainView(root, app) {
           frame = requestAnimationFrame(() => drawLoss(canvas, losses, steps));
         },
       });
-      const { head, joined } = out;
+      const { head, joined, pull } = out;
       run = out.config;
       const secs = (performance.now() - t0) / 1000;
       p.trainConfig = cfg;
@@ -211,6 +223,7 @@ export function createTrainView(root, app) {
         labels: labelled,
         ...(usePredicted.checked ? { predicted: { added, threshold } } : {}),
         ...(names ? { labelNames: joined } : {}),
+        ...(pull ? { prototypePull: { records: pull.rows, share: +pull.share.toFixed(3) } } : {}),
         classes,
         perLabel: Object.fromEntries(perLabel.map((n, l) => [p.labelNames[l], n]).filter(([, n]) => n > 0)),
         seconds: secs,
@@ -222,6 +235,7 @@ export function createTrainView(root, app) {
       status.textContent =
         `Head trained on ${labelled} records${added ? ` and ${added} confident predictions (≥ ${threshold})` : ""} in ${classes} classes in ${secs.toFixed(2)} s (final loss ${losses.at(-1)?.toFixed(4) ?? "–"})` +
         (useNames.checked ? (names ? `, with ${joined} of ${classes} label names as records` : ", without the label names (the model could not embed them)") : "") +
+        (pull ? `, starting from the prototype pull over ${pull.rows.toLocaleString("en")} records (their average pull toward a label: ${Math.round(100 * pull.share)}%)` : usePull.checked ? ", without the prototype pull (every label has a single record: it needs a second, or a label name that joins)" : "") +
         (run.steps !== cfg.steps
           ? `; ${run.steps} steps on balanced batches, lr ${run.lr}, fitted to ${labelled} labels.`
           : run.lr !== cfg.lr || run.loss !== cfg.loss

@@ -1,0 +1,343 @@
+//! Prototype pull: where the head starts training. Every record of the dataset, labelled
+//! or not, is pulled toward the prototypes of the labels it lies near, and the affine map
+//! that best does that over the whole dataset (ridge regression, toward the identity) is the
+//! head's first guess; the group loss then trains from there.
+//!
+//! With few labels a triplet loss sees a handful of pairs; the pull uses the unlabelled
+//! records too (transductively: their embeddings, never a label), so a label moves its
+//! whole neighbourhood, not just itself.
+//!
+//! - Prototype of label c: `p_c = normalise(sum of c's training rows)` (label names that
+//!   joined included).
+//! - Soft assignment of record x: `z = softmax([x·p_1, .., x·p_C, t] / tau)`, dropping the
+//!   last ("none of them") column, so a record no prototype is near stays where it is.
+//!   `t` is the `NULL_QUANTILE` quantile of the training rows' cosine to their own label's
+//!   prototype built without them: labels whose records sit close together (a session's
+//!   neighbours) pull only what lies as close.
+//! - Target: `y = normalise(x + z P)`, P: (C, d) the prototypes.
+//! - Map: `A, c = argmin |X A + 1 c - Y|^2 + lambda |A - I|^2 + lambda |c|^2` over up to
+//!   `MAX_POOL_ROWS` records, solved in closed form (Cholesky of the (d+1) x (d+1) Gram).
+//! - As a SkipConnectionHead layer (`out = x + sigmoid(g) (x W^T + b)`), gates at -4:
+//!   `W = (A - I)^T / sigmoid(g)`, `b = c / sigmoid(g)`.
+
+use candle_core::{DType, Device, Tensor};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
+use crate::embeddings::Embeddings;
+use crate::error::{Error, Result};
+
+/// Softmax temperature of the soft assignment (cosines / tau).
+pub const TAU: f64 = 0.03;
+/// Quantile of the training rows' leave-one-out cosine to their prototype used as the
+/// "none of them" logit.
+pub const NULL_QUANTILE: f64 = 0.5;
+/// Ridge strength toward the identity.
+pub const LAMBDA: f64 = 0.3;
+/// Records of the pool the map is fitted on (a seeded sample beyond).
+pub const MAX_POOL_ROWS: usize = 4096;
+
+/// The affine map `x -> x A + c` (row vectors): `a` (d, d) row-major (in x out), `c` (d).
+#[derive(Debug, Clone)]
+pub struct Pull {
+    pub a: Vec<f64>,
+    pub c: Vec<f64>,
+    pub dim: usize,
+    /// the "none of them" cosine used
+    pub null: f64,
+    /// mean share of a pool record's pull (sum of its soft assignment to the prototypes)
+    pub share: f64,
+    /// pool records the map was fitted on
+    pub rows: usize,
+}
+
+/// The pull fitted for the training rows `x` (classes `y`) over `pool` (every record, (n,
+/// d)). None where fewer than two labels have rows, or no row has a leave-one-out
+/// prototype (every label a single row).
+pub fn fit(x: &Embeddings, y: &[usize], pool: &Embeddings, seed: u64) -> Result<Option<Pull>> {
+    let d = x.dim();
+    if pool.dim() != d || y.len() != x.rows() {
+        return Err(Error::InvalidInput(format!(
+            "prototype pull: {} classes for {} rows of dim {d}, pool of dim {}",
+            y.len(),
+            x.rows(),
+            pool.dim()
+        )));
+    }
+    let mut classes: Vec<usize> = y.to_vec();
+    classes.sort_unstable();
+    classes.dedup();
+    if classes.len() < 2 || pool.is_empty() {
+        return Ok(None);
+    }
+    // unnormalised class sums (C, d)
+    let mut sums = vec![0f64; classes.len() * d];
+    let mut counts = vec![0usize; classes.len()];
+    let at: Vec<usize> = y
+        .iter()
+        .map(|c| classes.binary_search(c).unwrap_or_default())
+        .collect();
+    for (row, &k) in x.as_slice().chunks_exact(d).zip(&at) {
+        counts[k] += 1;
+        for (s, &v) in sums[k * d..(k + 1) * d].iter_mut().zip(row) {
+            *s += v as f64;
+        }
+    }
+    // leave-one-out cosines of each row to its prototype built without it
+    let mut loo: Vec<f64> = Vec::new();
+    for (row, &k) in x.as_slice().chunks_exact(d).zip(&at) {
+        if counts[k] < 2 {
+            continue;
+        }
+        let rest: Vec<f64> = sums[k * d..(k + 1) * d]
+            .iter()
+            .zip(row)
+            .map(|(s, &v)| s - v as f64)
+            .collect();
+        loo.push(cosine(row, &rest));
+    }
+    if loo.is_empty() {
+        return Ok(None);
+    }
+    loo.sort_by(f64::total_cmp);
+    let null = quantile(&loo, NULL_QUANTILE);
+    let protos: Vec<f64> = sums
+        .chunks_exact(d)
+        .flat_map(|s| {
+            let n = s.iter().map(|v| v * v).sum::<f64>().sqrt().max(1e-12);
+            s.iter().map(move |v| v / n)
+        })
+        .collect();
+
+    // the pool rows the map is fitted on
+    let mut rows: Vec<usize> = (0..pool.rows()).collect();
+    if rows.len() > MAX_POOL_ROWS {
+        rows.shuffle(&mut StdRng::seed_from_u64(seed));
+        rows.truncate(MAX_POOL_ROWS);
+        rows.sort_unstable();
+    }
+    let n = rows.len();
+    let cpu = &Device::Cpu;
+    let xp = pool.select(&rows)?.to_tensor()?; // (n, d)
+    let p = Tensor::from_vec(
+        protos.iter().map(|&v| v as f32).collect::<Vec<f32>>(),
+        (classes.len(), d),
+        cpu,
+    )?; // (C, d)
+        // soft assignment over the prototypes and "none of them": (n, C + 1), last column dropped
+    let logits = Tensor::cat(
+        &[
+            &xp.matmul(&p.t()?)?,
+            &Tensor::full(null as f32, (n, 1), cpu)?,
+        ],
+        1,
+    )?;
+    let z = candle_nn::ops::softmax_last_dim(&(logits / TAU)?)?.narrow(1, 0, classes.len())?;
+    let share = z.sum_all()?.to_scalar::<f32>()? as f64 / n as f64;
+    // targets y = normalise(x + z P); the fit is of y - x
+    let target = (&xp + z.matmul(&p)?)?; // (n, d)
+    let norm = target
+        .sqr()?
+        .sum_keepdim(1)?
+        .sqrt()?
+        .clamp(1e-12, f32::MAX)?;
+    let delta = (target.broadcast_div(&norm)? - &xp)?; // (n, d)
+    let xa = Tensor::cat(&[&xp, &Tensor::ones((n, 1), DType::F32, cpu)?], 1)?; // (n, d + 1)
+    let gram = xa.t()?.matmul(&xa)?; // (d + 1, d + 1)
+    let rhs = xa.t()?.matmul(&delta)?; // (d + 1, d)
+    let e = d + 1;
+    let mut gram: Vec<f64> = gram
+        .flatten_all()?
+        .to_vec1::<f32>()?
+        .into_iter()
+        .map(f64::from)
+        .collect();
+    let mut m: Vec<f64> = rhs
+        .flatten_all()?
+        .to_vec1::<f32>()?
+        .into_iter()
+        .map(f64::from)
+        .collect();
+    for r in 0..e {
+        gram[r * e + r] += LAMBDA;
+    }
+    // (A - I; c) = (Xa^T Xa + lambda I)^-1 Xa^T (Y - X)
+    if !cholesky_solve(&mut gram, e, &mut m, d) {
+        return Err(Error::Training(
+            "the prototype pull's system is singular".into(),
+        ));
+    }
+    let mut a = m[..d * d].to_vec();
+    for r in 0..d {
+        a[r * d + r] += 1.0;
+    }
+    Ok(Some(Pull {
+        a,
+        c: m[d * d..].to_vec(),
+        dim: d,
+        null,
+        share,
+        rows: n,
+    }))
+}
+
+fn cosine(a: &[f32], b: &[f64]) -> f64 {
+    let (mut ab, mut aa, mut bb) = (0f64, 0f64, 0f64);
+    for (&x, &y) in a.iter().zip(b) {
+        let x = x as f64;
+        ab += x * y;
+        aa += x * x;
+        bb += y * y;
+    }
+    ab / (aa.sqrt() * bb.sqrt()).max(1e-12)
+}
+
+/// Linear-interpolated quantile of sorted values.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let pos = q * (sorted.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
+/// Solves G M = R in place (G: (e, e) symmetric positive definite, R: (e, cols)), leaving M
+/// in `r`. False when G is not positive definite.
+fn cholesky_solve(g: &mut [f64], e: usize, r: &mut [f64], cols: usize) -> bool {
+    // G = L L^T, L in the lower triangle of g
+    for j in 0..e {
+        let mut s = g[j * e + j];
+        for k in 0..j {
+            s -= g[j * e + k] * g[j * e + k];
+        }
+        if s <= 0.0 || !s.is_finite() {
+            return false;
+        }
+        let l = s.sqrt();
+        g[j * e + j] = l;
+        for i in j + 1..e {
+            let mut s = g[i * e + j];
+            for k in 0..j {
+                s -= g[i * e + k] * g[j * e + k];
+            }
+            g[i * e + j] = s / l;
+        }
+    }
+    // L Z = R, then L^T M = Z, row by row over all columns at once
+    for i in 0..e {
+        for k in 0..i {
+            let l = g[i * e + k];
+            let (done, rest) = r.split_at_mut(i * cols);
+            for (t, &z) in rest[..cols]
+                .iter_mut()
+                .zip(&done[k * cols..k * cols + cols])
+            {
+                *t -= l * z;
+            }
+        }
+        let l = g[i * e + i];
+        for t in &mut r[i * cols..i * cols + cols] {
+            *t /= l;
+        }
+    }
+    for i in (0..e).rev() {
+        for k in i + 1..e {
+            let l = g[k * e + i];
+            let (head, tail) = r.split_at_mut(k * cols);
+            for (t, &z) in head[i * cols..i * cols + cols]
+                .iter_mut()
+                .zip(&tail[..cols])
+            {
+                *t -= l * z;
+            }
+        }
+        let l = g[i * e + i];
+        for t in &mut r[i * cols..i * cols + cols] {
+            *t /= l;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::Rng;
+
+    #[test]
+    fn cholesky_solves_by_hand() {
+        // [[4, 2], [2, 3]] M = [[2, 8], [1, 7]]: inverse 1/8 [[3, -2], [-2, 4]]
+        let mut g = vec![4.0, 2.0, 2.0, 3.0];
+        let mut r = vec![2.0, 8.0, 1.0, 7.0];
+        assert!(cholesky_solve(&mut g, 2, &mut r, 2));
+        let want = [0.5, 1.25, 0.0, 1.5];
+        for (got, want) in r.iter().zip(want) {
+            assert!((got - want).abs() < 1e-12, "{r:?}");
+        }
+        // not positive definite
+        let mut g = vec![1.0, 2.0, 2.0, 1.0];
+        assert!(!cholesky_solve(&mut g, 2, &mut [1.0, 1.0], 1));
+    }
+
+    #[test]
+    fn quantile_interpolates() {
+        assert_eq!(quantile(&[1.0, 2.0, 3.0, 4.0], 0.5), 2.5);
+        assert_eq!(quantile(&[1.0, 2.0, 3.0, 4.0], 0.0), 1.0);
+        assert_eq!(quantile(&[7.0], 0.5), 7.0);
+    }
+
+    /// Two noisy clusters around e0 and e1 in 8 dimensions, and a pool of 60 records of
+    /// both: the pull maps the pool's records nearer their own cluster's prototype.
+    #[test]
+    fn the_map_pulls_records_toward_their_labels() {
+        let d = 8;
+        let mut rng = StdRng::seed_from_u64(3);
+        let mut make = |c: usize| -> Vec<f32> {
+            let mut v: Vec<f32> = (0..d).map(|_| rng.random_range(-0.45..0.45)).collect();
+            v[c] += 1.0;
+            let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            v.iter().map(|x| x / n).collect()
+        };
+        let pool_y: Vec<usize> = (0..60).map(|i| i % 2).collect();
+        let pool = Embeddings::new(pool_y.iter().flat_map(|&c| make(c)).collect(), d).unwrap();
+        let x = pool.select(&[0, 1, 2, 3, 4, 5]).unwrap();
+        let y = &pool_y[..6];
+        let pull = fit(&x, y, &pool, 0)
+            .unwrap()
+            .expect("two labels with 3 rows each");
+        assert_eq!(pull.rows, 60);
+        assert!(pull.share > 0.0 && pull.share < 1.0, "{}", pull.share);
+        // the map applied, by hand: x A + c
+        let map = |r: &[f32]| -> Vec<f64> {
+            (0..d)
+                .map(|j| (0..d).map(|i| r[i] as f64 * pull.a[i * d + j]).sum::<f64>() + pull.c[j])
+                .collect()
+        };
+        // cosine to the own cluster's axis rises on average over the unlabelled records
+        let (mut before, mut after) = (0.0, 0.0);
+        for i in 6..60 {
+            let r = pool.row(i).unwrap();
+            let axis: Vec<f64> = (0..d).map(|j| (j == pool_y[i]) as u8 as f64).collect();
+            before += cosine(r, &axis);
+            let m: Vec<f32> = map(r).iter().map(|&v| v as f32).collect();
+            after += cosine(&m, &axis);
+        }
+        assert!(
+            after > before + 0.5,
+            "{before} -> {after} (sum over 54 records)"
+        );
+    }
+
+    #[test]
+    fn no_pull_without_two_labels_or_a_second_row() {
+        let pool = Embeddings::new(vec![1.0, 0.0, 0.0, 1.0, 0.7, 0.7], 2).unwrap();
+        let one_class = pool.select(&[0, 2]).unwrap();
+        assert!(fit(&one_class, &[4, 4], &pool, 0).unwrap().is_none());
+        // every label a single row: no leave-one-out prototype to set "none of them" by
+        let singles = pool.select(&[0, 1]).unwrap();
+        assert!(fit(&singles, &[4, 5], &pool, 0).unwrap().is_none());
+        // dimensions that do not match are an error
+        let other = Embeddings::new(vec![1.0; 3], 3).unwrap();
+        assert!(fit(&singles, &[4, 5], &other, 0).is_err());
+    }
+}
