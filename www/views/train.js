@@ -61,15 +61,15 @@ export function createTrainView(root, app) {
       ),
       h(
         "div",
-        { class: "row" },
+        { class: "row option" },
         useNames,
         h("label", { for: "cfg-names" }, "Also train on the label names: each name (“card_arrival” read as “card arrival”) is one more record of its label, where it lies nearest that label's records"),
       ),
       h(
         "div",
-        { class: "row" },
+        { class: "row option" },
         usePull,
-        h("label", { for: "cfg-pull" }, "Start from the prototype pull: every record, labelled or not, is pulled toward the labels it lies as near as their own records do, so a label moves its neighbourhood too (computed here, from the embeddings only)"),
+        h("label", { for: "cfg-pull" }, "Start from the prototype pull: every record that lies as near a label as its own records do is pulled toward it, so a label moves its neighbourhood too"),
       ),
       h(
         "details",
