@@ -315,9 +315,9 @@ mod tests {
         };
         // cosine to the own cluster's axis rises on average over the unlabelled records
         let (mut before, mut after) = (0.0, 0.0);
-        for i in 6..60 {
+        for (i, &c) in pool_y.iter().enumerate().skip(6) {
             let r = pool.row(i).unwrap();
-            let axis: Vec<f64> = (0..d).map(|j| (j == pool_y[i]) as u8 as f64).collect();
+            let axis: Vec<f64> = (0..d).map(|j| (j == c) as u8 as f64).collect();
             before += cosine(r, &axis);
             let m: Vec<f32> = map(r).iter().map(|&v| v as f32).collect();
             after += cosine(&m, &axis);
