@@ -23,6 +23,7 @@
 use crate::embeddings::Embeddings;
 use crate::encoder::Encoder;
 use crate::error::{Error, Result};
+use crate::prototype::ClassSums;
 use crate::search::top_k_batch;
 
 /// A label name as the text that is embedded: '_' and '-' read as spaces ("card_arrival" is
@@ -56,19 +57,10 @@ pub fn with_label_names(
             names.dim()
         )));
     }
-    let mut present: Vec<usize> = y.to_vec();
-    present.sort_unstable();
-    present.dedup();
     // the (normalised) mean of each present class's records: (classes, d)
-    let mut means = vec![0f32; present.len() * d];
-    for (row, &c) in x.as_slice().chunks_exact(d).zip(y) {
-        let at = present.binary_search(&c).unwrap_or_default();
-        for (m, v) in means[at * d..(at + 1) * d].iter_mut().zip(row) {
-            *m += v;
-        }
-    }
-    let mut means = Embeddings::new(means, d)?;
-    means.normalize();
+    let sums = ClassSums::new(x, y)?;
+    let means = sums.prototypes();
+    let present = &sums.ids;
     // the present classes that have a name, and each name's nearest class mean
     let named: Vec<usize> = present
         .iter()

@@ -18,7 +18,8 @@
 //! - Map: `A, c = argmin |X A + 1 c - Y|^2 + lambda |A - I|^2 + lambda |c|^2` over up to
 //!   `MAX_POOL_ROWS` records, solved in closed form (Cholesky of the (d+1) x (d+1) Gram).
 //! - As a SkipConnectionHead layer (`out = x + sigmoid(g) (x W^T + b)`), gates at -4:
-//!   `W = (A - I)^T / sigmoid(g)`, `b = c / sigmoid(g)`.
+//!   `W = (A - I)^T / sigmoid(g)`, `b = c / sigmoid(g)`. With more layers, the first starts
+//!   as the map and the others as PyTorch initialises them (near the identity).
 
 use candle_core::{DType, Device, Tensor};
 use rand::rngs::StdRng;
@@ -27,6 +28,8 @@ use rand::SeedableRng;
 
 use crate::embeddings::Embeddings;
 use crate::error::{Error, Result};
+use crate::linalg::cholesky_solve;
+use crate::prototype::ClassSums;
 
 /// Softmax temperature of the soft assignment (cosines / tau).
 pub const TAU: f64 = 0.03;
@@ -52,9 +55,11 @@ pub struct Pull {
     pub rows: usize,
 }
 
-/// The pull fitted for the training rows `x` (classes `y`) over `pool` (every record, (n,
-/// d)). None where fewer than two labels have rows, or no row has a leave-one-out
-/// prototype (every label a single row).
+/// The pull fitted for the training rows `x` (n, d), classes `y`, over `pool` (every record
+/// of the dataset, (m, d)); rows L2-normalised, as the encoder gives them (a dot product is
+/// read as a cosine). Pool rows with a value that is not finite are left out. None where
+/// fewer than two labels have rows, no row has a leave-one-out prototype (every label a
+/// single row), or no pool row is finite.
 pub fn fit(x: &Embeddings, y: &[usize], pool: &Embeddings, seed: u64) -> Result<Option<Pull>> {
     let d = x.dim();
     if pool.dim() != d || y.len() != x.rows() {
@@ -65,53 +70,40 @@ pub fn fit(x: &Embeddings, y: &[usize], pool: &Embeddings, seed: u64) -> Result<
             pool.dim()
         )));
     }
-    let mut classes: Vec<usize> = y.to_vec();
-    classes.sort_unstable();
-    classes.dedup();
-    if classes.len() < 2 || pool.is_empty() {
+    let sums = ClassSums::new(x, y)?;
+    if sums.ids.len() < 2 {
         return Ok(None);
-    }
-    // unnormalised class sums (C, d)
-    let mut sums = vec![0f64; classes.len() * d];
-    let mut counts = vec![0usize; classes.len()];
-    let at: Vec<usize> = y
-        .iter()
-        .map(|c| classes.binary_search(c).unwrap_or_default())
-        .collect();
-    for (row, &k) in x.as_slice().chunks_exact(d).zip(&at) {
-        counts[k] += 1;
-        for (s, &v) in sums[k * d..(k + 1) * d].iter_mut().zip(row) {
-            *s += v as f64;
-        }
     }
     // leave-one-out cosines of each row to its prototype built without it
     let mut loo: Vec<f64> = Vec::new();
-    for (row, &k) in x.as_slice().chunks_exact(d).zip(&at) {
-        if counts[k] < 2 {
+    for (row, c) in x.as_slice().chunks_exact(d).zip(y) {
+        let k = sums.index(*c).unwrap_or_default();
+        if sums.counts[k] < 2 {
             continue;
         }
-        let rest: Vec<f64> = sums[k * d..(k + 1) * d]
+        let rest: Vec<f64> = sums
+            .sums
+            .row(k)?
             .iter()
             .zip(row)
-            .map(|(s, &v)| s - v as f64)
+            .map(|(&s, &v)| s as f64 - v as f64)
             .collect();
         loo.push(cosine(row, &rest));
     }
+    loo.retain(|v| v.is_finite());
     if loo.is_empty() {
         return Ok(None);
     }
     loo.sort_by(f64::total_cmp);
     let null = quantile(&loo, NULL_QUANTILE);
-    let protos: Vec<f64> = sums
-        .chunks_exact(d)
-        .flat_map(|s| {
-            let n = s.iter().map(|v| v * v).sum::<f64>().sqrt().max(1e-12);
-            s.iter().map(move |v| v / n)
-        })
-        .collect();
+    let protos = sums.prototypes(); // (C, d)
 
-    // the pool rows the map is fitted on
-    let mut rows: Vec<usize> = (0..pool.rows()).collect();
+    // the pool rows the map is fitted on: finite ones, a seeded sample beyond MAX_POOL_ROWS
+    let finite = |i: &usize| pool.row(*i).is_ok_and(|r| r.iter().all(|v| v.is_finite()));
+    let mut rows: Vec<usize> = (0..pool.rows()).filter(finite).collect();
+    if rows.is_empty() {
+        return Ok(None);
+    }
     if rows.len() > MAX_POOL_ROWS {
         rows.shuffle(&mut StdRng::seed_from_u64(seed));
         rows.truncate(MAX_POOL_ROWS);
@@ -120,12 +112,10 @@ pub fn fit(x: &Embeddings, y: &[usize], pool: &Embeddings, seed: u64) -> Result<
     let n = rows.len();
     let cpu = &Device::Cpu;
     let xp = pool.select(&rows)?.to_tensor()?; // (n, d)
-    let p = Tensor::from_vec(
-        protos.iter().map(|&v| v as f32).collect::<Vec<f32>>(),
-        (classes.len(), d),
-        cpu,
-    )?; // (C, d)
-        // soft assignment over the prototypes and "none of them": (n, C + 1), last column dropped
+    let p = protos.to_tensor()?; // (C, d)
+    let n_classes = protos.rows();
+    // soft assignment over the prototypes and "none of them", whose column is then dropped:
+    // logits (n, C + 1) -> z (n, C)
     let logits = Tensor::cat(
         &[
             &xp.matmul(&p.t()?)?,
@@ -133,11 +123,11 @@ pub fn fit(x: &Embeddings, y: &[usize], pool: &Embeddings, seed: u64) -> Result<
         ],
         1,
     )?;
-    let z = candle_nn::ops::softmax_last_dim(&(logits / TAU)?)?.narrow(1, 0, classes.len())?;
+    let z = candle_nn::ops::softmax_last_dim(&(logits / TAU)?)?.narrow(1, 0, n_classes)?;
     let share = z.sum_all()?.to_scalar::<f32>()? as f64 / n as f64;
     // targets y = normalise(x + z P); the fit is of y - x
     let target = (&xp + z.matmul(&p)?)?; // (n, d)
-    let norm = target
+    let norm = target // (n, 1)
         .sqr()?
         .sum_keepdim(1)?
         .sqrt()?
@@ -153,6 +143,7 @@ pub fn fit(x: &Embeddings, y: &[usize], pool: &Embeddings, seed: u64) -> Result<
         .into_iter()
         .map(f64::from)
         .collect();
+    // (d + 1, d), row-major; becomes (A - I; c)
     let mut m: Vec<f64> = rhs
         .flatten_all()?
         .to_vec1::<f32>()?
@@ -201,83 +192,10 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
-/// Solves G M = R in place (G: (e, e) symmetric positive definite, R: (e, cols)), leaving M
-/// in `r`. False when G is not positive definite.
-fn cholesky_solve(g: &mut [f64], e: usize, r: &mut [f64], cols: usize) -> bool {
-    // G = L L^T, L in the lower triangle of g
-    for j in 0..e {
-        let mut s = g[j * e + j];
-        for k in 0..j {
-            s -= g[j * e + k] * g[j * e + k];
-        }
-        if s <= 0.0 || !s.is_finite() {
-            return false;
-        }
-        let l = s.sqrt();
-        g[j * e + j] = l;
-        for i in j + 1..e {
-            let mut s = g[i * e + j];
-            for k in 0..j {
-                s -= g[i * e + k] * g[j * e + k];
-            }
-            g[i * e + j] = s / l;
-        }
-    }
-    // L Z = R, then L^T M = Z, row by row over all columns at once
-    for i in 0..e {
-        for k in 0..i {
-            let l = g[i * e + k];
-            let (done, rest) = r.split_at_mut(i * cols);
-            for (t, &z) in rest[..cols]
-                .iter_mut()
-                .zip(&done[k * cols..k * cols + cols])
-            {
-                *t -= l * z;
-            }
-        }
-        let l = g[i * e + i];
-        for t in &mut r[i * cols..i * cols + cols] {
-            *t /= l;
-        }
-    }
-    for i in (0..e).rev() {
-        for k in i + 1..e {
-            let l = g[k * e + i];
-            let (head, tail) = r.split_at_mut(k * cols);
-            for (t, &z) in head[i * cols..i * cols + cols]
-                .iter_mut()
-                .zip(&tail[..cols])
-            {
-                *t -= l * z;
-            }
-        }
-        let l = g[i * e + i];
-        for t in &mut r[i * cols..i * cols + cols] {
-            *t /= l;
-        }
-    }
-    true
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use rand::Rng;
-
-    #[test]
-    fn cholesky_solves_by_hand() {
-        // [[4, 2], [2, 3]] M = [[2, 8], [1, 7]]: inverse 1/8 [[3, -2], [-2, 4]]
-        let mut g = vec![4.0, 2.0, 2.0, 3.0];
-        let mut r = vec![2.0, 8.0, 1.0, 7.0];
-        assert!(cholesky_solve(&mut g, 2, &mut r, 2));
-        let want = [0.5, 1.25, 0.0, 1.5];
-        for (got, want) in r.iter().zip(want) {
-            assert!((got - want).abs() < 1e-12, "{r:?}");
-        }
-        // not positive definite
-        let mut g = vec![1.0, 2.0, 2.0, 1.0];
-        assert!(!cholesky_solve(&mut g, 2, &mut [1.0, 1.0], 1));
-    }
 
     #[test]
     fn quantile_interpolates() {
@@ -336,6 +254,16 @@ mod tests {
         // every label a single row: no leave-one-out prototype to set "none of them" by
         let singles = pool.select(&[0, 1]).unwrap();
         assert!(fit(&singles, &[4, 5], &pool, 0).unwrap().is_none());
+        // a pool row that is not finite is left out, not an error
+        let x = pool.select(&[0, 0, 1, 1]).unwrap();
+        let mut with_nan = pool.as_slice().to_vec();
+        with_nan.extend([f32::NAN, 1.0]);
+        let with_nan = Embeddings::new(with_nan, 2).unwrap();
+        let pull = fit(&x, &[4, 4, 5, 5], &with_nan, 0)
+            .unwrap()
+            .expect("a pull");
+        assert_eq!(pull.rows, 3);
+        assert!(pull.a.iter().chain(&pull.c).all(|v| v.is_finite()));
         // dimensions that do not match are an error
         let other = Embeddings::new(vec![1.0; 3], 3).unwrap();
         assert!(fit(&singles, &[4, 5], &other, 0).is_err());

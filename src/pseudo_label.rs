@@ -10,6 +10,7 @@
 
 use crate::embeddings::Embeddings;
 use crate::error::{Error, Result};
+use crate::prototype::ClassSums;
 use crate::search::top_k_batch;
 
 /// How confident a neighbour must be to borrow a label.
@@ -55,24 +56,14 @@ pub fn pseudo_labels(
     if config.per_class == 0 {
         return Ok(Vec::new());
     }
-    // the distinct class ids, ascending (ids may be sparse: no vector of max(id) + 1)
-    let mut ids: Vec<usize> = classes.to_vec();
-    ids.sort_unstable();
-    ids.dedup();
+    // prototypes: (classes, d), normalised means of each class's labelled rows, class ids
+    // ascending (sparse ids allocate nothing by their size)
+    let sums = ClassSums::new(&pool.select(labelled)?, classes)?;
+    let ids = &sums.ids;
     if ids.len() < 2 {
         return Ok(Vec::new());
     }
-    // prototypes: (classes, d), normalised means of each class's labelled rows
-    let dim = pool.dim();
-    let mut sums = vec![0f32; ids.len() * dim];
-    for (&row, c) in labelled.iter().zip(classes) {
-        let p = ids.binary_search(c).unwrap_or_default();
-        for (s, v) in sums[p * dim..(p + 1) * dim].iter_mut().zip(pool.row(row)?) {
-            *s += v;
-        }
-    }
-    let mut protos = Embeddings::new(sums, dim)?;
-    protos.normalize();
+    let protos = sums.prototypes();
 
     let mut is_labelled = vec![false; pool.rows()];
     for &i in labelled {

@@ -118,9 +118,10 @@ const FITTED_MAX_STEPS: usize = 600;
 
 impl TrainConfig {
     /// The settings for `n_labels` labels in `n_classes` classes. Measured with `simtune
-    /// eval` (5 seeds, label names on, round robin / random / session / suggested; README),
-    /// before the head started from the prototype pull (`prototype_pull.rs`), which lifts
-    /// every figure below again and was measured on top of these settings.
+    /// eval` (5 seeds, label names on, round robin / random / session / suggested; README).
+    /// The one-batch figures below were measured before the head started from the prototype
+    /// pull (`prototype_pull.rs`), which lifts them again on top of these settings; the
+    /// figures beyond one batch were measured with it.
     ///
     /// Up to one batch (512): DESIGN.md section 6's 100 full-batch steps and skip dropout
     /// 0.2, but semi-hard triplets instead of batch-hard, at 0.3x the lr up to `FEW_LABELS`
