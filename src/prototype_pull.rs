@@ -46,7 +46,6 @@ pub const MAX_POOL_ROWS: usize = 4096;
 pub struct Pull {
     pub a: Vec<f64>,
     pub c: Vec<f64>,
-    pub dim: usize,
     /// the "none of them" cosine used
     pub null: f64,
     /// mean share of a pool record's pull (sum of its soft assignment to the prototypes)
@@ -137,19 +136,16 @@ pub fn fit(x: &Embeddings, y: &[usize], pool: &Embeddings, seed: u64) -> Result<
     let gram = xa.t()?.matmul(&xa)?; // (d + 1, d + 1)
     let rhs = xa.t()?.matmul(&delta)?; // (d + 1, d)
     let e = d + 1;
-    let mut gram: Vec<f64> = gram
-        .flatten_all()?
-        .to_vec1::<f32>()?
-        .into_iter()
-        .map(f64::from)
-        .collect();
+    let to_f64 = |t: Tensor| -> Result<Vec<f64>> {
+        Ok(t.flatten_all()?
+            .to_vec1::<f32>()?
+            .into_iter()
+            .map(f64::from)
+            .collect())
+    };
+    let mut gram = to_f64(gram)?;
     // (d + 1, d), row-major; becomes (A - I; c)
-    let mut m: Vec<f64> = rhs
-        .flatten_all()?
-        .to_vec1::<f32>()?
-        .into_iter()
-        .map(f64::from)
-        .collect();
+    let mut m = to_f64(rhs)?;
     for r in 0..e {
         gram[r * e + r] += LAMBDA;
     }
@@ -166,7 +162,6 @@ pub fn fit(x: &Embeddings, y: &[usize], pool: &Embeddings, seed: u64) -> Result<
     Ok(Some(Pull {
         a,
         c: m[d * d..].to_vec(),
-        dim: d,
         null,
         share,
         rows: n,

@@ -3,6 +3,7 @@
 //! half (reference: raw p@100 0.612, tuned 0.718 ± 0.020 at 100 labels).
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use simtune::dataset::{self, LoadOptions};
 use simtune::label_names;
@@ -26,6 +27,17 @@ fn embedded(file: &str) -> (Dataset, Encoder, Embeddings) {
     let encoder = Encoder::from_dir(&root.join("models/all-MiniLM-L6-v2")).unwrap();
     let emb = encoder.embed(&ds.texts, &mut |_, _| true).unwrap();
     (ds, encoder, emb)
+}
+
+/// The Banking77 test set, its embeddings and its label names embedded: once for the tests
+/// that use it (embedding its 3,080 records is their slow part).
+fn banking77_test() -> &'static (Dataset, Embeddings, Embeddings) {
+    static ONCE: OnceLock<(Dataset, Embeddings, Embeddings)> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let (ds, encoder, emb) = embedded("banking77_test.csv");
+        let names = label_names::embed(&encoder, &ds.classes()).unwrap();
+        (ds, emb, names)
+    })
 }
 
 /// DESIGN.md section 5 on `ds` split per class into halves (seed 0): `labels` round-robin
@@ -93,16 +105,15 @@ fn tuned_beats_raw_on_ag_news() {
 /// head trains, and the held-out half's p@39 rises above raw.
 #[test]
 fn label_names_let_one_label_per_class_train_on_banking77() {
-    let (ds, encoder, emb) = embedded("banking77_test.csv");
-    let names = label_names::embed(&encoder, &ds.classes()).unwrap();
+    let (ds, emb, names) = banking77_test();
     let run = |names| {
-        round_robin_on_halves(&ds, &emb, 50, vec![39], names, TrainConfig::default())
+        round_robin_on_halves(ds, emb, 50, vec![39], names, TrainConfig::default())
             .into_iter()
             .next()
             .unwrap()
     };
     let without = run(None);
-    let with = run(Some(names));
+    let with = run(Some(names.clone()));
     eprintln!("Banking77 test halves, 50 labels, p@39: without names {without:?}, with {with:?}");
     assert_eq!(
         without.untrained, 2,
@@ -123,14 +134,13 @@ fn label_names_let_one_label_per_class_train_on_banking77() {
 /// at least 0.01 of it (measured: raw 0.642, 0.668 without the pull, 0.689 with it).
 #[test]
 fn prototype_pull_lifts_banking77_at_100_labels() {
-    let (ds, encoder, emb) = embedded("banking77_test.csv");
-    let names = label_names::embed(&encoder, &ds.classes()).unwrap();
+    let (ds, emb, names) = banking77_test();
     let run = |prototype_pull| {
         let train = TrainConfig {
             prototype_pull,
             ..TrainConfig::default()
         };
-        round_robin_on_halves(&ds, &emb, 100, vec![10], Some(names.clone()), train)
+        round_robin_on_halves(ds, emb, 100, vec![10], Some(names.clone()), train)
             .into_iter()
             .next()
             .unwrap()
