@@ -1,39 +1,38 @@
 //! simtune: make similarity search fit your own data.
 //!
-//! The modules read as the pipeline: records are parsed ([`dataset`]), embedded by a frozen
-//! sentence encoder ([`encoder`]) into an (n x d) matrix ([`embeddings`]); a small
-//! [`head`] is trained over those embeddings ([`train`], with one of the group [`loss`]es)
-//! on a few labels; [`search`] and [`metrics`] compare raw and tuned neighbours; [`predict`]
-//! gives every record a label and a confidence from its labelled neighbours. A person's work
-//! (labels, head, settings, log) travels as one [`project`] file, records named by text or
-//! by [`texthash`].
+//! The folders read as the pipeline:
+//!
+//! 1. [`data`]: records are parsed ([`dataset`]) and named by text ([`texthash`]);
+//! 2. [`encoder`]: a frozen sentence encoder embeds them into an (n x d) matrix
+//!    ([`embeddings`]);
+//! 3. [`label`]: the person labels a few, helped by what to label next ([`suggest`]) and
+//!    what the labels so far predict ([`predict`]);
+//! 4. [`tune`]: a small [`head`] is trained over the frozen embeddings ([`train`](mod@train), with one
+//!    of the group [`loss`]es), starting from the [`prototype_pull`];
+//! 5. [`measure`]: [`search`] and [`metrics`] compare raw and tuned neighbours, the
+//!    [`check`] estimates the gain where no gold labels exist, [`projection`] draws the map.
+//!
+//! A person's work (labels, head, settings, log) travels as one [`project`] file.
 //! The core knows nothing of the browser or the terminal: `wasm` (browser) and
-//! `bin/simtune.rs` (CLI) are thin faces over it.
+//! `bin/simtune/` (CLI) are thin faces over it.
+//!
+//! Every module is also re-exported at the crate's root under its own name
+//! (`simtune::train`, `simtune::dataset`, ...), as the paths read before the folders.
 
-pub mod check;
-pub mod dataset;
-pub mod embeddings;
+pub mod data;
 pub mod encoder;
 pub mod error;
-pub mod head;
-pub mod label_names;
-pub mod linalg;
-pub mod loss;
-pub mod metrics;
-pub mod predict;
-pub mod project;
-pub mod projection;
-pub mod prototype;
-pub mod prototype_pull;
-pub mod pseudo_label;
-pub mod replay;
-pub mod search;
-pub mod suggest;
-pub mod texthash;
-pub mod train;
+pub mod label;
+pub mod measure;
+pub mod tune;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
+
+pub use data::{dataset, embeddings, project, texthash};
+pub use label::{predict, suggest};
+pub use measure::{check, metrics, projection, replay, search};
+pub use tune::{head, label_names, linalg, loss, prototype, prototype_pull, pseudo_label, train};
 
 pub use dataset::Dataset;
 pub use embeddings::Embeddings;

@@ -5,15 +5,15 @@
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
 
-use crate::check;
-use crate::dataset::{self, LoadOptions};
-use crate::embeddings::Embeddings;
+use crate::data::dataset::{self, LoadOptions};
+use crate::data::embeddings::Embeddings;
 use crate::encoder::{Encoder, ModelFiles, Precision};
-use crate::head::SkipConnectionHead;
-use crate::label_names::with_label_names;
-use crate::predict;
-use crate::search;
-use crate::train::{self, TrainConfig};
+use crate::label::predict;
+use crate::measure::check;
+use crate::measure::search;
+use crate::tune::head::SkipConnectionHead;
+use crate::tune::label_names::with_label_names;
+use crate::tune::train::{self, TrainConfig};
 
 #[wasm_bindgen(start)]
 pub fn start() {
@@ -218,7 +218,7 @@ pub fn train_head(
 /// A label name as the text embedded for it (`label_names::label_text`).
 #[wasm_bindgen(js_name = labelText)]
 pub fn label_text(name: &str) -> String {
-    crate::label_names::label_text(name)
+    crate::tune::label_names::label_text(name)
 }
 
 /// The labelled rows of `embeddings` (n x dim) and their classes (`labels[i]` >= 0), with
@@ -261,10 +261,11 @@ pub fn head_dim(head: &[u8]) -> Result<usize, JsError> {
 /// JSON, or an error naming what is wrong (the field, the version, the damaged head).
 #[wasm_bindgen(js_name = readProject)]
 pub fn read_project(text: &str) -> Result<String, JsError> {
-    let project = crate::project::Project::from_json(text.as_bytes(), "").map_err(|e| match e {
-        crate::Error::Format { message, .. } => JsError::new(&message),
-        e => js_err(e),
-    })?;
+    let project =
+        crate::data::project::Project::from_json(text.as_bytes(), "").map_err(|e| match e {
+            crate::Error::Format { message, .. } => JsError::new(&message),
+            e => js_err(e),
+        })?;
     project.to_json().map_err(js_err)
 }
 
@@ -272,7 +273,7 @@ pub fn read_project(text: &str) -> Result<String, JsError> {
 /// (types, head) and stamped with the format and version.
 #[wasm_bindgen(js_name = writeProject)]
 pub fn write_project(json: &str) -> Result<String, JsError> {
-    let project: crate::project::Project =
+    let project: crate::data::project::Project =
         serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(json))
             .map_err(|e| JsError::new(&format!("project field {}: {}", e.path(), e.inner())))?;
     project.to_json().map_err(js_err)
@@ -281,7 +282,7 @@ pub fn write_project(json: &str) -> Result<String, JsError> {
 /// The digest of a dataset's texts from their hashes (www/texthash.js): `texthash.rs`.
 #[wasm_bindgen(js_name = textsDigest)]
 pub fn texts_digest(hashes: &[u32]) -> String {
-    crate::texthash::texts_digest(hashes)
+    crate::data::texthash::texts_digest(hashes)
 }
 
 /// The 2D map (`projection.rs`): (n * 2) PCA coordinates of the (n x dim) embeddings, tuned
@@ -298,7 +299,7 @@ pub fn pca_2d(
             .and_then(|h| h.apply(&emb))
             .map_err(js_err)?;
     }
-    crate::projection::pca_2d(&emb).map_err(js_err)
+    crate::measure::projection::pca_2d(&emb).map_err(js_err)
 }
 
 /// A flat (rows x dim) float32 matrix as a NumPy .npy file (numpy.load reads it).
@@ -469,12 +470,15 @@ pub fn suggest_records(
     let typical = match index.typical.get() {
         Some(t) => t,
         None => {
-            let t = crate::suggest::typicality(&index.inner).map_err(js_err)?;
+            let t = crate::label::suggest::typicality(&index.inner).map_err(js_err)?;
             index.typical.get_or_init(|| t)
         }
     };
     let ids = class_ids(labels);
-    to_js(&crate::suggest::suggest(&index.inner, typical, &ids, &skip, count).map_err(js_err)?)
+    to_js(
+        &crate::label::suggest::suggest(&index.inner, typical, &ids, &skip, count)
+            .map_err(js_err)?,
+    )
 }
 
 /// Models compared on a person's labels (`metrics::labelled_agreement`): for each query
@@ -489,7 +493,7 @@ pub fn labelled_agreement(
 ) -> Result<JsValue, JsError> {
     let q: Vec<usize> = queries.iter().map(|&i| i as usize).collect();
     let (agreement, counted) =
-        crate::metrics::labelled_agreement(&index.inner, &class_ids(labels), &q, k)
+        crate::measure::metrics::labelled_agreement(&index.inner, &class_ids(labels), &q, k)
             .map_err(js_err)?;
     to_js(&serde_json::json!({ "agreement": agreement, "queries": counted }))
 }

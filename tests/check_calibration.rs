@@ -1,5 +1,5 @@
-//! The check's 95% interval (src/check.rs) is calibrated: over many replays of a person's
-//! labeling (src/replay.rs: labels by a protocol, 40 check records drawn from the rest, a
+//! The check's 95% interval (src/measure/check/) is calibrated: over many replays of a person's
+//! labeling (src/measure/replay.rs: labels by a protocol, 40 check records drawn from the rest, a
 //! head trained, every question answered from the gold labels, two neighbours judged per
 //! moved list as the page does; the label names trained on, as the page does by default),
 //! the truth — the gain over every record neither labelled

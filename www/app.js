@@ -377,7 +377,7 @@ class App {
     return this.indices.tuned;
   }
   /** The label names embedded like the records (one row per label id, "card_arrival" read
-   * as "card arrival" by src/label_names.rs), for training on them as records of their labels (src/label_names.rs);
+   * as "card arrival" by src/tune/label_names.rs), for training on them as records of their labels (src/tune/label_names.rs);
    * kept until the names, the model or its precision change. */
   async labelNameEmbeddings(onStatus) {
     const p = this.project;
@@ -389,7 +389,7 @@ class App {
     this.names = { key, emb };
     return emb;
   }
-  /** The check figure (src/check.rs) for the current head, or null without one. */
+  /** The check figure (src/measure/check/) for the current head, or null without one. */
   checkEstimate() {
     const p = this.project;
     const raw = this.rawIndex();
@@ -435,7 +435,7 @@ class App {
   predictions(index) {
     return predict(index, this.project.trainingLabels());
   }
-  /** The next `count` records to label and why (src/suggest.rs), in `index`'s space; check
+  /** The next `count` records to label and why (src/label/suggest.rs), in `index`'s space; check
    * records are never suggested. */
   suggest(index, count) {
     return suggestRecords(index, this.project.trainingLabels(), Uint32Array.from(this.project.check.records), count);

@@ -1,4 +1,4 @@
-// Predicted labels (src/predict.rs): every record's label from a similarity-weighted vote of
+// Predicted labels (src/label/predict.rs): every record's label from a similarity-weighted vote of
 // its PREDICT_K nearest training labels, with the winner's share of the vote as confidence.
 // One definition for the map, the downloads and the Label list's filter.
 import { predictLabels } from "../pkg/simtune.js";

@@ -1,5 +1,5 @@
 // Export / import of the project as one JSON file — the bundle defined once in Rust
-// (src/project.rs, which the CLI's --project / --project-out read and write too): labels by
+// (src/data/project.rs, which the CLI's --project / --project-out read and write too): labels by
 // record text + index (and the labels kept aside whose records left the file), settings, the
 // check set (records + judgments, by text + index) and its figure, the experiment log, the
 // model id, the dataset (name, key, digest of its texts, source URL), the head as base64

@@ -126,7 +126,7 @@ export class Project extends EventTarget {
     const l = this.labels[i];
     return l >= 0 ? this.labelNames[l] : null;
   }
-  // ---- the check set (the honest figure, see src/check.rs) -------------------------------
+  // ---- the check set (the honest figure, see src/measure/check/) -------------------------------
   // Records drawn at random among the unlabelled ones; the person labels them and judges the
   // neighbours tuning moved around them. Kept apart from the training labels: the head never
   // trains on a check record, nor on a judgment made while checking.

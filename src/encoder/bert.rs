@@ -91,8 +91,8 @@ impl LayerNorm {
     }
 }
 
-/// Embeddings: LN(word[id] + token_type[0] + position[p]), p restarting at 0 per sentence.
-/// https://github.com/huggingface/transformers/blob/6eedfa6dd15dc1e22a55ae036f681914e5a0d9a1/src/transformers/models/bert/modeling_bert.py#L180
+/// Embeddings: `LN(word[id] + token_type[0] + position[p])`, p restarting at 0 per sentence.
+/// <https://github.com/huggingface/transformers/blob/6eedfa6dd15dc1e22a55ae036f681914e5a0d9a1/src/transformers/models/bert/modeling_bert.py#L180>
 pub struct BertEmbeddings {
     // (vocab, hidden), kept as the tensor read from the weights: copying its 47 MB (MiniLM)
     // out of it would double the load's peak, and a worker's wasm memory keeps its peak
@@ -171,7 +171,7 @@ impl BertEmbeddings {
 
 /// Self-attention per sentence and head: softmax(Q K^T / sqrt(d)) V, with Q, K, V from ONE
 /// fused (3 hidden, hidden) linear whose output rows are [q | k | v].
-/// https://github.com/huggingface/transformers/blob/6eedfa6dd15dc1e22a55ae036f681914e5a0d9a1/src/transformers/models/bert/modeling_bert.py#L226
+/// <https://github.com/huggingface/transformers/blob/6eedfa6dd15dc1e22a55ae036f681914e5a0d9a1/src/transformers/models/bert/modeling_bert.py#L226>
 pub struct BertSelfAttention {
     qkv: Linear, // (3 hidden, hidden)
     heads: usize,
@@ -336,7 +336,7 @@ fn softmax_scaled(row: &mut [f32], scale: f32) {
 }
 
 /// LN(dense(context) + input).
-/// https://github.com/huggingface/transformers/blob/6eedfa6dd15dc1e22a55ae036f681914e5a0d9a1/src/transformers/models/bert/modeling_bert.py#L377
+/// <https://github.com/huggingface/transformers/blob/6eedfa6dd15dc1e22a55ae036f681914e5a0d9a1/src/transformers/models/bert/modeling_bert.py#L377>
 pub struct BertSelfOutput {
     dense: Linear, // (hidden, hidden)
     layer_norm: LayerNorm,
@@ -359,7 +359,7 @@ impl BertSelfOutput {
 }
 
 /// BertSelfOutput(BertSelfAttention(x), x).
-/// https://github.com/huggingface/transformers/blob/6eedfa6dd15dc1e22a55ae036f681914e5a0d9a1/src/transformers/models/bert/modeling_bert.py#L392
+/// <https://github.com/huggingface/transformers/blob/6eedfa6dd15dc1e22a55ae036f681914e5a0d9a1/src/transformers/models/bert/modeling_bert.py#L392>
 pub struct BertAttention {
     self_attention: BertSelfAttention,
     self_output: BertSelfOutput,
@@ -383,7 +383,7 @@ impl BertAttention {
 }
 
 /// act(dense(x)), dense (intermediate, hidden); erf-GELU fused into the matmul's epilogue.
-/// https://github.com/huggingface/transformers/blob/6eedfa6dd15dc1e22a55ae036f681914e5a0d9a1/src/transformers/models/bert/modeling_bert.py#L441
+/// <https://github.com/huggingface/transformers/blob/6eedfa6dd15dc1e22a55ae036f681914e5a0d9a1/src/transformers/models/bert/modeling_bert.py#L441>
 pub struct BertIntermediate {
     dense: Linear,
     act: HiddenAct,
@@ -429,7 +429,7 @@ impl BertIntermediate {
 }
 
 /// LN(dense(intermediate) + input), dense (hidden, intermediate).
-/// https://github.com/huggingface/transformers/blob/6eedfa6dd15dc1e22a55ae036f681914e5a0d9a1/src/transformers/models/bert/modeling_bert.py#L456
+/// <https://github.com/huggingface/transformers/blob/6eedfa6dd15dc1e22a55ae036f681914e5a0d9a1/src/transformers/models/bert/modeling_bert.py#L456>
 pub struct BertOutput {
     dense: Linear,
     layer_norm: LayerNorm,
@@ -481,7 +481,7 @@ impl Scratch {
 }
 
 /// BertOutput(BertIntermediate(a), a) with a = BertAttention(x).
-/// https://github.com/huggingface/transformers/blob/6eedfa6dd15dc1e22a55ae036f681914e5a0d9a1/src/transformers/models/bert/modeling_bert.py#L470
+/// <https://github.com/huggingface/transformers/blob/6eedfa6dd15dc1e22a55ae036f681914e5a0d9a1/src/transformers/models/bert/modeling_bert.py#L470>
 pub struct BertLayer {
     attention: BertAttention,
     intermediate: BertIntermediate,
@@ -512,7 +512,7 @@ impl BertLayer {
 }
 
 /// The stack of layers.
-/// https://github.com/huggingface/transformers/blob/6eedfa6dd15dc1e22a55ae036f681914e5a0d9a1/src/transformers/models/bert/modeling_bert.py#L556
+/// <https://github.com/huggingface/transformers/blob/6eedfa6dd15dc1e22a55ae036f681914e5a0d9a1/src/transformers/models/bert/modeling_bert.py#L556>
 pub struct BertEncoder {
     layers: Vec<BertLayer>,
 }
@@ -534,7 +534,7 @@ impl BertEncoder {
 }
 
 /// Embeddings then encoder: token ids of a packed batch -> last hidden state.
-/// https://github.com/huggingface/transformers/blob/6eedfa6dd15dc1e22a55ae036f681914e5a0d9a1/src/transformers/models/bert/modeling_bert.py#L874
+/// <https://github.com/huggingface/transformers/blob/6eedfa6dd15dc1e22a55ae036f681914e5a0d9a1/src/transformers/models/bert/modeling_bert.py#L874>
 pub struct BertModel {
     embeddings: BertEmbeddings,
     encoder: BertEncoder,

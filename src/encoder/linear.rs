@@ -70,7 +70,7 @@ impl Linear {
     }
 
     /// x: (rows, in) -> y: (rows, out), both row-major; `act` applied after the bias.
-    /// Natively, big products are split by rows over [`threads`].
+    /// Natively, big products are split by rows over `threads()`.
     pub fn forward(&self, x: &[f32], rows: usize, y: &mut [f32], act: Activation) {
         let (k, n) = (self.in_dim(), self.out_dim());
         assert!(

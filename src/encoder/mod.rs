@@ -18,7 +18,7 @@ pub use linear::Precision;
 pub use pooling::{l2_normalize, Pooling};
 pub use tokenize::SentenceTokenizer;
 
-use crate::embeddings::Embeddings;
+use crate::data::embeddings::Embeddings;
 use crate::error::{Error, Result};
 
 /// The files of a model folder, as bytes (the browser has no filesystem).

@@ -8,10 +8,10 @@ use crate::error::Result;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Pooling {
-    /// Mean over the positions where the attention mask is 1 (padding excluded; [CLS] and
-    /// [SEP] included), as sentence-transformers' `pooling_mode_mean_tokens`.
+    /// Mean over the positions where the attention mask is 1 (padding excluded; `[CLS]` and
+    /// `[SEP]` included), as sentence-transformers' `pooling_mode_mean_tokens`.
     Mean,
-    /// The [CLS] token's vector (`pooling_mode_cls_token`, e.g. BGE models).
+    /// The `[CLS]` token's vector (`pooling_mode_cls_token`, e.g. BGE models).
     Cls,
 }
 

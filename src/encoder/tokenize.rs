@@ -51,7 +51,7 @@ pub struct SentenceTokenizer {
 }
 
 impl SentenceTokenizer {
-    /// Loads tokenizer.json bytes; `max_seq_length` counts [CLS] and [SEP].
+    /// Loads tokenizer.json bytes; `max_seq_length` counts `[CLS]` and `[SEP]`.
     pub fn load(tokenizer_json: &[u8], max_seq_length: usize, pad_id: u32) -> Result<Self> {
         let mut tokenizer = parse(tokenizer_json)?;
         tokenizer
@@ -79,8 +79,8 @@ impl SentenceTokenizer {
         self.pad_id
     }
 
-    /// Token ids with special tokens, truncated to `max_seq_length` keeping the final [SEP]
-    /// (sentence-transformers keeps [CLS], the first max-2 word pieces, then [SEP]).
+    /// Token ids with special tokens, truncated to `max_seq_length` keeping the final `[SEP]`
+    /// (sentence-transformers keeps `[CLS]`, the first max-2 word pieces, then `[SEP]`).
     ///
     /// A long text is tokenized by growing prefixes, each cut at a whitespace character: BERT's
     /// normaliser works per character and its pre-tokenizer splits at whitespace, so a prefix

@@ -1,4 +1,4 @@
-// Work moves between the tab and the CLI in one project file (src/project.rs), both ways:
+// Work moves between the tab and the CLI in one project file (src/data/project.rs), both ways:
 // the page's Export read by `simtune search --project` gives the page's own tuned neighbours,
 // and a head the CLI trains (`train --project-out`) imported into the page is the same head,
 // byte for byte, with the same neighbours.

@@ -1,4 +1,4 @@
-// "Suggested next" (src/suggest.rs in the page): the Label list offers 10 records with why
+// "Suggested next" (src/label/suggest.rs in the page): the Label list offers 10 records with why
 // each is worth labelling; labelled, the next 10 are new ones; labels with a single record are
 // named in the Train view. Replayed with gold labels on 8 classes of Banking77.
 import { test } from "node:test";

@@ -1,4 +1,4 @@
-// Check: the honest "how much better" (src/check.rs). A few records drawn at random among the
+// Check: the honest "how much better" (src/measure/check/). A few records drawn at random among the
 // unlabelled ones are set aside; the person labels them and, after training, judges the
 // neighbours that tuning moved into or out of each one's top k ("also this label?"). The head
 // never trains on them. The figure is the mean change in precision@k over those records,

@@ -9,7 +9,7 @@ import { h, clear, append } from "../dom.js";
 import { createLabelBar } from "./labelbar.js";
 
 const PAGE = 50;
-/** Records suggested at a time (src/suggest.rs). */
+/** Records suggested at a time (src/label/suggest.rs). */
 const SUGGEST = 10;
 
 /** Why a record is suggested, in words. */

@@ -1,4 +1,4 @@
-// Map: the records in 2D (PCA of the raw or the tuned embeddings, src/projection.rs, computed
+// Map: the records in 2D (PCA of the raw or the tuned embeddings, src/measure/projection.rs, computed
 // in a worker), coloured by label, unlabelled grey, predicted labels as faint colour (those
 // whose confidence passes the threshold). A toggle moves the points from the raw to the tuned
 // map (animated). Drag pans, the wheel zooms, hover shows the text, a click opens the record

@@ -1,7 +1,7 @@
 // Models compared on your labels: embed the records with a second model (a Hugging Face id or
 // a dropped folder), train a head for each model on the same training labels, and show per
 // model how often a check record's nearest labelled records carry its label, raw and tuned
-// (src/metrics.rs labelled_agreement). Check records are a random sample the heads never see,
+// (src/measure/metrics.rs labelled_agreement). Check records are a random sample the heads never see,
 // so the figure is fair to both models; it needs no judgment of unlabelled records. The
 // second model's embeddings stay in this browser's cache, so "Use it" switches at once.
 import { h, clear, pct } from "../dom.js";

@@ -38,10 +38,10 @@ export function createTrainView(root, app) {
   const usePredicted = h("input", { type: "checkbox", id: "cfg-predicted" });
   const predictedAt = h("input", { type: "number", id: "cfg-predicted-threshold", min: 0.5, max: 1, step: 0.05, value: 0.7, "aria-label": "confidence threshold" });
   const predictedNote = h("span", { class: "hint", id: "cfg-predicted-note" });
-  // label names as records of their labels (src/label_names.rs): on by default, `simtune
+  // label names as records of their labels (src/tune/label_names.rs): on by default, `simtune
   // eval` finds it wins at small budgets on both shared datasets (README)
   const useNames = h("input", { type: "checkbox", id: "cfg-names" });
-  // the head starts from the prototype pull over every record (src/prototype_pull.rs): on
+  // the head starts from the prototype pull over every record (src/tune/prototype_pull.rs): on
   // by default, `simtune eval` finds it wins at every budget on both shared datasets (README)
   const usePull = h("input", { type: "checkbox", id: "cfg-pull" });
   root.append(
@@ -116,7 +116,7 @@ export function createTrainView(root, app) {
     margin.value = cfg.margin;
   }
   /** The person's settings. With the default lr and steps, training fits them to the number
-   * of labels (src/train.rs, TrainConfig::fitted); set by hand, they are used as they are. */
+   * of labels (src/tune/train/, TrainConfig::fitted); set by hand, they are used as they are. */
   function config() {
     const d = app.defaults ?? {};
     const base = { ...d, ...(p.trainConfig ?? {}) };

@@ -3,9 +3,9 @@
 //! confidence is the winning label's share of the vote, in [0, 1]; a labelled record is
 //! predicted from its labelled neighbours other than itself.
 
-use crate::embeddings::Embeddings;
+use crate::data::embeddings::Embeddings;
 use crate::error::{Error, Result};
-use crate::search::top_k_batch;
+use crate::measure::search::top_k_batch;
 
 /// Labelled neighbours that vote for a record's predicted label (the page's PREDICT_K).
 pub const PREDICT_K: usize = 10;

@@ -4,7 +4,7 @@
 //! wasm and AVX2 natively): candle's matmul ran ~6x slower in wasm, and the check's
 //! predictions score 2,000 queries at once.
 
-use crate::embeddings::Embeddings;
+use crate::data::embeddings::Embeddings;
 use crate::encoder::kernels::{Activation, F32Linear};
 use crate::error::{Error, Result};
 

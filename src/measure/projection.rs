@@ -3,7 +3,7 @@
 //! iteration without forming the (d, d) covariance. The raw and the tuned space each get
 //! their own components, so each map shows its space's main directions of spread.
 
-use crate::embeddings::Embeddings;
+use crate::data::embeddings::Embeddings;
 use crate::error::{Error, Result};
 
 const MAX_ITERATIONS: usize = 200;

@@ -1,145 +1,19 @@
-//! The honest figure (DESIGN.md section 5): how much tuning changed search for the records
-//! the person has NOT labelled.
-//!
-//! Labels a person makes are not a random sample (a similarity session labels a cluster), so
-//! any figure computed among them overstates the gain. Instead the page sets aside a few
-//! *check records*, drawn uniformly at random from the unlabelled records; the person labels
-//! them, and the head never trains on them. For a check record q of class c, tuning changes
-//! its top-k over the whole dataset from R (raw) to T (tuned); its change in precision@k is
-//!
-//!   g(q) = ( #{j in T \ R : class(j) = c} - #{j in R \ T : class(j) = c} ) / k
-//!
-//! so only the neighbours that tuning moved in or out need a judgment ("same kind as q?").
-//! Most are already known from the person's labels; the rest are asked. The mean of g over
-//! the check records is an unbiased estimate of the mean gain over the unlabelled records
-//! (the population the checks were drawn from), with a Student-t 95% interval.
-//!
-//! Forty check records leave that interval wide (about ±0.05 on AG News). Predictions
-//! narrow it without bias (prediction-powered inference: Angelopoulos et al., Science 2023;
-//! its power-tuned form PPI++, Angelopoulos, Duchi & Zrnic 2024): every record's class is
-//! guessed by a vote of its nearest training labels, which gives a *predicted* gain ĝ for any
-//! record. Its mean over a large random sample of the unlabelled records is cheap and
-//! precise, but biased where the guesses are wrong; the check records measure that bias:
-//!
-//!   gain = λ·mean_sample(ĝ) + mean_checks(g − λ·ĝ)
-//!
-//! unbiased for any fixed λ, with variance λ²·var(ĝ)/M + var(g − λĝ)/n; λ (in [0, 1]) is the
-//! one that minimises it. Bad guesses only push λ to 0: the plain mean of g.
+//! The check's estimator: the figure and its 95% interval from the check records' judged
+//! neighbours ([`estimate_gain`]), sharpened by predictions ([`predict_gain`], the control
+//! variate of PPI++: see the parent module's doc).
 
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
-use crate::embeddings::Embeddings;
+use super::interval::{mean_interval, mean_interval_q, sample_sd, t975, t_quantile};
+use super::{changed_neighbours, draw_checks, unlabelled_unchecked, Changed, Knowledge};
+use crate::data::embeddings::Embeddings;
 use crate::error::{Error, Result};
-use crate::predict::{knn_votes, PREDICT_K};
-use crate::search::top_k_batch;
-
-/// The records neither labelled for training nor among `checks`: the population the check
-/// estimates for.
-pub fn unlabelled_unchecked(training: &[Option<usize>], checks: &[usize]) -> Vec<bool> {
-    let mut out: Vec<bool> = training.iter().map(Option::is_none).collect();
-    for &c in checks {
-        if let Some(o) = out.get_mut(c) {
-            *o = false;
-        }
-    }
-    out
-}
-
-/// Up to `count` records drawn uniformly at random (seeded) among those with
-/// `eligible[i] == true` (the unlabelled ones), in draw order.
-pub fn draw_checks(eligible: &[bool], count: usize, seed: u64) -> Vec<usize> {
-    let mut pool: Vec<usize> = (0..eligible.len()).filter(|&i| eligible[i]).collect();
-    let mut rng = StdRng::seed_from_u64(seed);
-    pool.shuffle(&mut rng);
-    pool.truncate(count);
-    pool
-}
-
-/// How tuning changed one check record's top-k: the neighbours it brought in and those it
-/// pushed out (both in rank order).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Changed {
-    pub record: usize,
-    pub added: Vec<usize>,
-    pub removed: Vec<usize>,
-}
-
-/// For each check record, its top-k over the whole dataset raw and tuned, and what changed.
-/// `raw` and `tuned` are the same records (n x d each, dimensions may differ).
-pub fn changed_neighbours(
-    raw: &Embeddings,
-    tuned: &Embeddings,
-    checks: &[usize],
-    k: usize,
-) -> Result<Vec<Changed>> {
-    let n = raw.rows();
-    if tuned.rows() != n {
-        return Err(Error::InvalidInput(format!(
-            "{n} raw but {} tuned embeddings",
-            tuned.rows()
-        )));
-    }
-    if let Some(&bad) = checks.iter().find(|&&q| q >= n) {
-        return Err(Error::InvalidInput(format!(
-            "check record {bad} is outside the {n} records"
-        )));
-    }
-    if k == 0 || n < 2 {
-        return Err(Error::InvalidInput(
-            "comparing neighbours needs k >= 1 and at least 2 records".into(),
-        ));
-    }
-    let top = |e: &Embeddings| -> Result<Vec<Vec<usize>>> {
-        let q = e.select(checks)?;
-        let hits = top_k_batch(e, &q, k + 1, false)?;
-        Ok(hits
-            .iter()
-            .zip(checks)
-            .map(|(h, &q)| {
-                h.iter()
-                    .map(|h| h.index)
-                    .filter(|&j| j != q)
-                    .take(k)
-                    .collect()
-            })
-            .collect())
-    };
-    let (r, t) = (top(raw)?, top(tuned)?);
-    Ok(checks
-        .iter()
-        .zip(r.iter().zip(&t))
-        .map(|(&record, (r, t))| Changed {
-            record,
-            added: t.iter().copied().filter(|j| !r.contains(j)).collect(),
-            removed: r.iter().copied().filter(|j| !t.contains(j)).collect(),
-        })
-        .collect())
-}
-
-/// What the person has said: a class per record (labels, including the check records'),
-/// and judgments "record j is not of class c" (from answering "no" in a check).
-#[derive(Debug, Clone, Default)]
-pub struct Knowledge {
-    /// class of each record, None when unlabelled
-    pub class: Vec<Option<usize>>,
-    /// (record, class) pairs known NOT to hold
-    pub not: Vec<(usize, usize)>,
-}
-
-impl Knowledge {
-    /// Some(true/false) when it is known whether record j is of class c.
-    pub fn same(&self, j: usize, c: usize) -> Option<bool> {
-        match self.class.get(j).copied().flatten() {
-            Some(cj) => Some(cj == c),
-            None => self.not.contains(&(j, c)).then_some(false),
-        }
-    }
-}
+use crate::label::predict::{knn_votes, PREDICT_K};
 
 /// Every record's guessed class and the predicted gain over a random sample of the
-/// unlabelled records: the control variate of [`estimate_gain`] (see the module's doc). It
+/// unlabelled records: the control variate of [`estimate_gain`] (see the [parent module](super)'s doc). It
 /// rests on the training labels and the head alone, never on the check records' labels or
 /// answers, so it is computed once per head.
 #[derive(Debug, Clone)]
@@ -413,7 +287,7 @@ fn checks_for_3_points(g: &Gain) -> usize {
     m
 }
 
-/// PPI++ (see the module's doc): the checks' gains `g` and predicted gains `gh`, the
+/// PPI++ (see the [parent module](super)'s doc): the checks' gains `g` and predicted gains `gh`, the
 /// sample's mean and variance of the predicted gain; the checks' residual spread is taken as
 /// at least `sd_floor`. Returns the figure and λ.
 fn ppi_interval(g: &[f64], gh: &[f64], p: &GainPrediction, sd_floor: f64) -> (Gain, f64) {
@@ -460,153 +334,9 @@ fn sample(list: &[usize], per_list: Option<usize>, record: usize) -> Vec<usize> 
     }
 }
 
-/// Sample standard deviation (0 for fewer than 2 values).
-fn sample_sd(values: &[f64]) -> f64 {
-    let n = values.len();
-    if n < 2 {
-        return 0.0;
-    }
-    let mean = values.iter().sum::<f64>() / n as f64;
-    (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
-}
-
-/// Mean and Student-t 95% interval of `values` (non-empty), the standard deviation taken as
-/// at least `sd_floor`.
-fn mean_interval(values: &[f64], sd_floor: f64) -> Gain {
-    mean_interval_q(values, sd_floor, t975(values.len().max(2) - 1))
-}
-
-/// Mean and the interval mean ± q·sd/√n of `values` (non-empty), sd at least `sd_floor`.
-fn mean_interval_q(values: &[f64], sd_floor: f64, q: f64) -> Gain {
-    let n = values.len();
-    let mean = values.iter().sum::<f64>() / n as f64;
-    if n < 2 {
-        return Gain {
-            checks: n,
-            gain: mean,
-            low: mean,
-            high: mean,
-        };
-    }
-    let half = q * sample_sd(values).max(sd_floor) / (n as f64).sqrt();
-    // a change in precision@k lies in [-1, 1], and so does its mean
-    Gain {
-        checks: n,
-        gain: mean,
-        low: (mean - half).max(-1.0),
-        high: (mean + half).min(1.0),
-    }
-}
-
-/// The 0.975 quantile of Student's t with `df` degrees of freedom: exact table to 30, then
-/// the Cornish-Fisher expansion around the normal quantile (error < 1e-3).
-fn t975(df: usize) -> f64 {
-    const TABLE: [f64; 30] = [
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
-        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
-        2.052, 2.048, 2.045, 2.042,
-    ];
-    if (1..=30).contains(&df) {
-        return TABLE[df - 1];
-    }
-    let z: f64 = 1.959964;
-    let v = df.max(1) as f64;
-    z + (z.powi(3) + z) / (4.0 * v)
-        + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * v * v)
-}
-
-/// The `p` quantile (0.5 <= p < 1) of Student's t with `df` >= 1 degrees of freedom, by
-/// bisection on its CDF, F(x) = 1/2 + the integral of the density from 0 to x (Simpson's rule on
-/// the substitution t = tan u, which makes the heavy tail finite).
-fn t_quantile(p: f64, df: usize) -> f64 {
-    let v = df.max(1) as f64;
-    // Γ((v+1)/2) / Γ(v/2) for whole v: 1/√π at v = 1, √π/2 at v = 2, then × (v+1)/v per +2
-    let mut ratio = if df % 2 == 1 {
-        1.0 / std::f64::consts::PI.sqrt()
-    } else {
-        std::f64::consts::PI.sqrt() / 2.0
-    };
-    let mut w = if df % 2 == 1 { 1.0 } else { 2.0 };
-    while w < v {
-        ratio *= (w + 1.0) / w;
-        w += 2.0;
-    }
-    let c = ratio / (v * std::f64::consts::PI).sqrt();
-    // density in u (t = tan u, dt = sec² u du), on [0, atan x]
-    let g = |u: f64| {
-        let t = u.tan();
-        c * (1.0 + t * t / v).powf(-(v + 1.0) / 2.0) / (u.cos() * u.cos())
-    };
-    let cdf = |x: f64| {
-        let (b, n) = (x.atan(), 2000);
-        let h = b / n as f64;
-        let mut sum = g(0.0) + g(b);
-        for i in 1..n {
-            sum += g(i as f64 * h) * if i % 2 == 1 { 4.0 } else { 2.0 };
-        }
-        0.5 + sum * h / 3.0
-    };
-    let (mut lo, mut hi) = (0.0f64, 1.0f64);
-    while cdf(hi) < p && hi < 1e6 {
-        hi *= 2.0;
-    }
-    for _ in 0..60 {
-        let mid = 0.5 * (lo + hi);
-        if cdf(mid) < p {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    0.5 * (lo + hi)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn checks_are_drawn_from_eligible_records_only() {
-        let eligible: Vec<bool> = (0..100).map(|i| i % 3 != 0).collect();
-        let a = draw_checks(&eligible, 20, 7);
-        assert_eq!(a.len(), 20);
-        assert!(a.iter().all(|&i| i % 3 != 0));
-        let mut u = a.clone();
-        u.sort();
-        u.dedup();
-        assert_eq!(u.len(), 20);
-        assert_eq!(a, draw_checks(&eligible, 20, 7));
-        assert_ne!(a, draw_checks(&eligible, 20, 8));
-        assert_eq!(draw_checks(&eligible, 1000, 0).len(), 66);
-    }
-
-    /// Five points on a line; tuning swaps which neighbour is second.
-    #[test]
-    fn changed_neighbours_by_hand() {
-        // raw: record 0 at angle 0; 1 at 10 deg, 2 at 20 deg, 3 at 90 deg
-        let deg = |a: f32| [a.to_radians().cos(), a.to_radians().sin()];
-        let raw: Vec<f32> = [0.0, 10.0, 20.0, 90.0]
-            .iter()
-            .flat_map(|&a| deg(a))
-            .collect();
-        // tuned: 3 moves next to 0, 2 moves away
-        let tuned: Vec<f32> = [0.0, 10.0, 120.0, 5.0]
-            .iter()
-            .flat_map(|&a| deg(a))
-            .collect();
-        let raw = Embeddings::new(raw, 2).unwrap();
-        let tuned = Embeddings::new(tuned, 2).unwrap();
-        let ch = changed_neighbours(&raw, &tuned, &[0], 2).unwrap();
-        assert_eq!(
-            ch,
-            vec![Changed {
-                record: 0,
-                added: vec![3],
-                removed: vec![2]
-            }]
-        );
-        assert!(changed_neighbours(&raw, &tuned, &[4], 2).is_err());
-    }
 
     #[test]
     fn gain_counts_only_judged_checks() {
@@ -849,35 +579,5 @@ mod tests {
         // two checks far apart: the interval stops at the possible range
         let wide = mean_interval(&[0.9, -0.5], 0.0);
         assert_eq!((wide.low, wide.high), (-1.0, 1.0));
-    }
-
-    #[test]
-    fn t_quantiles_at_any_level() {
-        // table values of Student's t
-        for (p, df, q) in [
-            (0.975, 4, 2.776),
-            (0.975, 1, 12.706),
-            (0.995, 4, 4.604),
-            (0.995, 10, 3.169),
-            (0.9975, 2, 14.089),
-            (0.975, 30, 2.042),
-        ] {
-            assert!(
-                (t_quantile(p, df) - q).abs() < 2e-3,
-                "t({p}, {df}) = {}",
-                t_quantile(p, df)
-            );
-        }
-        for df in 1..40 {
-            assert!((t_quantile(0.975, df) - t975(df)).abs() < 2e-3, "df {df}");
-        }
-    }
-
-    #[test]
-    fn t_quantiles() {
-        assert_eq!(t975(1), 12.706);
-        assert!((t975(40) - 2.021).abs() < 2e-3);
-        assert!((t975(120) - 1.980).abs() < 2e-3);
-        assert!((t975(100_000) - 1.960).abs() < 1e-3);
     }
 }

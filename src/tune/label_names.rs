@@ -20,11 +20,11 @@
 //!   gained a little more on Banking77 (suggested at 100 labels, 3 seeds: p@10 0.774); with
 //!   it, names that say nothing (AG News relabelled "L1".."L4") cost at most 0.002 p@10.
 
-use crate::embeddings::Embeddings;
+use crate::data::embeddings::Embeddings;
 use crate::encoder::Encoder;
 use crate::error::{Error, Result};
-use crate::prototype::ClassSums;
-use crate::search::top_k_batch;
+use crate::measure::search::top_k_batch;
+use crate::tune::prototype::ClassSums;
 
 /// A label name as the text that is embedded: '_' and '-' read as spaces ("card_arrival" is
 /// "card arrival").

@@ -7,14 +7,14 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
-use crate::embeddings::Embeddings;
+use crate::data::embeddings::Embeddings;
 use crate::error::{Error, Result};
-use crate::label_names::with_label_names;
-use crate::predict::{confident_labels, PREDICT_K};
-use crate::pseudo_label::{pseudo_labels, PseudoLabelConfig};
-use crate::search::{top_k, top_k_batch};
-use crate::suggest::{suggest, typicality};
-use crate::train::{train_with, Negatives, TrainConfig, TrainContext};
+use crate::label::predict::{confident_labels, PREDICT_K};
+use crate::label::suggest::{suggest, typicality};
+use crate::measure::search::{top_k, top_k_batch};
+use crate::tune::label_names::with_label_names;
+use crate::tune::pseudo_label::{pseudo_labels, PseudoLabelConfig};
+use crate::tune::train::{train_with, Negatives, TrainConfig, TrainContext};
 
 /// One label per embedding, or an error saying how many of each.
 fn check_labels(labels: usize, emb: &Embeddings) -> Result<()> {

@@ -13,10 +13,10 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::data::texthash;
 use crate::error::{Error, Result};
-use crate::head::SkipConnectionHead;
-use crate::texthash;
-use crate::train::TrainConfig;
+use crate::tune::head::SkipConnectionHead;
+use crate::tune::train::TrainConfig;
 
 pub const FORMAT: &str = "simtune-project";
 /// 1: the page's first export; 2: adds `dataset.textsHash`, `dataset.source`, `metrics`.
@@ -382,7 +382,7 @@ pub struct Placed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::head::SkipConnectionHeadConfig;
+    use crate::tune::head::SkipConnectionHeadConfig;
     use base64::Engine as _;
 
     fn head_bytes(dim: usize) -> Vec<u8> {

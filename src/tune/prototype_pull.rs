@@ -26,10 +26,10 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
-use crate::embeddings::Embeddings;
+use crate::data::embeddings::Embeddings;
 use crate::error::{Error, Result};
-use crate::linalg::cholesky_solve;
-use crate::prototype::ClassSums;
+use crate::tune::linalg::cholesky_solve;
+use crate::tune::prototype::ClassSums;
 
 /// Softmax temperature of the soft assignment (cosines / tau).
 pub const TAU: f64 = 0.03;

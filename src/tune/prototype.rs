@@ -3,7 +3,7 @@
 //! largest id). The label names' test (`label_names.rs`), pseudo-labels (`pseudo_label.rs`)
 //! and the prototype pull (`prototype_pull.rs`) start from it.
 
-use crate::embeddings::Embeddings;
+use crate::data::embeddings::Embeddings;
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone)]

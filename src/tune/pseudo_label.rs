@@ -8,10 +8,10 @@
 //! `per_class` of them per class, most similar first. Labels the person made are never
 //! changed; pseudo-labels only add records.
 
-use crate::embeddings::Embeddings;
+use crate::data::embeddings::Embeddings;
 use crate::error::{Error, Result};
-use crate::prototype::ClassSums;
-use crate::search::top_k_batch;
+use crate::measure::search::top_k_batch;
+use crate::tune::prototype::ClassSums;
 
 /// How confident a neighbour must be to borrow a label.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]

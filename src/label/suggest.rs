@@ -23,9 +23,9 @@
 //! p@39 at 261 labels 0.560 / 0.570 / 0.573 / 0.583, AG News p@10 at 50 labels
 //! 0.763 / 0.763 / 0.764 / 0.758; 0.6 is the weight kept.
 
-use crate::embeddings::Embeddings;
+use crate::data::embeddings::Embeddings;
 use crate::error::{Error, Result};
-use crate::search::top_k_batch;
+use crate::measure::search::top_k_batch;
 
 /// Why a record is suggested.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

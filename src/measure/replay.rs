@@ -5,15 +5,15 @@
 //! of every record neither labelled nor checked. `simtune eval FILE --check N` prints it
 //! over seeds, so "how close, how often" is measured rather than assumed.
 
-use crate::check::{
+use crate::data::embeddings::Embeddings;
+use crate::error::{Error, Result};
+use crate::measure::check::{
     changed_neighbours, draw_checks, estimate_gain, predict_gain, unlabelled_unchecked, Gain,
     Knowledge, PREDICTION_SAMPLE,
 };
-use crate::embeddings::Embeddings;
-use crate::error::{Error, Result};
-use crate::label_names::with_label_names;
-use crate::metrics::{pick_records, precision_per_query, Protocol};
-use crate::train::{train_with, TrainConfig, TrainContext};
+use crate::measure::metrics::{pick_records, precision_per_query, Protocol};
+use crate::tune::label_names::with_label_names;
+use crate::tune::train::{train_with, TrainConfig, TrainContext};
 
 /// One replay: the truth and both figures.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

@@ -17,7 +17,7 @@ use candle_core::{DType, Device, Tensor, Var};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::embeddings::Embeddings;
+use crate::data::embeddings::Embeddings;
 use crate::error::{Error, Result};
 
 const FORMAT: &str = "simtune-skip-connection-head/1";

@@ -1,0 +1,461 @@
+//! Bytes -> records: parsed into a [`Table`] ([`parse`]: CSV, TSV, JSON, JSONL, in UTF-8 or
+//! UTF-16), then the text and label columns picked into a [`Dataset`] ([`columns`]). Every
+//! malformed input is an [`Error::Dataset`](crate::error::Error::Dataset) naming the file,
+//! the line (or record) and the problem; nothing here panics on input.
+
+pub mod columns;
+pub mod parse;
+
+pub use columns::from_table;
+pub use parse::{parse_table, Format, Table, MAX_COLUMNS};
+
+use crate::error::Result;
+
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct LoadOptions {
+    /// File name, for messages and format detection.
+    pub name: String,
+    pub format: Option<Format>,
+    /// Columns joined into the text; empty = detect one.
+    pub text_columns: Vec<String>,
+    /// Separator when several text columns are joined (default ". ", as Kern's
+    /// `Title + ". " + Description`).
+    pub join: Option<String>,
+    /// Optional label column; empty or whitespace-only cells mean "unlabelled".
+    pub label_column: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Dataset {
+    pub texts: Vec<String>,
+    /// One per record when a label column was chosen; None = unlabelled record.
+    pub labels: Option<Vec<Option<String>>>,
+    pub text_columns: Vec<String>,
+    pub label_column: Option<String>,
+}
+
+/// Parses `bytes` and picks the text (and label) columns.
+pub fn load(bytes: &[u8], options: &LoadOptions) -> Result<Dataset> {
+    let name = if options.name.is_empty() {
+        "input"
+    } else {
+        &options.name
+    };
+    let table = parse_table(bytes, name, options.format)?;
+    from_table(&table, name, options)
+}
+
+impl Dataset {
+    pub fn len(&self) -> usize {
+        self.texts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.texts.is_empty()
+    }
+
+    /// Sorted distinct label names; class ids everywhere are indices into this.
+    pub fn classes(&self) -> Vec<String> {
+        let mut c: Vec<String> = self.labels.iter().flatten().flatten().cloned().collect();
+        c.sort();
+        c.dedup();
+        c
+    }
+
+    /// Per record: Some(index into classes()) or None when unlabelled / no label column.
+    pub fn class_ids(&self) -> Vec<Option<usize>> {
+        let classes = self.classes();
+        match &self.labels {
+            None => vec![None; self.len()],
+            Some(labels) => labels
+                .iter()
+                .map(|l| l.as_ref().and_then(|l| classes.binary_search(l).ok()))
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(name: &str, text: &[&str], label: Option<&str>) -> LoadOptions {
+        LoadOptions {
+            name: name.into(),
+            text_columns: text.iter().map(|s| s.to_string()).collect(),
+            label_column: label.map(String::from),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn csv_with_quotes_newlines_crlf_and_bom() {
+        let csv = "\u{feff}text,label\r\n\"a, b\",x\r\n\"say \"\"hi\"\"\nthere\",\r\nplain,y\r\n";
+        let ds = load(csv.as_bytes(), &opts("f.csv", &["text"], Some("label"))).unwrap();
+        assert_eq!(ds.texts, vec!["a, b", "say \"hi\"\nthere", "plain"]);
+        assert_eq!(
+            ds.labels,
+            Some(vec![Some("x".into()), None, Some("y".into())])
+        );
+        assert_eq!(ds.classes(), vec!["x", "y"]);
+        assert_eq!(ds.class_ids(), vec![Some(0), None, Some(1)]);
+    }
+
+    #[test]
+    fn tsv_json_jsonl_and_joined_columns() {
+        let tsv = "title\tbody\nA\tone\nB\ttwo\n";
+        let ds = load(tsv.as_bytes(), &opts("f.tsv", &["title", "body"], None)).unwrap();
+        assert_eq!(ds.texts, vec!["A. one", "B. two"]);
+        let json = r#"[{"t": "x", "n": 3, "l": "a"}, {"t": "y", "l": null}]"#;
+        let ds = load(json.as_bytes(), &opts("f.json", &["t"], Some("l"))).unwrap();
+        assert_eq!(ds.texts, vec!["x", "y"]);
+        assert_eq!(ds.labels, Some(vec![Some("a".into()), None]));
+        let jsonl = "{\"t\": \"x\"}\n\n{\"t\": \"y\", \"extra\": true}\n";
+        let t = parse_table(jsonl.as_bytes(), "f.jsonl", None).unwrap();
+        assert_eq!(t.columns, vec!["t", "extra"]);
+        assert_eq!(t.rows[1], vec!["y", "true"]);
+        assert_eq!(t.lines, vec![1, 3]);
+    }
+
+    #[test]
+    fn format_detection_and_text_column_detection() {
+        assert_eq!(Format::detect("a.TSV", b""), Format::Tsv);
+        assert_eq!(Format::detect("a", b"  [{}]"), Format::Json);
+        assert_eq!(Format::detect("a", b"{\"a\":1}"), Format::Jsonl);
+        assert_eq!(Format::detect("a", b"x\ty\n"), Format::Tsv);
+        assert_eq!(Format::detect("a", b"x,y\n"), Format::Csv);
+        let t = parse_table(
+            b"id,text,label\n1,a long sentence,x\n2,another one,y\n",
+            "f.csv",
+            None,
+        )
+        .unwrap();
+        assert_eq!(t.detect_text_column().unwrap(), "text");
+        let ds = load(b"id,text\n1,hello there\n", &opts("f.csv", &[], None)).unwrap();
+        assert_eq!(ds.text_columns, vec!["text"]);
+    }
+
+    fn err(bytes: &[u8], o: &LoadOptions) -> String {
+        load(bytes, o).err().unwrap().to_string()
+    }
+
+    #[test]
+    fn bad_input_names_file_line_and_problem() {
+        let o = opts("data.csv", &["text"], Some("label"));
+        assert_eq!(err(b"", &o), "data.csv: file is empty");
+        assert_eq!(err(b"\xEF\xBB\xBF \n", &o), "data.csv: file is empty");
+        assert!(err(b"text,label\r\n", &o).contains("but no records"));
+        let e = err(b"text,label\na,b\nc,d,e\n", &o);
+        assert!(
+            e.contains("data.csv, line 3") && e.contains("expected 2 fields"),
+            "{e}"
+        );
+        let e = err(b"txt,label\na,b\n", &o);
+        assert!(
+            e.contains("\"text\" not found; columns are: txt, label"),
+            "{e}"
+        );
+        let e = err(b"text,label\nok,b\nbad \xff byte,c\n", &o);
+        assert!(e.contains("line 3") && e.contains("UTF-8"), "{e}");
+        let e = err(b"text,text\na,b\n", &o);
+        assert!(e.contains("duplicate") && e.contains("text"), "{e}");
+        let jo = opts("d.json", &["text"], None);
+        let e = err(
+            b"{\"text\": 1}",
+            &LoadOptions {
+                format: Some(Format::Json),
+                ..jo.clone()
+            },
+        );
+        assert!(e.contains("array"), "{e}");
+        let e = err(b"[{\"text\": \"a\"}, 3]", &jo);
+        assert!(e.contains("record 2") && e.contains("not an object"), "{e}");
+        let e = err(b"[{\"text\": [1]}]", &jo);
+        assert!(
+            e.contains("record 1") && e.contains("\"text\" is an array"),
+            "{e}"
+        );
+        let e = err(b"[{\"text\": \"a\"},", &jo);
+        assert!(
+            e.contains("d.json, line 1") && e.contains("invalid JSON"),
+            "{e}"
+        );
+        let lo = opts("d.jsonl", &["text"], None);
+        let e = err(b"{\"text\": \"a\"}\n{oops}\n", &lo);
+        assert!(e.contains("d.jsonl, line 2"), "{e}");
+    }
+
+    #[test]
+    fn long_records_and_single_class_load() {
+        let long = "word ".repeat(10_000);
+        let csv = format!("text,label\n{long},a\nshort,a\n");
+        let ds = load(csv.as_bytes(), &opts("f.csv", &["text"], Some("label"))).unwrap();
+        assert_eq!(ds.texts[0].len(), long.len());
+        assert_eq!(ds.classes(), vec!["a"]);
+    }
+
+    #[test]
+    fn csv_lines_follow_multiline_records() {
+        let csv = "text,label\r\n\"two\r\nlines\",a\r\nnext,b\r\n\r\nlast,c\r\n";
+        let t = parse_table(csv.as_bytes(), "f.csv", None).unwrap();
+        assert_eq!(t.lines, vec![2, 4, 6]);
+        assert_eq!(t.rows[0], vec!["two\r\nlines", "a"]);
+        let o = opts("m.csv", &["text"], None);
+        let e = err(b"text,label\n\"x\ny\",a\nshort\n", &o);
+        assert_eq!(e, "m.csv, line 4: expected 2 fields (text, label), found 1");
+        let e = err(b"text,label\na,b\nc,d\ne,f,g\n", &o);
+        assert_eq!(e, "m.csv, line 4: expected 2 fields (text, label), found 3");
+    }
+
+    #[test]
+    fn header_errors_name_line_and_columns() {
+        let o = opts("h.csv", &["text"], Some("label"));
+        assert_eq!(
+            err(b"text,label\r\n", &o),
+            "h.csv, line 1: has a header (text, label) but no records"
+        );
+        assert_eq!(
+            err(b"\n\ntext,label\n", &o),
+            "h.csv, line 3: has a header (text, label) but no records"
+        );
+        assert_eq!(
+            err(b"txt,label\na,b\n", &o),
+            "h.csv, line 1: column \"text\" not found; columns are: txt, label"
+        );
+        let e = err(b"text,label\na,b\n", &opts("h.csv", &["text"], Some("lbl")));
+        assert!(
+            e.contains("\"lbl\" not found; columns are: text, label"),
+            "{e}"
+        );
+        let e = err(b"text,label,text,label,text\na,b,c,d,e\n", &o);
+        assert!(
+            e.starts_with("h.csv, line 1: duplicate column name(s)"),
+            "{e}"
+        );
+        assert!(e.contains("\"text\", \"label\";"), "{e}");
+        let e = err(b",\na,b\n", &o);
+        assert!(
+            e.contains("line 1") && e.contains("names no columns"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn tsv_quotes_and_tabs() {
+        let tsv = "text\tlabel\n\"a\tb \"\"q\"\"\"\tx\nplain, with comma\ty\n";
+        let ds = load(tsv.as_bytes(), &opts("f.tab", &["text"], Some("label"))).unwrap();
+        assert_eq!(ds.texts, vec!["a\tb \"q\"", "plain, with comma"]);
+        let e = err(b"text\tlabel\na\tb\tc\n", &opts("f.tsv", &["text"], None));
+        assert_eq!(e, "f.tsv, line 2: expected 2 fields (text, label), found 3");
+    }
+
+    #[test]
+    fn json_values_lines_and_errors() {
+        let json = "[\n  {\"text\": \"a, [b] \\\"q\\\" {c}\", \"n\": 1.5, \"ok\": false},\n  {\"text\": \"d\"}\n]";
+        let t = parse_table(json.as_bytes(), "x", None).unwrap();
+        assert_eq!(t.format, Format::Json);
+        assert_eq!(t.columns, vec!["text", "n", "ok"]);
+        assert_eq!(t.rows[0], vec!["a, [b] \"q\" {c}", "1.5", "false"]);
+        assert_eq!(t.rows[1], vec!["d", "", ""]);
+        assert_eq!(t.lines, vec![2, 3]);
+        let jo = opts("d.json", &["text"], None);
+        let e = err(b"[\n{\"text\": \"a\"},\n{\"text\": {\"x\": 1}}\n]", &jo);
+        assert!(
+            e.starts_with("d.json, line 3: record 2: field \"text\" is an object"),
+            "{e}"
+        );
+        let e = err(b"[\n{\"text\": \"a\"},\n\"b\"\n]", &jo);
+        assert_eq!(
+            e,
+            "d.json, line 3: record 2 is a string, not an object; each record must be {\"column\": value, ...}"
+        );
+        assert_eq!(err(b"[]", &jo), "d.json: has no records");
+        let e = err(b"[{}, {}]", &jo);
+        assert!(e.contains("line 1") && e.contains("no fields"), "{e}");
+        let e = err(
+            b"\n{\"text\": \"a\"}",
+            &LoadOptions {
+                format: Some(Format::Json),
+                ..jo.clone()
+            },
+        );
+        assert!(
+            e.starts_with("d.json, line 2: the file holds an object") && e.contains(".jsonl"),
+            "{e}"
+        );
+        let e = err(b"[\n{\"text\": \"a\"}\n{\"text\": \"b\"}]", &jo);
+        assert!(e.starts_with("d.json, line 3: invalid JSON"), "{e}");
+        let e = err(b"[\n{\"text\": \"\xff\"}]", &jo);
+        assert!(e.starts_with("d.json, line 2: invalid UTF-8"), "{e}");
+    }
+
+    #[test]
+    fn jsonl_crlf_blank_lines_and_errors() {
+        let jsonl = "\u{feff}{\"text\": \"a\", \"label\": \"x\"}\r\n\r\n   \r\n{\"text\": \"b\", \"label\": \" \"}\r\n";
+        let ds = load(
+            jsonl.as_bytes(),
+            &opts("f.ndjson", &["text"], Some("label")),
+        )
+        .unwrap();
+        assert_eq!(ds.texts, vec!["a", "b"]);
+        assert_eq!(ds.labels, Some(vec![Some("x".into()), None]));
+        let lo = opts("d.jsonl", &["text"], None);
+        let e = err(b"{\"text\": \"a\"}\n\n7\n", &lo);
+        assert!(
+            e.starts_with("d.jsonl, line 3: the record is a number, not an object"),
+            "{e}"
+        );
+        let e = err(b"{\"text\": \"a\"}\n{\"text\": [\"b\"]}\n", &lo);
+        assert!(
+            e.starts_with("d.jsonl, line 2: the record: field \"text\" is an array"),
+            "{e}"
+        );
+        let e = err(b"{\"text\": \"a\"}\n{\"text\": \"\xc3\"}\n", &lo);
+        assert!(e.starts_with("d.jsonl, line 2: invalid UTF-8"), "{e}");
+    }
+
+    #[test]
+    fn utf16_is_decoded_and_binaries_are_named() {
+        let o = opts("f.csv", &["text"], Some("label"));
+        let mut le = vec![0xFF, 0xFE];
+        le.extend(
+            "text,label\nhé,a\n"
+                .encode_utf16()
+                .flat_map(|u| u.to_le_bytes()),
+        );
+        let ds = load(&le, &o).unwrap();
+        assert_eq!(ds.texts, vec!["hé"]);
+        le.push(0x41); // an odd trailing byte
+        assert!(err(&le, &o).contains("bad UTF-16"), "{}", err(&le, &o));
+        assert!(err(b"%PDF-1.4 ...", &o).contains("PDF"));
+        let docx = b"PK\x03\x04\x14\x00\x06\x00[Content_Types].xml....PK\x03\x04word/document.xml";
+        assert!(err(docx, &o).contains("Word document (.docx): copy its table"));
+        let xlsx = b"PK\x03\x04\x14\x00\x06\x00[Content_Types].xml....PK\x03\x04xl/workbook.xml";
+        assert!(err(xlsx, &o).contains("Excel spreadsheet (.xlsx): save it as CSV"));
+        assert!(err(b"PK\x03\x04 other.txt", &o).contains("ZIP archive"));
+        assert!(err(b"PK\x03\x04rest", &o).contains("Excel .xlsx"));
+        let nul = err(b"text,label\nok,a\nb\x00ad,b\n", &o);
+        assert!(nul.contains("line 3") && nul.contains("NUL"), "{nul}");
+        let open = err(b"text,label\nok,a\n\"open,b\nmore,c\n", &o);
+        assert!(
+            open.contains("line 3") && open.contains("never closed"),
+            "{open}"
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_names_line_and_byte() {
+        let o = opts("u.tsv", &["text"], None);
+        let e = err(b"\xEF\xBB\xBFtext\tlabel\nok\tx\nbad \xe9\ty\n", &o);
+        assert_eq!(
+            e,
+            "u.tsv, line 3: invalid UTF-8 at byte 23 (byte 0xE9; is the file Latin-1 or Windows-1252? re-save it as UTF-8)"
+        );
+    }
+
+    #[test]
+    fn text_column_detection_skips_numbers_labels_and_empties() {
+        let t = parse_table(
+            b"id,a,b,label\n1,xy,zw,a_long_label\n,,,\n3,pq,rs,another_label\n",
+            "f.csv",
+            None,
+        )
+        .unwrap();
+        // the label column is the longest, but load never picks the label column
+        assert_eq!(t.detect_text_column().unwrap(), "label");
+        let ds = load(
+            b"id,a,b,label\n1,xy,zw,a_long_label\n,,,\n3,pq,rs,another_label\n",
+            &opts("f.csv", &[], Some("label")),
+        )
+        .unwrap();
+        assert_eq!(ds.text_columns, vec!["a"]); // tie between a and b -> leftmost
+        let e = err(b"id,score\n1,2.5\n2,\n", &opts("n.csv", &[], None));
+        assert!(e.starts_with("n.csv: no text column found"), "{e}");
+        let e = err(b"text,label\n,x\n", &opts("n.csv", &[], Some("label")));
+        assert!(e.contains("no text column"), "{e}");
+    }
+
+    #[test]
+    fn join_labels_and_serde() {
+        let o = LoadOptions {
+            name: "j.csv".into(),
+            text_columns: vec!["b".into(), "a".into()],
+            join: Some(" | ".into()),
+            ..Default::default()
+        };
+        let ds = load(b"a,b\n1,2\n", &o).unwrap();
+        assert_eq!(ds.texts, vec!["2 | 1"]);
+        assert_eq!(ds.labels, None);
+        assert_eq!(ds.class_ids(), vec![None]);
+        assert!(ds.classes().is_empty());
+        assert_eq!(serde_json::to_string(&Format::Jsonl).unwrap(), "\"jsonl\"");
+        let o: LoadOptions =
+            serde_json::from_str(r#"{"name": "x.csv", "format": "tsv", "label_column": "l"}"#)
+                .unwrap();
+        assert_eq!(o.format, Some(Format::Tsv));
+        assert!(o.text_columns.is_empty() && o.join.is_none());
+        assert_eq!(Format::detect("x.txt", b"\xEF\xBB\xBF\n [1]"), Format::Json);
+        assert_eq!(Format::detect("x.JSONL", b"[1]"), Format::Jsonl);
+        assert_eq!(Format::detect("noext", b"a\tb,c\n"), Format::Csv);
+        assert_eq!(Format::detect("", b""), Format::Csv);
+    }
+
+    #[test]
+    fn nothing_panics_on_mangled_input() {
+        let samples: [&[u8]; 4] = [
+            b"\xEF\xBB\xBFtext,label\r\n\"a, \"\"b\"\"\r\nc\",x\r\nd,\r\n",
+            b"text\tlabel\n\"a\tb\"\tx\n",
+            b"[{\"text\": \"a\\\"[\", \"n\": [1, {\"x\": 2}]}, {\"label\": null}]",
+            b"{\"text\": \"a\"}\n\n{\"text\": \"\\u00e9\", \"l\": 1}\n",
+        ];
+        let formats = [
+            None,
+            Some(Format::Csv),
+            Some(Format::Tsv),
+            Some(Format::Json),
+            Some(Format::Jsonl),
+        ];
+        for sample in samples {
+            for cut in 0..=sample.len() {
+                for i in [None, Some(cut)] {
+                    let mut bytes = sample[..cut].to_vec();
+                    if let Some(i) = i.filter(|&i| i < bytes.len()) {
+                        bytes[i] ^= 0x80;
+                    }
+                    for format in formats {
+                        let o = LoadOptions {
+                            name: "z".into(),
+                            format,
+                            ..Default::default()
+                        };
+                        let _ = load(&bytes, &o);
+                        let o = LoadOptions {
+                            label_column: Some("label".into()),
+                            ..o
+                        };
+                        let _ = load(&bytes, &o);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn big_json_array_lines_are_counted_in_one_pass() {
+        let mut json = String::from("[\n");
+        for i in 0..20_000 {
+            json += &format!(
+                "{{\"text\": \"record {i} {}\", \"label\": \"c{}\"}},\n",
+                "w ".repeat(20),
+                i % 7
+            );
+        }
+        json += "{\"text\": \"last\"}\n]";
+        let t = parse_table(json.as_bytes(), "big.json", None).unwrap();
+        assert_eq!(t.rows.len(), 20_001);
+        assert_eq!(t.lines[0], 2);
+        assert_eq!(t.lines[20_000], 20_002);
+        assert_eq!(t.columns, vec!["text", "label"]);
+    }
+}

@@ -1,0 +1,589 @@
+//! Bytes -> a [`Table`]: column names, string cells and each row's source line. CSV and TSV
+//! (RFC 4180: quoted fields with delimiters, `""` quotes and line breaks; CRLF or LF), a
+//! JSON array of objects, JSONL. UTF-8 with or without BOM, or UTF-16 with its BOM (what
+//! Excel's "Unicode text" writes), decoded to UTF-8 first. Spreadsheets, PDFs and archives
+//! renamed .csv are recognised by their first bytes. Every malformed input is an
+//! [`Error::Dataset`] naming the file, the line (or record) and the problem.
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Csv,
+    Tsv,
+    Json,
+    Jsonl,
+}
+
+impl Format {
+    /// From the file name's extension, else sniffed from the content: `[` -> JSON, `{` ->
+    /// JSONL, a tab and no comma in the first line -> TSV, otherwise CSV.
+    pub fn detect(name: &str, bytes: &[u8]) -> Format {
+        let lower = name.to_ascii_lowercase();
+        let ext = lower.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+        match ext {
+            "csv" => return Format::Csv,
+            "tsv" | "tab" => return Format::Tsv,
+            "json" => return Format::Json,
+            "jsonl" | "ndjson" => return Format::Jsonl,
+            _ => {}
+        }
+        let body = strip_bom(bytes);
+        match body.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'[') => Format::Json,
+            Some(b'{') => Format::Jsonl,
+            _ => {
+                let first = body.split(|&b| b == b'\n').next().unwrap_or(&[]);
+                if first.contains(&b'\t') && !first.contains(&b',') {
+                    Format::Tsv
+                } else {
+                    Format::Csv
+                }
+            }
+        }
+    }
+}
+
+/// More columns than this is a data matrix, not text records (and would swamp the page's
+/// column picker): refused with a message.
+pub const MAX_COLUMNS: usize = 1000;
+
+fn strip_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
+}
+
+/// What a file that is not text is, from its first bytes (None: it may be text).
+fn binary_kind(bytes: &[u8]) -> Option<&'static str> {
+    let kinds: [(&[u8], &str); 5] = [
+        (b"%PDF-", "a PDF document; export its table as CSV first"),
+        (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx or OpenDocument spreadsheet?); save it as CSV (UTF-8) first"),
+        (b"\xD0\xCF\x11\xE0", "an old Office file (Excel .xls?); save it as CSV (UTF-8) first"),
+        (b"\x1F\x8B", "a gzip archive; unpack it first"),
+        (b"\x89PNG", "a PNG image, not a table"),
+    ];
+    let what = kinds
+        .iter()
+        .find(|(magic, _)| bytes.starts_with(magic))
+        .map(|(_, what)| *what)?;
+    // Office files are ZIP archives: their entry names (local headers at the start, the
+    // central directory at the end) say which
+    if bytes.starts_with(b"PK\x03\x04") {
+        let ends = [
+            &bytes[..bytes.len().min(65_536)],
+            &bytes[bytes.len().saturating_sub(65_536)..],
+        ];
+        let holds = |name: &[u8]| {
+            ends.iter()
+                .any(|part| part.windows(name.len()).any(|w| w == name))
+        };
+        if holds(b"word/") {
+            return Some("a Word document (.docx): copy its table into a spreadsheet and save that as CSV (UTF-8)");
+        }
+        if holds(b"xl/") {
+            return Some("an Excel spreadsheet (.xlsx): save it as CSV (UTF-8) first (File, Save As, CSV UTF-8)");
+        }
+        if holds(b"ppt/") {
+            return Some("a PowerPoint file (.pptx)");
+        }
+    }
+    Some(what)
+}
+
+/// UTF-16 (with its BOM) decoded to UTF-8; None when the bytes do not start with one.
+fn decode_utf16(bytes: &[u8], name: &str) -> Option<Result<Vec<u8>>> {
+    let little = match bytes {
+        [0xFF, 0xFE, ..] => true,
+        [0xFE, 0xFF, ..] => false,
+        _ => return None,
+    };
+    let body = &bytes[2..];
+    let units = body.chunks(2).map(|c| match (c, little) {
+        ([a, b], true) => u16::from_le_bytes([*a, *b]),
+        ([a, b], false) => u16::from_be_bytes([*a, *b]),
+        _ => 0xFFFF, // an odd trailing byte: reported below as a bad character
+    });
+    let mut out = String::with_capacity(body.len() / 2);
+    let mut line = 1;
+    for (i, c) in char::decode_utf16(units).enumerate() {
+        match c {
+            Ok('\u{FFFF}') | Err(_) => {
+                return Some(Err(Error::dataset(
+                    name,
+                    Some(line),
+                    format!(
+                        "bad UTF-16 near byte {} (the file starts with a UTF-16 byte order mark but is cut or mixed)",
+                        2 + 2 * i
+                    ),
+                )))
+            }
+            Ok(c) => {
+                line += usize::from(c == '\n');
+                out.push(c);
+            }
+        }
+    }
+    Some(Ok(out.into_bytes()))
+}
+
+/// A parsed table: column names, string cells, and each row's 1-based source line.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Table {
+    pub format: Format,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    pub lines: Vec<usize>,
+}
+
+/// Parses a whole file; `name` is used in messages and for format detection.
+pub fn parse_table(bytes: &[u8], name: &str, format: Option<Format>) -> Result<Table> {
+    if let Some(what) = binary_kind(bytes) {
+        return Err(Error::dataset(
+            name,
+            None,
+            format!("is not a text table: it is {what}"),
+        ));
+    }
+    let decoded = decode_utf16(bytes, name).transpose()?;
+    let bytes = decoded.as_deref().unwrap_or(bytes);
+    let format = format.unwrap_or_else(|| Format::detect(name, bytes));
+    let body = strip_bom(bytes);
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(Error::dataset(name, None, "file is empty"));
+    }
+    if let Err(e) = std::str::from_utf8(body) {
+        let at = e.valid_up_to();
+        let line = body.get(..at).map_or(0, count_newlines) + 1;
+        let offset = at + (bytes.len() - body.len());
+        return Err(Error::dataset(
+            name,
+            Some(line),
+            format!(
+                "invalid UTF-8 at byte {offset} (byte 0x{:02X}; is the file Latin-1 or Windows-1252? re-save it as UTF-8)",
+                body.get(at).copied().unwrap_or(0)
+            ),
+        ));
+    }
+    if let Some(at) = body.iter().position(|&b| b == 0) {
+        return Err(Error::dataset(
+            name,
+            Some(count_newlines(&body[..at]) + 1),
+            format!(
+                "holds a NUL byte (byte {}): is it a binary file? text records never contain one",
+                at + (bytes.len() - body.len())
+            ),
+        ));
+    }
+    let table = match format {
+        Format::Csv => parse_delimited(body, name, b',', format)?,
+        Format::Tsv => parse_delimited(body, name, b'\t', format)?,
+        Format::Json => parse_json(body, name)?,
+        Format::Jsonl => parse_jsonl(body, name)?,
+    };
+    if table.rows.is_empty() {
+        // CSV/TSV report a header-only file themselves (with the header's line)
+        return Err(Error::dataset(name, None, "has no records"));
+    }
+    Ok(table)
+}
+
+fn count_newlines(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b == b'\n').count()
+}
+
+fn parse_delimited(body: &[u8], name: &str, delimiter: u8, format: Format) -> Result<Table> {
+    // csv's own line numbers run one short after CRLF and blank lines (the position is taken
+    // before the terminator is consumed), so lines come from byte offsets: skip the line
+    // breaks at the offset, then count the newlines before it (incrementally: offsets grow).
+    let mut counted = (0usize, 1usize); // (byte offset, its line)
+    let mut line_at = |byte: u64| -> usize {
+        let mut at = usize::try_from(byte).unwrap_or(usize::MAX).min(body.len());
+        while matches!(body.get(at), Some(b'\r' | b'\n')) {
+            at += 1;
+        }
+        if at < counted.0 {
+            counted = (0, 1);
+        }
+        let between = body.get(counted.0..at).unwrap_or(&[]);
+        counted = (at, counted.1 + count_newlines(between));
+        counted.1
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(body);
+    let header = reader
+        .headers()
+        .map_err(|e| Error::dataset(name, Some(1), format!("bad header: {e}")))?
+        .clone();
+    // blank lines before the header are skipped by the reader, so it may not be line 1
+    let header_line = header.position().map_or(1, |p| line_at(p.byte()));
+    // header names are trimmed (cells never are)
+    let columns: Vec<String> = header.iter().map(|h| h.trim().to_string()).collect();
+    check_columns(&columns, name, Some(header_line))?;
+    let mut rows = Vec::new();
+    let mut lines = Vec::new();
+    let mut record = csv::StringRecord::new();
+    loop {
+        let more = reader.read_record(&mut record).map_err(|e| {
+            let line = e.position().map(|p| line_at(p.byte()));
+            Error::dataset(name, line, format!("cannot read record: {e}"))
+        })?;
+        if !more {
+            break;
+        }
+        let start = record.position().map_or(0, |p| p.byte() as usize);
+        let line = record.position().map_or(0, |p| line_at(p.byte()));
+        // an unclosed quote swallows the rest of the file into this, the last, record
+        let rest = body.get(start..).unwrap_or(&[]);
+        if reader.position().byte() as usize >= body.len()
+            && record.iter().any(|f| f.contains('\n'))
+            && rest.iter().filter(|&&b| b == b'"').count() % 2 == 1
+        {
+            return Err(Error::dataset(
+                name,
+                Some(line),
+                "a quote (\") opened in this record is never closed: the rest of the file would be one field",
+            ));
+        }
+        // a blank line (one empty field) is skipped, as spreadsheet exports often end so
+        if record.len() == 1 && record.get(0) == Some("") && columns.len() > 1 {
+            continue;
+        }
+        if record.len() != columns.len() {
+            return Err(Error::dataset(
+                name,
+                Some(line),
+                format!(
+                    "expected {} fields ({}), found {}{}",
+                    columns.len(),
+                    columns.join(", "),
+                    record.len(),
+                    if has_lone_cr(body) {
+                        " (the file holds a lone carriage return, which ends a record in CSV: quote fields that contain one)"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+        rows.push(record.iter().map(str::to_string).collect());
+        lines.push(line);
+    }
+    if rows.is_empty() {
+        return Err(Error::dataset(
+            name,
+            Some(header_line),
+            format!("has a header ({}) but no records", columns.join(", ")),
+        ));
+    }
+    Ok(Table {
+        format,
+        columns,
+        rows,
+        lines,
+    })
+}
+
+/// A CR not followed by LF (old Mac line ends, or a stray one inside a field).
+fn has_lone_cr(body: &[u8]) -> bool {
+    body.windows(2).any(|w| w[0] == b'\r' && w[1] != b'\n') || body.last() == Some(&b'\r')
+}
+
+fn check_columns(columns: &[String], name: &str, line: Option<usize>) -> Result<()> {
+    if columns.len() > MAX_COLUMNS {
+        return Err(Error::dataset(
+            name,
+            line,
+            format!(
+                "has {} columns; simtune reads at most {MAX_COLUMNS} (text records need a few: is this a data matrix?)",
+                columns.len()
+            ),
+        ));
+    }
+    if columns.is_empty() || columns.iter().all(|c| c.is_empty()) {
+        return Err(Error::dataset(
+            name,
+            line,
+            "the header row names no columns (the first row must hold the column names)",
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut dups: Vec<String> = Vec::new();
+    for c in columns {
+        let quoted = format!("\"{c}\"");
+        if !seen.insert(c.as_str()) && !dups.contains(&quoted) {
+            dups.push(quoted);
+        }
+    }
+    if !dups.is_empty() {
+        return Err(Error::dataset(
+            name,
+            line,
+            format!(
+                "duplicate column name(s) in the header: {}; every column needs its own name",
+                dups.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Builds a table from JSON objects. Each object comes with the 1-based source line it
+/// starts on and a name for messages ("record 3" in a JSON array; JSONL, whose
+/// line already names it: "the record").
+fn table_from_objects(
+    objects: Vec<(usize, String, Record)>,
+    name: &str,
+    format: Format,
+) -> Result<Table> {
+    let mut columns: Vec<String> = Vec::new();
+    let mut maps = Vec::with_capacity(objects.len());
+    for (line, what, value) in objects {
+        let Record::Object(pairs) = value else {
+            let kind = match value {
+                Record::Object(_) => "an object",
+                Record::Other(kind) => kind,
+            };
+            return Err(Error::dataset(
+                name,
+                Some(line),
+                format!(
+                    "{what} is {kind}, not an object; each record must be {{\"column\": value, ...}}"
+                ),
+            ));
+        };
+        let mut map = std::collections::HashMap::with_capacity(pairs.len());
+        for (key, v) in pairs {
+            if !map.contains_key(&key) && !columns.contains(&key) {
+                columns.push(key.clone());
+            }
+            map.insert(key, v); // a repeated key: the last value wins, as in serde_json
+        }
+        maps.push((line, what, map));
+    }
+    let mut rows = Vec::with_capacity(maps.len());
+    let mut lines = Vec::with_capacity(maps.len());
+    for (line, what, map) in maps {
+        let mut row = Vec::with_capacity(columns.len());
+        for c in &columns {
+            row.push(match map.get(c) {
+                None | Some(serde_json::Value::Null) => String::new(),
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => {
+                    v.to_string()
+                }
+                Some(v) => {
+                    return Err(Error::dataset(
+                        name,
+                        Some(line),
+                        format!(
+                            "{what}: field \"{c}\" is {}; values must be text, numbers, booleans or null (flatten it to text)",
+                            json_kind(v)
+                        ),
+                    ))
+                }
+            });
+        }
+        rows.push(row);
+        lines.push(line);
+    }
+    if columns.is_empty() && !rows.is_empty() {
+        return Err(Error::dataset(
+            name,
+            lines.first().copied(),
+            "the records have no fields (every object is {})",
+        ));
+    }
+    Ok(Table {
+        format,
+        columns,
+        rows,
+        lines,
+    })
+}
+
+fn parse_json(body: &[u8], name: &str) -> Result<Table> {
+    let invalid =
+        |e: serde_json::Error| Error::dataset(name, Some(e.line()), format!("invalid JSON: {e}"));
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(invalid)?;
+    let serde_json::Value::Array(_) = value else {
+        let first = body.iter().take_while(|b| b.is_ascii_whitespace());
+        let line = first.filter(|&&b| b == b'\n').count() + 1;
+        return Err(Error::dataset(
+            name,
+            Some(line),
+            format!(
+                "the file holds {}, but a JSON file must hold an array of records \
+                 ([{{\"text\": ...}}, ...]); for one object per line, name it .jsonl",
+                json_kind(&value)
+            ),
+        ));
+    };
+    // parsed again, keeping each object's keys in file order (serde_json's map sorts them)
+    let items: Vec<Record> = serde_json::from_slice(body).map_err(invalid)?;
+    // each record's source line, from where it starts in the text (the record number if
+    // the scan and the parse ever disagree, which valid JSON should not allow); counted
+    // incrementally, as the offsets grow
+    let starts = array_element_starts(body);
+    let scanned = starts.len() == items.len();
+    let mut counted = (0usize, 1usize);
+    let mut line_at = |offset: usize| {
+        let between = body.get(counted.0..offset).unwrap_or(&[]);
+        counted = (offset.max(counted.0), counted.1 + count_newlines(between));
+        counted.1
+    };
+    let objects = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let line = match starts.get(i) {
+                Some(&o) if scanned => line_at(o),
+                _ => i + 1,
+            };
+            (line, format!("record {}", i + 1), v)
+        })
+        .collect();
+    table_from_objects(objects, name, Format::Json)
+}
+
+/// Byte offsets where the elements of a top-level JSON array start (`body` already parsed
+/// as valid JSON). Tracks strings (with escapes) and nesting depth.
+fn array_element_starts(body: &[u8]) -> Vec<usize> {
+    let mut starts = Vec::new();
+    let (mut depth, mut in_string, mut escaped, mut expect) = (0usize, false, false, false);
+    for (i, &b) in body.iter().enumerate() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        if b.is_ascii_whitespace() {
+            continue;
+        }
+        if depth == 1 && expect && b != b']' {
+            starts.push(i);
+            expect = false;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth == 1 {
+                    expect = true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b',' if depth == 1 => expect = true,
+            _ => {}
+        }
+    }
+    starts
+}
+
+/// One element of a JSON array or one JSONL line: an object's (key, value) pairs in file
+/// order, or the kind of the non-object found instead.
+enum Record {
+    Object(Vec<(String, serde_json::Value)>),
+    Other(&'static str),
+}
+
+impl<'de> serde::Deserialize<'de> for Record {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Record;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> std::result::Result<Record, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some(pair) = m.next_entry::<String, serde_json::Value>()? {
+                    pairs.push(pair);
+                }
+                Ok(Record::Object(pairs))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut s: A,
+            ) -> std::result::Result<Record, A::Error> {
+                while s.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Record::Other("an array"))
+            }
+            fn visit_bool<E>(self, _: bool) -> std::result::Result<Record, E> {
+                Ok(Record::Other("a boolean"))
+            }
+            fn visit_i64<E>(self, _: i64) -> std::result::Result<Record, E> {
+                Ok(Record::Other("a number"))
+            }
+            fn visit_u64<E>(self, _: u64) -> std::result::Result<Record, E> {
+                Ok(Record::Other("a number"))
+            }
+            fn visit_f64<E>(self, _: f64) -> std::result::Result<Record, E> {
+                Ok(Record::Other("a number"))
+            }
+            fn visit_str<E>(self, _: &str) -> std::result::Result<Record, E> {
+                Ok(Record::Other("a string"))
+            }
+            fn visit_unit<E>(self) -> std::result::Result<Record, E> {
+                Ok(Record::Other("null"))
+            }
+            fn visit_none<E>(self) -> std::result::Result<Record, E> {
+                Ok(Record::Other("null"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+fn parse_jsonl(body: &[u8], name: &str) -> Result<Table> {
+    let mut objects = Vec::new();
+    for (i, line) in body.split(|&b| b == b'\n').enumerate() {
+        let line_no = i + 1;
+        let text = std::str::from_utf8(line).map_err(|e| {
+            Error::dataset(
+                name,
+                Some(line_no),
+                format!(
+                    "invalid UTF-8 at byte {} of the line (is the file UTF-8? re-save it as UTF-8)",
+                    e.valid_up_to()
+                ),
+            )
+        })?;
+        if text.trim().is_empty() {
+            continue;
+        }
+        let value: Record = serde_json::from_str(text).map_err(|e| {
+            // serde counts lines within this one line: say the column only
+            let what = e.to_string();
+            let what = what.split(" at line ").next().unwrap_or(&what);
+            Error::dataset(
+                name,
+                Some(line_no),
+                format!("invalid JSON at column {}: {what}", e.column()),
+            )
+        })?;
+        objects.push((line_no, "the record".to_string(), value));
+    }
+    table_from_objects(objects, name, Format::Jsonl)
+}
