@@ -11,7 +11,8 @@ use crate::measure::check::{
     changed_neighbours, draw_checks, estimate_gain, predict_gain, unlabelled_unchecked, Gain,
     Knowledge, PREDICTION_SAMPLE,
 };
-use crate::measure::metrics::{pick_records, precision_per_query, Protocol};
+use crate::measure::metrics::precision_per_query;
+use crate::measure::protocol::{pick_records, Protocol};
 use crate::tune::label_names::with_label_names;
 use crate::tune::train::{train_with, TrainConfig, TrainContext};
 

@@ -1,0 +1,577 @@
+//! The evaluation protocol (DESIGN.md section 5), one for the CLI, the tests and the page's
+//! Models view: per-class splits, simulated labeling by a protocol (round robin, random,
+//! similarity sessions, suggested) up to a budget, and the raw-against-tuned precision@k
+//! over seeds ([`evaluate`]).
+
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
+use crate::data::embeddings::Embeddings;
+use crate::error::{Error, Result};
+use crate::label::predict::{confident_labels, PREDICT_K};
+use crate::label::suggest::{suggest, typicality};
+use crate::measure::metrics::precision_at_k;
+use crate::measure::search::top_k;
+use crate::tune::label_names::with_label_names;
+use crate::tune::pseudo_label::{pseudo_labels, PseudoLabelConfig};
+use crate::tune::train::{train_with, Negatives, TrainConfig, TrainContext};
+
+/// Splits records per class into (train, eval) pools: classes in sorted order (class ids are
+/// indices of sorted class names), each class's records shuffled by one RNG seeded 0, the
+/// first floor(fraction * n_class) to train, the rest to eval. Both lists come back sorted.
+pub fn split_per_class(labels: &[usize], fraction: f64) -> Result<(Vec<usize>, Vec<usize>)> {
+    if !(0.0..=1.0).contains(&fraction) || fraction.is_nan() {
+        return Err(Error::InvalidInput(format!(
+            "split fraction {fraction} is not between 0 and 1"
+        )));
+    }
+    let mut rng = StdRng::seed_from_u64(0);
+    let (mut train, mut eval) = (Vec::new(), Vec::new());
+    for mut members in by_class(labels) {
+        members.shuffle(&mut rng);
+        let cut = (fraction * members.len() as f64).floor() as usize;
+        train.extend_from_slice(&members[..cut]);
+        eval.extend_from_slice(&members[cut..]);
+    }
+    train.sort_unstable();
+    eval.sort_unstable();
+    Ok((train, eval))
+}
+
+/// Record indices grouped by class id, classes ascending, records in input order.
+/// (A map, not a vector of max(id) + 1 groups: ids come from callers and may be sparse.)
+fn by_class(labels: &[usize]) -> Vec<Vec<usize>> {
+    let mut groups: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+    for (i, &c) in labels.iter().enumerate() {
+        groups.entry(c).or_default().push(i);
+    }
+    groups.into_values().collect()
+}
+
+/// Simulated labeling with budget `n` and `seed`: shuffle the classes, shuffle each class,
+/// then take one record per class in turn (round robin) until n records (or all of them).
+pub fn simulated_labeling(labels: &[usize], n: usize, seed: u64) -> Vec<usize> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut groups = by_class(labels);
+    groups.shuffle(&mut rng);
+    for g in &mut groups {
+        g.shuffle(&mut rng);
+    }
+    let n = n.min(labels.len());
+    let mut picked = Vec::with_capacity(n);
+    let mut round = 0;
+    while picked.len() < n {
+        for g in &groups {
+            if let Some(&i) = g.get(round) {
+                picked.push(i);
+                if picked.len() == n {
+                    break;
+                }
+            }
+        }
+        round += 1;
+    }
+    picked
+}
+
+/// A labeling budget: N records, or every record of the train pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    Labels(usize),
+    All,
+}
+
+impl std::fmt::Display for Budget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Budget::Labels(n) => write!(f, "{n}"),
+            Budget::All => write!(f, "all"),
+        }
+    }
+}
+
+impl serde::Serialize for Budget {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            Budget::Labels(n) => s.serialize_u64(*n as u64),
+            Budget::All => s.serialize_str("all"),
+        }
+    }
+}
+
+impl std::str::FromStr for Budget {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim() {
+            "all" => Ok(Budget::All),
+            t => t.parse().map(Budget::Labels).map_err(|_| {
+                Error::InvalidInput(format!("label budget {t:?} is not a number or \"all\""))
+            }),
+        }
+    }
+}
+
+/// One row of an evaluation report: a budget and a k, raw vs tuned precision@k.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct EvalRow {
+    pub labels: Budget,
+    pub k: usize,
+    pub raw: f64,
+    /// mean over seeds
+    pub tuned: f64,
+    /// population standard deviation over seeds
+    pub tuned_std: f64,
+    /// median training time over seeds, seconds
+    pub train_s: f64,
+    /// seeds whose labels could not train a head (tuned = raw for them)
+    pub untrained: u64,
+}
+
+/// How the simulated person picks the records to label (`simtune eval --protocol`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protocol {
+    /// DESIGN.md section 5: one record per class in turn (it knows the classes: a cheat no
+    /// person can play, the reference's protocol).
+    RoundRobin,
+    /// Records drawn at random.
+    Random,
+    /// Similarity sessions: a random record and its `SESSION_K` nearest unlabelled records,
+    /// all labelled, again and again.
+    Session,
+    /// The page's suggestions (`suggest.rs`), 10 at a time, each batch labelled before the
+    /// next is asked for.
+    Suggested,
+    /// Similarity sessions as a person runs them on the page: a random record and its
+    /// `SESSION_K` nearest records; only those of the anchor's label are labelled, the
+    /// others are marked "not this label" (known negatives, used with `--negatives`).
+    SessionMatching,
+}
+
+/// Records labelled per simulated similarity session.
+pub const SESSION_K: usize = 10;
+/// Suggestions asked for at a time by the simulated person.
+pub const SUGGEST_BATCH: usize = 10;
+
+impl std::str::FromStr for Protocol {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim() {
+            "round-robin" => Ok(Protocol::RoundRobin),
+            "random" => Ok(Protocol::Random),
+            "session" => Ok(Protocol::Session),
+            "suggested" => Ok(Protocol::Suggested),
+            "session-matching" => Ok(Protocol::SessionMatching),
+            t => Err(Error::InvalidInput(format!(
+                "protocol {t:?}: use round-robin, random, session, session-matching or suggested"
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Protocol::RoundRobin => "round-robin",
+            Protocol::Random => "random",
+            Protocol::Session => "session",
+            Protocol::Suggested => "suggested",
+            Protocol::SessionMatching => "session-matching",
+        })
+    }
+}
+
+/// The `n` records of `pool` a simulated person labels under `protocol` (gold `labels`
+/// revealed only for what is picked, as a person labels them).
+pub fn pick_records(
+    protocol: Protocol,
+    pool: &Embeddings,
+    labels: &[usize],
+    n: usize,
+    seed: u64,
+) -> Result<Vec<usize>> {
+    Ok(pick_with_negatives(protocol, pool, labels, n, seed)?.0)
+}
+
+/// Records labelled (in order) and (record, class) pairs marked "not this label".
+pub type Picked = (Vec<usize>, Vec<(usize, usize)>);
+
+/// [`pick_records`], and the (record, class) pairs the person marked "not this label" on
+/// the way (only `SessionMatching` marks any).
+pub fn pick_with_negatives(
+    protocol: Protocol,
+    pool: &Embeddings,
+    labels: &[usize],
+    n: usize,
+    seed: u64,
+) -> Result<Picked> {
+    let n = n.min(labels.len());
+    let mut rng = StdRng::seed_from_u64(seed);
+    let picked = match protocol {
+        Protocol::RoundRobin => simulated_labeling(labels, n, seed),
+        Protocol::Random => {
+            let mut all: Vec<usize> = (0..labels.len()).collect();
+            all.shuffle(&mut rng);
+            all.truncate(n);
+            all
+        }
+        Protocol::Session => return sessions(pool, labels, n, &mut rng, false),
+        Protocol::Suggested => {
+            let mut known: Vec<Option<usize>> = vec![None; labels.len()];
+            let exclude = vec![false; labels.len()];
+            let typical = typicality(pool)?;
+            let mut picked = Vec::with_capacity(n);
+            // the person's first label is a record of their choosing (seeded here), so each
+            // seed follows the suggestions down another path
+            if n > 0 {
+                let first = rand::Rng::random_range(&mut rng, 0..labels.len());
+                known[first] = Some(labels[first]);
+                picked.push(first);
+            }
+            while picked.len() < n {
+                let count = SUGGEST_BATCH.min(n - picked.len());
+                let batch = suggest(pool, &typical, &known, &exclude, count)?;
+                if batch.is_empty() {
+                    break;
+                }
+                for s in batch {
+                    known[s.record] = Some(labels[s.record]);
+                    picked.push(s.record);
+                }
+            }
+            picked
+        }
+        // the only protocol that marks "not this label"
+        Protocol::SessionMatching => return sessions(pool, labels, n, &mut rng, true),
+    };
+    Ok((picked, Vec::new()))
+}
+
+/// Similarity sessions (`Protocol::Session`, `SessionMatching` when `matching`): a random
+/// unlabelled anchor and its `SESSION_K` nearest unlabelled records, again and again, until
+/// `n` are labelled. Every neighbour is labelled, or with `matching` only those of the
+/// anchor's label, the others marked "not" it.
+fn sessions(
+    pool: &Embeddings,
+    labels: &[usize],
+    n: usize,
+    rng: &mut StdRng,
+    matching: bool,
+) -> Result<Picked> {
+    let mut labelled = vec![false; labels.len()];
+    let (mut picked, mut not) = (Vec::with_capacity(n), Vec::new());
+    let mut order: Vec<usize> = (0..labels.len()).collect();
+    order.shuffle(rng);
+    for anchor in order {
+        if picked.len() >= n {
+            break;
+        }
+        if labelled[anchor] {
+            continue;
+        }
+        labelled[anchor] = true;
+        picked.push(anchor);
+        let c = labels[anchor];
+        let hits = top_k(pool, pool.row(anchor)?, SESSION_K * 4, Some(anchor))?;
+        let fresh: Vec<usize> = hits
+            .iter()
+            .map(|h| h.index)
+            .filter(|&i| !labelled[i])
+            .take(SESSION_K)
+            .collect();
+        for i in fresh {
+            if !matching || labels[i] == c {
+                if picked.len() < n {
+                    labelled[i] = true;
+                    picked.push(i);
+                }
+            } else if !not.contains(&(i, c)) {
+                not.push((i, c));
+            }
+        }
+    }
+    // a record labelled later is no negative any more (its label says more)
+    not.retain(|&(i, _)| !labelled[i]);
+    Ok((picked, not))
+}
+
+/// What to evaluate: budgets x seeds, reporting precision@k for each k.
+#[derive(Debug, Clone)]
+pub struct EvalSpec {
+    pub budgets: Vec<Budget>,
+    pub seeds: u64,
+    pub ks: Vec<usize>,
+    pub train: TrainConfig,
+    /// Add confident pseudo-labels from the unlabelled rest of the train pool.
+    pub pseudo: Option<PseudoLabelConfig>,
+    /// The page's "use confident predictions in training": unlabelled train-pool records
+    /// whose predicted label (`predict::confident_labels`, k = `PREDICT_K`) has at least
+    /// this confidence are trained on with it.
+    pub predicted: Option<f32>,
+    /// How the budget's records are picked.
+    pub protocol: Protocol,
+    /// Train on the "not this label" marks the protocol makes (`SessionMatching`).
+    pub negatives: bool,
+    /// The embedded label names (row = class id), trained on as records of their labels
+    /// (`label_names.rs`).
+    pub names: Option<Embeddings>,
+}
+
+/// Progress of an evaluation: which run of how many is done.
+#[derive(Debug, Clone, Copy)]
+pub struct EvalProgress {
+    pub run: usize,
+    pub runs: usize,
+}
+
+/// DESIGN.md section 5: for each budget and seed, pick the budget from the train pool by
+/// simulated labeling, train a head on it (the trainer's seed is the run's seed), and
+/// report precision@k on the eval pool raw vs tuned (mean ± std over seeds). Class ids of
+/// both pools must share one namespace. Nothing here looks at the eval pool's labels to
+/// choose anything.
+pub fn evaluate(
+    train_pool: &Embeddings,
+    train_labels: &[usize],
+    eval_pool: &Embeddings,
+    eval_labels: &[usize],
+    spec: &EvalSpec,
+    progress: &mut dyn FnMut(EvalProgress),
+) -> Result<Vec<EvalRow>> {
+    if train_labels.len() != train_pool.rows() {
+        return Err(Error::InvalidInput(format!(
+            "{} train labels for {} train embeddings",
+            train_labels.len(),
+            train_pool.rows()
+        )));
+    }
+    if spec.seeds == 0 || spec.ks.is_empty() || spec.budgets.is_empty() {
+        return Err(Error::InvalidInput(
+            "evaluation needs at least one seed, one k and one budget".into(),
+        ));
+    }
+    let raw = precision_at_k(eval_pool, eval_labels, &spec.ks)?;
+    let runs = spec.budgets.len() * spec.seeds as usize;
+    let mut rows = Vec::new();
+    let mut run = 0;
+    for &budget in &spec.budgets {
+        let mut tuned: Vec<Vec<f64>> = Vec::new(); // (seeds, ks)
+        let mut seconds = Vec::new();
+        let mut untrained = 0;
+        for seed in 0..spec.seeds {
+            let n = match budget {
+                Budget::Labels(n) => n,
+                Budget::All => train_labels.len(),
+            };
+            let (mut picked, not) =
+                pick_with_negatives(spec.protocol, train_pool, train_labels, n, seed)?;
+            let mut y: Vec<usize> = picked.iter().map(|&i| train_labels[i]).collect();
+            if let Some(pseudo) = &spec.pseudo {
+                // only the pool's embeddings are looked at, never its other labels
+                for (row, class) in pseudo_labels(train_pool, &picked, &y, pseudo)? {
+                    picked.push(row);
+                    y.push(class);
+                }
+            }
+            if let Some(threshold) = spec.predicted {
+                let mut known = vec![None; train_pool.rows()];
+                for (&i, &c) in picked.iter().zip(&y) {
+                    known[i] = Some(c);
+                }
+                for (row, class) in confident_labels(train_pool, &known, PREDICT_K, threshold, &[])?
+                {
+                    picked.push(row);
+                    y.push(class);
+                }
+            }
+            let mut x = train_pool.select(&picked)?;
+            if let Some(names) = &spec.names {
+                (x, y, _) = with_label_names(&x, &y, names)?;
+            }
+            let config = TrainConfig {
+                seed,
+                ..spec.train.clone()
+            };
+            let start = web_time::Instant::now();
+            let not_rows: Vec<usize> = not.iter().map(|p| p.0).collect();
+            let not_classes: Vec<usize> = not.iter().map(|p| p.1).collect();
+            let not_emb = train_pool.select(&not_rows)?;
+            let negatives = (spec.negatives && !not.is_empty()).then_some(Negatives {
+                embeddings: &not_emb,
+                not: &not_classes,
+            });
+            let context = TrainContext {
+                negatives,
+                pool: Some(train_pool),
+            };
+            match train_with(&x, &y, context, &config, &mut |_| true) {
+                Ok(out) => {
+                    seconds.push(start.elapsed().as_secs_f64());
+                    let tuned_eval = out.head.apply(eval_pool)?;
+                    tuned.push(precision_at_k(&tuned_eval, eval_labels, &spec.ks)?);
+                }
+                // labels that cannot train (e.g. one record per class for a triplet loss)
+                // leave search as it was: tuned = raw for this seed, counted in `untrained`
+                Err(Error::Training(_)) => {
+                    untrained += 1;
+                    tuned.push(raw.clone());
+                }
+                Err(e) => return Err(e),
+            }
+            run += 1;
+            progress(EvalProgress { run, runs });
+        }
+        seconds.sort_by(f64::total_cmp);
+        let train_s = seconds.get(seconds.len() / 2).copied().unwrap_or(0.0);
+        for (j, &k) in spec.ks.iter().enumerate() {
+            let values: Vec<f64> = tuned.iter().map(|t| t[j]).collect();
+            let (mean, std) = mean_std(&values);
+            rows.push(EvalRow {
+                labels: budget,
+                k,
+                raw: raw[j],
+                tuned: mean,
+                tuned_std: std,
+                train_s,
+                untrained,
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// Mean and population standard deviation.
+pub fn mean_std(values: &[f64]) -> (f64, f64) {
+    let n = values.len().max(1) as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+    (mean, var.sqrt())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simulated_labeling_is_round_robin_and_seeded() {
+        let labels = [0, 0, 0, 1, 1, 2, 2, 2, 2];
+        let picked = simulated_labeling(&labels, 5, 3);
+        assert_eq!(picked.len(), 5);
+        // the first three picks cover the three classes
+        let mut first: Vec<usize> = picked[..3].iter().map(|&i| labels[i]).collect();
+        first.sort();
+        assert_eq!(first, vec![0, 1, 2]);
+        let mut uniq = picked.clone();
+        uniq.sort();
+        uniq.dedup();
+        assert_eq!(uniq.len(), 5);
+        assert_eq!(picked, simulated_labeling(&labels, 5, 3));
+        assert_ne!(
+            simulated_labeling(&labels, 9, 1),
+            simulated_labeling(&labels, 9, 2)
+        );
+        assert_eq!(simulated_labeling(&labels, 100, 0).len(), 9);
+    }
+
+    #[test]
+    fn split_is_per_class_and_disjoint() {
+        let labels = [0, 1, 0, 1, 0, 1, 0, 2, 2, 2, 2];
+        let (train, eval) = split_per_class(&labels, 0.5).unwrap();
+        let count = |pool: &[usize], c| pool.iter().filter(|&&i| labels[i] == c).count();
+        assert_eq!((count(&train, 0), count(&eval, 0)), (2, 2));
+        assert_eq!((count(&train, 1), count(&eval, 1)), (1, 2));
+        assert_eq!((count(&train, 2), count(&eval, 2)), (2, 2));
+        assert_eq!(train.len() + eval.len(), labels.len());
+        assert!(train.iter().all(|i| !eval.contains(i)));
+        assert_eq!(split_per_class(&labels, 0.5).unwrap(), (train, eval));
+        assert!(split_per_class(&labels, 1.5).is_err());
+        // sparse ids group the same way without allocating max(id) + 1 groups
+        let sparse: Vec<usize> = labels.iter().map(|&c| c * (usize::MAX / 4)).collect();
+        assert_eq!(
+            split_per_class(&sparse, 0.5).unwrap(),
+            split_per_class(&labels, 0.5).unwrap()
+        );
+    }
+
+    /// Three noisy clusters of 10 on the sphere, labelled by cluster.
+    fn clusters() -> (Embeddings, Vec<usize>) {
+        let mut rng = StdRng::seed_from_u64(5);
+        let mut data = Vec::new();
+        let mut y = Vec::new();
+        for c in 0..3 {
+            for _ in 0..10 {
+                for j in 0..8 {
+                    let centre = if j % 3 == c { 1.0 } else { 0.0 };
+                    data.push(centre + rand::Rng::random_range(&mut rng, -0.9..0.9));
+                }
+                y.push(c);
+            }
+        }
+        let mut e = Embeddings::new(data, 8).unwrap();
+        e.normalize();
+        (e, y)
+    }
+
+    /// Sessions that label only the anchor's label: every pick shares its session anchor's
+    /// class, every mark is of another class than the one it says "not", and nothing marked
+    /// is also labelled.
+    #[test]
+    fn session_matching_labels_the_anchors_label_and_marks_the_rest() {
+        let (e, y) = clusters();
+        let (picked, not) = pick_with_negatives(Protocol::SessionMatching, &e, &y, 12, 3).unwrap();
+        assert_eq!(picked.len(), 12);
+        let mut u = picked.clone();
+        u.sort();
+        u.dedup();
+        assert_eq!(u.len(), 12, "no record twice");
+        assert!(
+            !not.is_empty(),
+            "noisy clusters: some neighbours are of other classes"
+        );
+        for &(i, c) in &not {
+            assert_ne!(y[i], c, "record {i} marked not {c}");
+            assert!(!picked.contains(&i));
+        }
+        // the other protocols mark nothing, and pick_records is the first half
+        let (rr, none) = pick_with_negatives(Protocol::RoundRobin, &e, &y, 12, 3).unwrap();
+        assert!(none.is_empty());
+        assert_eq!(
+            rr,
+            pick_records(Protocol::RoundRobin, &e, &y, 12, 3).unwrap()
+        );
+    }
+
+    #[test]
+    fn evaluate_reports_raw_when_labels_cannot_train() {
+        let (e, y) = clusters();
+        let spec = EvalSpec {
+            budgets: vec![Budget::Labels(3), Budget::Labels(12)],
+            seeds: 2,
+            ks: vec![5],
+            train: TrainConfig {
+                steps: 20,
+                ..Default::default()
+            },
+            pseudo: None,
+            predicted: None,
+            protocol: Protocol::RoundRobin,
+            negatives: false,
+            names: None,
+        };
+        let rows = evaluate(&e, &y, &e, &y, &spec, &mut |_| {}).unwrap();
+        // 3 labels over 3 classes: one record per class, the triplet loss cannot train
+        assert_eq!(rows[0].untrained, 2);
+        assert_eq!(rows[0].tuned, rows[0].raw);
+        assert_eq!(rows[0].tuned_std, 0.0);
+        // 12 labels: 4 per class, it trains
+        assert_eq!(rows[1].untrained, 0);
+        assert!(rows[1].train_s > 0.0);
+    }
+
+    #[test]
+    fn budget_parses() {
+        assert_eq!("all".parse::<Budget>().unwrap(), Budget::All);
+        assert_eq!(" 25".parse::<Budget>().unwrap(), Budget::Labels(25));
+        assert!("x".parse::<Budget>().is_err());
+    }
+}
