@@ -1,0 +1,38 @@
+//! `simtune check`: reads a file as `embed`/`train` would and reports its records, columns
+//! and classes, or what is wrong with it; embeds nothing.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+
+use crate::args::DataArgs;
+use crate::inputs::read_dataset;
+
+#[derive(Args)]
+pub struct CheckArgs {
+    file: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+pub fn run(args: CheckArgs) -> Result<()> {
+    let CheckArgs { file, data } = args;
+    let (_, ds) = read_dataset(&file, &data)?;
+    let classes = ds.classes();
+    let labelled = ds.class_ids().iter().filter(|c| c.is_some()).count();
+    println!(
+        "{}: {} records; text column(s) {}",
+        file.display(),
+        ds.len(),
+        ds.text_columns.join(", ")
+    );
+    match &ds.label_column {
+        Some(column) => println!(
+            "label column {column}: {} class(es), {labelled} labelled records",
+            classes.len()
+        ),
+        None => println!("no label column"),
+    }
+    Ok(())
+}

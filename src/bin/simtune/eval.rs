@@ -1,0 +1,337 @@
+//! `simtune eval`, in its three modes: simulated labeling over a train and an eval pool
+//! (precision@k raw vs tuned, mean ± std over seeds); `--project`, the truth about a
+//! project's head; and `--check`, the page's check replayed (in `eval_check`).
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+
+use simtune::dataset::Dataset;
+use simtune::metrics::{self, Budget, EvalSpec, Protocol};
+use simtune::project::Records;
+use simtune::pseudo_label::PseudoLabelConfig;
+use simtune::Embeddings;
+
+use crate::args::{DataArgs, TrainArgs};
+use crate::eval_check;
+use crate::inputs::{
+    labelled, no_check, project_head, read_project, require_classes, require_label,
+};
+use crate::model::{embed_label_names, load_and_embed, Model};
+use crate::progress::bar;
+
+#[derive(Args)]
+pub struct EvalArgs {
+    /// The train pool (and the eval pool, with --split).
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub training: TrainArgs,
+    /// A separate eval pool.
+    #[arg(long, conflicts_with = "split")]
+    pub eval_file: Option<PathBuf>,
+    /// Hold a project's head (the page's Export) against the truth: precision@k raw vs tuned
+    /// of the records the project did not label (nor set aside to check), from the gold
+    /// --label-column, next to the figure the page showed.
+    #[arg(long, conflicts_with_all = ["eval_file", "split", "pseudo_labels", "predicted_labels"])]
+    pub project: Option<PathBuf>,
+    /// Split FILE per class: this share to the train pool, the rest to eval (seed 0).
+    #[arg(long)]
+    pub split: Option<f64>,
+    /// Label budgets, comma separated; "all" = the whole train pool.
+    #[arg(long, value_delimiter = ',', default_value = "25,50,100,261")]
+    pub labels: Vec<String>,
+    /// Seeds per budget.
+    #[arg(long, default_value_t = 5)]
+    pub seeds: u64,
+    /// k values of precision@k, comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "10,100")]
+    pub k: Vec<usize>,
+    /// Add confident pseudo-labels from the unlabelled rest of the train pool
+    /// (cosine to a class prototype >= 0.7, 0.05 ahead of the next, 3 per class).
+    #[arg(long)]
+    pub pseudo_labels: bool,
+    /// The page's "use confident predictions in training": also train on the unlabelled
+    /// train-pool records whose predicted label (a vote of their 10 nearest labelled
+    /// records) has at least this confidence, e.g. 0.7.
+    #[arg(long, conflicts_with = "pseudo_labels")]
+    pub predicted_labels: Option<f32>,
+    /// How the simulated person picks what to label, comma separated: round-robin (one per
+    /// class in turn: knows the classes), random, session (a record and its 10 nearest),
+    /// session-matching (the same, labelling only the neighbours of the anchor's label and
+    /// marking the others "not this label"), suggested (the page's suggestions, 10 at a
+    /// time).
+    #[arg(long, value_delimiter = ',', default_value = "round-robin")]
+    pub protocol: Vec<String>,
+    /// Train on the "not this label" marks of --protocol session-matching (the page does).
+    #[arg(long)]
+    pub negatives: bool,
+    /// Replay the page's check on FILE: label by --protocol, set aside this many check
+    /// records, train, answer every question from the gold labels; print the page's figure
+    /// (checks alone, and with predictions) against the truth on the rest of FILE, with
+    /// --k's first value as k.
+    #[arg(long, conflicts_with_all = ["eval_file", "split", "project", "pseudo_labels", "predicted_labels"])]
+    pub check: Option<usize>,
+    /// With --check: neighbours judged per moved-in (and moved-out) list of a check record,
+    /// as the page asks (0: all of them).
+    #[arg(long, default_value_t = 2, requires = "check")]
+    pub per_list: usize,
+    /// Also write the report as JSON.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// Runs the mode the flags ask for: `--project`, `--check`, else simulated labeling.
+pub fn run(args: EvalArgs) -> Result<()> {
+    if args.project.is_some() {
+        eval_project(args)
+    } else if args.check.is_some() {
+        eval_check::run(args)
+    } else {
+        eval(args)
+    }
+}
+
+/// Simulated labeling (DESIGN.md section 5): for each protocol, budget and seed, label the
+/// train pool as a person would, train, and compare precision@k raw vs tuned on the eval pool.
+fn eval(args: EvalArgs) -> Result<()> {
+    let label_column = require_label(&args.data)?.to_string();
+    let model = Model::open(&args.data)?;
+    let (train_ds, train_emb) = load_and_embed(&args.file, &args.data, &model, |ds| {
+        require_classes(ds, &args.file, &label_column)
+    })?;
+    let (train_ds, train_emb, eval_ds, eval_emb) = match (&args.eval_file, args.split) {
+        (Some(eval_file), _) => {
+            let (eval_ds, eval_emb) = load_and_embed(eval_file, &args.data, &model, no_check)?;
+            (train_ds, train_emb, eval_ds, eval_emb)
+        }
+        (None, Some(fraction)) => {
+            let (rows, _) = labelled(&train_ds);
+            let ids = train_ds.class_ids();
+            let y: Vec<usize> = rows.iter().filter_map(|&i| ids[i]).collect();
+            let (tr, ev) = metrics::split_per_class(&y, fraction)?;
+            let pick = |part: &[usize]| -> Result<(Dataset, Embeddings)> {
+                let idx: Vec<usize> = part.iter().map(|&j| rows[j]).collect();
+                Ok((subset(&train_ds, &idx), train_emb.select(&idx)?))
+            };
+            let (a, b) = pick(&tr)?;
+            let (c, d) = pick(&ev)?;
+            (a, b, c, d)
+        }
+        (None, None) => bail!("give an eval pool: --eval-file FILE or --split FRACTION"),
+    };
+    // one class namespace for both pools: sorted union of label names
+    let mut classes = train_ds.classes();
+    classes.extend(eval_ds.classes());
+    classes.sort();
+    classes.dedup();
+    let ids = |ds: &Dataset, emb: &Embeddings| -> Result<(Embeddings, Vec<usize>)> {
+        let names = ds.labels.clone().unwrap_or_default();
+        let (rows, y): (Vec<usize>, Vec<usize>) = names
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| {
+                l.as_ref()
+                    .and_then(|l| classes.binary_search(l).ok())
+                    .map(|c| (i, c))
+            })
+            .unzip();
+        Ok((emb.select(&rows)?, y))
+    };
+    let (tx, ty) = ids(&train_ds, &train_emb)?;
+    let (ex, ey) = ids(&eval_ds, &eval_emb)?;
+    if ex.rows() < 2 {
+        bail!("the eval pool has fewer than 2 labelled records");
+    }
+    let names_emb = embed_label_names(&model, &classes, &args.training)?;
+    let budgets = args
+        .labels
+        .iter()
+        .map(|b| b.parse::<Budget>())
+        .collect::<simtune::Result<Vec<_>>>()?;
+    let protocols = args
+        .protocol
+        .iter()
+        .map(|p| p.parse::<Protocol>())
+        .collect::<simtune::Result<Vec<_>>>()?;
+    eprintln!(
+        "train pool {} records, eval pool {} records, {} classes ({label_column})",
+        tx.rows(),
+        ex.rows(),
+        classes.len()
+    );
+    let several = protocols.len() > 1;
+    println!(
+        "{}{:>7} {:>5} {:>8} {:>18} {:>8} {:>9}",
+        if several {
+            format!("{:>12} ", "protocol")
+        } else {
+            String::new()
+        },
+        "labels",
+        "k",
+        "raw",
+        "tuned (mean ± std)",
+        "gain",
+        "train_s"
+    );
+    let mut all_rows = Vec::new();
+    for protocol in protocols {
+        let spec = EvalSpec {
+            budgets: budgets.clone(),
+            seeds: args.seeds,
+            ks: args.k.clone(),
+            train: args.training.config()?,
+            pseudo: args.pseudo_labels.then(PseudoLabelConfig::default),
+            predicted: args.predicted_labels,
+            protocol,
+            negatives: args.negatives,
+            names: names_emb.clone(),
+        };
+        let runs = (spec.budgets.len() as u64) * spec.seeds;
+        let bar = bar(runs, &format!("{protocol}: train+eval"));
+        let rows = metrics::evaluate(&tx, &ty, &ex, &ey, &spec, &mut |p| {
+            bar.set_position(p.run as u64)
+        })?;
+        bar.finish_and_clear();
+        for r in &rows {
+            println!(
+                "{}{:>7} {:>5} {:>8.4} {:>9.4} ± {:<6.4} {:>+8.4} {:>9.3}{}",
+                if several {
+                    format!("{:>12} ", protocol.to_string())
+                } else {
+                    String::new()
+                },
+                r.labels.to_string(),
+                r.k,
+                r.raw,
+                r.tuned,
+                r.tuned_std,
+                r.tuned - r.raw,
+                r.train_s,
+                if r.untrained > 0 {
+                    format!(
+                        "  ({} of {} seeds could not train: tuned = raw)",
+                        r.untrained, args.seeds
+                    )
+                } else {
+                    String::new()
+                }
+            );
+            let mut row = serde_json::to_value(r)?;
+            row["protocol"] = serde_json::json!(protocol);
+            all_rows.push(row);
+        }
+    }
+    let rows = all_rows;
+    if let Some(path) = &args.json {
+        let report = serde_json::json!({ "rows": rows });
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The records `idx` of `ds`, in that order.
+fn subset(ds: &Dataset, idx: &[usize]) -> Dataset {
+    Dataset {
+        texts: idx.iter().map(|&i| ds.texts[i].clone()).collect(),
+        labels: ds
+            .labels
+            .as_ref()
+            .map(|l| idx.iter().map(|&i| l[i].clone()).collect()),
+        text_columns: ds.text_columns.clone(),
+        label_column: ds.label_column.clone(),
+    }
+}
+/// The truth about a project's head: for every record with a gold label that the project did
+/// not label (nor set aside to check), the share of its top k over the whole file with the
+/// same gold label, raw and tuned; the mean change with a 95% interval, next to the page's
+/// own figure when the file holds one.
+fn eval_project(args: EvalArgs) -> Result<()> {
+    let label_column = require_label(&args.data)?.to_string();
+    let Some(path) = &args.project else {
+        bail!("--project is required here")
+    };
+    let project = read_project(path)?;
+    let model = Model::open(&args.data)?;
+    let (ds, emb) = load_and_embed(&args.file, &args.data, &model, no_check)?;
+    let head = project_head(&project, path, &args.data, emb.dim())?;
+    let tuned = head.apply(&emb)?;
+    let placed = project.labels_on(&ds.texts);
+    let records = Records::new(&ds.texts);
+    let mut is_check = vec![false; ds.len()];
+    for r in project.check.records.iter().filter_map(|e| records.find(e)) {
+        is_check[r] = true;
+    }
+    let gold = ds.class_ids();
+    let queries: Vec<usize> = (0..ds.len())
+        .filter(|&i| gold[i].is_some() && placed.labels[i].is_none() && !is_check[i])
+        .collect();
+    if queries.is_empty() {
+        bail!(
+            "no record of {} has a gold label in '{label_column}' and is unlabelled in {}",
+            args.file.display(),
+            path.display()
+        );
+    }
+    let labelled = placed.labels.iter().filter(|l| l.is_some()).count();
+    println!(
+        "{}: {} records; {labelled} labelled in {}, {} check records; truth over the {} other records with a gold label ({label_column})",
+        args.file.display(),
+        ds.len(),
+        path.display(),
+        is_check.iter().filter(|&&c| c).count(),
+        queries.len()
+    );
+    let mut report = Vec::new();
+    for &k in &args.k {
+        let raw = metrics::precision_per_query(&emb, &gold, &queries, k)?;
+        let tun = metrics::precision_per_query(&tuned, &gold, &queries, k)?;
+        let diff: Vec<f64> = raw.iter().zip(&tun).map(|(r, t)| t - r).collect();
+        let (gain, sd) = metrics::mean_std(&diff);
+        let half = 1.96 * sd / (diff.len() as f64).sqrt();
+        let (mr, mt) = (metrics::mean_std(&raw).0, metrics::mean_std(&tun).0);
+        let better = diff.iter().filter(|d| **d > 0.0).count();
+        let worse = diff.iter().filter(|d| **d < 0.0).count();
+        println!(
+            "precision@{k}: raw {mr:.4} -> tuned {mt:.4}, gain {gain:+.4} (95% interval {:+.4} to {:+.4}); better on {better} records, worse on {worse}",
+            gain - half,
+            gain + half
+        );
+        report.push(serde_json::json!({
+            "k": k, "records": queries.len(), "raw": mr, "tuned": mt, "gain": gain,
+            "low": gain - half, "high": gain + half, "better": better, "worse": worse,
+        }));
+    }
+    if let Some(m) = &project.metrics {
+        let truth = report
+            .iter()
+            .find(|r| r["k"] == m.k)
+            .and_then(|r| r["gain"].as_f64());
+        println!(
+            "the page's figure (check, {} records): precision@{} gain {:+.4} (95% interval {:+.4} to {:+.4}){}",
+            m.checks,
+            m.k,
+            m.gain,
+            m.low,
+            m.high,
+            match truth {
+                Some(t) => format!(
+                    "; the truth {t:+.4} is {} its interval, {:.4} from its estimate",
+                    if t >= m.low && t <= m.high { "inside" } else { "OUTSIDE" },
+                    (t - m.gain).abs()
+                ),
+                None => format!(" (add --k {} to compare)", m.k),
+            }
+        );
+    }
+    if let Some(out) = &args.json {
+        let doc = serde_json::json!({ "truth": report, "page": project.metrics });
+        std::fs::write(out, serde_json::to_string_pretty(&doc)?)
+            .with_context(|| format!("cannot write {}", out.display()))?;
+    }
+    Ok(())
+}
