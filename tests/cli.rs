@@ -357,3 +357,120 @@ fn project_files_round_trip_through_the_cli() {
         text(&o)
     );
 }
+
+/// `eval --suite`: every dataset of the suite file evaluated with the same settings, one
+/// summary table, and the worst cell the one whose tuned precision falls furthest below raw.
+#[test]
+fn eval_suite_runs_every_dataset_and_names_the_worst_cell() {
+    let tmp = Tmp::new("suite");
+    let banking = slice_of_banking77(&tmp.0, 4, 20);
+    std::fs::rename(&banking, tmp.0.join("banking.csv")).unwrap();
+    // a second kind of data: the first 40 tweets of TweetEval irony (2 classes)
+    let irony = std::fs::read_to_string(shared("tweeteval_irony_test.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(irony.as_bytes());
+    let mut out = csv::Writer::from_path(tmp.0.join("irony.csv")).unwrap();
+    out.write_record(["text", "label"]).unwrap();
+    for rec in reader.records().take(40) {
+        let rec = rec.unwrap();
+        out.write_record([&rec[0], &rec[1]]).unwrap();
+    }
+    out.flush().unwrap();
+    let suite = tmp.0.join("suite.json");
+    std::fs::write(
+        &suite,
+        r#"{"datasets": [
+            {"name": "banking-slice", "file": "banking.csv", "split": 0.5, "k": [5]},
+            {"name": "irony-slice", "file": "irony.csv", "split": 0.5, "k": [5, 10]}
+        ]}"#,
+    )
+    .unwrap();
+    let json = tmp.0.join("suite-report.json");
+    let o = simtune(
+        &tmp.0,
+        &[
+            "eval",
+            "--suite",
+            suite.to_str().unwrap(),
+            "--labels",
+            "4,8",
+            "--seeds",
+            "1",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let datasets = report["datasets"].as_array().unwrap();
+    let names: Vec<&str> = datasets
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["banking-slice", "irony-slice"]);
+    // 2 budgets x 1 k, and 2 budgets x 2 ks
+    let rows: Vec<(&str, &serde_json::Value)> = datasets
+        .iter()
+        .flat_map(|d| {
+            let name = d["name"].as_str().unwrap();
+            d["rows"].as_array().unwrap().iter().map(move |r| (name, r))
+        })
+        .collect();
+    assert_eq!(rows.len(), 2 + 4);
+    assert_eq!(report["cells"], 6);
+    let gain = |r: &serde_json::Value| r["tuned"].as_f64().unwrap() - r["raw"].as_f64().unwrap();
+    let (worst_name, worst_row) = rows
+        .iter()
+        .min_by(|a, b| gain(a.1).total_cmp(&gain(b.1)))
+        .unwrap();
+    let worst = &report["worst"];
+    assert_eq!(worst["dataset"], *worst_name);
+    assert_eq!(
+        (&worst["labels"], &worst["k"]),
+        (&worst_row["labels"], &worst_row["k"])
+    );
+    assert!((worst["gain"].as_f64().unwrap() - gain(worst_row)).abs() < 1e-12);
+    let below = rows.iter().filter(|(_, r)| gain(r) < -0.002).count();
+    assert_eq!(report["below_raw"], below);
+    let printed = String::from_utf8_lossy(&o.stdout);
+    assert!(printed.contains("== suite: 2 datasets"), "{printed}");
+    assert!(
+        printed.contains(&format!("worst cell: {worst_name}, ")),
+        "{printed}"
+    );
+    // the summary holds a line per dataset, protocol and k
+    assert_eq!(
+        printed
+            .lines()
+            .filter(|l| l.starts_with("banking-slice ") || l.starts_with("irony-slice "))
+            .count(),
+        3,
+        "{printed}"
+    );
+
+    // a dataset with neither an eval file nor a split, and a misspelt field: clear errors
+    std::fs::write(
+        &suite,
+        r#"{"datasets": [{"name": "x", "file": "banking.csv"}]}"#,
+    )
+    .unwrap();
+    let o = simtune(&tmp.0, &["eval", "--suite", suite.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("datasets[0] (x): give exactly one of eval_file and split"),
+        "{}",
+        text(&o)
+    );
+    std::fs::write(
+        &suite,
+        r#"{"datasets": [{"name": "x", "file": "banking.csv", "splt": 0.5}]}"#,
+    )
+    .unwrap();
+    let o = simtune(&tmp.0, &["eval", "--suite", suite.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("suite.json: field datasets[0]"),
+        "{}",
+        text(&o)
+    );
+    assert!(text(&o).contains("splt"), "{}", text(&o));
+}

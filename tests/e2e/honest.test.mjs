@@ -8,7 +8,7 @@
 // computed here from the gold labels with the page's own raw and tuned embeddings. The page
 // claims "gain X, 95% interval [a, b]": the truth must lie in [a, b] — in at least 3 of the 4
 // replays, as a 95% interval misses 1 time in 20. Within 0.03 is out of reach of 40 check
-// records (README, "How much better"); the page says how many would narrow its interval to
+// records (docs/check.md); the page says how many would narrow its interval to
 // ±3 points, and each replay then adds them as advised: the figure must then be within 0.03
 // of the truth (the last test).
 //
@@ -326,7 +326,7 @@ test("the page's 95% interval holds the truth in the replays", () => {
 });
 
 // Issue 8's goal: the page's figure within 0.03 of the true gain in every replay. 40 check
-// records cannot promise that (README); the page says how many would, and with those added
+// records cannot promise that (docs/check.md); the page says how many would, and with those added
 // the figure must be within 0.03 of the truth, and its interval hold it.
 test("with the check records the page advises, its gain is within 0.03 of the truth", () => {
   assert.equal(narrowed.length, 4, "all four replays ran");

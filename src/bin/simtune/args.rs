@@ -39,12 +39,19 @@ pub struct TrainArgs {
     /// triplet | triplet-all | triplet-semihard | softmax | contrastive
     #[arg(long)]
     pub loss: Option<String>,
+    /// AdamW's learning rate (default: fitted to the labels, from 0.01; setting it turns the
+    /// fitting off).
     #[arg(long)]
     pub lr: Option<f64>,
+    /// Training steps (default: fitted to the labels, 100 up to one batch, more beyond;
+    /// setting it turns the fitting off).
     #[arg(long)]
     pub steps: Option<usize>,
+    /// Triplet / contrastive margin (default 0.5).
     #[arg(long)]
     pub margin: Option<f64>,
+    /// Dropout on the head's trainable branch (default: fitted, 0.2 up to one batch, 0
+    /// beyond; setting it turns the fitting off).
     #[arg(long)]
     pub skip_dropout: Option<f64>,
     /// Rows per step (the whole labelled set when it is no larger).
@@ -57,6 +64,7 @@ pub struct TrainArgs {
     /// (default 60; 0 runs every step).
     #[arg(long)]
     pub early_stop: Option<usize>,
+    /// The fall of the smoothed loss that counts as progress for --early-stop.
     #[arg(long, default_value_t = 1e-3)]
     pub early_stop_delta: f64,
     /// Do not train on the label names (by default each label's name, embedded, is one more

@@ -11,6 +11,7 @@ use crate::inputs::read_dataset;
 
 #[derive(Args)]
 pub struct CheckArgs {
+    /// The records: a CSV, TSV, JSON or JSONL file.
     file: PathBuf,
     #[command(flatten)]
     data: DataArgs,

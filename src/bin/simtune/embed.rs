@@ -12,6 +12,7 @@ use crate::model::{load_and_embed, Model};
 
 #[derive(Args)]
 pub struct EmbedArgs {
+    /// The records: a CSV, TSV, JSON or JSONL file.
     file: PathBuf,
     #[command(flatten)]
     data: DataArgs,

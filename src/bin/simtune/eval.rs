@@ -1,30 +1,32 @@
-//! `simtune eval`, in its three modes: simulated labeling over a train and an eval pool
+//! `simtune eval`, in its four modes: simulated labeling over a train and an eval pool
 //! (precision@k raw vs tuned, mean ± std over seeds); `--project`, the truth about a
-//! project's head; and `--check`, the page's check replayed (in `eval_check`).
+//! project's head; `--check`, the page's check replayed (in `eval_check`); and `--suite`,
+//! simulated labeling over every dataset of a suite (in `eval_suite`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use simtune::dataset::Dataset;
-use simtune::metrics::{self, Budget, EvalSpec, Protocol};
+use simtune::metrics::{self, Budget, EvalRow, EvalSpec, Protocol};
 use simtune::project::Records;
 use simtune::pseudo_label::PseudoLabelConfig;
 use simtune::Embeddings;
 
 use crate::args::{DataArgs, TrainArgs};
-use crate::eval_check;
 use crate::inputs::{
     labelled, no_check, project_head, read_project, require_classes, require_label,
 };
 use crate::model::{embed_label_names, load_and_embed, Model};
 use crate::progress::bar;
+use crate::{eval_check, eval_suite};
 
 #[derive(Args)]
 pub struct EvalArgs {
     /// The train pool (and the eval pool, with --split).
-    pub file: PathBuf,
+    #[arg(required_unless_present = "suite")]
+    pub file: Option<PathBuf>,
     #[command(flatten)]
     pub data: DataArgs,
     #[command(flatten)]
@@ -65,7 +67,8 @@ pub struct EvalArgs {
     /// time).
     #[arg(long, value_delimiter = ',', default_value = "round-robin")]
     pub protocol: Vec<String>,
-    /// Train on the "not this label" marks of --protocol session-matching (the page does).
+    /// Train on the "not this label" marks of --protocol session-matching (the page keeps
+    /// such marks but does not train on them).
     #[arg(long)]
     pub negatives: bool,
     /// Replay the page's check on FILE: label by --protocol, set aside this many check
@@ -78,14 +81,33 @@ pub struct EvalArgs {
     /// as the page asks (0: all of them).
     #[arg(long, default_value_t = 2, requires = "check")]
     pub per_list: usize,
+    /// Evaluate on every dataset a suite file lists (JSON: {"datasets": [{"name", "file",
+    /// "eval_file" or "split", "label_column", "text_columns", "k"}]}, paths relative to the
+    /// suite file; eval/suite.json lists the shared datasets) with the same budgets,
+    /// protocols, seeds and training settings, and print one table with the worst cell named.
+    #[arg(long, conflicts_with_all = ["file", "eval_file", "split", "project", "check"])]
+    pub suite: Option<PathBuf>,
     /// Also write the report as JSON.
     #[arg(long)]
     pub json: Option<PathBuf>,
 }
 
-/// Runs the mode the flags ask for: `--project`, `--check`, else simulated labeling.
+impl EvalArgs {
+    /// FILE, the train pool (absent only with --suite).
+    pub fn file(&self) -> Result<&Path> {
+        match &self.file {
+            Some(f) => Ok(f),
+            None => bail!("give the train pool: simtune eval FILE (or --suite SUITE)"),
+        }
+    }
+}
+
+/// Runs the mode the flags ask for: `--project`, `--check`, `--suite`, else simulated
+/// labeling.
 pub fn run(args: EvalArgs) -> Result<()> {
-    if args.project.is_some() {
+    if args.suite.is_some() {
+        eval_suite::run(args)
+    } else if args.project.is_some() {
         eval_project(args)
     } else if args.check.is_some() {
         eval_check::run(args)
@@ -97,55 +119,121 @@ pub fn run(args: EvalArgs) -> Result<()> {
 /// Simulated labeling (DESIGN.md section 5): for each protocol, budget and seed, label the
 /// train pool as a person would, train, and compare precision@k raw vs tuned on the eval pool.
 fn eval(args: EvalArgs) -> Result<()> {
+    let file = args.file()?;
     let label_column = require_label(&args.data)?.to_string();
     let model = Model::open(&args.data)?;
-    let (train_ds, train_emb) = load_and_embed(&args.file, &args.data, &model, |ds| {
-        require_classes(ds, &args.file, &label_column)
-    })?;
-    let (train_ds, train_emb, eval_ds, eval_emb) = match (&args.eval_file, args.split) {
-        (Some(eval_file), _) => {
-            let (eval_ds, eval_emb) = load_and_embed(eval_file, &args.data, &model, no_check)?;
-            (train_ds, train_emb, eval_ds, eval_emb)
-        }
-        (None, Some(fraction)) => {
-            let (rows, _) = labelled(&train_ds);
-            let ids = train_ds.class_ids();
-            let y: Vec<usize> = rows.iter().filter_map(|&i| ids[i]).collect();
-            let (tr, ev) = metrics::split_per_class(&y, fraction)?;
-            let pick = |part: &[usize]| -> Result<(Dataset, Embeddings)> {
-                let idx: Vec<usize> = part.iter().map(|&j| rows[j]).collect();
-                Ok((subset(&train_ds, &idx), train_emb.select(&idx)?))
-            };
-            let (a, b) = pick(&tr)?;
-            let (c, d) = pick(&ev)?;
-            (a, b, c, d)
-        }
-        (None, None) => bail!("give an eval pool: --eval-file FILE or --split FRACTION"),
-    };
-    // one class namespace for both pools: sorted union of label names
-    let mut classes = train_ds.classes();
-    classes.extend(eval_ds.classes());
-    classes.sort();
-    classes.dedup();
-    let ids = |ds: &Dataset, emb: &Embeddings| -> Result<(Embeddings, Vec<usize>)> {
-        let names = ds.labels.clone().unwrap_or_default();
-        let (rows, y): (Vec<usize>, Vec<usize>) = names
+    let pools = Pools::load(
+        file,
+        args.eval_file.as_deref(),
+        args.split,
+        &args.data,
+        &model,
+        &label_column,
+    )?;
+    let rows = evaluate_protocols(&pools, &args, &args.k, &model)?;
+    if let Some(path) = &args.json {
+        let rows = rows
             .iter()
-            .enumerate()
-            .filter_map(|(i, l)| {
-                l.as_ref()
-                    .and_then(|l| classes.binary_search(l).ok())
-                    .map(|c| (i, c))
+            .map(|(protocol, r)| {
+                let mut row = serde_json::to_value(r)?;
+                row["protocol"] = serde_json::json!(protocol);
+                Ok(row)
             })
-            .unzip();
-        Ok((emb.select(&rows)?, y))
-    };
-    let (tx, ty) = ids(&train_ds, &train_emb)?;
-    let (ex, ey) = ids(&eval_ds, &eval_emb)?;
-    if ex.rows() < 2 {
-        bail!("the eval pool has fewer than 2 labelled records");
+            .collect::<Result<Vec<_>>>()?;
+        let report = serde_json::json!({ "rows": rows });
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    let names_emb = embed_label_names(&model, &classes, &args.training)?;
+    Ok(())
+}
+
+/// A train and an eval pool, embedded, their labelled records with class ids in one
+/// namespace (the sorted union of both pools' label names).
+pub struct Pools {
+    pub train: Embeddings,
+    pub train_labels: Vec<usize>,
+    pub eval: Embeddings,
+    pub eval_labels: Vec<usize>,
+    pub classes: Vec<String>,
+    pub label_column: String,
+}
+
+impl Pools {
+    /// `file` is the train pool; the eval pool is `eval_file`, or `split` of `file` per class.
+    pub fn load(
+        file: &Path,
+        eval_file: Option<&Path>,
+        split: Option<f64>,
+        data: &DataArgs,
+        model: &Model,
+        label_column: &str,
+    ) -> Result<Pools> {
+        let (train_ds, train_emb) = load_and_embed(file, data, model, |ds| {
+            require_classes(ds, file, label_column)
+        })?;
+        let (train_ds, train_emb, eval_ds, eval_emb) = match (eval_file, split) {
+            (Some(eval_file), _) => {
+                let (eval_ds, eval_emb) = load_and_embed(eval_file, data, model, no_check)?;
+                (train_ds, train_emb, eval_ds, eval_emb)
+            }
+            (None, Some(fraction)) => {
+                let (rows, _) = labelled(&train_ds);
+                let ids = train_ds.class_ids();
+                let y: Vec<usize> = rows.iter().filter_map(|&i| ids[i]).collect();
+                let (tr, ev) = metrics::split_per_class(&y, fraction)?;
+                let pick = |part: &[usize]| -> Result<(Dataset, Embeddings)> {
+                    let idx: Vec<usize> = part.iter().map(|&j| rows[j]).collect();
+                    Ok((subset(&train_ds, &idx), train_emb.select(&idx)?))
+                };
+                let (a, b) = pick(&tr)?;
+                let (c, d) = pick(&ev)?;
+                (a, b, c, d)
+            }
+            (None, None) => bail!("give an eval pool: --eval-file FILE or --split FRACTION"),
+        };
+        // one class namespace for both pools: sorted union of label names
+        let mut classes = train_ds.classes();
+        classes.extend(eval_ds.classes());
+        classes.sort();
+        classes.dedup();
+        let ids = |ds: &Dataset, emb: &Embeddings| -> Result<(Embeddings, Vec<usize>)> {
+            let names = ds.labels.clone().unwrap_or_default();
+            let (rows, y): (Vec<usize>, Vec<usize>) = names
+                .iter()
+                .enumerate()
+                .filter_map(|(i, l)| {
+                    l.as_ref()
+                        .and_then(|l| classes.binary_search(l).ok())
+                        .map(|c| (i, c))
+                })
+                .unzip();
+            Ok((emb.select(&rows)?, y))
+        };
+        let (train, train_labels) = ids(&train_ds, &train_emb)?;
+        let (eval, eval_labels) = ids(&eval_ds, &eval_emb)?;
+        if eval.rows() < 2 {
+            bail!("the eval pool has fewer than 2 labelled records");
+        }
+        Ok(Pools {
+            train,
+            train_labels,
+            eval,
+            eval_labels,
+            classes,
+            label_column: label_column.to_string(),
+        })
+    }
+}
+
+/// Every protocol of `args` over `pools` at `ks`: prints one table row per protocol, budget
+/// and k, and returns them.
+pub fn evaluate_protocols(
+    pools: &Pools,
+    args: &EvalArgs,
+    ks: &[usize],
+    model: &Model,
+) -> Result<Vec<(Protocol, EvalRow)>> {
+    let names_emb = embed_label_names(model, &pools.classes, &args.training)?;
     let budgets = args
         .labels
         .iter()
@@ -157,10 +245,11 @@ fn eval(args: EvalArgs) -> Result<()> {
         .map(|p| p.parse::<Protocol>())
         .collect::<simtune::Result<Vec<_>>>()?;
     eprintln!(
-        "train pool {} records, eval pool {} records, {} classes ({label_column})",
-        tx.rows(),
-        ex.rows(),
-        classes.len()
+        "train pool {} records, eval pool {} records, {} classes ({})",
+        pools.train.rows(),
+        pools.eval.rows(),
+        pools.classes.len(),
+        pools.label_column
     );
     let several = protocols.len() > 1;
     println!(
@@ -182,7 +271,7 @@ fn eval(args: EvalArgs) -> Result<()> {
         let spec = EvalSpec {
             budgets: budgets.clone(),
             seeds: args.seeds,
-            ks: args.k.clone(),
+            ks: ks.to_vec(),
             train: args.training.config()?,
             pseudo: args.pseudo_labels.then(PseudoLabelConfig::default),
             predicted: args.predicted_labels,
@@ -192,11 +281,17 @@ fn eval(args: EvalArgs) -> Result<()> {
         };
         let runs = (spec.budgets.len() as u64) * spec.seeds;
         let bar = bar(runs, &format!("{protocol}: train+eval"));
-        let rows = metrics::evaluate(&tx, &ty, &ex, &ey, &spec, &mut |p| {
+        let (tx, ty, ex, ey) = (
+            &pools.train,
+            &pools.train_labels,
+            &pools.eval,
+            &pools.eval_labels,
+        );
+        let rows = metrics::evaluate(tx, ty, ex, ey, &spec, &mut |p| {
             bar.set_position(p.run as u64)
         })?;
         bar.finish_and_clear();
-        for r in &rows {
+        for r in rows {
             println!(
                 "{}{:>7} {:>5} {:>8.4} {:>9.4} ± {:<6.4} {:>+8.4} {:>9.3}{}",
                 if several {
@@ -220,18 +315,10 @@ fn eval(args: EvalArgs) -> Result<()> {
                     String::new()
                 }
             );
-            let mut row = serde_json::to_value(r)?;
-            row["protocol"] = serde_json::json!(protocol);
-            all_rows.push(row);
+            all_rows.push((protocol, r));
         }
     }
-    let rows = all_rows;
-    if let Some(path) = &args.json {
-        let report = serde_json::json!({ "rows": rows });
-        std::fs::write(path, serde_json::to_string_pretty(&report)?)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    Ok(())
+    Ok(all_rows)
 }
 
 /// The records `idx` of `ds`, in that order.
@@ -257,7 +344,8 @@ fn eval_project(args: EvalArgs) -> Result<()> {
     };
     let project = read_project(path)?;
     let model = Model::open(&args.data)?;
-    let (ds, emb) = load_and_embed(&args.file, &args.data, &model, no_check)?;
+    let file = args.file()?;
+    let (ds, emb) = load_and_embed(file, &args.data, &model, no_check)?;
     let head = project_head(&project, path, &args.data, emb.dim())?;
     let tuned = head.apply(&emb)?;
     let placed = project.labels_on(&ds.texts);
@@ -273,14 +361,14 @@ fn eval_project(args: EvalArgs) -> Result<()> {
     if queries.is_empty() {
         bail!(
             "no record of {} has a gold label in '{label_column}' and is unlabelled in {}",
-            args.file.display(),
+            file.display(),
             path.display()
         );
     }
     let labelled = placed.labels.iter().filter(|l| l.is_some()).count();
     println!(
         "{}: {} records; {labelled} labelled in {}, {} check records; truth over the {} other records with a gold label ({label_column})",
-        args.file.display(),
+        file.display(),
         ds.len(),
         path.display(),
         is_check.iter().filter(|&&c| c).count(),

@@ -14,8 +14,9 @@ use crate::model::{embed_label_names, load_and_embed, Model};
 pub fn run(args: EvalArgs) -> Result<()> {
     let label_column = require_label(&args.data)?.to_string();
     let model = Model::open(&args.data)?;
-    let (ds, emb) = load_and_embed(&args.file, &args.data, &model, |ds| {
-        require_classes(ds, &args.file, &label_column)
+    let file = args.file()?;
+    let (ds, emb) = load_and_embed(file, &args.data, &model, |ds| {
+        require_classes(ds, file, &label_column)
     })?;
     let (rows, gold) = labelled(&ds);
     let pool = emb.select(&rows)?;

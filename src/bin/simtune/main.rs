@@ -4,6 +4,7 @@
 //!   simtune eval   FILE --label-column L [--eval-file F2 | --split 0.5] --labels 25,261 --seeds 5 --k 10,39
 //!   simtune eval   FILE --label-column GOLD --project P      the truth about P's head on the records P did not label
 //!   simtune eval   FILE --label-column GOLD --check 40       the page's check replayed: its figure vs the truth
+//!   simtune eval   --suite eval/suite.json --labels 10,25,50,100,261   every dataset of a suite, one table
 //!   simtune train  FILE (--label-column L | --project P) [-o head.safetensors] [--project-out P2]
 //!   simtune search FILE (--query TEXT | --record N) [--head head.safetensors | --project P] [--json]
 //!   simtune check  FILE                                     what `train` would read, or what is wrong
@@ -13,7 +14,7 @@
 //! `simtune::project`, so work moves between the tab and a machine both ways.
 //!
 //! This file holds the command line's shape and the dispatch; each subcommand lives in the
-//! module of its name (`eval --check` in `eval_check`), the argument groups several share in
+//! module of its name (`eval --check` in `eval_check`, `eval --suite` in `eval_suite`), the argument groups several share in
 //! `args`, and the helpers they share in `model` (the encoder, embedding through the cache),
 //! `inputs` (data and project files) and `progress`.
 
@@ -23,6 +24,7 @@ mod check;
 mod embed;
 mod eval;
 mod eval_check;
+mod eval_suite;
 mod inputs;
 mod model;
 mod progress;

@@ -15,6 +15,7 @@ use crate::model::{load_and_embed, Model};
 
 #[derive(Args)]
 pub struct SearchArgs {
+    /// The records searched: a CSV, TSV, JSON or JSONL file.
     file: PathBuf,
     #[command(flatten)]
     data: DataArgs,

@@ -19,6 +19,7 @@ use crate::progress::bar;
 /// `train`'s own arguments (`TrainArgs` are the training settings it shares with `eval`).
 #[derive(Args)]
 pub struct TrainCommandArgs {
+    /// The records (CSV, TSV, JSON or JSONL), labelled in --label-column or by --project.
     file: PathBuf,
     #[command(flatten)]
     data: DataArgs,
