@@ -132,19 +132,26 @@ fn eval(args: EvalArgs) -> Result<()> {
     )?;
     let rows = evaluate_protocols(&pools, &args, &args.k, &model)?;
     if let Some(path) = &args.json {
-        let rows = rows
-            .iter()
-            .map(|(protocol, r)| {
-                let mut row = serde_json::to_value(r)?;
-                row["protocol"] = serde_json::json!(protocol);
-                Ok(row)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let report = serde_json::json!({ "rows": rows });
-        std::fs::write(path, serde_json::to_string_pretty(&report)?)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        write_report(path, &serde_json::json!({ "rows": rows_json(&rows)? }))?;
     }
     Ok(())
+}
+
+/// Evaluation rows as JSON, each with its protocol.
+pub fn rows_json(rows: &[(Protocol, EvalRow)]) -> Result<Vec<serde_json::Value>> {
+    rows.iter()
+        .map(|(protocol, r)| {
+            let mut row = serde_json::to_value(r)?;
+            row["protocol"] = serde_json::json!(protocol);
+            Ok(row)
+        })
+        .collect()
+}
+
+/// Writes `--json`'s report.
+pub fn write_report(path: &Path, report: &serde_json::Value) -> Result<()> {
+    std::fs::write(path, serde_json::to_string_pretty(report)?)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// A train and an eval pool, embedded, their labelled records with class ids in one
@@ -417,9 +424,10 @@ fn eval_project(args: EvalArgs) -> Result<()> {
         );
     }
     if let Some(out) = &args.json {
-        let doc = serde_json::json!({ "truth": report, "page": project.metrics });
-        std::fs::write(out, serde_json::to_string_pretty(&doc)?)
-            .with_context(|| format!("cannot write {}", out.display()))?;
+        write_report(
+            out,
+            &serde_json::json!({ "truth": report, "page": project.metrics }),
+        )?;
     }
     Ok(())
 }

@@ -1,11 +1,11 @@
 //! `simtune eval --check N`: the page's check replayed with gold labels, its figure set
 //! against the truth on the rest of the file.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 
 use simtune::metrics::{Budget, Protocol};
 
-use crate::eval::EvalArgs;
+use crate::eval::{write_report, EvalArgs};
 use crate::inputs::{labelled, require_classes, require_label};
 use crate::model::{embed_label_names, load_and_embed, Model};
 
@@ -103,11 +103,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         }
     }
     if let Some(path) = &args.json {
-        std::fs::write(
-            path,
-            serde_json::to_string_pretty(&serde_json::json!({ "replays": report }))?,
-        )
-        .with_context(|| format!("cannot write {}", path.display()))?;
+        write_report(path, &serde_json::json!({ "replays": report }))?;
     }
     Ok(())
 }

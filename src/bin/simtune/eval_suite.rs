@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 
 use simtune::metrics::{EvalRow, Protocol};
 
-use crate::eval::{evaluate_protocols, EvalArgs, Pools};
+use crate::eval::{evaluate_protocols, rows_json, write_report, EvalArgs, Pools};
 use crate::model::Model;
 
 /// How far below raw a cell may fall before the summary flags it: the noise of a 5-seed
@@ -59,7 +59,7 @@ struct DatasetResult {
 struct Cell<'a> {
     dataset: &'a str,
     protocol: Protocol,
-    row: EvalRow,
+    row: &'a EvalRow,
 }
 
 impl Cell<'_> {
@@ -99,13 +99,12 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let mut results: Vec<DatasetResult> = Vec::new();
     for d in &suite.datasets {
         let mut data = args.data.clone();
-        if let Some(l) = &d.label_column {
-            data.label_column = Some(l.clone());
-        }
         if !d.text_columns.is_empty() {
             data.text_columns = d.text_columns.clone();
         }
-        let label_column = data.label_column.clone().unwrap_or_else(|| "label".into());
+        let label_column = (d.label_column.clone())
+            .or(data.label_column)
+            .unwrap_or_else(|| "label".into());
         data.label_column = Some(label_column.clone());
         let ks = if d.k.is_empty() { &args.k } else { &d.k };
         println!("\n== {} ==", d.name);
@@ -132,51 +131,45 @@ pub fn run(args: EvalArgs) -> Result<()> {
             d.rows.iter().map(move |(protocol, row)| Cell {
                 dataset: &d.name,
                 protocol: *protocol,
-                row: row.clone(),
+                row,
             })
         })
         .collect();
-    print_summary(&args, &results, &cells);
+    // the cell with the lowest tuned - raw, and how many fall below raw by more than noise
+    let worst = cells.iter().min_by(|a, b| a.gain().total_cmp(&b.gain()));
+    let below = cells.iter().filter(|c| c.gain() < -BELOW_RAW).count();
+    print_summary(&args, &results, worst, below, cells.len());
     if let Some(path) = &args.json {
-        let datasets: Vec<_> = results
+        let datasets = results
             .iter()
             .map(|d| {
-                let rows: Vec<_> = d
-                    .rows
-                    .iter()
-                    .map(|(p, r)| {
-                        let mut v = serde_json::to_value(r).unwrap_or_default();
-                        v["protocol"] = serde_json::json!(p);
-                        v
-                    })
-                    .collect();
-                serde_json::json!({ "name": d.name, "k": d.ks, "rows": rows })
+                let rows = rows_json(&d.rows)?;
+                Ok(serde_json::json!({ "name": d.name, "k": d.ks, "rows": rows }))
             })
-            .collect();
-        let worst = worst(&cells).map(|c| {
+            .collect::<Result<Vec<_>>>()?;
+        let worst = worst.map(|c| {
             serde_json::json!({
                 "dataset": c.dataset, "protocol": c.protocol, "labels": c.row.labels,
                 "k": c.row.k, "raw": c.row.raw, "tuned": c.row.tuned, "gain": c.gain(),
             })
         });
-        let below = cells.iter().filter(|c| c.gain() < -BELOW_RAW).count();
         let report = serde_json::json!({
             "datasets": datasets, "worst": worst, "cells": cells.len(), "below_raw": below,
         });
-        std::fs::write(path, serde_json::to_string_pretty(&report)?)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        write_report(path, &report)?;
     }
     Ok(())
 }
 
-/// The cell with the lowest tuned - raw.
-fn worst<'a, 'b>(cells: &'b [Cell<'a>]) -> Option<&'b Cell<'a>> {
-    cells.iter().min_by(|a, b| a.gain().total_cmp(&b.gain()))
-}
-
 /// One table over the whole suite: a line per dataset, protocol and k, raw then the tuned
 /// precision@k at each budget ("<" marks a cell more than `BELOW_RAW` below raw).
-fn print_summary(args: &EvalArgs, results: &[DatasetResult], cells: &[Cell]) {
+fn print_summary(
+    args: &EvalArgs,
+    results: &[DatasetResult],
+    worst: Option<&Cell>,
+    below: usize,
+    cells: usize,
+) {
     let width = results
         .iter()
         .map(|r| r.name.len())
@@ -230,8 +223,7 @@ fn print_summary(args: &EvalArgs, results: &[DatasetResult], cells: &[Cell]) {
             }
         }
     }
-    let below = cells.iter().filter(|c| c.gain() < -BELOW_RAW).count();
-    if let Some(c) = worst(cells) {
+    if let Some(c) = worst {
         println!(
             "worst cell: {}, {}, {} labels, p@{}: tuned {:.4} against raw {:.4} ({:+.4}); {below} of {} cells below raw by more than {BELOW_RAW}",
             c.dataset,
@@ -241,7 +233,7 @@ fn print_summary(args: &EvalArgs, results: &[DatasetResult], cells: &[Cell]) {
             c.row.tuned,
             c.row.raw,
             c.gain(),
-            cells.len()
+            cells
         );
     }
 }
