@@ -210,6 +210,43 @@ impl SkipConnectionHead {
         Ok(())
     }
 
+    /// The head at `strength` of its move (`safeguard.rs`): every layer's gate `sigmoid(g)`
+    /// scaled by `strength` in (0, 1] (one layer: `x + strength (head(x) - x)`); 0 gives the
+    /// identity (weights and biases zero). Returns a new head; this one is unchanged.
+    pub fn scaled(&self, strength: f64) -> Result<SkipConnectionHead> {
+        if !(0.0..=1.0).contains(&strength) {
+            return Err(Error::InvalidInput(format!(
+                "a head's strength is in [0, 1] (got {strength})"
+            )));
+        }
+        let mut weights = Vec::new();
+        let mut biases = Vec::new();
+        let mut gates = Vec::new();
+        for l in &self.layers {
+            let (w, b) = (l.weight.as_tensor(), l.bias.as_tensor());
+            let g = l.gates.as_tensor();
+            if strength == 0.0 {
+                weights.push(w.zeros_like()?);
+                biases.push(b.zeros_like()?);
+                gates.push(g.clone());
+            } else {
+                // g' = logit(strength * sigmoid(g))
+                let g: Vec<f32> = g
+                    .to_vec1::<f32>()?
+                    .iter()
+                    .map(|&g| {
+                        let s = strength / (1.0 + (-g as f64).exp());
+                        (s / (1.0 - s)).ln() as f32
+                    })
+                    .collect();
+                weights.push(w.copy()?);
+                biases.push(b.copy()?);
+                gates.push(Tensor::from_vec(g, self.config.dim, &Device::Cpu)?);
+            }
+        }
+        Self::from_tensors(self.config.clone(), weights, biases, gates)
+    }
+
     /// The trainable parameters, layer by layer: weight, bias, gates.
     pub fn vars(&self) -> Vec<Var> {
         self.layers

@@ -12,4 +12,5 @@ pub mod loss;
 pub mod prototype;
 pub mod prototype_pull;
 pub mod pseudo_label;
+pub mod safeguard;
 pub mod train;

@@ -76,6 +76,10 @@ pub struct TrainArgs {
     /// prototypes of the labels it lies near).
     #[arg(long)]
     pub no_prototype_pull: bool,
+    /// Keep whatever the trainer learns: skip the safeguard (cross-validation over the
+    /// labels choosing how far to move the space, or not at all).
+    #[arg(long)]
+    pub no_safeguard: bool,
 }
 
 impl TrainArgs {
@@ -89,6 +93,7 @@ impl TrainArgs {
                 && self.skip_dropout.is_none()
                 && !self.balanced,
             prototype_pull: !self.no_prototype_pull,
+            safeguard: !self.no_safeguard,
             ..TrainConfig::default()
         };
         if let Some(loss) = &self.loss {

@@ -48,6 +48,9 @@ pub struct TrainConfig {
     /// start the head from the prototype pull over every record (`prototype_pull.rs`),
     /// where the trainer is given them
     pub prototype_pull: bool,
+    /// with `fit_to_labels`: cross-validate over the labels first and keep only the move
+    /// they support, or the raw space (`safeguard.rs`)
+    pub safeguard: bool,
 }
 
 impl Default for TrainConfig {
@@ -72,6 +75,7 @@ impl Default for TrainConfig {
             early_stop_min_delta: 1e-3,
             fit_to_labels: true,
             prototype_pull: true,
+            safeguard: true,
         }
     }
 }

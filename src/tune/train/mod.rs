@@ -23,6 +23,7 @@ use crate::tune::head::{SkipConnectionHead, SkipConnectionHeadConfig};
 use crate::tune::loss::{
     Loss, LossKind, Mining, OnlineContrastiveLoss, SoftmaxLoss, TripletLoss, NOT_GROUP,
 };
+use crate::tune::safeguard::{self, Safeguard};
 
 pub mod config;
 pub use config::{TrainConfig, EARLY_STOP_PATIENCE};
@@ -47,6 +48,8 @@ pub struct TrainOutput {
     pub config: TrainConfig,
     /// the prototype pull the head started from, where there was one
     pub pull: Option<PullSummary>,
+    /// what the cross-validation over the labels chose, where it ran (`safeguard.rs`)
+    pub safeguard: Option<Safeguard>,
 }
 
 /// What the prototype pull the head started from rested on (`prototype_pull.rs`).
@@ -229,6 +232,65 @@ pub fn train_with(
     config: &TrainConfig,
     progress: &mut dyn FnMut(Progress) -> bool,
 ) -> Result<TrainOutput> {
+    validate(embeddings, class_ids, config)?;
+    if !(config.safeguard && config.fit_to_labels) {
+        return train_once(embeddings, class_ids, context, config, progress);
+    }
+    let Some(guard) = safeguard::choose(embeddings, class_ids, context, config)? else {
+        return train_once(embeddings, class_ids, context, config, progress);
+    };
+    let chosen = TrainConfig {
+        prototype_pull: guard.pull,
+        safeguard: false,
+        ..config.clone()
+    };
+    let mut out = if guard.strength == 0.0 {
+        // the raw space: an identity head, no step run
+        let fitted = chosen.fitted(
+            class_ids.len(),
+            class_ids
+                .iter()
+                .collect::<std::collections::BTreeSet<_>>()
+                .len(),
+        );
+        let head = SkipConnectionHead::new(
+            SkipConnectionHeadConfig {
+                dim: embeddings.dim(),
+                n_layers: fitted.n_layers,
+                dropout: fitted.dropout,
+                skip_dropout: fitted.skip_dropout,
+            },
+            config.seed,
+        )?
+        .scaled(0.0)?;
+        TrainOutput {
+            head,
+            losses: Vec::new(),
+            negatives: 0,
+            config: fitted,
+            pull: None,
+            safeguard: None,
+        }
+    } else {
+        let mut out = train_once(embeddings, class_ids, context, &chosen, progress)?;
+        if guard.strength < 1.0 {
+            out.head = out.head.scaled(guard.strength)?;
+        }
+        out
+    };
+    out.config.safeguard = true;
+    out.safeguard = Some(guard);
+    Ok(out)
+}
+
+/// One training run as `config` says (no cross-validation).
+fn train_once(
+    embeddings: &Embeddings,
+    class_ids: &[usize],
+    context: TrainContext,
+    config: &TrainConfig,
+    progress: &mut dyn FnMut(Progress) -> bool,
+) -> Result<TrainOutput> {
     let TrainContext { negatives, pool } = context;
     let counts = validate(embeddings, class_ids, config)?;
     let marked = negatives.is_some_and(|n| n.not.iter().any(|c| counts.contains_key(c)));
@@ -391,6 +453,7 @@ pub fn train_with(
             null: p.null,
             share: p.share,
         }),
+        safeguard: None,
     })
 }
 
@@ -457,6 +520,7 @@ mod tests {
             let config = TrainConfig {
                 loss: loss.parse().unwrap(),
                 steps: 40,
+                safeguard: false,
                 ..Default::default()
             };
             let a = train(&e, &y, &config, &mut |_| true).unwrap();
@@ -473,6 +537,7 @@ mod tests {
         let other_seed = TrainConfig {
             seed: 1,
             steps: 3,
+            safeguard: false, // the trainer's own determinism, not the safeguard's choice
             ..Default::default()
         };
         let a = train(&e, &y, &other_seed, &mut |_| true).unwrap();
@@ -481,6 +546,7 @@ mod tests {
             &y,
             &TrainConfig {
                 steps: 3,
+                safeguard: false,
                 ..Default::default()
             },
             &mut |_| true,
@@ -646,6 +712,7 @@ mod tests {
             steps: 500,
             early_stop_patience: Some(5),
             early_stop_min_delta: 10.0, // nothing improves by that much after the first step
+            safeguard: false,           // clean clusters: the safeguard would keep the raw space
             ..Default::default()
         };
         let out = train(&e, &y, &config, &mut |_| true).unwrap();
@@ -729,6 +796,7 @@ mod tests {
         };
         let config = TrainConfig {
             steps: 5,
+            safeguard: false, // clean clusters: the safeguard would keep the raw space
             ..Default::default()
         };
         let out = train_with(&e, &y, with(negatives), &config, &mut |_| true).unwrap();

@@ -1,0 +1,456 @@
+//! The safeguard: before a head is kept, cross-validation over the person's own labels says
+//! whether, and how far, to move the space. Never the check records: only the training rows.
+//!
+//! - Folds keep clustered labels together: two records of one label whose cosine reaches
+//!   either one's [`GROUP_K`]-th nearest record of the dataset (a similarity session labels
+//!   an anchor's nearest records) share a group, and groups go whole into one of at most
+//!   [`FOLDS`] folds (largest first, each to the fold with the fewest rows).
+//! - For each fold the trainer runs on the other folds (with and without the prototype
+//!   pull), and each held-out record ranks every other labelled record by cosine, raw and
+//!   through the head at each of [`STRENGTHS`] (`SkipConnectionHead::scaled`). The score of
+//!   a space is the mean average precision of those rankings (positives: the same label),
+//!   over held-out records with a positive.
+//! - The move kept is the one with the best mean score, if it beats the raw space's by more
+//!   than [`MARGIN`]; else the space stays as it is (strength 0).
+
+use std::collections::BTreeMap;
+
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
+use crate::data::embeddings::Embeddings;
+use crate::error::{Error, Result};
+use crate::tune::train::{train_with, TrainConfig, TrainContext};
+
+/// Folds of the cross-validation (fewer where there are fewer groups).
+pub const FOLDS: usize = 5;
+/// The strengths tried for each trained head (1: as trained).
+pub const STRENGTHS: [f64; 2] = [0.5, 1.0];
+/// Nearest records of the dataset within which two records of one label share a fold
+/// (the page's similarity session shows 25).
+pub const GROUP_K: usize = 25;
+/// Dataset rows the groups are read on (a seeded sample beyond; `GROUP_K` scaled to it).
+pub const GROUP_POOL_ROWS: usize = 4096;
+/// Labelled records under which no cross-validation runs (the head is kept as trained).
+pub const MIN_LABELS: usize = 8;
+/// Mean average precision a move must gain over the raw space to be kept.
+pub const MARGIN: f64 = 0.0;
+
+/// What the safeguard chose, and on what.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Safeguard {
+    pub folds: usize,
+    /// held-out records scored (those with another record of their label)
+    pub scored: usize,
+    /// mean average precision of the held-out records' rankings: raw, and the move kept
+    pub raw: f64,
+    pub tuned: f64,
+    /// the move kept: with the prototype pull, at this strength (0: the raw space kept)
+    pub pull: bool,
+    pub strength: f64,
+    /// folds where the best move ranked the held-out records better / worse than raw
+    pub folds_better: usize,
+    pub folds_worse: usize,
+    /// the choice in a sentence, for the page
+    pub message: String,
+}
+
+/// A candidate move: trained with or without the pull, at a strength.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Move {
+    pull: bool,
+    strength: f64,
+}
+
+/// Runs the cross-validation for training rows `x` (n, d), classes `y`, and chooses the
+/// move. None where it cannot run: fewer than [`MIN_LABELS`] rows, fewer than two groups,
+/// or no held-out record with a positive. `config` is the person's (its `safeguard` is
+/// ignored: the folds train without one).
+pub fn choose(
+    x: &Embeddings,
+    y: &[usize],
+    context: TrainContext,
+    config: &TrainConfig,
+) -> Result<Option<Safeguard>> {
+    let n = x.rows();
+    if n < MIN_LABELS || n != y.len() {
+        return Ok(None);
+    }
+    let groups = groups(x, y, context.pool, config.seed)?;
+    let folds = folds(&groups, FOLDS, config.seed);
+    let k = folds.iter().copied().max().map_or(0, |m| m + 1);
+    if k < 2 {
+        return Ok(None);
+    }
+    let pulls: Vec<bool> = if config.prototype_pull && context.pool.is_some() {
+        vec![true, false]
+    } else {
+        vec![false]
+    };
+    let moves: Vec<Move> = pulls
+        .iter()
+        .flat_map(|&pull| {
+            STRENGTHS
+                .iter()
+                .map(move |&strength| Move { pull, strength })
+        })
+        .collect();
+    let inner = TrainConfig {
+        safeguard: false,
+        ..config.clone()
+    };
+    // per fold: (raw AP sum, per-move AP sum, queries)
+    let mut raw_sum = vec![0f64; k];
+    let mut move_sum = vec![vec![0f64; moves.len()]; k];
+    let mut queries = vec![0usize; k];
+    for f in 0..k {
+        let held: Vec<usize> = (0..n).filter(|&i| folds[i] == f).collect();
+        let rest: Vec<usize> = (0..n).filter(|&i| folds[i] != f).collect();
+        let scored: Vec<usize> = held
+            .iter()
+            .copied()
+            .filter(|&q| (0..n).any(|j| j != q && y[j] == y[q]))
+            .collect();
+        if scored.is_empty() {
+            continue;
+        }
+        queries[f] = scored.len();
+        raw_sum[f] = scored.iter().map(|&q| average_precision(x, y, q)).sum();
+        let xr = x.select(&rest)?;
+        let yr: Vec<usize> = rest.iter().map(|&i| y[i]).collect();
+        for &pull in &pulls {
+            let cfg = TrainConfig {
+                prototype_pull: pull,
+                ..inner.clone()
+            };
+            let head = match train_with(&xr, &yr, context, &cfg, &mut |_| true) {
+                Ok(out) => Some(out.head),
+                // the other folds cannot train (one class, no pair): this move is the raw space
+                Err(Error::Training(_)) => None,
+                Err(e) => return Err(e),
+            };
+            for (m, mv) in moves.iter().enumerate().filter(|(_, m)| m.pull == pull) {
+                move_sum[f][m] = match &head {
+                    None => raw_sum[f],
+                    Some(h) => {
+                        let tuned = h.scaled(mv.strength)?.apply(x)?;
+                        scored
+                            .iter()
+                            .map(|&q| average_precision(&tuned, y, q))
+                            .sum()
+                    }
+                };
+            }
+        }
+    }
+    let total: usize = queries.iter().sum();
+    if total == 0 {
+        return Ok(None);
+    }
+    let used = queries.iter().filter(|&&q| q > 0).count();
+    let raw = raw_sum.iter().sum::<f64>() / total as f64;
+    let mean = |m: usize| move_sum.iter().map(|s| s[m]).sum::<f64>() / total as f64;
+    // the best move; ties go to the gentler one (moves run from weak to strong per pull)
+    let mut best = 0;
+    for m in 1..moves.len() {
+        if mean(m) > mean(best) + 1e-12 {
+            best = m;
+        }
+    }
+    let better = (0..k)
+        .filter(|&f| queries[f] > 0 && move_sum[f][best] > raw_sum[f] + 1e-9)
+        .count();
+    let worse = (0..k)
+        .filter(|&f| queries[f] > 0 && move_sum[f][best] < raw_sum[f] - 1e-9)
+        .count();
+    let kept = mean(best) > raw + MARGIN;
+    let mv = if kept {
+        moves[best]
+    } else {
+        Move {
+            pull: false,
+            strength: 0.0,
+        }
+    };
+    let message = if !kept {
+        format!(
+            "kept the raw space: in {used} folds of your labels, a head trained on the others ranked the held-out labels no better than raw search (worse in {worse} of {used}; mean average precision {:.3} against raw {raw:.3})",
+            mean(best)
+        )
+    } else if mv.strength < 1.0 {
+        format!(
+            "moved the space half as far as trained: in {used} folds of your labels, a head trained on the others ranked the held-out labels best at half strength (better than raw in {better} of {used}; mean average precision {:.3} against raw {raw:.3})",
+            mean(best)
+        )
+    } else {
+        format!(
+            "your labels support a full move: in {used} folds, a head trained on the others ranked the held-out labels better than raw search in {better} of {used} (mean average precision {:.3} against raw {raw:.3})",
+            mean(best)
+        )
+    };
+    Ok(Some(Safeguard {
+        folds: used,
+        scored: total,
+        raw,
+        tuned: if kept { mean(best) } else { raw },
+        pull: mv.pull,
+        strength: mv.strength,
+        folds_better: better,
+        folds_worse: worse,
+        message,
+    }))
+}
+
+/// Average precision of record `q`'s ranking of every other row of `e` by cosine (rows
+/// L2-normalised), positives being the rows of its class. 0 without a positive.
+fn average_precision(e: &Embeddings, y: &[usize], q: usize) -> f64 {
+    let d = e.dim();
+    let data = e.as_slice();
+    let xq = &data[q * d..(q + 1) * d];
+    let mut scored: Vec<(f32, bool)> = (0..e.rows())
+        .filter(|&j| j != q)
+        .map(|j| {
+            let xj = &data[j * d..(j + 1) * d];
+            (xq.iter().zip(xj).map(|(a, b)| a * b).sum(), y[j] == y[q])
+        })
+        .collect();
+    // best first; on a tie a negative ranks first (no credit for ties)
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let (mut hits, mut sum) = (0usize, 0f64);
+    for (rank, &(_, positive)) in scored.iter().enumerate() {
+        if positive {
+            hits += 1;
+            sum += hits as f64 / (rank + 1) as f64;
+        }
+    }
+    if hits == 0 {
+        0.0
+    } else {
+        sum / hits as f64
+    }
+}
+
+/// Group id of each training row: rows of one class whose cosine reaches either one's
+/// `GROUP_K`-th nearest pool row share a group (single link). Without a pool each row is
+/// its own group.
+fn groups(x: &Embeddings, y: &[usize], pool: Option<&Embeddings>, seed: u64) -> Result<Vec<usize>> {
+    let n = x.rows();
+    let mut parent: Vec<usize> = (0..n).collect();
+    let Some(pool) = pool.filter(|p| p.rows() > GROUP_K && p.dim() == x.dim()) else {
+        return Ok(parent);
+    };
+    // a seeded sample of the pool, with GROUP_K scaled to it
+    let sample = if pool.rows() > GROUP_POOL_ROWS {
+        let mut rows: Vec<usize> = (0..pool.rows()).collect();
+        rows.shuffle(&mut StdRng::seed_from_u64(seed ^ 0x5afe_9a4d));
+        rows.truncate(GROUP_POOL_ROWS);
+        pool.select(&rows)?
+    } else {
+        pool.clone()
+    };
+    let kth = ((GROUP_K as f64 * sample.rows() as f64 / pool.rows() as f64).ceil() as usize).max(1);
+    let d = x.dim();
+    let threshold: Vec<f32> = (0..n)
+        .map(|i| {
+            let xi = &x.as_slice()[i * d..(i + 1) * d];
+            let mut cos: Vec<f32> = sample
+                .as_slice()
+                .chunks(d)
+                .map(|r| xi.iter().zip(r).map(|(a, b)| a * b).sum())
+                .collect();
+            // the record itself may be in the sample (cosine 1): skip the top one
+            let k = (kth + 1).min(cos.len());
+            cos.select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
+            cos[k - 1]
+        })
+        .collect();
+    fn find(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    for i in 0..n {
+        for j in i + 1..n {
+            if y[i] != y[j] {
+                continue;
+            }
+            let xi = &x.as_slice()[i * d..(i + 1) * d];
+            let xj = &x.as_slice()[j * d..(j + 1) * d];
+            let cos: f32 = xi.iter().zip(xj).map(|(a, b)| a * b).sum();
+            if cos >= threshold[i].min(threshold[j]) {
+                let (a, b) = (find(&mut parent, i), find(&mut parent, j));
+                parent[a.max(b)] = a.min(b);
+            }
+        }
+    }
+    Ok((0..n).map(|i| find(&mut parent, i)).collect())
+}
+
+/// Fold of each row: whole groups, largest first (ties in seeded order), each to the fold
+/// with the fewest rows so far; at most `k` folds, as many as there are groups.
+fn folds(groups: &[usize], k: usize, seed: u64) -> Vec<usize> {
+    let mut members: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (i, &g) in groups.iter().enumerate() {
+        members.entry(g).or_default().push(i);
+    }
+    let mut list: Vec<Vec<usize>> = members.into_values().collect();
+    list.shuffle(&mut StdRng::seed_from_u64(seed ^ 0xf01d));
+    list.sort_by_key(|m| std::cmp::Reverse(m.len())); // stable: ties keep the shuffle
+    let k = k.min(list.len()).max(1);
+    let mut size = vec![0usize; k];
+    let mut fold = vec![0usize; groups.len()];
+    for m in list {
+        let f = (0..k).min_by_key(|&f| (size[f], f)).unwrap_or(0);
+        size[f] += m.len();
+        for i in m {
+            fold[i] = f;
+        }
+    }
+    fold
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::Rng;
+
+    fn unit(rows: Vec<Vec<f32>>) -> Embeddings {
+        let dim = rows[0].len();
+        let mut e = Embeddings::new(rows.concat(), dim).unwrap();
+        e.normalize();
+        e
+    }
+
+    #[test]
+    fn average_precision_by_hand() {
+        // q = row 0 (class 0); others by cosine: row 1 (1.0, class 1), row 2 (0.8, class 0),
+        // row 3 (0.0, class 0): positives at ranks 2 and 3 -> (1/2 + 2/3) / 2
+        let e = unit(vec![
+            vec![1.0, 0.0],
+            vec![1.0, 0.0],
+            vec![0.8, 0.6],
+            vec![0.0, 1.0],
+        ]);
+        let ap = average_precision(&e, &[0, 1, 0, 0], 0);
+        assert!((ap - (0.5 + 2.0 / 3.0) / 2.0).abs() < 1e-9, "{ap}");
+        // no positive: 0
+        assert_eq!(average_precision(&e, &[0, 1, 2, 3], 0), 0.0);
+    }
+
+    #[test]
+    fn folds_keep_groups_whole_and_balance_rows() {
+        let groups = [0, 0, 0, 3, 3, 5, 6, 7, 8, 9];
+        let f = folds(&groups, 3, 1);
+        assert_eq!(f[0], f[1]);
+        assert_eq!(f[1], f[2]);
+        assert_eq!(f[3], f[4]);
+        let mut size = [0; 3];
+        for &x in &f {
+            size[x] += 1;
+        }
+        assert!(size.iter().all(|&s| (3..=4).contains(&s)), "{size:?}");
+        // fewer groups than folds: one fold per group
+        assert_eq!(folds(&[2, 2, 4], 5, 0).iter().max(), Some(&1));
+    }
+
+    #[test]
+    fn a_session_is_one_group_and_strangers_are_not() {
+        // a pool of 2000 random directions (the 25th nearest is the top 1.25%, cosine about
+        // 2.2 sd); an anchor and 3 near copies (a session), and 3 other records of the same
+        // class, random directions
+        let mut rng = StdRng::seed_from_u64(3);
+        let dim = 32;
+        let mut rows: Vec<Vec<f32>> = (0..2000)
+            .map(|_| (0..dim).map(|_| rng.random_range(-1.0..1.0)).collect())
+            .collect();
+        let anchor = rows[0].clone();
+        let near: Vec<Vec<f32>> = (0..3)
+            .map(|_| {
+                anchor
+                    .iter()
+                    .map(|v| v + rng.random_range(-0.05..0.05))
+                    .collect()
+            })
+            .collect();
+        rows.extend(near.clone());
+        let pool = unit(rows.clone());
+        let mut labelled = vec![anchor];
+        labelled.extend(near);
+        labelled.extend(rows[10..13].iter().cloned());
+        let x = unit(labelled);
+        let g = groups(&x, &[1; 7], Some(&pool), 0).unwrap();
+        assert!(g[..4].iter().all(|&v| v == g[0]), "{g:?}");
+        let mut rest = g[4..].to_vec();
+        rest.dedup();
+        assert_eq!(rest.len(), 3, "{g:?}");
+        assert!(!rest.contains(&g[0]));
+        // another class never joins, however near
+        let g = groups(&x, &[1, 2, 1, 1, 1, 1, 1], Some(&pool), 0).unwrap();
+        assert_ne!(g[1], g[0]);
+    }
+
+    /// Three overlapping clusters (raw search mixes them), 8 rows each, and a pool of 300 around them.
+    fn clusters(seed: u64) -> (Embeddings, Vec<usize>, Embeddings) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let dim = 16;
+        let mut point = |c: usize| -> Vec<f32> {
+            (0..dim)
+                .map(|j| if j % 3 == c { 0.4 } else { 0.0 } + rng.random_range(-0.7..0.7))
+                .collect()
+        };
+        let mut x = Vec::new();
+        let mut y = Vec::new();
+        for c in 0..3 {
+            for _ in 0..8 {
+                x.push(point(c));
+                y.push(c);
+            }
+        }
+        let pool: Vec<Vec<f32>> = (0..300).map(|i| point(i % 3)).collect();
+        (unit(x), y, unit(pool))
+    }
+
+    #[test]
+    fn clean_labels_are_moved_and_noise_is_not() {
+        let (x, y, pool) = clusters(7);
+        let context = TrainContext {
+            negatives: None,
+            pool: Some(&pool),
+        };
+        let config = TrainConfig::default();
+        let s = choose(&x, &y, context, &config).unwrap().unwrap();
+        assert!(s.strength > 0.0, "{s:?}");
+        assert!(s.tuned > s.raw, "{s:?}");
+        assert_eq!(s.scored, 24);
+        // labels drawn at random: nothing to learn, and the folds say so
+        let mut rng = StdRng::seed_from_u64(1);
+        let noise: Vec<usize> = (0..24).map(|_| rng.random_range(0..3)).collect();
+        let s = choose(&x, &noise, context, &config).unwrap().unwrap();
+        assert_eq!(s.strength, 0.0, "{s:?}");
+        assert!(s.message.starts_with("kept the raw space"), "{}", s.message);
+    }
+
+    #[test]
+    fn too_few_labels_or_groups_skip_it() {
+        let (x, y, pool) = clusters(2);
+        let context = TrainContext {
+            negatives: None,
+            pool: Some(&pool),
+        };
+        let few = x.select(&[0, 1, 8, 9, 16]).unwrap();
+        assert!(
+            choose(&few, &[0, 0, 1, 1, 2], context, &TrainConfig::default())
+                .unwrap()
+                .is_none()
+        );
+        // every label a singleton: no held-out record has a positive
+        let singles: Vec<usize> = (0..24).collect();
+        assert!(choose(&x, &singles, context, &TrainConfig::default())
+            .unwrap()
+            .is_none());
+        let _ = y;
+    }
+}
