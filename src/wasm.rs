@@ -174,13 +174,16 @@ fn parse_config(config: JsValue) -> Result<TrainConfig, JsError> {
 }
 
 /// Trains a head on the labelled rows (`labels[i] >= 0`) of `embeddings` (n x dim).
-/// `progress(step, loss, steps)` after each step (`steps`: the fitted number); returning
+/// `progress(step, loss, steps, fold, folds)` after each step (`steps`: the fitted number;
+/// `fold` 1..=folds while the safeguard cross-validates, 0 for the head kept); returning
 /// false cancels. `label_names` (one row per label id, embedded like the records) are
 /// trained on as records of their labels where they lie nearest them (`label_names.rs`).
 /// The head starts from the prototype pull over every row (`prototype_pull.rs`) unless the
-/// settings turn it off. Returns `{head, joined, config, pull}`: the head as safetensors bytes
-/// (see `head.rs` for the tensor names), how many label names joined, the settings run
-/// (fitted to the labels), and the pull it started from (`{rows, null, share}`, or null).
+/// settings turn it off. Returns `{head, joined, config, pull, safeguard}`: the head as
+/// safetensors bytes (see `head.rs` for the tensor names), how many label names joined, the
+/// settings run (fitted to the labels), the pull it started from (`{rows, null, share}`, or
+/// null) and what the safeguard chose (`safeguard.rs`'s `Safeguard`, with its `message`; null
+/// where it did not run).
 #[wasm_bindgen(js_name = trainHead)]
 pub fn train_head(
     embeddings: Vec<f32>,
@@ -198,7 +201,17 @@ pub fn train_head(
         pool: Some(&all),
     };
     let out = train::train_with(&x, &y, context, &config, &mut |p| {
-        report(&progress, &[p.step as f64, p.loss as f64, p.steps as f64])
+        let (fold, folds) = p.fold.unwrap_or((0, 0));
+        report(
+            &progress,
+            &[
+                p.step as f64,
+                p.loss as f64,
+                p.steps as f64,
+                fold as f64,
+                folds as f64,
+            ],
+        )
     })
     .map_err(js_err)?;
     let head = out.head.to_safetensors().map_err(js_err)?;
@@ -212,6 +225,7 @@ pub fn train_head(
     set("joined", &JsValue::from_f64(joined as f64))?;
     set("config", &to_js(&out.config)?)?;
     set("pull", &to_js(&out.pull)?)?;
+    set("safeguard", &to_js(&out.safeguard)?)?;
     Ok(result.into())
 }
 

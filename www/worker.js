@@ -95,8 +95,8 @@ const ops = {
       dim,
       labels,
       config,
-      (step, loss, steps) => {
-        progress([step, loss, steps]);
+      (step, loss, steps, fold, folds) => {
+        progress([step, loss, steps, fold, folds]);
       },
       names ?? undefined,
     );

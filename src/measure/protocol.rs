@@ -126,6 +126,11 @@ pub struct EvalRow {
     pub train_s: f64,
     /// seeds whose labels could not train a head (tuned = raw for them)
     pub untrained: u64,
+    /// seeds where the safeguard kept the raw space / moved it half as far / chose the
+    /// prototype pull (`safeguard.rs`)
+    pub kept_raw: u64,
+    pub halved: u64,
+    pub pulled: u64,
 }
 
 /// How the simulated person picks the records to label (`simtune eval --protocol`).
@@ -357,7 +362,7 @@ pub fn evaluate(
     for &budget in &spec.budgets {
         let mut tuned: Vec<Vec<f64>> = Vec::new(); // (seeds, ks)
         let mut seconds = Vec::new();
-        let mut untrained = 0;
+        let (mut untrained, mut kept_raw, mut halved, mut pulled) = (0, 0, 0, 0);
         for seed in 0..spec.seeds {
             let n = match budget {
                 Budget::Labels(n) => n,
@@ -407,6 +412,11 @@ pub fn evaluate(
             match train_with(&x, &y, context, &config, &mut |_| true) {
                 Ok(out) => {
                     seconds.push(start.elapsed().as_secs_f64());
+                    if let Some(g) = &out.safeguard {
+                        kept_raw += u64::from(g.strength == 0.0);
+                        halved += u64::from(g.strength > 0.0 && g.strength < 1.0);
+                        pulled += u64::from(g.pull);
+                    }
                     let tuned_eval = out.head.apply(eval_pool)?;
                     tuned.push(precision_at_k(&tuned_eval, eval_labels, &spec.ks)?);
                 }
@@ -434,6 +444,9 @@ pub fn evaluate(
                 tuned_std: std,
                 train_s,
                 untrained,
+                kept_raw,
+                halved,
+                pulled,
             });
         }
     }

@@ -21,7 +21,7 @@ use rand::SeedableRng;
 
 use crate::data::embeddings::Embeddings;
 use crate::error::{Error, Result};
-use crate::tune::train::{train_with, TrainConfig, TrainContext};
+use crate::tune::train::{train_with, Progress, TrainConfig, TrainContext};
 
 /// Folds of the cross-validation (fewer where there are fewer groups).
 pub const FOLDS: usize = 5;
@@ -66,12 +66,14 @@ struct Move {
 /// Runs the cross-validation for training rows `x` (n, d), classes `y`, and chooses the
 /// move. None where it cannot run: fewer than [`MIN_LABELS`] rows, fewer than two groups,
 /// or no held-out record with a positive. `config` is the person's (its `safeguard` is
-/// ignored: the folds train without one).
+/// ignored: the folds train without one). `progress` hears every step of every fold's
+/// training, with `fold` set; returning false cancels (`Error::Cancelled`).
 pub fn choose(
     x: &Embeddings,
     y: &[usize],
     context: TrainContext,
     config: &TrainConfig,
+    progress: &mut dyn FnMut(Progress) -> bool,
 ) -> Result<Option<Safeguard>> {
     let n = x.rows();
     if n < MIN_LABELS || n != y.len() {
@@ -124,7 +126,13 @@ pub fn choose(
                 prototype_pull: pull,
                 ..inner.clone()
             };
-            let head = match train_with(&xr, &yr, context, &cfg, &mut |_| true) {
+            let mut report = |p: Progress| {
+                progress(Progress {
+                    fold: Some((f + 1, k)),
+                    ..p
+                })
+            };
+            let head = match train_with(&xr, &yr, context, &cfg, &mut report) {
                 Ok(out) => Some(out.head),
                 // the other folds cannot train (one class, no pair): this move is the raw space
                 Err(Error::Training(_)) => None,
@@ -421,14 +429,18 @@ mod tests {
             pool: Some(&pool),
         };
         let config = TrainConfig::default();
-        let s = choose(&x, &y, context, &config).unwrap().unwrap();
+        let s = choose(&x, &y, context, &config, &mut |_| true)
+            .unwrap()
+            .unwrap();
         assert!(s.strength > 0.0, "{s:?}");
         assert!(s.tuned > s.raw, "{s:?}");
         assert_eq!(s.scored, 24);
         // labels drawn at random: nothing to learn, and the folds say so
         let mut rng = StdRng::seed_from_u64(1);
         let noise: Vec<usize> = (0..24).map(|_| rng.random_range(0..3)).collect();
-        let s = choose(&x, &noise, context, &config).unwrap().unwrap();
+        let s = choose(&x, &noise, context, &config, &mut |_| true)
+            .unwrap()
+            .unwrap();
         assert_eq!(s.strength, 0.0, "{s:?}");
         assert!(s.message.starts_with("kept the raw space"), "{}", s.message);
     }
@@ -441,16 +453,24 @@ mod tests {
             pool: Some(&pool),
         };
         let few = x.select(&[0, 1, 8, 9, 16]).unwrap();
-        assert!(
-            choose(&few, &[0, 0, 1, 1, 2], context, &TrainConfig::default())
-                .unwrap()
-                .is_none()
-        );
+        assert!(choose(
+            &few,
+            &[0, 0, 1, 1, 2],
+            context,
+            &TrainConfig::default(),
+            &mut |_| true
+        )
+        .unwrap()
+        .is_none());
         // every label a singleton: no held-out record has a positive
         let singles: Vec<usize> = (0..24).collect();
-        assert!(choose(&x, &singles, context, &TrainConfig::default())
+        assert!(
+            choose(&x, &singles, context, &TrainConfig::default(), &mut |_| {
+                true
+            })
             .unwrap()
-            .is_none());
+            .is_none()
+        );
         let _ = y;
     }
 }

@@ -44,6 +44,9 @@ export function createTrainView(root, app) {
   // the head starts from the prototype pull over every record (src/tune/prototype_pull.rs): on
   // by default, `simtune eval` finds it wins at every budget on both shared datasets (README)
   const usePull = h("input", { type: "checkbox", id: "cfg-pull" });
+  // the safeguard (src/tune/safeguard.rs): on by default, it keeps only the move that held-out
+  // parts of the person's own labels support (docs/tuning.md has the suite with and without)
+  const useGuard = h("input", { type: "checkbox", id: "cfg-safeguard" });
   root.append(
     h(
       "section",
@@ -70,6 +73,12 @@ export function createTrainView(root, app) {
         { class: "row option" },
         usePull,
         h("label", { for: "cfg-pull" }, "Start from the prototype pull: every record that lies as near a label as its own records do is pulled toward it, so a label moves its neighbourhood too"),
+      ),
+      h(
+        "div",
+        { class: "row option" },
+        useGuard,
+        h("label", { for: "cfg-safeguard" }, "Check on your own labels first: train on part of them, test on the rest, and keep only as much of the change (or none) as the held-out labels support"),
       ),
       h(
         "details",
@@ -124,6 +133,7 @@ export function createTrainView(root, app) {
     const cfg = { ...base, loss: loss.value, lr: num(lr, base.lr), steps: Math.max(1, Math.round(num(steps, base.steps))), margin: num(margin, base.margin) };
     cfg.fit_to_labels = cfg.lr === d.lr && cfg.steps === d.steps;
     cfg.prototype_pull = usePull.checked;
+    cfg.safeguard = useGuard.checked;
     return cfg;
   }
   /** Labels with a single training record give the triplet loss no pair: say which. */
@@ -139,6 +149,7 @@ export function createTrainView(root, app) {
     usePredicted.checked = !!p.settings.usePredicted;
     useNames.checked = p.settings.useLabelNames ?? true;
     usePull.checked = p.settings.usePrototypePull ?? true;
+    useGuard.checked = p.settings.useSafeguard ?? true;
     predictedAt.value = p.settings.predictedThreshold ?? 0.7;
     const ok = labelled >= 2 && classes >= 2 && ready;
     trainBtn.disabled = !ok || running;
@@ -173,6 +184,7 @@ export function createTrainView(root, app) {
   usePredicted.addEventListener("change", () => (notePredicted(), p.emit("settings")));
   useNames.addEventListener("change", () => ((p.settings.useLabelNames = useNames.checked), p.emit("settings")));
   usePull.addEventListener("change", () => ((p.settings.usePrototypePull = usePull.checked), p.emit("settings")));
+  useGuard.addEventListener("change", () => ((p.settings.useSafeguard = useGuard.checked), p.emit("settings")));
   predictedAt.addEventListener("change", () => (notePredicted(), p.emit("settings")));
   async function train() {
     const cfg = config();
@@ -204,7 +216,12 @@ export function createTrainView(root, app) {
       // the trainer says how many steps it fitted (the label names that join count as labels)
       let steps = run.steps;
       const out = await app.trainer.call("train", { emb: p.emb, dim: p.dim, labels, config: cfg, names }, {
-        onProgress: ([step, l, fitted]) => {
+        onProgress: ([step, l, fitted, fold, folds]) => {
+          if (fold > 0) {
+            // the safeguard (src/tune/safeguard.rs): a head per fold of the labels first
+            status.textContent = `checking your labels: training on ${folds - 1} of ${folds} parts, testing on the other (${fold} of ${folds}) · step ${step}/${fitted}`;
+            return;
+          }
           losses.push(l);
           steps = fitted;
           status.textContent = `step ${step}/${steps} · loss ${l.toFixed(4)}`;
@@ -212,7 +229,7 @@ export function createTrainView(root, app) {
           frame = requestAnimationFrame(() => drawLoss(canvas, losses, steps));
         },
       });
-      const { head, joined, pull } = out;
+      const { head, joined, pull, safeguard } = out;
       run = out.config;
       const secs = (performance.now() - t0) / 1000;
       p.trainConfig = cfg;
@@ -224,6 +241,7 @@ export function createTrainView(root, app) {
         ...(usePredicted.checked ? { predicted: { added, threshold } } : {}),
         ...(names ? { labelNames: joined } : {}),
         ...(pull ? { prototypePull: { records: pull.rows, share: +pull.share.toFixed(3) } } : {}),
+        ...(safeguard ? { safeguard: { strength: safeguard.strength, pull: safeguard.pull, folds: safeguard.folds, raw: +safeguard.raw.toFixed(4), tuned: +safeguard.tuned.toFixed(4) } } : {}),
         classes,
         perLabel: Object.fromEntries(perLabel.map((n, l) => [p.labelNames[l], n]).filter(([, n]) => n > 0)),
         seconds: secs,
@@ -232,16 +250,21 @@ export function createTrainView(root, app) {
       trained = head;
       p.setHead(head, cfg);
       const stopped = losses.length < run.steps ? ` It stopped after ${losses.length} of ${run.steps} steps: the loss had stopped falling.` : "";
-      status.textContent =
+      // the safeguard's choice, in its own sentence (src/tune/safeguard.rs)
+      const guard = safeguard ? ` ${safeguard.message[0].toUpperCase()}${safeguard.message.slice(1)}.` : "";
+      status.textContent = safeguard?.strength === 0
+        ? `${guard.trim()} Search stays as it was (checked on ${labelled} records in ${classes} classes in ${secs.toFixed(2)} s); more labels, or labels from similarity sessions, may change that.`
+        :
         `Head trained on ${labelled} records${added ? ` and ${added} confident predictions (≥ ${threshold})` : ""} in ${classes} classes in ${secs.toFixed(2)} s (final loss ${losses.at(-1)?.toFixed(4) ?? "–"})` +
         (useNames.checked ? (names ? `, with ${joined} of ${classes} label names as records` : ", without the label names (the model could not embed them)") : "") +
-        (pull ? `, starting from the prototype pull over ${pull.rows.toLocaleString("en")} records (their average pull toward a label: ${Math.round(100 * pull.share)}%)` : usePull.checked ? ", without the prototype pull (every label has a single record: it needs a second, or a label name that joins)" : "") +
+        (pull ? `, starting from the prototype pull over ${pull.rows.toLocaleString("en")} records (their average pull toward a label: ${Math.round(100 * pull.share)}%)` : usePull.checked ? (safeguard && !safeguard.pull ? ", without the prototype pull (your labels ranked better without it)" : ", without the prototype pull (every label has a single record: it needs a second, or a label name that joins)") : "") +
         (run.steps !== cfg.steps
           ? `; ${run.steps} steps on balanced batches, lr ${run.lr}, fitted to ${labelled} labels.`
           : run.lr !== cfg.lr || run.loss !== cfg.loss
             ? `; ${run.loss === "triplet-semihard" ? "semi-hard triplets" : run.loss} at lr ${+run.lr.toFixed(6)}, fitted to ${labelled} labels in ${classes} classes.`
             : ".") +
-        stopped;
+        stopped +
+        guard;
       status.dataset.steps = String(losses.length);
       status.dataset.state = "done";
       running = false;

@@ -300,7 +300,7 @@ pub fn evaluate_protocols(
         bar.finish_and_clear();
         for r in rows {
             println!(
-                "{}{:>7} {:>5} {:>8.4} {:>9.4} ± {:<6.4} {:>+8.4} {:>9.3}{}",
+                "{}{:>7} {:>5} {:>8.4} {:>9.4} ± {:<6.4} {:>+8.4} {:>9.3}{}{}",
                 if several {
                     format!("{:>12} ", protocol.to_string())
                 } else {
@@ -320,7 +320,8 @@ pub fn evaluate_protocols(
                     )
                 } else {
                     String::new()
-                }
+                },
+                safeguard_note(&r, args.seeds),
             );
             all_rows.push((protocol, r));
         }
@@ -430,4 +431,15 @@ fn eval_project(args: EvalArgs) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// What the safeguard chose over the seeds of a row, where it ran: "" otherwise.
+fn safeguard_note(r: &EvalRow, seeds: u64) -> String {
+    if r.kept_raw + r.halved + r.pulled == 0 {
+        return String::new();
+    }
+    format!(
+        "  (safeguard, of {seeds} seeds: raw kept {}, half move {}, pull {})",
+        r.kept_raw, r.halved, r.pulled
+    )
 }

@@ -92,7 +92,10 @@ pub fn run(args: TrainCommandArgs) -> Result<()> {
     };
     let out = train::train_with(&x, &y, context, &config, &mut |p| {
         bar.set_position(p.step as u64);
-        bar.set_message(format!("loss {:.4}", p.loss));
+        bar.set_message(match p.fold {
+            Some((f, k)) => format!("safeguard: fold {f} of {k}, loss {:.4}", p.loss),
+            None => format!("loss {:.4}", p.loss),
+        });
         true
     })?;
     bar.finish_and_clear();
@@ -113,6 +116,9 @@ pub fn run(args: TrainCommandArgs) -> Result<()> {
             p.null,
             100.0 * p.share
         );
+    }
+    if let Some(g) = &out.safeguard {
+        eprintln!("safeguard: {}", g.message);
     }
     let output = output.or_else(|| project_out.is_none().then(|| "head.safetensors".into()));
     if let Some(output) = &output {

@@ -35,6 +35,9 @@ pub struct Progress {
     pub step: usize,
     pub steps: usize,
     pub loss: f32,
+    /// during the safeguard's cross-validation (`safeguard.rs`): the fold being trained and
+    /// the number of folds, 1-based; None for the head that is kept
+    pub fold: Option<(usize, usize)>,
 }
 
 #[derive(Debug)]
@@ -236,7 +239,7 @@ pub fn train_with(
     if !(config.safeguard && config.fit_to_labels) {
         return train_once(embeddings, class_ids, context, config, progress);
     }
-    let Some(guard) = safeguard::choose(embeddings, class_ids, context, config)? else {
+    let Some(guard) = safeguard::choose(embeddings, class_ids, context, config, progress)? else {
         return train_once(embeddings, class_ids, context, config, progress);
     };
     let chosen = TrainConfig {
@@ -426,6 +429,7 @@ fn train_once(
             step,
             steps: config.steps,
             loss: value,
+            fold: None,
         }) {
             return Err(Error::Cancelled);
         }
