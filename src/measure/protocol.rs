@@ -126,10 +126,9 @@ pub struct EvalRow {
     pub train_s: f64,
     /// seeds whose labels could not train a head (tuned = raw for them)
     pub untrained: u64,
-    /// seeds where the safeguard kept the raw space / moved it half as far / chose the
-    /// prototype pull (`safeguard.rs`)
+    /// seeds where the safeguard kept the raw space / trained with the prototype pull
+    /// (`safeguard.rs`)
     pub kept_raw: u64,
-    pub halved: u64,
     pub pulled: u64,
 }
 
@@ -362,7 +361,7 @@ pub fn evaluate(
     for &budget in &spec.budgets {
         let mut tuned: Vec<Vec<f64>> = Vec::new(); // (seeds, ks)
         let mut seconds = Vec::new();
-        let (mut untrained, mut kept_raw, mut halved, mut pulled) = (0, 0, 0, 0);
+        let (mut untrained, mut kept_raw, mut pulled) = (0, 0, 0);
         for seed in 0..spec.seeds {
             let n = match budget {
                 Budget::Labels(n) => n,
@@ -414,7 +413,6 @@ pub fn evaluate(
                     seconds.push(start.elapsed().as_secs_f64());
                     if let Some(g) = &out.safeguard {
                         kept_raw += u64::from(g.strength == 0.0);
-                        halved += u64::from(g.strength > 0.0 && g.strength < 1.0);
                         pulled += u64::from(g.pull);
                     }
                     let tuned_eval = out.head.apply(eval_pool)?;
@@ -445,7 +443,6 @@ pub fn evaluate(
                 train_s,
                 untrained,
                 kept_raw,
-                halved,
                 pulled,
             });
         }

@@ -435,11 +435,11 @@ fn eval_project(args: EvalArgs) -> Result<()> {
 
 /// What the safeguard chose over the seeds of a row, where it ran: "" otherwise.
 fn safeguard_note(r: &EvalRow, seeds: u64) -> String {
-    if r.kept_raw + r.halved + r.pulled == 0 {
+    if r.kept_raw + r.pulled == 0 {
         return String::new();
     }
     format!(
-        "  (safeguard, of {seeds} seeds: raw kept {}, half move {}, pull {})",
-        r.kept_raw, r.halved, r.pulled
+        "  (safeguard, of {seeds} seeds: raw kept {}, pull {})",
+        r.kept_raw, r.pulled
     )
 }
