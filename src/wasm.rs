@@ -182,8 +182,9 @@ fn parse_config(config: JsValue) -> Result<TrainConfig, JsError> {
 /// settings turn it off. Returns `{head, joined, config, pull, safeguard}`: the head as
 /// safetensors bytes (see `head.rs` for the tensor names), how many label names joined, the
 /// settings run (fitted to the labels), the pull it started from (`{rows, null, share}`, or
-/// null) and what the safeguard chose (`safeguard.rs`'s `Safeguard`, with its `message`; null
-/// where it did not run).
+/// null), what the safeguard chose (`safeguard.rs`'s `Safeguard`, with its `message`; null
+/// where it did not run) and how many labelled records were left out for conflicting with a
+/// copy of themselves (`conflicts.rs`).
 #[wasm_bindgen(js_name = trainHead)]
 pub fn train_head(
     embeddings: Vec<f32>,
@@ -226,6 +227,7 @@ pub fn train_head(
     set("config", &to_js(&out.config)?)?;
     set("pull", &to_js(&out.pull)?)?;
     set("safeguard", &to_js(&out.safeguard)?)?;
+    set("conflicting", &JsValue::from_f64(out.conflicting as f64))?;
     Ok(result.into())
 }
 

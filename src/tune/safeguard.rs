@@ -183,11 +183,11 @@ pub fn choose(
         (_, Move::Raw) => format!(
             "kept the raw space: {on}, raw search ranked them better than the trained head (mean average precision {raw:.3} against {trained:.3}; the head was worse in {worse} of {used} parts)"
         ),
-        (0, _) if trained >= raw => format!(
+        (0, _) if trained > raw => format!(
             "your labels support the move: {on}, the trained head ranked them better than raw search in {better} of {used} parts (mean average precision {trained:.3} against raw {raw:.3})"
         ),
         (0, _) => format!(
-            "kept the head as trained: {on}, it ranked them a little below raw search (mean average precision {trained:.3} against {raw:.3}), within the folds' noise"
+            "kept the head as trained: {on}, it ranked them no better than raw search (mean average precision {trained:.3} against {raw:.3}), but not worse by more than the folds' noise"
         ),
         (_, Move::Head { .. }) => format!(
             "trained without the prototype pull: {on}, the head without it ranked them better (mean average precision {tuned:.3} against {trained:.3} with it, raw {raw:.3})"

@@ -76,10 +76,12 @@ pub struct TrainArgs {
     /// prototypes of the labels it lies near).
     #[arg(long)]
     pub no_prototype_pull: bool,
-    /// Keep whatever the trainer learns: skip the safeguard (cross-validation over the
-    /// labels choosing how far to move the space, or not at all).
+    /// Cross-validate over the labels first (folds keeping similarity sessions together)
+    /// and keep the raw space, or the head without the prototype pull, where the held-out
+    /// labels say it ranks them better by more than one standard error (below 50 labels).
+    /// Off by default: see docs/tuning.md, "The safeguard".
     #[arg(long)]
-    pub no_safeguard: bool,
+    pub safeguard: bool,
 }
 
 impl TrainArgs {
@@ -93,7 +95,7 @@ impl TrainArgs {
                 && self.skip_dropout.is_none()
                 && !self.balanced,
             prototype_pull: !self.no_prototype_pull,
-            safeguard: !self.no_safeguard,
+            safeguard: self.safeguard,
             ..TrainConfig::default()
         };
         if let Some(loss) = &self.loss {

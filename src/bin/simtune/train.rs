@@ -117,6 +117,12 @@ pub fn run(args: TrainCommandArgs) -> Result<()> {
             100.0 * p.share
         );
     }
+    if out.conflicting > 0 {
+        eprintln!(
+            "{} labelled records left out: the same text is labelled with different labels",
+            out.conflicting
+        );
+    }
     if let Some(g) = &out.safeguard {
         eprintln!("safeguard: {}", g.message);
     }

@@ -26,6 +26,7 @@ use crate::tune::loss::{
 use crate::tune::safeguard::{self, Safeguard};
 
 pub mod config;
+pub mod conflicts;
 pub use config::{TrainConfig, EARLY_STOP_PATIENCE};
 
 /// Reported after every step.
@@ -53,6 +54,9 @@ pub struct TrainOutput {
     pub pull: Option<PullSummary>,
     /// what the cross-validation over the labels chose, where it ran (`safeguard.rs`)
     pub safeguard: Option<Safeguard>,
+    /// labelled records left out: the same record labelled with different classes
+    /// (`conflicts.rs`)
+    pub conflicting: usize,
 }
 
 /// What the prototype pull the head started from rested on (`prototype_pull.rs`).
@@ -235,6 +239,38 @@ pub fn train_with(
     config: &TrainConfig,
     progress: &mut dyn FnMut(Progress) -> bool,
 ) -> Result<TrainOutput> {
+    // (rows and labels that do not match are validate's error, below)
+    let (rows, conflicting) = if embeddings.rows() == class_ids.len() {
+        conflicts::consistent_rows(embeddings, class_ids)
+    } else {
+        (Vec::new(), 0)
+    };
+    if conflicting > 0 {
+        let x = embeddings.select(&rows)?;
+        let y: Vec<usize> = rows.iter().map(|&i| class_ids[i]).collect();
+        let said = |e: Error| {
+            match e {
+            Error::Training(m) => Error::Training(format!(
+                "{conflicting} labelled records were left out, as the same text is labelled with different labels; {m}"
+            )),
+            e => e,
+        }
+        };
+        let mut out = guarded(&x, &y, context, config, progress).map_err(said)?;
+        out.conflicting = conflicting;
+        return Ok(out);
+    }
+    guarded(embeddings, class_ids, context, config, progress)
+}
+
+/// [`train_with`] on labels that agree: through the safeguard where the settings ask.
+fn guarded(
+    embeddings: &Embeddings,
+    class_ids: &[usize],
+    context: TrainContext,
+    config: &TrainConfig,
+    progress: &mut dyn FnMut(Progress) -> bool,
+) -> Result<TrainOutput> {
     validate(embeddings, class_ids, config)?;
     if !(config.safeguard && config.fit_to_labels) {
         return train_once(embeddings, class_ids, context, config, progress);
@@ -273,6 +309,7 @@ pub fn train_with(
             config: fitted,
             pull: None,
             safeguard: None,
+            conflicting: 0,
         }
     } else {
         let mut out = train_once(embeddings, class_ids, context, &chosen, progress)?;
@@ -458,6 +495,7 @@ fn train_once(
             share: p.share,
         }),
         safeguard: None,
+        conflicting: 0,
     })
 }
 
