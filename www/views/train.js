@@ -195,6 +195,7 @@ export function createTrainView(root, app) {
     refresh();
     cancelBtn.hidden = false;
     const losses = [];
+    canvas.hidden = false;
     drawLoss(canvas, losses, run.steps);
     status.textContent = "starting…";
     status.dataset.state = "running";
@@ -267,6 +268,7 @@ export function createTrainView(root, app) {
         guard;
       if (conflicting > 0) status.textContent += ` ${conflicting} labelled records were left out: the same text carries different labels (relabel them in the Label list to use them).`;
       status.dataset.steps = String(losses.length);
+      canvas.hidden = losses.length === 0; // the raw space kept: no step ran, no curve
       status.dataset.state = "done";
       running = false;
       cancelBtn.hidden = true;
