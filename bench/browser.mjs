@@ -4,7 +4,7 @@
 // renderer (the tab and its workers) per engine; head and search timings in wasm.
 // Usage: node bench/browser.mjs [records] [page records, 0: skip]. The last line is
 // machine-readable:
-// RESULT short_ratio=X long_ratio=Y q8_short_ratio=Z (ours / transformers.js: best of each on
+// RESULT short_ratio=X long_ratio=Y q8_short_ratio=Z train_ms=T (ours / transformers.js: best of each on
 // short and on long records, and our int8 / its int8 on short records).
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
@@ -106,7 +106,7 @@ try {
     Math.max(...rows.filter((r) => r.name === name && (!precision || r.precision === precision)).map((r) => r.sets[set].median));
   if (havePeer && rows.some((r) => r.name === "simtune") && rows.some((r) => r.name === "transformers.js")) {
     const ratio = (a, b) => (Number.isFinite(a / b) ? (a / b).toFixed(2) : "nan");
-    resultLine = `RESULT short_ratio=${ratio(best("simtune", "short"), best("transformers.js", "short"))} long_ratio=${ratio(best("simtune", "long"), best("transformers.js", "long"))} q8_short_ratio=${ratio(best("simtune", "short", "int8"), best("transformers.js", "short", "q8"))}`;
+    resultLine = `RESULT short_ratio=${ratio(best("simtune", "short"), best("transformers.js", "short"))} long_ratio=${ratio(best("simtune", "long"), best("transformers.js", "long"))} q8_short_ratio=${ratio(best("simtune", "short", "int8"), best("transformers.js", "short", "q8"))} train_ms=${hs.trainPullMs.toFixed(0)}`;
   }
 } finally {
   await close();
