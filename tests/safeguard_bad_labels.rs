@@ -65,12 +65,21 @@ fn guarded() -> TrainConfig {
 /// Trains on rows `rows` of the train half with classes `y` (the person's labels, which
 /// may disagree with the gold ones), the whole train half as the pool.
 fn train(h: &Halves, rows: &[usize], y: &[usize]) -> simtune::Result<TrainOutput> {
-    let x = h.train.select(rows).unwrap();
+    train_on(h, &h.train.select(rows).unwrap(), y, &guarded())
+}
+
+/// Trains on records `x` (rows of the train half, or label names) with classes `y`.
+fn train_on(
+    h: &Halves,
+    x: &Embeddings,
+    y: &[usize],
+    config: &TrainConfig,
+) -> simtune::Result<TrainOutput> {
     let context = TrainContext {
         negatives: None,
         pool: Some(&h.train),
     };
-    train_with(&x, y, context, &guarded(), &mut |_| true)
+    train_with(x, y, context, config, &mut |_| true)
 }
 
 /// p@10 of the eval half by gold labels: raw, and through `out`'s head.
@@ -119,13 +128,9 @@ fn duplicated_records_with_conflicting_labels() {
     let rows: Vec<usize> = good.iter().chain(twice).chain(twice).copied().collect();
     let mut y: Vec<usize> = good.iter().map(|&i| h.train_y[i]).collect();
     y.extend((0..32).map(|i| (i / 16 + i % 2) % 2)); // each of the 16 labelled 0 and 1
+    let x = h.train.select(&rows).unwrap();
     for config in [guarded(), TrainConfig::default()] {
-        let x = h.train.select(&rows).unwrap();
-        let context = TrainContext {
-            negatives: None,
-            pool: Some(&h.train),
-        };
-        let out = train_with(&x, &y, context, &config, &mut |_| true).unwrap();
+        let out = train_on(h, &x, &y, &config).unwrap();
         assert_eq!(out.conflicting, 32);
         assert_eq!(out.safeguard.is_some(), config.safeguard);
         let (raw, tuned) = p10(h, &out);
@@ -168,11 +173,7 @@ fn empty_and_punctuation_label_names() {
     assert_eq!(names.rows(), 2);
     let x = h.train.select(&rows).unwrap();
     let (x, y, _joined) = with_label_names(&x, &y, &names).unwrap();
-    let context = TrainContext {
-        negatives: None,
-        pool: Some(&h.train),
-    };
-    let out = train_with(&x, &y, context, &guarded(), &mut |_| true).unwrap();
+    let out = train_on(h, &x, &y, &guarded()).unwrap();
     let guard = out.safeguard.as_ref().expect("the safeguard ran");
     let (raw, tuned) = p10(h, &out);
     assert!(

@@ -412,7 +412,7 @@ pub fn evaluate(
                 Ok(out) => {
                     seconds.push(start.elapsed().as_secs_f64());
                     if let Some(g) = &out.safeguard {
-                        kept_raw += u64::from(g.strength == 0.0);
+                        kept_raw += u64::from(g.kept_raw);
                         pulled += u64::from(g.pull);
                     }
                     let tuned_eval = out.head.apply(eval_pool)?;

@@ -47,7 +47,7 @@ pub fn top_k(
 }
 
 /// Dot product in 8 independent lanes (the compiler keeps them in SIMD registers).
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0f32; 8];
     let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
     let tail: f32 = a8

@@ -210,41 +210,19 @@ impl SkipConnectionHead {
         Ok(())
     }
 
-    /// The head at `strength` of its move (`safeguard.rs`): every layer's gate `sigmoid(g)`
-    /// scaled by `strength` in (0, 1] (one layer: `x + strength (head(x) - x)`); 0 gives the
-    /// identity (weights and biases zero). Returns a new head; this one is unchanged.
-    pub fn scaled(&self, strength: f64) -> Result<SkipConnectionHead> {
-        if !(0.0..=1.0).contains(&strength) {
-            return Err(Error::InvalidInput(format!(
-                "a head's strength is in [0, 1] (got {strength})"
-            )));
+    /// The identity map (`x` -> `x`): a fresh head's gates, every layer set to `x I + 0`
+    /// by [`Self::set_affine`], so weights and biases are zero. The safeguard's "raw space
+    /// kept" (`safeguard.rs`).
+    pub fn identity(config: SkipConnectionHeadConfig) -> Result<SkipConnectionHead> {
+        let head = Self::new(config, 0)?;
+        let d = head.config.dim;
+        let eye: Vec<f64> = (0..d * d)
+            .map(|k| if k % (d + 1) == 0 { 1.0 } else { 0.0 })
+            .collect();
+        for layer in 0..head.layers.len() {
+            head.set_affine(layer, &eye, &vec![0.0; d])?;
         }
-        let mut weights = Vec::new();
-        let mut biases = Vec::new();
-        let mut gates = Vec::new();
-        for l in &self.layers {
-            let (w, b) = (l.weight.as_tensor(), l.bias.as_tensor());
-            let g = l.gates.as_tensor();
-            if strength == 0.0 {
-                weights.push(w.zeros_like()?);
-                biases.push(b.zeros_like()?);
-                gates.push(g.clone());
-            } else {
-                // g' = logit(strength * sigmoid(g))
-                let g: Vec<f32> = g
-                    .to_vec1::<f32>()?
-                    .iter()
-                    .map(|&g| {
-                        let s = strength / (1.0 + (-g as f64).exp());
-                        (s / (1.0 - s)).ln() as f32
-                    })
-                    .collect();
-                weights.push(w.copy()?);
-                biases.push(b.copy()?);
-                gates.push(Tensor::from_vec(g, self.config.dim, &Device::Cpu)?);
-            }
-        }
-        Self::from_tensors(self.config.clone(), weights, biases, gates)
+        Ok(head)
     }
 
     /// The trainable parameters, layer by layer: weight, bias, gates.
@@ -441,6 +419,14 @@ mod tests {
         let diff = (y - &x).unwrap().abs().unwrap().max_all().unwrap();
         // |W x + b| <= 2 * bound = 1, times sigmoid(-4) ~ 0.018
         assert!(diff.to_scalar::<f32>().unwrap() < 0.02);
+    }
+
+    #[test]
+    fn the_identity_head_maps_x_to_x() {
+        let head = SkipConnectionHead::identity(SkipConnectionHeadConfig::new(3)).unwrap();
+        let x = Tensor::new(&[[0.3f32, -1.2, 2.0], [5.0, 0.0, -0.5]], &Device::Cpu).unwrap();
+        let y = head.forward(&x, None).unwrap();
+        assert_eq!(y.to_vec2::<f32>().unwrap(), x.to_vec2::<f32>().unwrap());
     }
 
     #[test]

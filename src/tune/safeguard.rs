@@ -11,7 +11,7 @@
 //!   rankings (positives: the same label), over held-out records with a positive.
 //! - The head as the settings train it is kept unless raw search (or the head without the
 //!   pull) beats it by more than [`Z`] standard errors, paired over the held-out records;
-//!   raw search kept is strength 0 (`SkipConnectionHead::scaled`).
+//!   raw search kept is the identity head (`SkipConnectionHead::identity`).
 
 use std::collections::BTreeMap;
 
@@ -21,6 +21,8 @@ use rand::SeedableRng;
 
 use crate::data::embeddings::Embeddings;
 use crate::error::{Error, Result};
+use crate::measure::protocol::mean_std;
+use crate::measure::search::{dot, top_k};
 use crate::tune::train::{train_with, Progress, TrainConfig, TrainContext};
 
 /// Folds of the cross-validation (fewer where there are fewer groups).
@@ -51,9 +53,10 @@ pub struct Safeguard {
     pub raw: f64,
     pub trained: f64,
     pub tuned: f64,
-    /// the move kept: with the prototype pull, at this strength (0: the raw space kept)
+    /// the move kept: the raw space (no head), else a head trained with or without the
+    /// prototype pull
+    pub kept_raw: bool,
     pub pull: bool,
-    pub strength: f64,
     /// folds where the head as the settings train it ranked the held-out records better /
     /// worse than raw
     pub folds_better: usize,
@@ -160,7 +163,7 @@ pub fn choose(
         f.dedup();
         f.len()
     };
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let mean = |v: &[f64]| mean_std(v).0;
     let raw_m = moves.len() - 1;
     let kept = decide(&ap);
     let per_fold = |m: usize, f: usize| -> f64 {
@@ -193,18 +196,15 @@ pub fn choose(
             "trained without the prototype pull: {on}, the head without it ranked them better (mean average precision {tuned:.3} against {trained:.3} with it, raw {raw:.3})"
         ),
     };
-    let (pull, strength) = match moves[kept] {
-        Move::Raw => (false, 0.0),
-        Move::Head { pull } => (pull, 1.0),
-    };
+    let pull = moves[kept] == (Move::Head { pull: true });
     Ok(Some(Safeguard {
         folds: used,
         scored: total,
         raw,
         trained,
         tuned,
+        kept_raw: moves[kept] == Move::Raw,
         pull,
-        strength,
         folds_better: better,
         folds_worse: worse,
         message,
@@ -215,12 +215,11 @@ pub fn choose(
 /// first move is the default): the alternative whose paired gain over the default is largest
 /// among those above [`Z`] standard errors, else the default.
 fn decide(ap: &[Vec<f64>]) -> usize {
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     let mut kept = 0;
     let mut best_gain = 0.0;
     for m in 1..ap.len() {
         let d: Vec<f64> = ap[m].iter().zip(&ap[0]).map(|(a, b)| a - b).collect();
-        let (gain, se) = (mean(&d), standard_error(&d));
+        let (gain, se) = (mean_std(&d).0, standard_error(&d));
         if gain > Z * se && gain > best_gain {
             kept = m;
             best_gain = gain;
@@ -229,29 +228,22 @@ fn decide(ap: &[Vec<f64>]) -> usize {
     kept
 }
 
-/// Standard error of the mean of `d` (0 for fewer than 2 values).
+/// Standard error of the mean of `d` (sample standard deviation / sqrt(n); 0 for fewer
+/// than 2 values): population sd / sqrt(n - 1).
 fn standard_error(d: &[f64]) -> f64 {
     if d.len() < 2 {
         return 0.0;
     }
-    let n = d.len() as f64;
-    let m = d.iter().sum::<f64>() / n;
-    let var = d.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (n - 1.0);
-    (var / n).sqrt()
+    mean_std(d).1 / ((d.len() - 1) as f64).sqrt()
 }
 
 /// Average precision of record `q`'s ranking of every other row of `e` by cosine (rows
 /// L2-normalised), positives being the rows of its class. 0 without a positive.
 fn average_precision(e: &Embeddings, y: &[usize], q: usize) -> f64 {
-    let d = e.dim();
-    let data = e.as_slice();
-    let xq = &data[q * d..(q + 1) * d];
-    let mut scored: Vec<(f32, bool)> = (0..e.rows())
+    let rows: Vec<&[f32]> = e.as_slice().chunks_exact(e.dim()).collect();
+    let mut scored: Vec<(f32, bool)> = (0..rows.len())
         .filter(|&j| j != q)
-        .map(|j| {
-            let xj = &data[j * d..(j + 1) * d];
-            (xq.iter().zip(xj).map(|(a, b)| a * b).sum(), y[j] == y[q])
-        })
+        .map(|j| (dot(rows[q], rows[j]), y[j] == y[q]))
         .collect();
     // best first; on a tie a negative ranks first (no credit for ties)
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -288,21 +280,16 @@ fn groups(x: &Embeddings, y: &[usize], pool: Option<&Embeddings>, seed: u64) -> 
         pool.clone()
     };
     let kth = ((GROUP_K as f64 * sample.rows() as f64 / pool.rows() as f64).ceil() as usize).max(1);
-    let d = x.dim();
-    let threshold: Vec<f32> = (0..n)
-        .map(|i| {
-            let xi = &x.as_slice()[i * d..(i + 1) * d];
-            let mut cos: Vec<f32> = sample
-                .as_slice()
-                .chunks(d)
-                .map(|r| xi.iter().zip(r).map(|(a, b)| a * b).sum())
-                .collect();
-            // the record itself may be in the sample (cosine 1): skip the top one
-            let k = (kth + 1).min(cos.len());
-            cos.select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
-            cos[k - 1]
+    let rows: Vec<&[f32]> = x.as_slice().chunks_exact(x.dim()).collect();
+    // the record itself may be in the sample (cosine 1): one more than kth
+    let threshold: Vec<f32> = rows
+        .iter()
+        .map(|xi| {
+            Ok(top_k(&sample, xi, kth + 1, None)?
+                .last()
+                .map_or(1.0, |nb| nb.score))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     fn find(parent: &mut [usize], mut i: usize) -> usize {
         while parent[i] != i {
             parent[i] = parent[parent[i]];
@@ -315,10 +302,7 @@ fn groups(x: &Embeddings, y: &[usize], pool: Option<&Embeddings>, seed: u64) -> 
             if y[i] != y[j] {
                 continue;
             }
-            let xi = &x.as_slice()[i * d..(i + 1) * d];
-            let xj = &x.as_slice()[j * d..(j + 1) * d];
-            let cos: f32 = xi.iter().zip(xj).map(|(a, b)| a * b).sum();
-            if cos >= threshold[i].min(threshold[j]) {
+            if dot(rows[i], rows[j]) >= threshold[i].min(threshold[j]) {
                 let (a, b) = (find(&mut parent, i), find(&mut parent, j));
                 parent[a.max(b)] = a.min(b);
             }
@@ -480,13 +464,9 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!((s.scored, s.folds), (24, 5), "{s:?}");
-        assert!(s.strength == 0.0 || s.strength == 1.0);
         // raw is kept only where it beat the trained head
-        assert_eq!(
-            s.strength == 0.0,
-            s.message.starts_with("kept the raw space")
-        );
-        if s.strength == 0.0 {
+        assert_eq!(s.kept_raw, s.message.starts_with("kept the raw space"));
+        if s.kept_raw {
             assert!(s.raw > s.trained, "{s:?}");
         }
         // progress names every fold, and cancelling stops it

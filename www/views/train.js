@@ -242,7 +242,7 @@ export function createTrainView(root, app) {
         ...(usePredicted.checked ? { predicted: { added, threshold } } : {}),
         ...(names ? { labelNames: joined } : {}),
         ...(pull ? { prototypePull: { records: pull.rows, share: +pull.share.toFixed(3) } } : {}),
-        ...(safeguard ? { safeguard: { strength: safeguard.strength, pull: safeguard.pull, folds: safeguard.folds, raw: +safeguard.raw.toFixed(4), tuned: +safeguard.tuned.toFixed(4) } } : {}),
+        ...(safeguard ? { safeguard: { keptRaw: safeguard.kept_raw, pull: safeguard.pull, folds: safeguard.folds, raw: +safeguard.raw.toFixed(4), tuned: +safeguard.tuned.toFixed(4) } } : {}),
         classes,
         perLabel: Object.fromEntries(perLabel.map((n, l) => [p.labelNames[l], n]).filter(([, n]) => n > 0)),
         seconds: secs,
@@ -253,7 +253,7 @@ export function createTrainView(root, app) {
       const stopped = losses.length < run.steps ? ` It stopped after ${losses.length} of ${run.steps} steps: the loss had stopped falling.` : "";
       // the safeguard's choice, in its own sentence (src/tune/safeguard.rs)
       const guard = safeguard ? ` ${safeguard.message[0].toUpperCase()}${safeguard.message.slice(1)}.` : "";
-      status.textContent = safeguard?.strength === 0
+      status.textContent = safeguard?.kept_raw
         ? `${guard.trim()} Search stays as it was (checked on ${labelled} records in ${classes} classes in ${secs.toFixed(2)} s); more labels, or labels from similarity sessions, may change that.`
         :
         `Head trained on ${labelled} records${added ? ` and ${added} confident predictions (≥ ${threshold})` : ""} in ${classes} classes in ${secs.toFixed(2)} s (final loss ${losses.at(-1)?.toFixed(4) ?? "–"})` +

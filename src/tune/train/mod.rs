@@ -239,31 +239,29 @@ pub fn train_with(
     config: &TrainConfig,
     progress: &mut dyn FnMut(Progress) -> bool,
 ) -> Result<TrainOutput> {
-    // (rows and labels that do not match are validate's error, below)
+    // (rows and labels that do not match are validate's error, in `guarded`)
     let (rows, conflicting) = if embeddings.rows() == class_ids.len() {
         conflicts::consistent_rows(embeddings, class_ids)
     } else {
         (Vec::new(), 0)
     };
-    if conflicting > 0 {
-        let x = embeddings.select(&rows)?;
-        let y: Vec<usize> = rows.iter().map(|&i| class_ids[i]).collect();
-        let said = |e: Error| {
-            match e {
-            Error::Training(m) => Error::Training(format!(
-                "{conflicting} labelled records were left out, as the same text is labelled with different labels; {m}"
-            )),
-            e => e,
-        }
-        };
-        let mut out = guarded(&x, &y, context, config, progress).map_err(said)?;
-        out.conflicting = conflicting;
-        return Ok(out);
+    if conflicting == 0 {
+        return guarded(embeddings, class_ids, context, config, progress);
     }
-    guarded(embeddings, class_ids, context, config, progress)
+    let x = embeddings.select(&rows)?;
+    let y: Vec<usize> = rows.iter().map(|&i| class_ids[i]).collect();
+    let mut out = guarded(&x, &y, context, config, progress).map_err(|e| match e {
+        Error::Training(m) => Error::Training(format!(
+            "{conflicting} labelled records were left out, as the same text is labelled with different labels; {m}"
+        )),
+        e => e,
+    })?;
+    out.conflicting = conflicting;
+    Ok(out)
 }
 
-/// [`train_with`] on labels that agree: through the safeguard where the settings ask.
+/// [`train_with`] on labels that agree: validated, then through the safeguard where the
+/// settings ask.
 fn guarded(
     embeddings: &Embeddings,
     class_ids: &[usize],
@@ -271,39 +269,31 @@ fn guarded(
     config: &TrainConfig,
     progress: &mut dyn FnMut(Progress) -> bool,
 ) -> Result<TrainOutput> {
-    validate(embeddings, class_ids, config)?;
+    let counts = validate(embeddings, class_ids, config)?;
+    let run = |config: &TrainConfig, progress: &mut dyn FnMut(Progress) -> bool| {
+        train_once(embeddings, class_ids, &counts, context, config, progress)
+    };
     if !(config.safeguard && config.fit_to_labels) {
-        return train_once(embeddings, class_ids, context, config, progress);
+        return run(config, progress);
     }
     let Some(guard) = safeguard::choose(embeddings, class_ids, context, config, progress)? else {
-        return train_once(embeddings, class_ids, context, config, progress);
+        return run(config, progress);
     };
     let chosen = TrainConfig {
         prototype_pull: guard.pull,
         safeguard: false,
         ..config.clone()
     };
-    let mut out = if guard.strength == 0.0 {
+    let mut out = if guard.kept_raw {
         // the raw space: an identity head, no step run
-        let fitted = chosen.fitted(
-            class_ids.len(),
-            class_ids
-                .iter()
-                .collect::<std::collections::BTreeSet<_>>()
-                .len(),
-        );
-        let head = SkipConnectionHead::new(
-            SkipConnectionHeadConfig {
+        let fitted = chosen.fitted(class_ids.len(), counts.len());
+        TrainOutput {
+            head: SkipConnectionHead::identity(SkipConnectionHeadConfig {
                 dim: embeddings.dim(),
                 n_layers: fitted.n_layers,
                 dropout: fitted.dropout,
                 skip_dropout: fitted.skip_dropout,
-            },
-            config.seed,
-        )?
-        .scaled(0.0)?;
-        TrainOutput {
-            head,
+            })?,
             losses: Vec::new(),
             negatives: 0,
             config: fitted,
@@ -312,27 +302,23 @@ fn guarded(
             conflicting: 0,
         }
     } else {
-        let mut out = train_once(embeddings, class_ids, context, &chosen, progress)?;
-        if guard.strength < 1.0 {
-            out.head = out.head.scaled(guard.strength)?;
-        }
-        out
+        run(&chosen, progress)?
     };
     out.config.safeguard = true;
     out.safeguard = Some(guard);
     Ok(out)
 }
 
-/// One training run as `config` says (no cross-validation).
+/// One training run as `config` says (no cross-validation), on labels `validate` counted.
 fn train_once(
     embeddings: &Embeddings,
     class_ids: &[usize],
+    counts: &BTreeMap<usize, usize>,
     context: TrainContext,
     config: &TrainConfig,
     progress: &mut dyn FnMut(Progress) -> bool,
 ) -> Result<TrainOutput> {
     let TrainContext { negatives, pool } = context;
-    let counts = validate(embeddings, class_ids, config)?;
     let marked = negatives.is_some_and(|n| n.not.iter().any(|c| counts.contains_key(c)));
     let config = &config.fitted_for(class_ids.len(), counts.len(), marked);
     // dense group ids 0..classes, in class-id order
