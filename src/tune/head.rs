@@ -14,11 +14,12 @@
 use std::collections::HashMap;
 
 use candle_core::{DType, Device, Tensor, Var};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::rngs::{SmallRng, StdRng};
+use rand::{Rng, RngCore, SeedableRng};
 
 use crate::data::embeddings::Embeddings;
 use crate::error::{Error, Result};
+use crate::tune::matmul::matmul_t;
 
 const FORMAT: &str = "simtune-skip-connection-head/1";
 const META_KEY: &str = "simtune_head";
@@ -89,15 +90,19 @@ pub struct SkipConnectionHead {
     layers: Vec<SkipLayer>,
 }
 
-/// Inverted dropout with a mask drawn from `rng`: x * mask / (1 - p).
+/// Inverted dropout: x * mask / (1 - p), the mask drawn from a small fast generator
+/// (xoshiro) seeded from `rng` (a mask is 100,000 draws per step: ChaCha's cost in wasm).
 fn dropout(x: &Tensor, p: f64, rng: &mut StdRng) -> Result<Tensor> {
     if p <= 0.0 {
         return Ok(x.clone());
     }
     let keep = 1.0 - p;
+    // P(next_u32 < threshold) = keep, to 2^-32
+    let threshold = (keep * 4_294_967_296.0) as u64;
+    let mut fast = SmallRng::seed_from_u64(rng.next_u64());
     let mask: Vec<f32> = (0..x.elem_count())
         .map(|_| {
-            if rng.random::<f64>() < keep {
+            if u64::from(fast.next_u32()) < threshold {
                 (1.0 / keep) as f32
             } else {
                 0.0
@@ -245,9 +250,8 @@ impl SkipConnectionHead {
                 None => x.clone(),
             };
             // fc(x) = x W^T + b  (batch, dim)
-            let fc = branch_in
-                .matmul(&l.weight.as_tensor().t()?)?
-                .broadcast_add(l.bias.as_tensor())?;
+            let fc =
+                matmul_t(&branch_in, l.weight.as_tensor())?.broadcast_add(l.bias.as_tensor())?;
             let gate = candle_nn::ops::sigmoid(l.gates.as_tensor())?; // (dim,)
             x = (x + fc.broadcast_mul(&gate)?)?;
         }

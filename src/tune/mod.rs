@@ -2,13 +2,15 @@
 //! is trained ([`train`]: the loop and the rules that fit its settings to the labels) with a
 //! group loss ([`loss`]). What training rests on besides the person's labels: each label's
 //! prototype ([`prototype`]), the pull of every record toward the prototypes it lies near,
-//! where the head starts ([`prototype_pull`], solved by [`linalg`]), label names as records
+//! where the head starts ([`prototype_pull`], solved by [`linalg`]), the matrix products of
+//! training and their backward on the project's own kernel ([`matmul`]), label names as records
 //! ([`label_names`]) and pseudo-labels from confident neighbours ([`pseudo_label`]).
 
 pub mod head;
 pub mod label_names;
 pub mod linalg;
 pub mod loss;
+pub mod matmul;
 pub mod prototype;
 pub mod prototype_pull;
 pub mod pseudo_label;

@@ -29,6 +29,7 @@ use rand::SeedableRng;
 use crate::data::embeddings::Embeddings;
 use crate::error::{Error, Result};
 use crate::tune::linalg::cholesky_solve;
+use crate::tune::matmul::{gram, matmul_t};
 use crate::tune::prototype::ClassSums;
 
 /// Softmax temperature of the soft assignment (cosines / tau).
@@ -117,7 +118,7 @@ pub fn fit(x: &Embeddings, y: &[usize], pool: &Embeddings, seed: u64) -> Result<
     // logits (n, C + 1) -> z (n, C)
     let logits = Tensor::cat(
         &[
-            &xp.matmul(&p.t()?)?,
+            &matmul_t(&xp, &p)?,
             &Tensor::full(null as f32, (n, 1), cpu)?,
         ],
         1,
@@ -125,7 +126,7 @@ pub fn fit(x: &Embeddings, y: &[usize], pool: &Embeddings, seed: u64) -> Result<
     let z = candle_nn::ops::softmax_last_dim(&(logits / TAU)?)?.narrow(1, 0, n_classes)?;
     let share = z.sum_all()?.to_scalar::<f32>()? as f64 / n as f64;
     // targets y = normalise(x + z P); the fit is of y - x
-    let target = (&xp + z.matmul(&p)?)?; // (n, d)
+    let target = (&xp + matmul_t(&z, &p.t()?)?)?; // (n, d)
     let norm = target // (n, 1)
         .sqr()?
         .sum_keepdim(1)?
@@ -133,8 +134,8 @@ pub fn fit(x: &Embeddings, y: &[usize], pool: &Embeddings, seed: u64) -> Result<
         .clamp(1e-12, f32::MAX)?;
     let delta = (target.broadcast_div(&norm)? - &xp)?; // (n, d)
     let xa = Tensor::cat(&[&xp, &Tensor::ones((n, 1), DType::F32, cpu)?], 1)?; // (n, d + 1)
-    let gram = xa.t()?.matmul(&xa)?; // (d + 1, d + 1)
-    let rhs = xa.t()?.matmul(&delta)?; // (d + 1, d)
+    let gram = gram(&xa.t()?)?; // (d + 1, d + 1)
+    let rhs = matmul_t(&xa.t()?, &delta.t()?)?; // (d + 1, d)
     let e = d + 1;
     let to_f64 = |t: Tensor| -> Result<Vec<f64>> {
         Ok(t.flatten_all()?

@@ -79,6 +79,38 @@ impl F32Linear {
         }
     }
 
+    /// [`Self::new`] from the weight's transpose: `w_t` (in_features, out_features)
+    /// row-major, `W[n][k] = w_t[k][n]` (a product `x B` with B as stored, no transpose
+    /// copied first).
+    pub fn from_transposed(
+        w_t: &[f32],
+        bias: &[f32],
+        out_features: usize,
+        in_features: usize,
+    ) -> Self {
+        assert_eq!(w_t.len(), out_features * in_features, "weight shape");
+        assert_eq!(bias.len(), out_features, "bias length");
+        assert!(in_features > 0 && out_features > 0, "empty layer");
+        let n_pad = out_features.next_multiple_of(8);
+        let k = in_features;
+        let mut packed = vec![0f32; n_pad * k];
+        for (kk, row) in w_t.chunks_exact(out_features).enumerate() {
+            for (blk, cols) in row.chunks(8).enumerate() {
+                let at = blk * k * 8 + kk * 8;
+                packed[at..at + cols.len()].copy_from_slice(cols);
+            }
+        }
+        let mut b = vec![0f32; n_pad];
+        b[..out_features].copy_from_slice(bias);
+        Self {
+            out_features,
+            in_features,
+            n_pad,
+            packed,
+            bias: b,
+        }
+    }
+
     pub fn in_features(&self) -> usize {
         self.in_features
     }
@@ -512,6 +544,22 @@ mod tests {
                     assert_eq!(a[i].to_bits(), s[i].to_bits(), "simd128 vs scalar at {i}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn from_transposed_packs_as_new() {
+        let mut rng = Rng(9);
+        for &(k, n) in &SHAPES {
+            let w = rng.vec(n * k, 1.0); // (n, k)
+            let w_t: Vec<f32> = (0..k * n).map(|i| w[(i % n) * k + i / n]).collect(); // (k, n)
+            let b = rng.vec(n, 1.0);
+            let (l, lt) = (
+                F32Linear::new(&w, &b, n, k),
+                F32Linear::from_transposed(&w_t, &b, n, k),
+            );
+            assert_eq!(l.packed, lt.packed, "k {k} n {n}");
+            assert_eq!(l.bias, lt.bias);
         }
     }
 

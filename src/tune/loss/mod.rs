@@ -22,6 +22,7 @@ pub use triplet::{Mining, TripletLoss};
 use candle_core::{DType, Tensor, D};
 
 use crate::error::{Error, Result};
+use crate::tune::matmul::gram;
 
 /// Which loss the trainer uses, by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -166,7 +167,7 @@ pub fn cosine_distance_matrix(x: &Tensor) -> Result<Tensor> {
         .clamp(1e-24f32, f32::MAX)?
         .sqrt()?; // (batch, 1)
     let n = x.broadcast_div(&norm)?; // (batch, dim)
-    let cos = n.matmul(&n.t()?)?; // (batch, batch)
+    let cos = gram(&n)?; // (batch, batch)
     Ok(((1.0 - cos)? * 0.5)?)
 }
 

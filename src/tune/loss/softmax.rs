@@ -12,6 +12,7 @@ use rand::{Rng, SeedableRng};
 
 use super::check_groups;
 use crate::error::{Error, Result};
+use crate::tune::matmul::matmul_t;
 
 #[derive(Debug)]
 pub struct SoftmaxLoss {
@@ -71,7 +72,7 @@ impl SoftmaxLoss {
                 self.num_groups
             )));
         }
-        let logits = (embeddings.matmul(self.kernel.as_tensor())? / self.temperature)?; // (batch, groups)
+        let logits = (matmul_t(embeddings, &self.kernel.as_tensor().t()?)? / self.temperature)?; // (batch, groups)
         Ok(candle_nn::loss::cross_entropy(&logits, &groups)?)
     }
 }

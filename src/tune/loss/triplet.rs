@@ -141,13 +141,31 @@ impl TripletLoss {
                         .reduce(|x, y| if row[y] < row[x] { y } else { x })
                         .unwrap_or(a)
                 });
-            for p in (0..b).filter(|&p| p != a && groups[p] == groups[a]) {
+            // positives nearest first; a negative farther than the j nearest positives (and
+            // no more) goes to bucket j - 1, which keeps its nearest (lowest index on ties,
+            // as a scan in index order finds); a positive's nearest negative farther than
+            // it is then the nearest over its bucket and every bucket after it
+            let mut positives: Vec<usize> = (0..b)
+                .filter(|&p| p != a && groups[p] == groups[a])
+                .collect();
+            positives.sort_by(|&x, &y| row[x].total_cmp(&row[y]));
+            let nearer = |x: usize, y: usize| row[x] < row[y] || (row[x] == row[y] && x < y);
+            let positive_distances: Vec<f32> = positives.iter().map(|&p| row[p]).collect();
+            let mut buckets: Vec<Option<usize>> = vec![None; positives.len()];
+            for &n in &negatives {
+                let dn = row[n];
+                let j = positive_distances.partition_point(|&dp| dp < dn);
+                if j > 0 && buckets[j - 1].is_none_or(|s| nearer(n, s)) {
+                    buckets[j - 1] = Some(n);
+                }
+            }
+            let mut outside: Option<usize> = None;
+            for (&p, bucket) in positives.iter().zip(&buckets).rev() {
+                outside = match (outside, *bucket) {
+                    (Some(x), Some(y)) => Some(if nearer(y, x) { y } else { x }),
+                    (x, y) => x.or(y),
+                };
                 pairs += 1;
-                let outside = negatives
-                    .iter()
-                    .copied()
-                    .filter(|&n| row[n] > row[p])
-                    .reduce(|x, y| if row[y] < row[x] { y } else { x });
                 let n = outside.unwrap_or(farthest_negative);
                 if row[p] - row[n] + m > 0.0 {
                     active += 1;

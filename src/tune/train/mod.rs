@@ -1,7 +1,8 @@
 //! The trainer: a SkipConnectionHead over frozen embeddings, one group loss, AdamW
-//! (candle-nn's, which matches PyTorch's: decoupled weight decay). Seeded and deterministic:
-//! the same inputs and config give the same head, natively and in wasm (every random draw
-//! comes from `StdRng`s seeded from `config.seed`).
+//! (candle-nn's values, which match PyTorch's: decoupled weight decay; one fused pass in
+//! [`adamw`]). Seeded and deterministic: the same inputs and config give the same head
+//! (every random draw comes from `StdRng`s seeded from `config.seed`; natively and in wasm
+//! the products round differently, FMA or not: `encoder/kernels/f32.rs`).
 //!
 //! Batches: the whole labelled set when it has at most `batch_size` rows, else seeded random
 //! batches of `batch_size` rows (epochs of a shuffled order, or class-balanced batches with
@@ -12,7 +13,7 @@
 use std::collections::BTreeMap;
 
 use candle_core::{Device, Tensor};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use candle_nn::ParamsAdamW;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{RngCore, SeedableRng};
@@ -24,7 +25,9 @@ use crate::tune::loss::{
     Loss, LossKind, Mining, OnlineContrastiveLoss, SoftmaxLoss, TripletLoss, NOT_GROUP,
 };
 use crate::tune::safeguard::{self, Safeguard};
+use crate::tune::train::adamw::AdamW;
 
+pub mod adamw;
 pub mod config;
 pub mod conflicts;
 pub use config::{TrainConfig, EARLY_STOP_PATIENCE};
@@ -374,7 +377,7 @@ fn train_once(
             eps: config.eps,
             weight_decay: config.weight_decay,
         },
-    )?;
+    );
 
     let x = embeddings.to_tensor()?; // (rows, dim)
     let all_groups = Tensor::new(ids.as_slice(), &Device::Cpu)?; // (rows,) u32
@@ -446,7 +449,7 @@ fn train_once(
                 "the loss became {value} at step {step}; lower the learning rate"
             )));
         }
-        opt.backward_step(&l)?;
+        opt.step(&l.backward()?)?;
         losses.push(value);
         if !progress(Progress {
             step,

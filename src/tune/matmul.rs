@@ -1,0 +1,328 @@
+//! The trainer's matrix products through the project's own f32 kernel
+//! ([`F32Linear`]: simd128 in wasm, AVX2+FMA natively) as candle custom ops with their
+//! backward. Two reasons: candle's matmul runs the `gemm` crate, ~6x slower than this
+//! kernel in wasm (kernels/f32.rs), and candle's matmul backward computes the gradient of
+//! both sides even where one needs none (the head's input) and twice for `x x^T`.
+//!
+//! - [`matmul_t`]: `a b^T`, a (m, k), b (n, k) -> (m, n); `da = g b`, `db = g^T a`, each only
+//!   where that side is tracked.
+//! - [`gram`]: `x x^T`, x (m, k) -> (m, m); `dx = (g + g^T) x`, one product.
+//!
+//! f32 only; in wasm the results are those of the scalar kernel bit for bit (kernels/f32.rs),
+//! natively they differ from candle's by rounding only.
+
+use candle_core::backend::BackendStorage;
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
+
+use crate::encoder::kernels::{Activation, F32Linear};
+use crate::error::Result;
+
+/// `a b^T` on row-major slices: a (m, k), b (n, k) -> (m, n).
+pub fn a_bt(a: &[f32], m: usize, k: usize, b: &[f32], n: usize) -> Vec<f32> {
+    debug_assert_eq!(a.len(), m * k);
+    debug_assert_eq!(b.len(), n * k);
+    let mut y = vec![0f32; m * n];
+    if m == 0 || n == 0 || k == 0 {
+        return y;
+    }
+    F32Linear::new(b, &vec![0f32; n], n, k).forward(a, m, &mut y, Activation::None);
+    y
+}
+
+/// `a b` on row-major slices: a (m, k), b (k, n) -> (m, n).
+pub fn a_b(a: &[f32], m: usize, k: usize, b: &[f32], n: usize) -> Vec<f32> {
+    debug_assert_eq!(a.len(), m * k);
+    debug_assert_eq!(b.len(), k * n);
+    let mut y = vec![0f32; m * n];
+    if m == 0 || n == 0 || k == 0 {
+        return y;
+    }
+    F32Linear::from_transposed(b, &vec![0f32; n], n, k).forward(a, m, &mut y, Activation::None);
+    y
+}
+
+/// x (rows, cols) -> x^T (cols, rows), row-major.
+fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut t = vec![0f32; x.len()];
+    for (r, row) in x.chunks_exact(cols).enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            t[c * rows + r] = v;
+        }
+    }
+    t
+}
+
+/// `a b^T` for tensors a (m, k), b (n, k) -> (m, n), with its backward.
+pub fn matmul_t(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    Ok(a.contiguous()?.apply_op2(&b.contiguous()?, MatmulT)?)
+}
+
+/// `x x^T` for a tensor x (m, k) -> (m, m), with its backward.
+pub fn gram(x: &Tensor) -> Result<Tensor> {
+    Ok(x.contiguous()?.apply_op1(Gram)?)
+}
+
+/// A contiguous f32 (rows, cols) tensor's values.
+fn matrix<'a>(
+    s: &'a CpuStorage,
+    l: &Layout,
+    op: &str,
+) -> candle_core::Result<(&'a [f32], usize, usize)> {
+    let (rows, cols) = l.shape().dims2()?;
+    let values = match s {
+        CpuStorage::F32(v) => v.as_slice(),
+        _ => candle_core::bail!("{op}: f32 only, got {:?}", s.dtype()),
+    };
+    match l.contiguous_offsets() {
+        Some((start, end)) => Ok((&values[start..end], rows, cols)),
+        None => candle_core::bail!("{op}: a contiguous tensor is expected"),
+    }
+}
+
+/// A (rows, cols) tensor's values, row-major.
+fn host(x: &Tensor) -> candle_core::Result<(Vec<f32>, usize, usize)> {
+    let (rows, cols) = x.dims2()?;
+    Ok((x.flatten_all()?.to_vec1::<f32>()?, rows, cols))
+}
+
+fn tensor(
+    values: Vec<f32>,
+    rows: usize,
+    cols: usize,
+    like: &Tensor,
+) -> candle_core::Result<Tensor> {
+    Tensor::from_vec(values, (rows, cols), like.device())
+}
+
+struct MatmulT;
+
+impl CustomOp2 for MatmulT {
+    fn name(&self) -> &'static str {
+        "simtune-matmul-t"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (a, m, k) = matrix(s1, l1, self.name())?;
+        let (b, n, kb) = matrix(s2, l2, self.name())?;
+        if k != kb {
+            candle_core::bail!("a b^T: a is ({m}, {k}) but b is ({n}, {kb})");
+        }
+        Ok((CpuStorage::F32(a_bt(a, m, k, b, n)), Shape::from((m, n))))
+    }
+
+    // g: (m, n); da = g b (m, k), db = g^T a (n, k)
+    fn bwd(
+        &self,
+        a: &Tensor,
+        b: &Tensor,
+        _res: &Tensor,
+        g: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        let (gv, m, n) = host(g)?;
+        let da = match a.track_op() {
+            true => {
+                let (bv, _, k) = host(b)?;
+                Some(tensor(a_b(&gv, m, n, &bv, k), m, k, a)?)
+            }
+            false => None,
+        };
+        let db = match b.track_op() {
+            true => {
+                let (av, _, k) = host(a)?;
+                Some(tensor(a_b(&transpose(&gv, m, n), n, m, &av, k), n, k, b)?)
+            }
+            false => None,
+        };
+        Ok((da, db))
+    }
+}
+
+struct Gram;
+
+impl CustomOp1 for Gram {
+    fn name(&self) -> &'static str {
+        "simtune-gram"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (x, m, k) = matrix(s, l, self.name())?;
+        Ok((CpuStorage::F32(a_bt(x, m, k, x, m)), Shape::from((m, m))))
+    }
+
+    // g: (m, m); dx = (g + g^T) x (m, k). A triplet loss's g is sparse (a few pairs per
+    // anchor: batch-hard 2, semi-hard 2 per positive), so where at most a quarter of it is
+    // non-zero, dx sums the rows of x it names instead of a dense product.
+    fn bwd(&self, x: &Tensor, _res: &Tensor, g: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        let (gv, m, _) = host(g)?;
+        let mut sym = transpose(&gv, m, m);
+        for (s, v) in sym.iter_mut().zip(&gv) {
+            *s += v;
+        }
+        let (xv, _, k) = host(x)?;
+        let nonzero = sym.iter().filter(|&&v| v != 0.0).count();
+        let dx = if k > 0 && nonzero * 4 <= m * m {
+            let mut dx = vec![0f32; m * k];
+            for (out, weights) in dx.chunks_exact_mut(k).zip(sym.chunks_exact(m)) {
+                for (j, &w) in weights.iter().enumerate() {
+                    if w != 0.0 {
+                        for (o, &v) in out.iter_mut().zip(&xv[j * k..(j + 1) * k]) {
+                            *o += w * v;
+                        }
+                    }
+                }
+            }
+            dx
+        } else {
+            a_b(&sym, m, m, &xv, k)
+        };
+        Ok(Some(tensor(dx, m, k, x)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    fn random(rows: usize, cols: usize, seed: u64) -> Tensor {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let v: Vec<f32> = (0..rows * cols)
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect();
+        Tensor::from_vec(v, (rows, cols), &Device::Cpu).unwrap()
+    }
+
+    fn close(got: &Tensor, want: &Tensor) {
+        let diff = (got - want)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(diff < 1e-4, "max abs difference {diff}");
+    }
+
+    #[test]
+    fn products_by_hand() {
+        // a = [[1, 2], [3, 4]], b = [[1, 0], [1, 1], [0, 2]]: a b^T = [[1, 3, 4], [3, 7, 8]]
+        assert_eq!(
+            a_bt(&[1., 2., 3., 4.], 2, 2, &[1., 0., 1., 1., 0., 2.], 3),
+            vec![1., 3., 4., 3., 7., 8.]
+        );
+        // a a^T = [[5, 11], [11, 25]]
+        let a = Tensor::new(&[[1f32, 2.], [3., 4.]], &Device::Cpu).unwrap();
+        assert_eq!(
+            gram(&a).unwrap().to_vec2::<f32>().unwrap(),
+            vec![vec![5., 11.], vec![11., 25.]]
+        );
+        // a b with b = [[1, 1, 0], [0, 1, 2]] (the b above, transposed): the same product
+        assert_eq!(
+            a_b(&[1., 2., 3., 4.], 2, 2, &[1., 1., 0., 0., 1., 2.], 3),
+            vec![1., 3., 4., 3., 7., 8.]
+        );
+        assert_eq!(
+            transpose(&[1., 2., 3., 4., 5., 6.], 2, 3),
+            vec![1., 4., 2., 5., 3., 6.]
+        );
+        // empty sides
+        assert_eq!(a_bt(&[], 0, 3, &[1., 2., 3.], 1), Vec::<f32>::new());
+        assert_eq!(a_bt(&[], 2, 0, &[], 2), vec![0.; 4]);
+    }
+
+    /// Values and gradients match candle's own matmul, over shapes that are not multiples
+    /// of the kernel's tiles, and a transposed (non-contiguous) input.
+    #[test]
+    fn matches_candle_forward_and_backward() {
+        for (m, k, n) in [(1, 1, 1), (5, 7, 3), (13, 19, 17), (70, 33, 9)] {
+            let a = Var::from_tensor(&random(m, k, 1)).unwrap();
+            let b = Var::from_tensor(&random(n, k, 2)).unwrap();
+            let w = random(m, n, 3); // a weighting so the gradient is not all ones
+            let ours = matmul_t(a.as_tensor(), b.as_tensor()).unwrap();
+            let theirs = a.as_tensor().matmul(&b.as_tensor().t().unwrap()).unwrap();
+            close(&ours, &theirs);
+            let g1 = (ours * &w).unwrap().sum_all().unwrap().backward().unwrap();
+            let g2 = (theirs * &w)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            for v in [&a, &b] {
+                close(g1.get(v).unwrap(), g2.get(v).unwrap());
+            }
+
+            let x = Var::from_tensor(&random(k, m, 4)).unwrap(); // used transposed: (m, k)
+            let xt = x.as_tensor().t().unwrap();
+            let w = random(m, m, 5);
+            let ours = gram(&xt).unwrap();
+            let theirs = xt.matmul(&xt.t().unwrap()).unwrap();
+            close(&ours, &theirs);
+            let g1 = (ours * &w).unwrap().sum_all().unwrap().backward().unwrap();
+            let g2 = (theirs * &w)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            close(g1.get(&x).unwrap(), g2.get(&x).unwrap());
+        }
+    }
+
+    /// The sparse backward (a triplet loss's few pairs per row) matches candle's too.
+    #[test]
+    fn sparse_gram_backward_matches_candle() {
+        let (m, k) = (40, 23);
+        let x = Var::from_tensor(&random(m, k, 8)).unwrap();
+        let mut w = vec![0f32; m * m];
+        for i in 0..m {
+            w[i * m + (i * 7 + 3) % m] = 1.0 + i as f32;
+            w[i * m + (i * 11 + 5) % m] = -0.5;
+        }
+        let w = Tensor::from_vec(w, (m, m), &Device::Cpu).unwrap();
+        let g1 = (gram(x.as_tensor()).unwrap() * &w)
+            .unwrap()
+            .sum_all()
+            .unwrap();
+        let xt = x.as_tensor();
+        let g2 = (xt.matmul(&xt.t().unwrap()).unwrap() * &w)
+            .unwrap()
+            .sum_all()
+            .unwrap();
+        let (g1, g2) = (g1.backward().unwrap(), g2.backward().unwrap());
+        close(g1.get(&x).unwrap(), g2.get(&x).unwrap());
+    }
+
+    /// A side that is not tracked gets no gradient (and costs no product).
+    #[test]
+    fn untracked_side_gets_no_gradient() {
+        let a = random(4, 3, 6); // a plain tensor: the head's input
+        let b = Var::from_tensor(&random(5, 3, 7)).unwrap();
+        let grads = matmul_t(&a, b.as_tensor())
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        assert!(grads.get(&a).is_none());
+        // d/db sum(a b^T) = column sums of a, for every row of b
+        let want = a.sum_keepdim(0).unwrap().broadcast_as((5, 3)).unwrap();
+        close(grads.get(b.as_tensor()).unwrap(), &want);
+    }
+
+    #[test]
+    fn other_dtypes_are_an_error() {
+        let a = Tensor::new(&[[1f64, 2.]], &Device::Cpu).unwrap();
+        assert!(matmul_t(&a, &a).is_err());
+        assert!(gram(&a).is_err());
+    }
+}
