@@ -9,20 +9,21 @@
 //! kernel) through `backward()`.
 //!
 //! Distances are Quaterion's cosine distance `(1 - cos) / 2`, in [0, 1]
-//! ([`cosine_distance_matrix`]).
+//! ([`cosine_distance_matrix`], one op with its backward in `distance.rs`).
 
 mod contrastive;
+mod distance;
 mod softmax;
 mod triplet;
 
 pub use contrastive::OnlineContrastiveLoss;
+pub use distance::cosine_distance_matrix;
 pub use softmax::SoftmaxLoss;
 pub use triplet::{Mining, TripletLoss};
 
-use candle_core::{DType, Tensor, D};
+use candle_core::{DType, Tensor};
 
 use crate::error::{Error, Result};
-use crate::tune::matmul::gram;
 
 /// Which loss the trainer uses, by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -156,21 +157,6 @@ pub(crate) fn check_groups(embeddings: &Tensor, groups: &Tensor) -> Result<(Tens
     Ok((groups, host))
 }
 
-/// Cosine distance matrix as Quaterion's: (1 - cos(x_i, x_j)) / 2 (a zero row counts as
-/// orthogonal to everything).
-/// x: (batch, dim) -> (batch, batch)
-pub fn cosine_distance_matrix(x: &Tensor) -> Result<Tensor> {
-    // clamp the squared norm (not the norm) so a zero row has a finite gradient
-    let norm = x
-        .sqr()?
-        .sum_keepdim(D::Minus1)?
-        .clamp(1e-24f32, f32::MAX)?
-        .sqrt()?; // (batch, 1)
-    let n = x.broadcast_div(&norm)?; // (batch, dim)
-    let cos = gram(&n)?; // (batch, batch)
-    Ok(((1.0 - cos)? * 0.5)?)
-}
-
 /// (batch, batch) f32 0/1 masks from (batch,) u32 groups:
 /// positive[i][j] = same group and i != j; negative[i][j] = other group.
 pub(crate) fn pair_masks(groups: &Tensor) -> Result<(Tensor, Tensor)> {
@@ -234,21 +220,6 @@ pub(crate) fn hardest_negative(dists: &Tensor, neg: &Tensor) -> Result<Tensor> {
 mod tests {
     use super::*;
     use candle_core::Device;
-
-    #[test]
-    fn distance_matrix_by_hand() {
-        let x = Tensor::new(&[[1f32, 0.], [0., 2.], [-3., 0.]], &Device::Cpu).unwrap();
-        let d = cosine_distance_matrix(&x)
-            .unwrap()
-            .to_vec2::<f32>()
-            .unwrap();
-        let want = [[0.0, 0.5, 1.0], [0.5, 0.0, 0.5], [1.0, 0.5, 0.0]];
-        for i in 0..3 {
-            for j in 0..3 {
-                assert!((d[i][j] - want[i][j]).abs() < 1e-6, "{i},{j}: {}", d[i][j]);
-            }
-        }
-    }
 
     #[test]
     fn masks_by_hand() {
