@@ -181,10 +181,10 @@ fn parse_config(config: JsValue) -> Result<TrainConfig, JsError> {
 /// The head starts from the prototype pull over every row (`prototype_pull.rs`) unless the
 /// settings turn it off. Returns `{head, joined, config, pull, safeguard}`: the head as
 /// safetensors bytes (see `head.rs` for the tensor names), how many label names joined, the
-/// settings run (fitted to the labels), the pull it started from (`{rows, null, share}`, or
-/// null), what the safeguard chose (`safeguard.rs`'s `Safeguard`, with its `message`; null
-/// where it did not run) and how many labelled records were left out for conflicting with a
-/// copy of themselves (`conflicts.rs`).
+/// settings run (fitted to the labels), the pull it started from (`{rows, null, share,
+/// separability, strength}`, or null), what the safeguard chose (`safeguard.rs`'s
+/// `Safeguard`, with its `message`; null where it did not run) and how many labelled records
+/// were left out for conflicting with a copy of themselves (`conflicts.rs`).
 #[wasm_bindgen(js_name = trainHead)]
 pub fn train_head(
     embeddings: Vec<f32>,

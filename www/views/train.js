@@ -19,6 +19,14 @@ function lossValue(cfg) {
   return typeof l === "string" ? l : "triplet";
 }
 
+/** The prototype pull in words: how hard it pulled and why (src/tune/prototype_pull.rs). */
+function pullStrength(pull) {
+  const share = `their average pull toward a label: ${Math.round(100 * pull.share)}%`;
+  if (pull.strength >= 1) return share;
+  if (pull.strength <= 0) return "kept at no strength: your labels are not regions of the raw space yet, so pulling their neighbours toward them would move the wrong records";
+  return `at ${Math.round(100 * pull.strength)}% strength, as your labels are only partly regions of the raw space; ${share}`;
+}
+
 export function createTrainView(root, app) {
   const p = app.project;
   let running = false;
@@ -241,7 +249,7 @@ export function createTrainView(root, app) {
         labels: labelled,
         ...(usePredicted.checked ? { predicted: { added, threshold } } : {}),
         ...(names ? { labelNames: joined } : {}),
-        ...(pull ? { prototypePull: { records: pull.rows, share: +pull.share.toFixed(3) } } : {}),
+        ...(pull ? { prototypePull: { records: pull.rows, share: +pull.share.toFixed(3), strength: +pull.strength.toFixed(3) } } : {}),
         ...(safeguard ? { safeguard: { keptRaw: safeguard.kept_raw, pull: safeguard.pull, folds: safeguard.folds, raw: +safeguard.raw.toFixed(4), tuned: +safeguard.tuned.toFixed(4) } } : {}),
         classes,
         perLabel: Object.fromEntries(perLabel.map((n, l) => [p.labelNames[l], n]).filter(([, n]) => n > 0)),
@@ -258,7 +266,7 @@ export function createTrainView(root, app) {
         :
         `Head trained on ${labelled} records${added ? ` and ${added} confident predictions (≥ ${threshold})` : ""} in ${classes} classes in ${secs.toFixed(2)} s (final loss ${losses.at(-1)?.toFixed(4) ?? "–"})` +
         (useNames.checked ? (names ? `, with ${joined} of ${classes} label names as records` : ", without the label names (the model could not embed them)") : "") +
-        (pull ? `, starting from the prototype pull over ${pull.rows.toLocaleString("en")} records (their average pull toward a label: ${Math.round(100 * pull.share)}%)` : usePull.checked ? (safeguard && !safeguard.pull ? ", without the prototype pull (your labels ranked better without it)" : ", without the prototype pull (every label has a single record: it needs a second, or a label name that joins)") : "") +
+        (pull ? `, starting from the prototype pull over ${pull.rows.toLocaleString("en")} records (${pullStrength(pull)})` : usePull.checked ? (safeguard && !safeguard.pull ? ", without the prototype pull (your labels ranked better without it)" : ", without the prototype pull (every label has a single record: it needs a second, or a label name that joins)") : "") +
         (run.steps !== cfg.steps
           ? `; ${run.steps} steps on balanced batches, lr ${run.lr}, fitted to ${labelled} labels.`
           : run.lr !== cfg.lr || run.loss !== cfg.loss

@@ -111,10 +111,12 @@ pub fn run(args: TrainCommandArgs) -> Result<()> {
     );
     if let Some(p) = out.pull {
         eprintln!(
-            "started from the prototype pull over {} records (none-of-them cosine {:.3}; mean pull {:.0}%)",
+            "started from the prototype pull over {} records (none-of-them cosine {:.3}; mean pull {:.0}%) at {:.0}% strength (labels as regions of the raw space: kappa {})",
             p.rows,
             p.null,
-            100.0 * p.share
+            100.0 * p.share,
+            100.0 * p.strength,
+            p.separability.map_or("unknown".into(), |k| format!("{k:.2}")),
         );
     }
     if out.conflicting > 0 {

@@ -71,6 +71,10 @@ pub struct PullSummary {
     pub null: f64,
     /// mean share of a record's pull toward the prototypes (0: none, 1: all)
     pub share: f64,
+    /// how far the labels are regions of the raw space (a kappa; `prototype_pull.rs`)
+    pub separability: Option<f64>,
+    /// the map's blend toward the identity that follows from it (0: none, 1: all)
+    pub strength: f64,
 }
 
 /// Records known NOT to be of a class ("not this label" in a similarity session): rows
@@ -482,6 +486,8 @@ fn train_once(
             rows: p.rows,
             null: p.null,
             share: p.share,
+            separability: p.separability,
+            strength: p.strength,
         }),
         safeguard: None,
         conflicting: 0,
