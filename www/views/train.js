@@ -20,11 +20,13 @@ function lossValue(cfg) {
 }
 
 /** The prototype pull in words: how hard it pulled and why (src/tune/prototype_pull.rs). */
-function pullStrength(pull) {
+function pullSentence(pull) {
+  const over = `the prototype pull over ${pull.rows.toLocaleString("en")} records`;
   const share = `their average pull toward a label: ${Math.round(100 * pull.share)}%`;
-  if (pull.strength >= 1) return share;
-  if (pull.strength <= 0) return "kept at no strength: your labels are not regions of the raw space yet, so pulling their neighbours toward them would move the wrong records";
-  return `at ${Math.round(100 * pull.strength)}% strength, as your labels are only partly regions of the raw space; ${share}`;
+  if (pull.strength >= 1) return `, starting from ${over} (${share})`;
+  if (pull.strength <= 0)
+    return `, starting from the raw space: ${over} was left at no strength, as your labels are not regions of the raw space yet (pulling their neighbours toward them would move the wrong records)`;
+  return `, starting from ${over} at ${Math.round(100 * pull.strength)}% strength, as your labels are only partly regions of the raw space (${share})`;
 }
 
 export function createTrainView(root, app) {
@@ -266,7 +268,7 @@ export function createTrainView(root, app) {
         :
         `Head trained on ${labelled} records${added ? ` and ${added} confident predictions (≥ ${threshold})` : ""} in ${classes} classes in ${secs.toFixed(2)} s (final loss ${losses.at(-1)?.toFixed(4) ?? "–"})` +
         (useNames.checked ? (names ? `, with ${joined} of ${classes} label names as records` : ", without the label names (the model could not embed them)") : "") +
-        (pull ? `, starting from the prototype pull over ${pull.rows.toLocaleString("en")} records (${pullStrength(pull)})` : usePull.checked ? (safeguard && !safeguard.pull ? ", without the prototype pull (your labels ranked better without it)" : ", without the prototype pull (every label has a single record: it needs a second, or a label name that joins)") : "") +
+        (pull ? pullSentence(pull) : usePull.checked ? (safeguard && !safeguard.pull ? ", without the prototype pull (your labels ranked better without it)" : ", without the prototype pull (every label has a single record: it needs a second, or a label name that joins)") : "") +
         (run.steps !== cfg.steps
           ? `; ${run.steps} steps on balanced batches, lr ${run.lr}, fitted to ${labelled} labels.`
           : run.lr !== cfg.lr || run.loss !== cfg.loss
