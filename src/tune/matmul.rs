@@ -70,12 +70,18 @@ pub fn x_xt(x: &[f32], m: usize, k: usize) -> Vec<f32> {
     y
 }
 
-/// x (rows, cols) -> x^T (cols, rows), row-major.
-fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+/// x (rows, cols) -> x^T (cols, rows), row-major; in 16 x 16 tiles, so reads and writes
+/// both stay within a few cache lines.
+pub fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    const TILE: usize = 16;
     let mut t = vec![0f32; x.len()];
-    for (r, row) in x.chunks_exact(cols).enumerate() {
-        for (c, &v) in row.iter().enumerate() {
-            t[c * rows + r] = v;
+    for r0 in (0..rows).step_by(TILE) {
+        for c0 in (0..cols).step_by(TILE) {
+            for r in r0..(r0 + TILE).min(rows) {
+                for c in c0..(c0 + TILE).min(cols) {
+                    t[c * rows + r] = x[r * cols + c];
+                }
+            }
         }
     }
     t

@@ -26,7 +26,7 @@
 //!   `W = (A - I)^T / sigmoid(g)`, `b = c / sigmoid(g)`. With more layers, the first starts
 //!   as the map and the others as PyTorch initialises them (near the identity).
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -34,7 +34,7 @@ use rand::SeedableRng;
 use crate::data::embeddings::Embeddings;
 use crate::error::{Error, Result};
 use crate::tune::linalg::cholesky_solve;
-use crate::tune::matmul::{gram, matmul_t};
+use crate::tune::matmul::{a_b, matmul_t, transpose};
 use crate::tune::prototype::ClassSums;
 
 /// Softmax temperature of the soft assignment (cosines / tau).
@@ -154,20 +154,21 @@ pub fn fit(x: &Embeddings, y: &[usize], pool: &Embeddings, seed: u64) -> Result<
         .sqrt()?
         .clamp(1e-12, f32::MAX)?;
     let delta = (target.broadcast_div(&norm)? - &xp)?; // (n, d)
-    let xa = Tensor::cat(&[&xp, &Tensor::ones((n, 1), DType::F32, cpu)?], 1)?; // (n, d + 1)
-    let gram = gram(&xa.t()?)?; // (d + 1, d + 1)
-    let rhs = matmul_t(&xa.t()?, &delta.t()?)?; // (d + 1, d)
     let e = d + 1;
-    let to_f64 = |t: Tensor| -> Result<Vec<f64>> {
-        Ok(t.flatten_all()?
-            .to_vec1::<f32>()?
-            .into_iter()
-            .map(f64::from)
-            .collect())
-    };
-    let mut gram = to_f64(gram)?;
-    // (d + 1, d), row-major; becomes (A - I; c)
-    let mut m = to_f64(rhs)?;
+    // Xa (n, d + 1): the pool rows and a column of ones; its transpose is the products' input
+    let xa: Vec<f32> = xp
+        .flatten_all()?
+        .to_vec1::<f32>()?
+        .chunks_exact(d)
+        .flat_map(|row| row.iter().copied().chain([1f32]))
+        .collect();
+    let xa_t = transpose(&xa, n, e);
+    let delta = delta.flatten_all()?.to_vec1::<f32>()?; // (n, d)
+    let to_f64 = |v: Vec<f32>| -> Vec<f64> { v.into_iter().map(f64::from).collect() };
+    // Xa^T Xa (d + 1, d + 1)
+    let mut gram = to_f64(a_b(&xa_t, e, n, &xa, e));
+    // Xa^T (Y - X) (d + 1, d), row-major; becomes (A - I; c)
+    let mut m = to_f64(a_b(&xa_t, e, n, &delta, d));
     for r in 0..e {
         gram[r * e + r] += LAMBDA;
     }
