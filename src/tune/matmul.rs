@@ -6,39 +6,47 @@
 //!
 //! - [`matmul_t`]: `a b^T`, a (m, k), b (n, k) -> (m, n); `da = g b`, `db = g^T a`, each only
 //!   where that side is tracked.
-//! - [`gram`]: `x x^T`, x (m, k) -> (m, m), its lower triangle computed and mirrored;
-//!   `dx = (g + g^T) x`, one product (or a sparse sum where g is mostly zeros).
+//! - [`x_xt`] and [`sym_times`], on slices: `x x^T` by its lower triangle, mirrored, and its
+//!   backward `(g + g^T) x`, one product (or a sparse sum where g is mostly zeros); the
+//!   cosine distance op (`loss/distance.rs`) is built on them.
 //!
 //! f32 only; in wasm the results are those of the scalar kernel bit for bit (kernels/f32.rs),
 //! natively they differ from candle's by rounding only.
 
 use candle_core::backend::BackendStorage;
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
 
 use crate::encoder::kernels::{Activation, F32Linear};
 use crate::error::Result;
 
 /// `a b^T` on row-major slices: a (m, k), b (n, k) -> (m, n).
 pub fn a_bt(a: &[f32], m: usize, k: usize, b: &[f32], n: usize) -> Vec<f32> {
-    debug_assert_eq!(a.len(), m * k);
     debug_assert_eq!(b.len(), n * k);
-    let mut y = vec![0f32; m * n];
-    if m == 0 || n == 0 || k == 0 {
-        return y;
-    }
-    F32Linear::new(b, &vec![0f32; n], n, k).forward(a, m, &mut y, Activation::None);
-    y
+    product(a, m, k, n, || F32Linear::new(b, &vec![0f32; n], n, k))
 }
 
 /// `a b` on row-major slices: a (m, k), b (k, n) -> (m, n).
 pub fn a_b(a: &[f32], m: usize, k: usize, b: &[f32], n: usize) -> Vec<f32> {
-    debug_assert_eq!(a.len(), m * k);
     debug_assert_eq!(b.len(), k * n);
+    product(a, m, k, n, || {
+        F32Linear::from_transposed(b, &vec![0f32; n], n, k)
+    })
+}
+
+/// a (m, k) through the layer `packed` builds (k in, n out) -> (m, n); zeros where a side is
+/// empty (the kernel needs a non-empty layer).
+fn product(
+    a: &[f32],
+    m: usize,
+    k: usize,
+    n: usize,
+    packed: impl FnOnce() -> F32Linear,
+) -> Vec<f32> {
+    debug_assert_eq!(a.len(), m * k);
     let mut y = vec![0f32; m * n];
-    if m == 0 || n == 0 || k == 0 {
-        return y;
+    if m > 0 && n > 0 && k > 0 {
+        packed().forward(a, m, &mut y, Activation::None);
     }
-    F32Linear::from_transposed(b, &vec![0f32; n], n, k).forward(a, m, &mut y, Activation::None);
     y
 }
 
@@ -90,11 +98,6 @@ pub fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
 /// `a b^T` for tensors a (m, k), b (n, k) -> (m, n), with its backward.
 pub fn matmul_t(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     Ok(a.contiguous()?.apply_op2(&b.contiguous()?, MatmulT)?)
-}
-
-/// `x x^T` for a tensor x (m, k) -> (m, m), with its backward.
-pub fn gram(x: &Tensor) -> Result<Tensor> {
-    Ok(x.contiguous()?.apply_op1(Gram)?)
 }
 
 /// A contiguous f32 (rows, cols) tensor's values.
@@ -178,26 +181,6 @@ impl CustomOp2 for MatmulT {
     }
 }
 
-struct Gram;
-
-impl CustomOp1 for Gram {
-    fn name(&self) -> &'static str {
-        "simtune-gram"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (x, m, k) = matrix(s, l, self.name())?;
-        Ok((CpuStorage::F32(x_xt(x, m, k)), Shape::from((m, m))))
-    }
-
-    // g: (m, m); dx = (g + g^T) x (m, k)
-    fn bwd(&self, x: &Tensor, _res: &Tensor, g: &Tensor) -> candle_core::Result<Option<Tensor>> {
-        let (gv, m, _) = host(g)?;
-        let (xv, _, k) = host(x)?;
-        Ok(Some(tensor(sym_times(&gv, m, &xv, k), m, k, x)?))
-    }
-}
-
 /// `(g + g^T) x` on row-major slices, g (m, m), x (m, k) -> (m, k): the backward of `x x^T`.
 /// A triplet loss's g is sparse (a few pairs per anchor: batch-hard 2, semi-hard 2 per
 /// positive), so where at most a quarter of it is non-zero, the rows of x it names are
@@ -224,6 +207,16 @@ pub fn sym_times(g: &[f32], m: usize, x: &[f32], k: usize) -> Vec<f32> {
     dx
 }
 
+/// The largest absolute difference between two tensors of one shape (for tests).
+#[cfg(test)]
+pub(crate) fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+    (a - b)
+        .and_then(|d| d.abs())
+        .and_then(|d| d.max_all())
+        .and_then(|d| d.to_scalar::<f32>())
+        .expect("tensors of one shape")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,14 +233,7 @@ mod tests {
     }
 
     fn close(got: &Tensor, want: &Tensor) {
-        let diff = (got - want)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let diff = max_abs_diff(got, want);
         assert!(diff < 1e-4, "max abs difference {diff}");
     }
 
@@ -259,11 +245,7 @@ mod tests {
             vec![1., 3., 4., 3., 7., 8.]
         );
         // a a^T = [[5, 11], [11, 25]]
-        let a = Tensor::new(&[[1f32, 2.], [3., 4.]], &Device::Cpu).unwrap();
-        assert_eq!(
-            gram(&a).unwrap().to_vec2::<f32>().unwrap(),
-            vec![vec![5., 11.], vec![11., 25.]]
-        );
+        assert_eq!(x_xt(&[1., 2., 3., 4.], 2, 2), vec![5., 11., 11., 25.]);
         // a b with b = [[1, 1, 0], [0, 1, 2]] (the b above, transposed): the same product
         assert_eq!(
             a_b(&[1., 2., 3., 4.], 2, 2, &[1., 1., 0., 0., 1., 2.], 3),
@@ -279,7 +261,7 @@ mod tests {
     }
 
     /// Values and gradients match candle's own matmul, over shapes that are not multiples
-    /// of the kernel's tiles, and a transposed (non-contiguous) input.
+    /// of the kernel's tiles.
     #[test]
     fn matches_candle_forward_and_backward() {
         for (m, k, n) in [(1, 1, 1), (5, 7, 3), (13, 19, 17), (70, 33, 9)] {
@@ -299,21 +281,6 @@ mod tests {
             for v in [&a, &b] {
                 close(g1.get(v).unwrap(), g2.get(v).unwrap());
             }
-
-            let x = Var::from_tensor(&random(k, m, 4)).unwrap(); // used transposed: (m, k)
-            let xt = x.as_tensor().t().unwrap();
-            let w = random(m, m, 5);
-            let ours = gram(&xt).unwrap();
-            let theirs = xt.matmul(&xt.t().unwrap()).unwrap();
-            close(&ours, &theirs);
-            let g1 = (ours * &w).unwrap().sum_all().unwrap().backward().unwrap();
-            let g2 = (theirs * &w)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
-            close(g1.get(&x).unwrap(), g2.get(&x).unwrap());
         }
     }
 
@@ -330,28 +297,37 @@ mod tests {
         }
     }
 
-    /// The sparse backward (a triplet loss's few pairs per row) matches candle's too.
+    /// `(g + g^T) x`: the sparse sum (a triplet loss's few pairs per row) and the dense
+    /// product (a quarter or more non-zero) both match `a_b` on `g + g^T`.
     #[test]
-    fn sparse_gram_backward_matches_candle() {
+    fn sym_times_sparse_and_dense_match_the_product() {
         let (m, k) = (40, 23);
-        let x = Var::from_tensor(&random(m, k, 8)).unwrap();
-        let mut w = vec![0f32; m * m];
+        let x = random(m, k, 8)
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let dense = random(m, m, 9)
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let mut sparse = vec![0f32; m * m];
         for i in 0..m {
-            w[i * m + (i * 7 + 3) % m] = 1.0 + i as f32;
-            w[i * m + (i * 11 + 5) % m] = -0.5;
+            sparse[i * m + (i * 7 + 3) % m] = 1.0 + i as f32;
+            sparse[i * m + (i * 11 + 5) % m] = -0.5;
         }
-        let w = Tensor::from_vec(w, (m, m), &Device::Cpu).unwrap();
-        let g1 = (gram(x.as_tensor()).unwrap() * &w)
-            .unwrap()
-            .sum_all()
-            .unwrap();
-        let xt = x.as_tensor();
-        let g2 = (xt.matmul(&xt.t().unwrap()).unwrap() * &w)
-            .unwrap()
-            .sum_all()
-            .unwrap();
-        let (g1, g2) = (g1.backward().unwrap(), g2.backward().unwrap());
-        close(g1.get(&x).unwrap(), g2.get(&x).unwrap());
+        for g in [sparse, dense] {
+            let sym: Vec<f32> = (0..m * m).map(|i| g[i] + g[(i % m) * m + i / m]).collect();
+            let want = a_b(&sym, m, m, &x, k);
+            let got = sym_times(&g, m, &x, k);
+            let diff = got
+                .iter()
+                .zip(&want)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(diff < 1e-4, "{diff}");
+        }
     }
 
     /// A side that is not tracked gets no gradient (and costs no product).
@@ -375,6 +351,5 @@ mod tests {
     fn other_dtypes_are_an_error() {
         let a = Tensor::new(&[[1f64, 2.]], &Device::Cpu).unwrap();
         assert!(matmul_t(&a, &a).is_err());
-        assert!(gram(&a).is_err());
     }
 }

@@ -155,6 +155,22 @@ pub fn fit(x: &Embeddings, y: &[usize], pool: &Embeddings, seed: u64) -> Result<
         .clamp(1e-12, f32::MAX)?;
     let delta = (target.broadcast_div(&norm)? - &xp)?; // (n, d)
     let e = d + 1;
+    // the map's strength; at none it is the identity, and the fit would be work thrown away
+    let separability = kappa(&sums, x, y)?;
+    let s = strength(separability);
+    if s == 0.0 {
+        let mut a = vec![0f64; d * d];
+        (0..d).for_each(|r| a[r * d + r] = 1.0);
+        return Ok(Some(Pull {
+            a,
+            c: vec![0.0; d],
+            null,
+            share,
+            rows: n,
+            separability,
+            strength: s,
+        }));
+    }
     // Xa (n, d + 1): the pool rows and a column of ones; its transpose is the products' input
     let xa: Vec<f32> = xp
         .flatten_all()?
@@ -179,8 +195,6 @@ pub fn fit(x: &Embeddings, y: &[usize], pool: &Embeddings, seed: u64) -> Result<
         ));
     }
     // m holds (A - I; c): scaled by the strength, then A = I + s (A - I)
-    let separability = separability(x, y)?;
-    let s = strength(separability);
     m.iter_mut().for_each(|v| *v *= s);
     let mut a = m[..d * d].to_vec();
     for r in 0..d {
@@ -203,8 +217,12 @@ pub fn fit(x: &Embeddings, y: &[usize], pool: &Embeddings, seed: u64) -> Result<
 /// predicted and true label shares. 1: every row lies nearest its own label; 0: no better
 /// than guessing. None where no label has two rows.
 pub fn separability(x: &Embeddings, y: &[usize]) -> Result<Option<f64>> {
+    kappa(&ClassSums::new(x, y)?, x, y)
+}
+
+/// [`separability`] from the class sums of `x` and `y` already made.
+fn kappa(sums: &ClassSums, x: &Embeddings, y: &[usize]) -> Result<Option<f64>> {
     let d = x.dim();
-    let sums = ClassSums::new(x, y)?;
     let c = sums.ids.len();
     let mut confusion = vec![0usize; c * c]; // (true, predicted)
     let mut proto = vec![0f64; d];

@@ -56,27 +56,14 @@ impl F32Linear {
     /// `weight` (out_features, in_features) row-major as PyTorch stores it; `bias`
     /// out_features values.
     pub fn new(weight: &[f32], bias: &[f32], out_features: usize, in_features: usize) -> Self {
-        assert_eq!(weight.len(), out_features * in_features, "weight shape");
-        assert_eq!(bias.len(), out_features, "bias length");
-        assert!(in_features > 0 && out_features > 0, "empty layer");
-        let n_pad = out_features.next_multiple_of(8);
-        let k = in_features;
-        let mut packed = vec![0f32; n_pad * k];
-        for (n, row) in weight.chunks_exact(k).enumerate() {
-            let blk = &mut packed[(n / 8) * k * 8..(n / 8 + 1) * k * 8];
-            for (kk, &w) in row.iter().enumerate() {
-                blk[kk * 8 + n % 8] = w;
+        Self::packed_with(weight, bias, out_features, in_features, |packed, k| {
+            for (n, row) in weight.chunks_exact(k).enumerate() {
+                let blk = &mut packed[(n / 8) * k * 8..(n / 8 + 1) * k * 8];
+                for (kk, &w) in row.iter().enumerate() {
+                    blk[kk * 8 + n % 8] = w;
+                }
             }
-        }
-        let mut b = vec![0f32; n_pad];
-        b[..out_features].copy_from_slice(bias);
-        Self {
-            out_features,
-            in_features,
-            n_pad,
-            packed,
-            bias: b,
-        }
+        })
     }
 
     /// [`Self::new`] from the weight's transpose: `w_t` (in_features, out_features)
@@ -88,18 +75,31 @@ impl F32Linear {
         out_features: usize,
         in_features: usize,
     ) -> Self {
-        assert_eq!(w_t.len(), out_features * in_features, "weight shape");
+        Self::packed_with(w_t, bias, out_features, in_features, |packed, k| {
+            for (kk, row) in w_t.chunks_exact(out_features).enumerate() {
+                for (blk, cols) in row.chunks(8).enumerate() {
+                    let at = blk * k * 8 + kk * 8;
+                    packed[at..at + cols.len()].copy_from_slice(cols);
+                }
+            }
+        })
+    }
+
+    /// The layer with its shapes checked, the bias padded and `pack(packed, in_features)`
+    /// writing the weights into the zeroed (n_pad / 8, in_features, 8) layout.
+    fn packed_with(
+        weights: &[f32],
+        bias: &[f32],
+        out_features: usize,
+        in_features: usize,
+        pack: impl FnOnce(&mut [f32], usize),
+    ) -> Self {
+        assert_eq!(weights.len(), out_features * in_features, "weight shape");
         assert_eq!(bias.len(), out_features, "bias length");
         assert!(in_features > 0 && out_features > 0, "empty layer");
         let n_pad = out_features.next_multiple_of(8);
-        let k = in_features;
-        let mut packed = vec![0f32; n_pad * k];
-        for (kk, row) in w_t.chunks_exact(out_features).enumerate() {
-            for (blk, cols) in row.chunks(8).enumerate() {
-                let at = blk * k * 8 + kk * 8;
-                packed[at..at + cols.len()].copy_from_slice(cols);
-            }
-        }
+        let mut packed = vec![0f32; n_pad * in_features];
+        pack(&mut packed, in_features);
         let mut b = vec![0f32; n_pad];
         b[..out_features].copy_from_slice(bias);
         Self {

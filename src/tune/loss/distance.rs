@@ -85,6 +85,7 @@ impl CustomOp1 for CosineDistance {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tune::matmul::max_abs_diff;
     use candle_core::{Device, Var, D};
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
@@ -137,17 +138,7 @@ mod tests {
             let w = Tensor::from_vec(w, (m, m), &Device::Cpu).unwrap();
             let ours = cosine_distance_matrix(x.as_tensor()).unwrap();
             let theirs = by_candle_ops(x.as_tensor());
-            let gap = |a: &Tensor, b: &Tensor| {
-                (a - b)
-                    .unwrap()
-                    .abs()
-                    .unwrap()
-                    .max_all()
-                    .unwrap()
-                    .to_scalar::<f32>()
-                    .unwrap()
-            };
-            assert!(gap(&ours, &theirs) < 1e-5);
+            assert!(max_abs_diff(&ours, &theirs) < 1e-5);
             let g1 = (ours * &w).unwrap().sum_all().unwrap().backward().unwrap();
             let g2 = (theirs * &w)
                 .unwrap()
@@ -166,10 +157,13 @@ mod tests {
                 .to_scalar::<f32>()
                 .unwrap();
             assert!(
-                gap(&g1.narrow(0, 0, 1).unwrap(), &zero) / scale < 1e-5,
+                max_abs_diff(&g1.narrow(0, 0, 1).unwrap(), &zero) / scale < 1e-5,
                 "m {m}"
             );
-            assert!(gap(&g1.narrow(0, 1, m - 1).unwrap(), &rest) < 1e-4, "m {m}");
+            assert!(
+                max_abs_diff(&g1.narrow(0, 1, m - 1).unwrap(), &rest) < 1e-4,
+                "m {m}"
+            );
         }
     }
 }

@@ -341,14 +341,7 @@ mod tests {
             .get(x.as_tensor())
             .unwrap()
             .clone();
-        let diff = (got - want)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let diff = crate::tune::matmul::max_abs_diff(&got, &want);
         assert!(diff < 1e-5, "batch-all gradient differs by {diff}");
     }
 

@@ -126,27 +126,17 @@ mod tests {
             ours.step(&loss(&w1, &b1).backward().unwrap()).unwrap();
             theirs.backward_step(&loss(&w2, &b2)).unwrap();
         }
+        let values = |v: &Var| {
+            v.as_tensor()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+        };
         for (a, b) in [(&w1, &w2), (&b1, &b2)] {
-            let a = a
-                .as_tensor()
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f32>()
-                .unwrap();
-            let b = b
-                .as_tensor()
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f32>()
-                .unwrap();
-            assert_eq!(a, b);
+            assert_eq!(values(a), values(b));
         }
-        let moved = w1
-            .as_tensor()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
+        let moved = values(&w1);
         assert_ne!(moved, w0, "the parameters moved");
     }
 }
