@@ -9,7 +9,6 @@
 // (ours / transformers.js: best of each on short records, AG News' longest, records of
 // exactly 128 and 256 tokens, and our int8 / its int8 on short records; wasm training time;
 // the page's peak renderer memory with 20,000 and 100,000 short records).
-import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { start, ROOT, SHARED } from "../tests/e2e/harness.mjs";
@@ -17,6 +16,7 @@ import { writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { parseCsv, toCsv, openPage, loadCsv, waitEmbedded } from "../tests/e2e/flow.mjs";
 import { initSync, SentenceEncoder } from "../pkg/simtune.js";
+import { rendererMiB, withPeak } from "./memory.mjs";
 
 const records = Number(process.argv[2] ?? 256);
 /** Records of the page runs that measure peak memory (0: skip them). */
@@ -55,31 +55,6 @@ function ofTokens(n, tokens) {
   return { texts: out, meanTokens: total / out.length };
 }
 const words = (ts) => (ts.reduce((s, t) => s + t.split(/\s+/).length, 0) / ts.length).toFixed(0);
-
-/** Resident memory (MiB) of Chromium's renderer processes: the page and its workers. */
-function rendererMiB() {
-  try {
-    const out = execFileSync("ps", ["-eo", "rss=,args="], { encoding: "utf8" });
-    let kb = 0;
-    for (const line of out.split("\n")) {
-      if (/chrom/.test(line) && /--type=renderer/.test(line)) kb += Number(line.trim().split(/\s+/)[0]) || 0;
-    }
-    return kb / 1024;
-  } catch {
-    return NaN;
-  }
-}
-
-/** Runs `fn` while sampling renderer memory every 100 ms; returns [result, peak MiB]. */
-async function withPeak(fn) {
-  let peak = rendererMiB();
-  const timer = setInterval(() => (peak = Math.max(peak, rendererMiB())), 100);
-  try {
-    return [await fn(), Math.max(peak, rendererMiB())];
-  } finally {
-    clearInterval(timer);
-  }
-}
 
 const tjs = join(ROOT, "node_modules/@huggingface/transformers/dist");
 const ort = join(ROOT, "node_modules/onnxruntime-web/dist");

@@ -32,7 +32,9 @@ pub mod wasm;
 pub use data::{dataset, embeddings, project, texthash};
 pub use label::{predict, suggest};
 pub use measure::{check, metrics, projection, protocol, replay, search};
-pub use tune::{head, label_names, linalg, loss, prototype, prototype_pull, pseudo_label, train};
+pub use tune::{
+    head, label_names, linalg, loss, pool, prototype, prototype_pull, pseudo_label, train,
+};
 
 pub use dataset::Dataset;
 pub use embeddings::Embeddings;

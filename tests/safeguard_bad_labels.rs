@@ -77,7 +77,7 @@ fn train_on(
 ) -> simtune::Result<TrainOutput> {
     let context = TrainContext {
         negatives: None,
-        pool: Some(&h.train),
+        pool: Some(simtune::pool::Pool::all(&h.train)),
     };
     train_with(x, y, context, config, &mut |_| true)
 }

@@ -9,7 +9,7 @@
 // check figure; a Pool of min(hardwareConcurrency, 4) module workers embeds (each reads the
 // model from the Cache API itself); one more worker trains (Cancel terminates it) and one
 // reads datasets (preview, parse, hash), so no file is ever parsed on the main thread.
-import init, { SearchIndex, defaultTrainConfig, drawChecks, checkGain, predictGain, suggestRecords, labelText } from "../pkg/simtune.js";
+import init, { SearchIndex, defaultTrainConfig, drawChecks, checkGain, predictGain, suggestRecords, labelText, trainingPoolRows } from "../pkg/simtune.js";
 import * as store from "./store.js";
 import { ensureCached, modelName } from "./model.js";
 import { embeddingKey } from "./hash.js";
@@ -398,10 +398,13 @@ class App {
     const k = Math.max(1, Math.min(p.n - 1, p.settings.checkK || 10));
     const checks = Uint32Array.from(p.check.records);
     // the predictions depend on the head, the training labels and the check set, not on the
-    // answers: computed once for them, then reused by every answer
-    const training = p.trainingLabels();
-    const key = `${k}|${p.check.records.join(",")}|${labelsSignature(training)}`;
+    // answers: computed once per head and check set, from the training labels of that moment,
+    // then reused by every answer and every label made later (they never see an answer, which
+    // is all the estimate needs of them; recomputing them at each label froze a tab of
+    // 100,000 records for ~5 s per key press: bench/scale.mjs)
+    const key = `${k}|${p.check.records.join(",")}`;
     if (this.prediction?.head !== p.head || this.prediction.key !== key) {
+      const training = p.trainingLabels();
       this.prediction?.value.free();
       this.prediction = { head: p.head, key, value: predictGain(raw, tuned, training, checks, k) };
     }
@@ -422,13 +425,30 @@ class App {
   /** The 2D map's coordinates (rows * 2, PCA) of the records `rows`, tuned by `head` when
    * given; computed in a worker. */
   mapCoords(rows, head) {
-    const { emb, dim, n } = this.project;
+    const { dim } = this.project;
     // a copy of the rows for the worker (transferred, so each call gathers its own)
-    const sub = new Float32Array(rows.length * dim);
-    if (rows.length === n) sub.set(emb);
-    else rows.forEach((r, j) => sub.set(emb.subarray(r * dim, (r + 1) * dim), j * dim));
+    const sub = this.rows(rows);
     this.mapper ??= new EngineWorker();
     return this.mapper.call("pca", { emb: sub, dim, head }, { transfer: [sub.buffer] });
+  }
+  /** The flat embeddings of records `ids` (a Float32Array of ids.length x dim). */
+  rows(ids) {
+    const { emb, dim } = this.project;
+    const out = new Float32Array(ids.length * dim);
+    ids.forEach((r, j) => out.set(emb.subarray(r * dim, (r + 1) * dim), j * dim));
+    return out;
+  }
+  /** What the trainer's worker needs for `labels` (one per record, -1: none) and settings
+   * `config`: the labelled rows and their labels, and the rows of the dataset training reads
+   * besides them (src/tune/pool.rs) — never a copy of every record (at 100,000 records, 150 MB
+   * cloned into the worker, and a second time into its wasm memory). */
+  trainingInput(labels, config) {
+    const labelled = [];
+    labels.forEach((l, i) => l >= 0 && labelled.push(i));
+    const ids = trainingPoolRows(this.project.n, config);
+    const emb = this.rows(labelled);
+    const pool = { rows: this.rows(ids), ids, total: this.project.n };
+    return { emb, labels: Int32Array.from(labelled, (i) => labels[i]), pool, transfer: [emb.buffer, pool.rows.buffer, ids.buffer] };
   }
   /** Every record's predicted label (-1: none) and confidence in `index`'s space, from its
    * nearest training labels (www/predict.js): {label, confidence}. */

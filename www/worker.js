@@ -1,7 +1,7 @@
 // One wasm engine instance. The page's pool runs several of these (embedding), one more
 // trains (cancel = terminate it) and one reads datasets (parse + hash), so a 100 MB file never
 // blocks the tab. Messages: {id, op, args} -> {id, progress} / {id, result} / {id, error}.
-import init, { SentenceEncoder, trainHead, parseTable, loadDataset, pca2d } from "../pkg/simtune.js";
+import init, { SentenceEncoder, trainHead, PoolRows, parseTable, loadDataset, pca2d } from "../pkg/simtune.js";
 import { datasetKey } from "./hash.js";
 import { textHashes } from "./texthash.js";
 
@@ -88,8 +88,10 @@ const ops = {
     return [xy, [xy.buffer]];
   },
   /** {head, joined, config, pull}: the head's bytes, the label names that joined, the settings
-   * run, the prototype pull the head started from (or null). */
-  train({ emb, dim, labels, config, names }, progress) {
+   * run, the prototype pull the head started from (or null). `emb`: the labelled rows (their
+   * `labels`); `pool` ({rows, ids, total}): the dataset's rows training reads besides them
+   * (app.js trainingInput). */
+  train({ emb, dim, labels, config, names, pool }, progress) {
     const out = trainHead(
       emb,
       dim,
@@ -99,6 +101,7 @@ const ops = {
         progress([step, loss, steps, fold, folds]);
       },
       names ?? undefined,
+      pool ? new PoolRows(pool.rows, pool.ids, pool.total) : undefined,
     );
     return [out, [out.head.buffer]];
   },

@@ -52,13 +52,24 @@ pub struct Suggestion {
 const TYPICAL_WEIGHT: f32 = 0.6;
 /// Typicality is measured against a fixed sample of at most this many records.
 const TYPICAL_SAMPLE: usize = 1000;
+/// Records x sample rows typicality scores at most (20,000 x 1,000), down to a sample of
+/// 200: at 100,000 records a sample of 1,000 froze the tab ~4 s (bench/scale.mjs).
+const TYPICAL_WORK: usize = 20_000_000;
+
+/// Rows of the sample typicality is measured against, for `n` records.
+fn typical_sample(n: usize) -> usize {
+    (TYPICAL_WORK / n.max(1)).clamp(200, TYPICAL_SAMPLE)
+}
 
 /// How typical each record of `emb` is: its mean similarity to its 10 nearest records
-/// among a fixed stride sample of at most `TYPICAL_SAMPLE` (itself left out). Outliers score
+/// among a fixed stride sample of at most `TYPICAL_SAMPLE` (fewer beyond 20,000 records;
+/// itself left out). Outliers score
 /// low. Depends on the embeddings only: compute it once per dataset.
 pub fn typicality(emb: &Embeddings) -> Result<Vec<f32>> {
     let n = emb.rows();
-    let sample: Vec<usize> = (0..n).step_by(n.div_ceil(TYPICAL_SAMPLE).max(1)).collect();
+    let sample: Vec<usize> = (0..n)
+        .step_by(n.div_ceil(typical_sample(n)).max(1))
+        .collect();
     if sample.is_empty() {
         return Ok(Vec::new());
     }

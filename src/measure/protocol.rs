@@ -14,6 +14,7 @@ use crate::label::suggest::{suggest, typicality};
 use crate::measure::metrics::precision_at_k;
 use crate::measure::search::top_k;
 use crate::tune::label_names::with_label_names;
+use crate::tune::pool::Pool;
 use crate::tune::pseudo_label::{pseudo_labels, PseudoLabelConfig};
 use crate::tune::train::{train_with, Negatives, TrainConfig, TrainContext};
 
@@ -406,7 +407,7 @@ pub fn evaluate(
             });
             let context = TrainContext {
                 negatives,
-                pool: Some(train_pool),
+                pool: Some(Pool::all(train_pool)),
             };
             match train_with(&x, &y, context, &config, &mut |_| true) {
                 Ok(out) => {

@@ -8,12 +8,13 @@
 use crate::data::embeddings::Embeddings;
 use crate::error::{Error, Result};
 use crate::measure::check::{
-    changed_neighbours, draw_checks, estimate_gain, predict_gain, unlabelled_unchecked, Gain,
-    Knowledge, PREDICTION_SAMPLE,
+    changed_neighbours, draw_checks, estimate_gain, predict_gain, prediction_sample,
+    unlabelled_unchecked, Gain, Knowledge,
 };
 use crate::measure::metrics::precision_per_query;
 use crate::measure::protocol::{pick_records, Protocol};
 use crate::tune::label_names::with_label_names;
+use crate::tune::pool::Pool;
 use crate::tune::train::{train_with, TrainConfig, TrainContext};
 
 /// One replay: the truth and both figures.
@@ -83,7 +84,7 @@ pub fn replay_check(
     // are not read)
     let context = TrainContext {
         negatives: None,
-        pool: Some(pool),
+        pool: Some(Pool::all(pool)),
     };
     let head = match train_with(&x, &y, context, &config, &mut |_| true) {
         Ok(out) => out.head,
@@ -104,7 +105,7 @@ pub fn replay_check(
         &training,
         &checks,
         spec.k,
-        PREDICTION_SAMPLE,
+        prediction_sample(pool.rows()),
         seed,
     )?;
     let sharp = estimate_gain(&changed, &known, spec.k, spec.per_list, Some(&prediction))?;

@@ -15,8 +15,11 @@ pub struct Neighbor {
     pub score: f32,
 }
 
-/// Queries scored per matrix product in [`top_k_batch`]: bounds the (block x n) score matrix.
+/// Queries scored per matrix product in [`top_k_batch`].
 const QUERY_BLOCK: usize = 256;
+/// Rows of the searched matrix packed at a time in [`top_k_batch`]: with QUERY_BLOCK, a
+/// score matrix of 8 MB and a packed chunk of 12 MB at 384 dimensions.
+const ROW_CHUNK: usize = 8192;
 
 fn check_dims(matrix: &Embeddings, dim: usize) -> Result<()> {
     if matrix.dim() != dim {
@@ -66,32 +69,85 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 /// For each row of `queries`, its k nearest rows of `matrix`. When `exclude_self` is set,
 /// `queries` is `matrix` itself and row i never lists i.
+///
+/// The matrix is read in chunks of [`ROW_CHUNK`] rows, each packed as the weights of an
+/// (rows out, d in) layer, and every query keeps its best k so far (merged chunk by chunk):
+/// the memory it takes beyond the inputs is one packed chunk and one (block x chunk) score
+/// matrix, whatever the rows (at 100,000 rows, a copy of the whole matrix packed and a
+/// (256 x n) score matrix took 250 MB of a tab's memory, which wasm never gives back). Every
+/// score is the same dot product in the same order as a single pass's, so the neighbours are
+/// the same.
 pub fn top_k_batch(
     matrix: &Embeddings,
     queries: &Embeddings,
     k: usize,
     exclude_self: bool,
 ) -> Result<Vec<Vec<Neighbor>>> {
+    top_k_chunked(matrix, queries, k, exclude_self, ROW_CHUNK)
+}
+
+/// [`top_k_batch`] with `chunk` rows packed at a time.
+fn top_k_chunked(
+    matrix: &Embeddings,
+    queries: &Embeddings,
+    k: usize,
+    exclude_self: bool,
+    chunk: usize,
+) -> Result<Vec<Vec<Neighbor>>> {
     check_dims(matrix, queries.dim())?;
-    let (n, d) = (matrix.rows(), matrix.dim());
-    if n == 0 || d == 0 {
-        return Ok(vec![Vec::new(); queries.rows()]);
+    let (n, d, q) = (matrix.rows(), matrix.dim(), queries.rows());
+    let mut best = vec![Vec::new(); q];
+    if n == 0 || d == 0 || k == 0 {
+        return Ok(best);
     }
-    // scores = queries · matrixᵀ: the matrix as the weights of an (n outputs, d inputs) layer
-    let layer = F32Linear::new(matrix.as_slice(), &vec![0.0; n], n, d);
-    let mut scores = vec![0f32; QUERY_BLOCK.min(queries.rows()) * n]; // (block, n)
-    let mut out = Vec::with_capacity(queries.rows());
-    for start in (0..queries.rows()).step_by(QUERY_BLOCK) {
-        let len = QUERY_BLOCK.min(queries.rows() - start);
-        let block = &queries.as_slice()[start * d..(start + len) * d]; // (len, d)
-        let scores = &mut scores[..len * n];
-        layer.forward(block, len, scores, Activation::None);
-        for (j, row) in scores.chunks_exact(n).enumerate() {
-            let exclude = exclude_self.then_some(start + j);
-            out.push(select_top(row, k, exclude));
+    let chunk = chunk.clamp(1, n);
+    let mut scores = vec![0f32; QUERY_BLOCK.min(q) * chunk]; // (block, chunk)
+    for r0 in (0..n).step_by(chunk) {
+        let rows = chunk.min(n - r0);
+        let layer = F32Linear::new(
+            &matrix.as_slice()[r0 * d..(r0 + rows) * d],
+            &vec![0.0; rows],
+            rows,
+            d,
+        );
+        for start in (0..q).step_by(QUERY_BLOCK) {
+            let len = QUERY_BLOCK.min(q - start);
+            let block = &queries.as_slice()[start * d..(start + len) * d]; // (len, d)
+            let scores = &mut scores[..len * rows];
+            layer.forward(block, len, scores, Activation::None);
+            for (j, row) in scores.chunks_exact(rows).enumerate() {
+                let own = start + j;
+                let exclude = (exclude_self && (r0..r0 + rows).contains(&own)).then(|| own - r0);
+                let found = select_top(row, k, exclude);
+                best[own] = merge_top(&best[own], &found, r0, k);
+            }
         }
     }
-    Ok(out)
+    Ok(best)
+}
+
+/// The best k of `so_far` (rows before `offset`) and `found` (indices local to the chunk
+/// that starts at `offset`), both best first: descending score, then ascending index.
+fn merge_top(so_far: &[Neighbor], found: &[Neighbor], offset: usize, k: usize) -> Vec<Neighbor> {
+    let mut out = Vec::with_capacity(k.min(so_far.len() + found.len()));
+    let (mut a, mut b) = (so_far.iter().peekable(), found.iter().peekable());
+    while out.len() < k {
+        // ties: so_far's rows come before the chunk's, so it wins them (ascending index)
+        let take_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => x.score.total_cmp(&y.score).is_ge(),
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        match take_a {
+            true => out.extend(a.next().copied()),
+            false => out.extend(b.next().map(|h| Neighbor {
+                index: h.index + offset,
+                score: h.score,
+            })),
+        }
+    }
+    out
 }
 
 /// The k best of `scores` (descending score, then ascending index), without `exclude`.
@@ -148,6 +204,43 @@ mod tests {
             for (a, b) in hits.iter().zip(&single) {
                 assert!((a.score - b.score).abs() < 1e-6);
             }
+        }
+    }
+
+    /// Rows read in chunks give the single pass's neighbours: ties (repeated rows) across
+    /// chunk borders included, with and without the query's own row.
+    #[test]
+    fn chunks_give_the_same_neighbours() {
+        let mut rng = 7u32;
+        let mut next = || {
+            rng = rng.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (rng >> 8) as f32 / (1 << 24) as f32 - 0.5
+        };
+        let mut v: Vec<f32> = (0..40 * 5).map(|_| next()).collect();
+        // rows 3 and 17, 9 and 30 are the same vectors (ties across chunks of 4 and 7)
+        for (a, b) in [(3, 17), (9, 30)] {
+            let row: Vec<f32> = v[a * 5..a * 5 + 5].to_vec();
+            v[b * 5..b * 5 + 5].copy_from_slice(&row);
+        }
+        let mut e = Embeddings::new(v, 5).unwrap();
+        e.normalize();
+        for exclude_self in [false, true] {
+            let whole = top_k_chunked(&e, &e, 6, exclude_self, 40).unwrap();
+            for chunk in [1, 4, 7, 39] {
+                assert_eq!(
+                    top_k_chunked(&e, &e, 6, exclude_self, chunk).unwrap(),
+                    whole
+                );
+            }
+            let single: Vec<Vec<Neighbor>> = (0..40)
+                .map(|i| top_k(&e, e.row(i).unwrap(), 6, exclude_self.then_some(i)).unwrap())
+                .collect();
+            let idx = |h: &[Vec<Neighbor>]| -> Vec<Vec<usize>> {
+                h.iter()
+                    .map(|r| r.iter().map(|n| n.index).collect())
+                    .collect()
+            };
+            assert_eq!(idx(&whole), idx(&single));
         }
     }
 

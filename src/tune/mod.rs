@@ -11,6 +11,7 @@ pub mod label_names;
 pub mod linalg;
 pub mod loss;
 pub mod matmul;
+pub mod pool;
 pub mod prototype;
 pub mod prototype_pull;
 pub mod pseudo_label;

@@ -16,7 +16,7 @@
 //!   neighbours) pull only what lies as close.
 //! - Target: `y = normalise(x + z P)`, P: (C, d) the prototypes.
 //! - Map: `A, c = argmin |X A + 1 c - Y|^2 + lambda |A - I|^2 + lambda |c|^2` over up to
-//!   `MAX_POOL_ROWS` records, solved in closed form (Cholesky of the (d+1) x (d+1) Gram).
+//!   `pool::PULL_ROWS` records, solved in closed form (Cholesky of the (d+1) x (d+1) Gram).
 //! - Strength: the map is blended toward the identity, `A <- I + s (A - I)`, `c <- s c`, by
 //!   how far the labels are regions of the raw space ([`separability`], a kappa): `s = 0` at
 //!   kappa <= `SEPARABILITY_NONE`, 1 from `SEPARABILITY_FULL`, linear between. Where labels
@@ -27,14 +27,12 @@
 //!   as the map and the others as PyTorch initialises them (near the identity).
 
 use candle_core::{Device, Tensor};
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
 
 use crate::data::embeddings::Embeddings;
 use crate::error::{Error, Result};
 use crate::tune::linalg::cholesky_solve;
 use crate::tune::matmul::{a_b, matmul_t, transpose};
+use crate::tune::pool::Pool;
 use crate::tune::prototype::ClassSums;
 
 /// Softmax temperature of the soft assignment (cosines / tau).
@@ -44,8 +42,6 @@ pub const TAU: f64 = 0.03;
 pub const NULL_QUANTILE: f64 = 0.5;
 /// Ridge strength toward the identity.
 pub const LAMBDA: f64 = 0.3;
-/// Records of the pool the map is fitted on (a seeded sample beyond).
-pub const MAX_POOL_ROWS: usize = 4096;
 /// [`separability`] at or below which the pull has no strength (near chance).
 pub const SEPARABILITY_NONE: f64 = 0.1;
 /// [`separability`] from which the pull has its full strength.
@@ -77,11 +73,12 @@ pub struct Pull {
 }
 
 /// The pull fitted for the training rows `x` (n, d), classes `y`, over `pool` (every record
-/// of the dataset, (m, d)); rows L2-normalised, as the encoder gives them (a dot product is
-/// read as a cosine). Pool rows with a value that is not finite are left out. None where
+/// of the dataset, (m, d), or the rows of it the pull reads); rows L2-normalised, as the
+/// encoder gives them (a dot product is read as a cosine). Pool rows with a value that is
+/// not finite are left out. None where
 /// fewer than two labels have rows, no row has a leave-one-out prototype (every label a
 /// single row), or no pool row is finite.
-pub fn fit(x: &Embeddings, y: &[usize], pool: &Embeddings, seed: u64) -> Result<Option<Pull>> {
+pub fn fit(x: &Embeddings, y: &[usize], pool: &Pool, seed: u64) -> Result<Option<Pull>> {
     let d = x.dim();
     if pool.dim() != d || y.len() != x.rows() {
         return Err(Error::InvalidInput(format!(
@@ -119,20 +116,21 @@ pub fn fit(x: &Embeddings, y: &[usize], pool: &Embeddings, seed: u64) -> Result<
     let null = quantile(&loo, NULL_QUANTILE);
     let protos = sums.prototypes(); // (C, d)
 
-    // the pool rows the map is fitted on: finite ones, a seeded sample beyond MAX_POOL_ROWS
-    let finite = |i: &usize| pool.row(*i).is_ok_and(|r| r.iter().all(|v| v.is_finite()));
-    let mut rows: Vec<usize> = (0..pool.rows()).filter(finite).collect();
+    // the pool rows the map is fitted on: a seeded sample beyond pool::PULL_ROWS, the finite
+    // ones of it
+    let sampled = pool.select(&Pool::pull_ids(pool.total(), seed))?;
+    let finite = |i: &usize| {
+        sampled
+            .row(*i)
+            .is_ok_and(|r| r.iter().all(|v| v.is_finite()))
+    };
+    let rows: Vec<usize> = (0..sampled.rows()).filter(finite).collect();
     if rows.is_empty() {
         return Ok(None);
     }
-    if rows.len() > MAX_POOL_ROWS {
-        rows.shuffle(&mut StdRng::seed_from_u64(seed));
-        rows.truncate(MAX_POOL_ROWS);
-        rows.sort_unstable();
-    }
     let n = rows.len();
     let cpu = &Device::Cpu;
-    let xp = pool.select(&rows)?.to_tensor()?; // (n, d)
+    let xp = sampled.select(&rows)?.to_tensor()?; // (n, d)
     let p = protos.to_tensor()?; // (C, d)
     let n_classes = protos.rows();
     // soft assignment over the prototypes and "none of them", whose column is then dropped:
@@ -284,7 +282,9 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::rngs::StdRng;
     use rand::Rng;
+    use rand::SeedableRng;
 
     #[test]
     fn quantile_interpolates() {
@@ -309,7 +309,7 @@ mod tests {
         let pool = Embeddings::new(pool_y.iter().flat_map(|&c| make(c)).collect(), d).unwrap();
         let x = pool.select(&[0, 1, 2, 3, 4, 5]).unwrap();
         let y = &pool_y[..6];
-        let pull = fit(&x, y, &pool, 0)
+        let pull = fit(&x, y, &Pool::all(&pool), 0)
             .unwrap()
             .expect("two labels with 3 rows each");
         assert_eq!(pull.rows, 60);
@@ -360,7 +360,7 @@ mod tests {
         // no label with a second record: unknown
         assert_eq!(separability(&apart, &[0, 1, 2, 3]).unwrap(), None);
         // and at kappa -1 the pull keeps the raw space: A = I, c = 0
-        let pull = fit(&across, &[0, 0, 1, 1], &across, 0)
+        let pull = fit(&across, &[0, 0, 1, 1], &Pool::all(&across), 0)
             .unwrap()
             .expect("a pull");
         assert_eq!(pull.strength, 0.0);
@@ -372,22 +372,26 @@ mod tests {
     fn no_pull_without_two_labels_or_a_second_row() {
         let pool = Embeddings::new(vec![1.0, 0.0, 0.0, 1.0, 0.7, 0.7], 2).unwrap();
         let one_class = pool.select(&[0, 2]).unwrap();
-        assert!(fit(&one_class, &[4, 4], &pool, 0).unwrap().is_none());
+        assert!(fit(&one_class, &[4, 4], &Pool::all(&pool), 0)
+            .unwrap()
+            .is_none());
         // every label a single row: no leave-one-out prototype to set "none of them" by
         let singles = pool.select(&[0, 1]).unwrap();
-        assert!(fit(&singles, &[4, 5], &pool, 0).unwrap().is_none());
+        assert!(fit(&singles, &[4, 5], &Pool::all(&pool), 0)
+            .unwrap()
+            .is_none());
         // a pool row that is not finite is left out, not an error
         let x = pool.select(&[0, 0, 1, 1]).unwrap();
         let mut with_nan = pool.as_slice().to_vec();
         with_nan.extend([f32::NAN, 1.0]);
         let with_nan = Embeddings::new(with_nan, 2).unwrap();
-        let pull = fit(&x, &[4, 4, 5, 5], &with_nan, 0)
+        let pull = fit(&x, &[4, 4, 5, 5], &Pool::all(&with_nan), 0)
             .unwrap()
             .expect("a pull");
         assert_eq!(pull.rows, 3);
         assert!(pull.a.iter().chain(&pull.c).all(|v| v.is_finite()));
         // dimensions that do not match are an error
         let other = Embeddings::new(vec![1.0; 3], 3).unwrap();
-        assert!(fit(&singles, &[4, 5], &other, 0).is_err());
+        assert!(fit(&singles, &[4, 5], &Pool::all(&other), 0).is_err());
     }
 }

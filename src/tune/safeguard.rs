@@ -23,6 +23,7 @@ use crate::data::embeddings::Embeddings;
 use crate::error::{Error, Result};
 use crate::measure::protocol::mean_std;
 use crate::measure::search::{dot, top_k};
+use crate::tune::pool::Pool;
 use crate::tune::train::{train_with, Progress, TrainConfig, TrainContext};
 
 /// Folds of the cross-validation (fewer where there are fewer groups).
@@ -30,8 +31,6 @@ pub const FOLDS: usize = 5;
 /// Nearest records of the dataset within which two records of one label share a fold
 /// (the page's similarity session shows 25).
 pub const GROUP_K: usize = 25;
-/// Dataset rows the groups are read on (a seeded sample beyond; `GROUP_K` scaled to it).
-pub const GROUP_POOL_ROWS: usize = 4096;
 /// Labelled records under which no cross-validation runs (the head is kept as trained).
 pub const MIN_LABELS: usize = 8;
 /// Labelled records from which no cross-validation runs: on every dataset of the suite,
@@ -93,7 +92,7 @@ pub fn choose(
     if !(MIN_LABELS..MAX_LABELS).contains(&n) || n != y.len() {
         return Ok(None);
     }
-    let groups = groups(x, y, context.pool, config.seed)?;
+    let groups = groups(x, y, context.pool.as_ref(), config.seed)?;
     let folds = folds(&groups, FOLDS, config.seed);
     let k = folds.iter().copied().max().map_or(0, |m| m + 1);
     if k < 2 {
@@ -264,22 +263,16 @@ fn average_precision(e: &Embeddings, y: &[usize], q: usize) -> f64 {
 /// Group id of each training row: rows of one class whose cosine reaches either one's
 /// `GROUP_K`-th nearest pool row share a group (single link). Without a pool each row is
 /// its own group.
-fn groups(x: &Embeddings, y: &[usize], pool: Option<&Embeddings>, seed: u64) -> Result<Vec<usize>> {
+fn groups(x: &Embeddings, y: &[usize], pool: Option<&Pool>, seed: u64) -> Result<Vec<usize>> {
     let n = x.rows();
     let mut parent: Vec<usize> = (0..n).collect();
-    let Some(pool) = pool.filter(|p| p.rows() > GROUP_K && p.dim() == x.dim()) else {
+    let Some(pool) = pool.filter(|p| p.total() > GROUP_K && p.dim() == x.dim()) else {
         return Ok(parent);
     };
-    // a seeded sample of the pool, with GROUP_K scaled to it
-    let sample = if pool.rows() > GROUP_POOL_ROWS {
-        let mut rows: Vec<usize> = (0..pool.rows()).collect();
-        rows.shuffle(&mut StdRng::seed_from_u64(seed ^ 0x5afe_9a4d));
-        rows.truncate(GROUP_POOL_ROWS);
-        pool.select(&rows)?
-    } else {
-        pool.clone()
-    };
-    let kth = ((GROUP_K as f64 * sample.rows() as f64 / pool.rows() as f64).ceil() as usize).max(1);
+    // a seeded sample of the pool (pool::GROUP_ROWS), with GROUP_K scaled to it
+    let sample = pool.select(&Pool::group_ids(pool.total(), seed))?;
+    let kth =
+        ((GROUP_K as f64 * sample.rows() as f64 / pool.total() as f64).ceil() as usize).max(1);
     let rows: Vec<&[f32]> = x.as_slice().chunks_exact(x.dim()).collect();
     // the record itself may be in the sample (cosine 1): one more than kth
     let threshold: Vec<f32> = rows
@@ -403,14 +396,14 @@ mod tests {
         labelled.extend(near);
         labelled.extend(rows[10..13].iter().cloned());
         let x = unit(labelled);
-        let g = groups(&x, &[1; 7], Some(&pool), 0).unwrap();
+        let g = groups(&x, &[1; 7], Some(&Pool::all(&pool)), 0).unwrap();
         assert!(g[..4].iter().all(|&v| v == g[0]), "{g:?}");
         let mut rest = g[4..].to_vec();
         rest.dedup();
         assert_eq!(rest.len(), 3, "{g:?}");
         assert!(!rest.contains(&g[0]));
         // another class never joins, however near
-        let g = groups(&x, &[1, 2, 1, 1, 1, 1, 1], Some(&pool), 0).unwrap();
+        let g = groups(&x, &[1, 2, 1, 1, 1, 1, 1], Some(&Pool::all(&pool)), 0).unwrap();
         assert_ne!(g[1], g[0]);
     }
 
@@ -457,7 +450,7 @@ mod tests {
         let (x, y, pool) = clusters(7);
         let context = TrainContext {
             negatives: None,
-            pool: Some(&pool),
+            pool: Some(Pool::all(&pool)),
         };
         let config = TrainConfig::default();
         let s = choose(&x, &y, context, &config, &mut |_| true)
@@ -487,7 +480,7 @@ mod tests {
         let (x, y, pool) = clusters(2);
         let context = TrainContext {
             negatives: None,
-            pool: Some(&pool),
+            pool: Some(Pool::all(&pool)),
         };
         let few = x.select(&[0, 1, 8, 9, 16]).unwrap();
         assert!(choose(

@@ -226,7 +226,9 @@ export function createTrainView(root, app) {
       const t0 = performance.now();
       // the trainer says how many steps it fitted (the label names that join count as labels)
       let steps = run.steps;
-      const out = await app.trainer.call("train", { emb: p.emb, dim: p.dim, labels, config: cfg, names }, {
+      const input = app.trainingInput(labels, cfg);
+      const out = await app.trainer.call("train", { emb: input.emb, dim: p.dim, labels: input.labels, config: cfg, names, pool: input.pool }, {
+        transfer: input.transfer,
         onProgress: ([step, l, fitted, fold, folds]) => {
           if (fold > 0) {
             // the safeguard (src/tune/safeguard.rs): a head per fold of the labels first

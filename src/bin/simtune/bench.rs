@@ -108,7 +108,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         let start = Instant::now();
         let context = train::TrainContext {
             negatives: None,
-            pool: Some(&emb),
+            pool: Some(simtune::pool::Pool::all(&emb)),
         };
         let out = train::train_with(&x, &py, context, &config, &mut |_| true)?;
         times.push(start.elapsed().as_secs_f64());

@@ -88,7 +88,7 @@ pub fn run(args: TrainCommandArgs) -> Result<()> {
     let start = Instant::now();
     let context = train::TrainContext {
         negatives: None,
-        pool: Some(&emb),
+        pool: Some(simtune::pool::Pool::all(&emb)),
     };
     let out = train::train_with(&x, &y, context, &config, &mut |p| {
         bar.set_position(p.step as u64);

@@ -31,6 +31,19 @@ pub struct GainPrediction {
 /// small against the checks' var(g − λĝ)/n (ĝ varies less than g, and M = 25 n). Scoring
 /// them takes ~1 s in the page at 20,000 records, once per head.
 pub const PREDICTION_SAMPLE: usize = 1000;
+/// Records x sampled records the prediction scores at most (20,000 x 1,000), down to
+/// [`MIN_PREDICTION_SAMPLE`]: scoring costs both in the records and in the sample, and at
+/// 100,000 records 1,000 of them froze the tab ~5 s after each training (bench/scale.mjs).
+const PREDICTION_WORK: usize = 20_000_000;
+/// The fewest records the prediction's mean is taken on (its variance, var(ĝ)/M, is counted
+/// in the figure's weight λ and interval: fewer only widen them).
+const MIN_PREDICTION_SAMPLE: usize = 250;
+
+/// Records sampled for the prediction over a dataset of `n` records: [`PREDICTION_SAMPLE`]
+/// up to 20,000 records, fewer beyond (250 at 80,000 and over).
+pub fn prediction_sample(n: usize) -> usize {
+    (PREDICTION_WORK / n.max(1)).clamp(MIN_PREDICTION_SAMPLE, PREDICTION_SAMPLE)
+}
 
 impl GainPrediction {
     /// The guessed probability that record j is of class c.

@@ -43,8 +43,8 @@ pub mod estimator;
 pub mod interval;
 
 pub use estimator::{
-    estimate_gain, predict_gain, ClassGain, Gain, GainEstimate, GainPrediction, PredictedPart,
-    Question, PREDICTION_SAMPLE,
+    estimate_gain, predict_gain, prediction_sample, ClassGain, Gain, GainEstimate, GainPrediction,
+    PredictedPart, Question, PREDICTION_SAMPLE,
 };
 
 /// The records neither labelled for training nor among `checks`: the population the check

@@ -24,6 +24,7 @@ use crate::tune::head::{SkipConnectionHead, SkipConnectionHeadConfig};
 use crate::tune::loss::{
     Loss, LossKind, Mining, OnlineContrastiveLoss, SoftmaxLoss, TripletLoss, NOT_GROUP,
 };
+use crate::tune::pool::Pool;
 use crate::tune::safeguard::{self, Safeguard};
 use crate::tune::train::adamw::AdamW;
 
@@ -231,9 +232,10 @@ pub fn train(
 pub struct TrainContext<'a> {
     /// "not this label" marks
     pub negatives: Option<Negatives<'a>>,
-    /// every record of the dataset (labelled or not, (n, dim)): the head starts from the
-    /// prototype pull over them (`prototype_pull.rs`) unless `prototype_pull` is off
-    pub pool: Option<&'a Embeddings>,
+    /// the records of the dataset (labelled or not; `pool.rs`): the head starts from the
+    /// prototype pull over them (`prototype_pull.rs`) unless `prototype_pull` is off, and the
+    /// safeguard reads its groups on them
+    pub pool: Option<Pool<'a>>,
 }
 
 /// [`train`], with the records of the dataset and known negatives (ignored where their class
@@ -351,7 +353,7 @@ fn train_once(
     )?;
     let pull = match pool {
         Some(pool) if config.prototype_pull => {
-            crate::tune::prototype_pull::fit(embeddings, class_ids, pool, config.seed)?
+            crate::tune::prototype_pull::fit(embeddings, class_ids, &pool, config.seed)?
         }
         _ => None,
     };
@@ -798,7 +800,7 @@ mod tests {
         };
         let pooled = TrainContext {
             negatives: None,
-            pool: Some(&e),
+            pool: Some(Pool::all(&e)),
         };
         let out = train_with(&x, &xy, pooled, &config, &mut |_| true).unwrap();
         let pull = out.pull.expect("a pull over the pool");
