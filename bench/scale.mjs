@@ -43,7 +43,12 @@ const load = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).
 console.log(`the page with ${N.toLocaleString("en")} short records; load average before ${load()}`);
 const rows = [];
 let peak = 0;
-const timer = setInterval(() => (peak = Math.max(peak, rendererMiB())), 100);
+let stepPeak = 0; // since the current step began
+const timer = setInterval(() => {
+  const now = rendererMiB();
+  peak = Math.max(peak, now);
+  stepPeak = Math.max(stepPeak, now);
+}, 100);
 const { url, context, close } = await start({ mounts: { "/__bench/": DIR } });
 try {
   const { page, errors } = await openPage(context, url);
@@ -63,6 +68,7 @@ try {
   const cdp = process.env.SCALE_PROFILE ? await context.newCDPSession(page) : null;
   const step = async (name, fn) => {
     await page.evaluate(() => (window.__gap = 0));
+    stepPeak = rendererMiB();
     const profiling = cdp && name.startsWith(process.env.SCALE_PROFILE);
     if (profiling) await cdp.send("Profiler.enable"), await cdp.send("Profiler.start");
     const t0 = performance.now();
@@ -73,8 +79,10 @@ try {
     const mib = rendererMiB();
     // the page thread's wasm memory (wasm-bindgen's init returns the running instance)
     const wasmMiB = await page.evaluate(async () => (await (await import("/pkg/simtune.js")).default()).memory.buffer.byteLength / 2 ** 20);
-    rows.push({ name, ms, gap, mib });
-    console.log(`${name.padEnd(44)} ${(ms / 1000).toFixed(2).padStart(7)} s   longest frame gap ${gap.toFixed(0).padStart(5)} ms   renderer ${mib.toFixed(0)} MiB (page's wasm ${wasmMiB.toFixed(0)})${note ? `   ${note}` : ""}`);
+    rows.push({ name, ms, gap, mib, peak: stepPeak });
+    console.log(
+      `${name.padEnd(44)} ${(ms / 1000).toFixed(2).padStart(7)} s   longest frame gap ${gap.toFixed(0).padStart(5)} ms   renderer ${mib.toFixed(0)} MiB after, ${Math.max(stepPeak, mib).toFixed(0)} peak (page's wasm ${wasmMiB.toFixed(0)})${note ? `   ${note}` : ""}`,
+    );
   };
 
   await step("open the file, embeddings from the cache", async () => {

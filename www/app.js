@@ -24,6 +24,7 @@ import { createTrainView } from "./views/train.js";
 import { createCompareView } from "./views/compare.js";
 import { createMapView } from "./views/map.js";
 import { predict } from "./predict.js";
+import { memoryWarning } from "./memory.js";
 import { exportProject, importProject } from "./project-file.js";
 import { readShareLink } from "./share.js";
 import { createNextStep } from "./views/next.js";
@@ -49,7 +50,8 @@ class App {
     this.pool = new Pool();
     this.trainer = new EngineWorker();
     this.reader = new EngineWorker();
-    this.mapper = null; // the 2D map's worker (PCA), started when a map is first drawn
+    this.mapper = null; // the 2D map's worker (PCA), started for each map and ended after it
+    this.mapping = 0; // its calls under way
     this.defaults = null;
     this.indices = { raw: null, tuned: null };
     this.embedRun = 0;
@@ -171,7 +173,7 @@ class App {
       console.warn("file not stored", e);
     }
     const oldTexts = p.texts;
-    const previous = p.emb ? { hashes: p.hashes, emb: p.emb, dim: p.dim, model: p.model.id, precision: p.precision } : null;
+    const previous = p.embedded ? { hashes: p.hashes, index: this.indices.raw, dim: p.dim, model: p.model.id, precision: p.precision } : null;
     p.setDataset({ file: { name, size: file.size, source }, columns, key: ds.key, texts: ds.texts, hashes: ds.hashes, labels: ds.labels });
     const imported = p.counts().labelled;
     const outcome = carry ? p.reattach(carry, oldTexts.length ? oldTexts : null) : null;
@@ -182,7 +184,10 @@ class App {
     if (outcome) parts.push(`your labels: ${this.reattachSummary(outcome)}`);
     else if (imported) parts.push(`${imported} labels imported from its label column`);
     if (!stored) parts.push(`${name} could not be kept in this browser (storage full?): after a reload, drop it again (your labels are kept)`);
-    this.notify(parts.join("; ") + ".", stored ? "info" : "error");
+    // said before the embedding starts (www/memory.js): a tab that runs out loses no label
+    const tooBig = memoryWarning(ds.texts.length, p.dim || undefined);
+    if (tooBig) parts.push(tooBig.replace(/\.$/, ""));
+    this.notify(parts.join("; ") + ".", stored && !tooBig ? "info" : "error");
     this.show("label");
     this.ensureEmbeddings(previous);
   }
@@ -208,7 +213,7 @@ class App {
     this.cancelEmbedding();
     this.pool.cancel();
     this.project.model = model;
-    this.project.emb = null;
+    this.project.embedded = false;
     this.project.head = null;
     this.project.headRun = null;
     this.project.emit("head");
@@ -223,19 +228,20 @@ class App {
     this.cancelEmbedding();
     this.pool.cancel();
     p.settings.precision = precision;
-    p.emb = null;
+    p.embedded = false;
     p.head = null;
     p.headRun = null;
     p.emit("head");
     p.emit("settings");
     this.ensureEmbeddings();
   }
-  /** Loads the model into every worker (downloading into the cache first when needed). */
-  async ensureModel(onStatus = (s) => this.embedStatus("running", s)) {
+  /** Loads the model into the first `workers` workers, all by default (downloading it into
+   * the cache first when needed). */
+  async ensureModel(onStatus = (s) => this.embedStatus("running", s), workers = this.pool.size) {
     const m = this.project.model;
     await ensureCached(m, onStatus);
-    onStatus(`loading ${modelName(m)} into ${this.pool.size} workers…`);
-    return this.pool.loadModel(m.base, this.project.precision);
+    onStatus(`loading ${modelName(m)} into ${workers === 1 ? "a worker" : `${workers} workers`}…`);
+    return this.pool.loadModel(m.base, this.project.precision, workers);
   }
   embedStatus(state, text, value = null) {
     $("embed-status").hidden = false;
@@ -275,12 +281,21 @@ class App {
         part.rows.forEach((i, k) => reuse.has(i) || (reuse.set(i, [part.data, k]), resumed++));
       }
       if (run !== this.embedRun) return;
-      if (!resumed && previous?.emb && previous.model === p.model.id && previous.precision === p.precision) {
+      if (!resumed && previous?.index && previous.model === p.model.id && previous.precision === p.precision) {
         dim = previous.dim;
         const rowsOf = recordsByKey(previous.hashes);
+        const from = [];
+        const to = [];
         for (let i = 0; i < p.n; i++) {
           const r = rowsOf.get(hashKey(p.hashes, i))?.[0];
-          if (r !== undefined) reuse.set(i, [previous.emb, r]);
+          if (r !== undefined) (from.push(r), to.push(i));
+        }
+        try {
+          // the rows this file shares with the previous one, from the index that holds them
+          const old = previous.index.gather(Uint32Array.from(from));
+          to.forEach((i, k) => reuse.set(i, [old, k]));
+        } catch (e) {
+          console.warn("previous embeddings gone", e); // freed meanwhile: embed them again
         }
       }
       const todo = [];
@@ -349,10 +364,13 @@ class App {
       this.error(e, "Embedding failed");
     }
   }
+  /** The records' embeddings (n x dim): copied into the raw search index, the one copy the
+   * page keeps (the caller's array can go). */
   setEmbeddings(emb, dim) {
-    this.project.emb = emb;
-    this.project.dim = dim;
     this.freeIndices();
+    this.indices.raw = new SearchIndex(emb, dim);
+    this.project.dim = dim;
+    this.project.embedded = true;
     this.project.emit("embeddings");
   }
   freeIndices() {
@@ -364,10 +382,7 @@ class App {
   }
   /** The exact-search index over raw embeddings, or null while they are not ready. */
   rawIndex() {
-    const p = this.project;
-    if (!p.emb) return null;
-    this.indices.raw ??= new SearchIndex(p.emb, p.dim);
-    return this.indices.raw;
+    return this.project.embedded ? this.indices.raw : null;
   }
   /** The index over tuned embeddings (head applied), or null without a head. */
   tunedIndex() {
@@ -384,8 +399,8 @@ class App {
     const texts = p.labelNames.map(labelText);
     const key = `${p.model.id}|${p.precision}|${texts.join("\u0000")}`;
     if (this.names?.key === key) return this.names.emb;
-    const { dim } = await this.ensureModel(onStatus);
-    const emb = await this.pool.embed(texts, dim, () => {});
+    await this.ensureModel(onStatus, 1);
+    const emb = await this.pool.embedFew(texts);
     this.names = { key, emb };
     return emb;
   }
@@ -422,20 +437,32 @@ class App {
     this.estimate = { prediction: this.prediction, raw, tuned, key: stateKey, value };
     return value;
   }
-  /** The 2D map's coordinates (rows * 2, PCA) of the records `rows`, tuned by `head` when
-   * given; computed in a worker. */
-  mapCoords(rows, head) {
+  /** The 2D maps' coordinates (rows * 2 each, PCA) of the records `rows`, one per entry of
+   * `heads` (null: the raw map, else tuned by that head), computed in a worker. */
+  mapCoords(rows, heads) {
     const { dim } = this.project;
-    // a copy of the rows for the worker (transferred, so each call gathers its own)
+    // one copy of the rows for the worker (transferred), whatever the maps
     const sub = this.rows(rows);
     this.mapper ??= new EngineWorker();
-    return this.mapper.call("pca", { emb: sub, dim, head }, { transfer: [sub.buffer] });
+    this.mapping++;
+    const mapper = this.mapper;
+    // the worker ends with its last call: its wasm memory (a copy of up to 50,000 rows and
+    // the projection's work, ~150 MB at 384 dimensions) would otherwise stay taken
+    const end = () => {
+      if (--this.mapping === 0 && this.mapper === mapper) {
+        mapper.worker.terminate();
+        this.mapper = null;
+      }
+    };
+    return mapper.call("pca", { emb: sub, dim, heads }, { transfer: [sub.buffer] }).finally(end);
   }
   /** The flat embeddings of records `ids` (a Float32Array of ids.length x dim). */
   rows(ids) {
-    const { emb, dim } = this.project;
+    const index = this.rawIndex();
+    const dim = index.dim();
     const out = new Float32Array(ids.length * dim);
-    ids.forEach((r, j) => out.set(emb.subarray(r * dim, (r + 1) * dim), j * dim));
+    // in chunks: each passes through the page's wasm memory, which never shrinks
+    for (let s = 0; s < ids.length; s += 4096) out.set(index.gather(Uint32Array.from(ids.slice(s, s + 4096))), s * dim);
     return out;
   }
   /** What the trainer's worker needs for `labels` (one per record, -1: none) and settings
@@ -462,8 +489,8 @@ class App {
   }
   /** A typed query's raw embedding, from a worker. */
   async embedQuery(text) {
-    await this.ensureModel(() => {});
-    return this.pool.embedOne(text);
+    await this.ensureModel(() => {}, 1);
+    return this.pool.embedFew([text]);
   }
 
   // ---- project file --------------------------------------------------------------------

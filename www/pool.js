@@ -75,31 +75,33 @@ export class Pool {
     this.size = size;
     this.workers = Array.from({ length: size }, () => new EngineWorker());
     this.modelBase = null;
-    this.modelLoad = null;
+    this.loads = []; // per worker: its model load (a promise), null where none
     /** Workers replaced because they stopped answering mid-embedding. */
     this.restarts = 0;
   }
-  /** Every worker loads the model from the cache, in `precision` ("f32" or "int8");
-   * resolves to {dim, info}. */
-  loadModel(base, precision = "f32") {
+  /** The first `count` workers (all by default) load the model from the cache, in
+   * `precision` ("f32" or "int8"); resolves to {dim, info}. A few texts (label names, a typed
+   * query) need one: each worker holding the model takes ~250 MB of the tab's memory. */
+  loadModel(base, precision = "f32", count = this.size) {
     const want = `${precision}|${base}`;
-    if (this.modelBase === want && this.modelLoad) return this.modelLoad;
-    this.modelBase = want;
-    this.modelArgs = { base, precision };
-    this.modelLoad = Promise.all(this.workers.map((w) => w.call("loadModel", this.modelArgs))).then((r) => r[0]);
-    this.modelLoad.catch(() => {
-      if (this.modelBase === want) {
-        this.modelBase = null;
-        this.modelLoad = null;
-      }
-    });
-    return this.modelLoad;
+    if (this.modelBase !== want) {
+      this.modelBase = want;
+      this.modelArgs = { base, precision };
+      this.loads = this.workers.map(() => null);
+    }
+    for (let i = 0; i < Math.min(count, this.size); i++) {
+      if (this.loads[i]) continue;
+      const load = this.workers[i].call("loadModel", this.modelArgs);
+      load.catch(() => this.loads[i] === load && (this.loads[i] = null));
+      this.loads[i] = load;
+    }
+    return Promise.all(this.loads.slice(0, Math.max(1, Math.min(count, this.size)))).then((r) => r[0]);
   }
   /** Stops all work: workers are replaced (the model is loaded again on next use). */
   cancel() {
     for (const w of this.workers) w.restart();
     this.modelBase = null;
-    this.modelLoad = null;
+    this.loads = [];
   }
   /**
    * Embeds `texts` in contiguous chunks spread over the workers; `onProgress(done, total)`;
@@ -139,7 +141,8 @@ export class Pool {
           console.warn(err.message, "- restarting it");
           this.restarts++;
           w.restart();
-          await w.call("loadModel", this.modelArgs);
+          this.loads[slot] = w.call("loadModel", this.modelArgs);
+          await this.loads[slot];
           doneIn.delete(s);
           rows = await embedChunk(w, s, e);
         }
@@ -154,7 +157,8 @@ export class Pool {
     await Promise.all(this.workers.map((w, slot) => run(w, slot)));
     return out;
   }
-  async embedOne(text) {
-    return this.workers[0].call("embed", { texts: [text] });
+  /** A few texts embedded by the first worker alone (loadModel with count 1 first). */
+  async embedFew(texts) {
+    return this.workers[0].call("embed", { texts });
   }
 }

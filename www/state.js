@@ -19,7 +19,9 @@ export class Project extends EventTarget {
     this.labels = new Int32Array(0);
     this.history = [];
     this.model = { ...DEFAULT_MODEL };
-    this.emb = null;
+    /** The records' embeddings are ready: they live once, in the page's raw search index
+     * (app.js rawIndex), not in a copy here. */
+    this.embedded = false;
     this.dim = 0;
     this.head = null;
     this.trainConfig = null;
@@ -59,7 +61,7 @@ export class Project extends EventTarget {
     this.log = [];
     this.headRun = null;
     this.clearCheck();
-    this.emb = null;
+    this.embedded = false;
     if (labels) {
       labels.forEach((l, i) => {
         if (l != null && String(l).trim()) this.labels[i] = this.labelId(String(l).trim(), true);

@@ -82,10 +82,11 @@ const ops = {
     });
     return [out, [out.buffer]];
   },
-  /** The 2D map's coordinates (n * 2) of `emb`, tuned by `head` when given. */
-  pca({ emb, dim, head }) {
-    const xy = pca2d(emb, dim, head ?? undefined);
-    return [xy, [xy.buffer]];
+  /** The 2D map's coordinates (n * 2) of `emb`, one array per entry of `heads`: raw for
+   * null, tuned by that head otherwise (one copy of the rows serves every map). */
+  pca({ emb, dim, heads }) {
+    const maps = heads.map((head) => pca2d(emb, dim, head ?? undefined));
+    return [maps, maps.map((xy) => xy.buffer)];
   },
   /** {head, joined, config, pull}: the head's bytes, the label names that joined, the settings
    * run, the prototype pull the head started from (or null). `emb`: the labelled rows (their

@@ -335,3 +335,41 @@ test("a 100 MB file opens with the tab responsive (frame gaps measured)", { time
     rmSync(path, { force: true });
   }
 });
+
+test("a dataset too big for a tab's memory is named before it embeds, and the labels made then are kept", { timeout: 300_000 }, async () => {
+  // 300,000 short records: www/memory.js estimates ~3.1 GB at peak, past its 3 GB warning
+  const n = 300_000;
+  const path = join(TMP, "huge.csv");
+  writeFileSync(path, ["text", ...Array.from({ length: n }, (_, i) => `record ${i} says ${i % 97}`)].join("\n") + "\n");
+  const { url, context, close } = await start();
+  try {
+    const { page, errors } = await openPage(context, url);
+    await page.click("nav .tab[data-view=open]");
+    await page.setInputFiles("#file-input", path);
+    await page.waitForSelector("#use-columns", { timeout: 60_000 });
+    // in the column picker, before anything is read in full or embedded (the preview reads
+    // the first megabyte, so the count is its estimate)
+    const before = await page.textContent("#memory-warning");
+    const [, estimated, gb] = before.match(/^([\d,]+) records need about (\d\.\d) GB of this tab's memory/) ?? [];
+    assert.ok(Math.abs(Number(estimated?.replace(/,/g, "")) / n - 1) < 0.1 && Number(gb) >= 3, before);
+    assert.match(before, /labels are saved as you make them/);
+    await page.click("#use-columns");
+    await page.waitForFunction((n) => new RegExp(`${n} records loaded`).test(document.querySelector("#notice-text").textContent), n, { timeout: 120_000 });
+    const notice = await page.textContent("#notice-text");
+    assert.match(notice, /need about 3\.1 GB/, notice);
+    assert.equal(await page.getAttribute("#notice", "data-kind"), "error", "the warning stays until dismissed");
+    await shotAs(page, "memory-warning");
+    // a label made while it embeds is saved as ever: a reload (as after a crash) finds it
+    await keyLabel(page, "big");
+    await page.waitForFunction(() => /· 1 labelled/.test(document.querySelector("#label-summary").textContent));
+    await page.waitForTimeout(500);
+    await page.reload();
+    await page.waitForSelector("body[data-ready=yes]", { timeout: 120_000 });
+    await page.waitForFunction(() => /· 1 labelled/.test(document.querySelector("#label-summary")?.textContent ?? ""), null, { timeout: 120_000 });
+    console.log(`# ${before}`);
+    assert.deepEqual(errors, []);
+  } finally {
+    await close();
+    rmSync(path, { force: true });
+  }
+});

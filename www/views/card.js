@@ -154,7 +154,7 @@ export function createCardView(root, app) {
   );
   let facts = null;
   make.addEventListener("click", async () => {
-    if (!p.n || !p.emb) return app.notify("Open a dataset and wait for its embeddings first.", "error");
+    if (!p.n || !p.embedded) return app.notify("Open a dataset and wait for its embeddings first.", "error");
     make.disabled = true;
     status.textContent = "drawing the maps…";
     try {
@@ -162,7 +162,7 @@ export function createCardView(root, app) {
       const rows = mapRows(p.n, MAP_POINTS);
       let maps = null;
       if (p.head) {
-        const [raw, tuned] = await Promise.all([app.mapCoords(rows, null), app.mapCoords(rows, p.head)]);
+        const [raw, tuned] = await app.mapCoords(rows, [null, p.head]);
         maps = { raw, tuned };
       }
       drawCard(canvas, facts, maps, rows, p.labels);

@@ -147,7 +147,7 @@ export function createCheckView(root, app) {
     clear(warnings);
     figure.textContent = "";
     for (const k of ["gain", "low", "high", "checks", "weight"]) delete figure.dataset[k];
-    if (!p.n || !p.emb) {
+    if (!p.n || !p.embedded) {
       status.textContent = p.n ? "Waiting for the embeddings." : "";
       return;
     }

@@ -38,7 +38,7 @@ export function createCompareView(root, app) {
     e.preventDefault();
     const text = query.value.trim();
     if (!text) return;
-    if (!p.emb) return app.notify("The records are not embedded yet.", "error");
+    if (!p.embedded) return app.notify("The records are not embedded yet.", "error");
     clear(head).append(h("p", {}, "embedding the query…"));
     try {
       const vector = await app.embedQuery(text);

@@ -69,9 +69,9 @@ export function createDownloadsView(root, app) {
     h("div", { class: "row" }, raw, tuned, head, labels),
   );
   const refresh = () => {
-    raw.disabled = !p.emb;
-    labels.disabled = !p.emb;
-    tuned.disabled = head.disabled = !p.head || !p.emb;
+    raw.disabled = !p.embedded;
+    labels.disabled = !p.embedded;
+    tuned.disabled = head.disabled = !p.head || !p.embedded;
   };
   for (const t of ["embeddings", "head", "dataset"]) p.addEventListener(t, refresh);
   refresh();

@@ -108,7 +108,7 @@ export function createMapView(root, app) {
   };
 
   async function compute() {
-    if (!p.emb) {
+    if (!p.embedded) {
       status.textContent = p.n ? "Waiting for the embeddings." : "Open a dataset first (step 1).";
       return;
     }
@@ -119,7 +119,7 @@ export function createMapView(root, app) {
     status.textContent = `Projecting ${rows.length.toLocaleString("en")} records…`;
     const t0 = performance.now();
     try {
-      const [raw, tuned] = await Promise.all([app.mapCoords(rows, null), head ? app.mapCoords(rows, head) : null]);
+      const [raw, tuned = null] = await app.mapCoords(rows, head ? [null, head] : [null]);
       if (run !== computing) return;
       coords = { raw: normalise(raw), tuned: tuned ? normalise(tuned) : null };
       predict();

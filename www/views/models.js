@@ -38,7 +38,7 @@ export function createModelsView(root, app) {
   async function compare(resolve) {
     if (busy) return;
     const checks = p.check.records.filter((r) => p.knownLabel(r) >= 0);
-    if (!p.emb) return fail("Wait for the embeddings of the current model first.");
+    if (!p.embedded) return fail("Wait for the embeddings of the current model first.");
     if (checks.length < MIN_CHECKS) return fail(`Label at least ${MIN_CHECKS} check records first (step 4, “Set aside check records”): ${checks.length} so far.`);
     const { labelled, classes } = p.counts();
     if (labelled < 2 || classes < 2) return fail("Label records of at least two labels first.");
@@ -60,7 +60,7 @@ export function createModelsView(root, app) {
       const labels = p.trainingLabels();
       const known = p.knownLabels();
       const rows = [];
-      for (const [model, emb, dim, names] of [[p.model, p.emb, p.dim, names1], [other, emb2.data, emb2.dim, names2]]) {
+      for (const [model, emb, dim, names] of [[p.model, app.rawIndex().toArray(), p.dim, names1], [other, emb2.data, emb2.dim, names2]]) {
         status.textContent = `training a head for ${modelName(model)}…`;
         const { head } = await app.trainer.call("train", { emb, dim, labels, config, names });
         const raw = new SearchIndex(emb, dim);

@@ -12,7 +12,7 @@ export function nextStep(app) {
   const p = app.project;
   if (!p.n) return { text: "Open a dataset: drop a CSV, TSV, JSON or JSONL file, or try the sample.", view: "open", button: "Open" };
   const { labelled, classes } = p.counts();
-  const embedding = !p.emb;
+  const embedding = !p.embedded;
   if (labelled < FIRST_LABELS || classes < 2) {
     const more = Math.max(FIRST_LABELS - labelled, 0);
     return {

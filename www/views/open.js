@@ -4,6 +4,7 @@ import { h, clear } from "../dom.js";
 import { DEFAULT_MODEL, hubModel, cacheFolder, ensureCached, modelName } from "../model.js";
 import { checkShareUrl, shareLink, fileName } from "../share.js";
 import { importProject } from "../project-file.js";
+import { memoryWarning } from "../memory.js";
 
 const MAX_FILE_BYTES = 100 * 1024 * 1024;
 const SAMPLE_LOCAL = "data/banking77_test.csv";
@@ -274,6 +275,7 @@ export function createOpenView(root, app) {
       { class: "card", id: "columns-form" },
       h("h2", {}, `${name}: ${table.partial ? "about " : ""}${table.total_rows.toLocaleString("en")} records (${table.format.toUpperCase()})`),
       table.partial ? h("p", { class: "hint" }, "A big file: the preview reads its first megabyte; every record is read when you use the columns.") : null,
+      ((warning) => (warning ? h("p", { class: "warning", id: "memory-warning", role: "alert" }, warning) : null))(memoryWarning(table.total_rows, app.project.dim || undefined)),
       h("fieldset", {}, h("legend", {}, "Text column(s) — several are joined with “. ”"), textBoxes),
       h("div", { class: "row" }, h("label", { for: "label-col" }, "Label column (optional, imported as labels)"), labelSel),
       emptyNote,

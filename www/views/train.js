@@ -155,7 +155,7 @@ export function createTrainView(root, app) {
   }
   function refresh() {
     const { labelled, classes, perLabel } = p.counts();
-    const ready = !!p.emb;
+    const ready = p.embedded;
     usePredicted.checked = !!p.settings.usePredicted;
     useNames.checked = p.settings.useLabelNames ?? true;
     usePull.checked = p.settings.usePrototypePull ?? true;
@@ -176,7 +176,7 @@ export function createTrainView(root, app) {
   function trainingSet() {
     const labels = p.trainingLabels();
     const threshold = Number(predictedAt.value);
-    if (!usePredicted.checked || !p.emb || !(threshold > 0)) return { labels, added: 0, threshold };
+    if (!usePredicted.checked || !p.embedded || !(threshold > 0)) return { labels, added: 0, threshold };
     const out = Int32Array.from(withConfidentPredictions(app.rawIndex(), labels, threshold, Uint32Array.from(p.check.records)));
     let added = 0;
     for (let i = 0; i < out.length; i++) if (out[i] >= 0 && labels[i] < 0) added++;
@@ -189,7 +189,7 @@ export function createTrainView(root, app) {
       p.settings.usePredicted = usePredicted.checked;
       p.settings.predictedThreshold = Number(predictedAt.value);
     }
-    predictedNote.textContent = usePredicted.checked && p.emb ? ` (${trainingSet().added} records now; the check measures the result)` : ` (the vote of the ${PREDICT_K} nearest labelled records)`;
+    predictedNote.textContent = usePredicted.checked && p.embedded ? ` (${trainingSet().added} records now; the check measures the result)` : ` (the vote of the ${PREDICT_K} nearest labelled records)`;
   }
   usePredicted.addEventListener("change", () => (notePredicted(), p.emit("settings")));
   useNames.addEventListener("change", () => ((p.settings.useLabelNames = useNames.checked), p.emit("settings")));

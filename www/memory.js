@@ -1,0 +1,37 @@
+// What a dataset costs the tab's memory, estimated from its record count before anything is
+// embedded, so a person hears it before a tab runs out rather than after. The figures are
+// bench/scale.mjs's (the page with 20,000 and 100,000 short records, every step a person
+// takes): the tab's peak, 1,191 MiB at 20,000 records and 1,676-1,738 at 100,000
+// (2026-12-04, in the map's step), grows by PER_RECORD_DIM bytes per record and embedding dimension above
+// BASE_MIB (embedding itself peaked lower: bench/browser.mjs, 1,025 and 1,388 MiB). Labels
+// never depend on it: they are saved at every change (store.js).
+
+/** Renderer memory of the page, its workers and a model, before records (MiB). */
+export const BASE_MIB = 1060;
+/** Peak bytes per record and embedding dimension: the raw and tuned search indices, the
+ * map's sample, buffers, and what the browser keeps around them. */
+export const PER_RECORD_DIM = 19;
+/** Past this estimate the page warns: browsers end a tab's process around 4 GB of its
+ * memory (wasm32 instances cannot pass 4 GiB), and sooner where the device has less. */
+export const WARN_MIB = 3000;
+
+/** The tab's estimated peak memory (MiB) for `n` records of `dim`-dimensional embeddings. */
+export function peakMiB(n, dim = 384) {
+  return BASE_MIB + (n * dim * PER_RECORD_DIM) / 2 ** 20;
+}
+
+/** A sentence warning that `n` records may not fit this tab, or null when they should.
+ * `deviceGiB`: the device's memory as the browser reports it (navigator.deviceMemory,
+ * rounded and capped at 8; undefined where unknown). */
+export function memoryWarning(n, dim = 384, deviceGiB = navigator.deviceMemory) {
+  const need = peakMiB(n, dim);
+  const limit = Math.min(WARN_MIB, deviceGiB ? (deviceGiB * 1024) / 2 : Infinity);
+  if (need <= limit) return null;
+  const gb = (mib) => (mib / 1024).toFixed(1);
+  return (
+    `${n.toLocaleString("en")} records need about ${gb(need)} GB of this tab's memory at peak` +
+    (deviceGiB ? ` (this device reports ${deviceGiB} GB)` : "") +
+    `: the tab may run out of memory while it embeds, trains or draws the map. Your labels are saved as you make them, so a crash loses none; ` +
+    `for a dataset this size, the CLI (simtune embed / train) runs the same steps without a tab's limits.`
+  );
+}
