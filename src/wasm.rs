@@ -459,25 +459,100 @@ pub fn predict_gain(
     checks: &[u32],
     k: usize,
 ) -> Result<GainPrediction, JsError> {
+    let mut build = start_predict_gain(raw, training, checks, k)?;
+    while build.step(raw, tuned, usize::MAX)? < 1.0 {}
+    Ok(build.finish())
+}
+
+/// [`predict_gain`] in steps, for the page to run between frames: `startPredictGain`, then
+/// `step(raw, tuned, queries)` until it returns 1 (the share done), then `finish()`.
+#[wasm_bindgen]
+pub struct GainPredictionBuild {
+    steps: check::PredictionSteps,
+    checks: Vec<usize>,
+    k: usize,
+}
+
+/// Starts [`predict_gain`] (the votes: one search of every record against the training
+/// labels).
+#[wasm_bindgen(js_name = startPredictGain)]
+pub fn start_predict_gain(
+    raw: &SearchIndex,
+    training: &[i32],
+    checks: &[u32],
+    k: usize,
+) -> Result<GainPredictionBuild, JsError> {
     let checks: Vec<usize> = checks.iter().map(|&c| c as usize).collect();
-    let inner = check::predict_gain(
+    let steps = check::PredictionSteps::new(
         &raw.inner,
-        &tuned.inner,
         &class_ids(training),
+        &checks,
         &checks,
         k,
         check::prediction_sample(raw.inner.rows()),
         1,
     )
     .map_err(js_err)?;
-    let changed = match checks.is_empty() {
-        true => Vec::new(),
-        false => check::changed_neighbours(&raw.inner, &tuned.inner, &checks, k).map_err(js_err)?,
-    };
-    Ok(GainPrediction {
-        inner,
-        changed: (checks, k, changed),
-    })
+    Ok(GainPredictionBuild { steps, checks, k })
+}
+
+#[wasm_bindgen]
+impl GainPredictionBuild {
+    /// The neighbours of up to `queries` more records; returns the share done (1: finished).
+    pub fn step(
+        &mut self,
+        raw: &SearchIndex,
+        tuned: &SearchIndex,
+        queries: usize,
+    ) -> Result<f64, JsError> {
+        self.steps
+            .step(&raw.inner, &tuned.inner, queries)
+            .map_err(js_err)?;
+        Ok(self.steps.progress())
+    }
+
+    pub fn finish(self) -> GainPrediction {
+        let (inner, changed) = self.steps.finish();
+        GainPrediction {
+            inner,
+            changed: (self.checks, self.k, changed),
+        }
+    }
+}
+
+/// The tuned index built in steps, for the page to run between frames: `startHead` on the
+/// raw index, then `step(raw, rows)` until it returns 1 (the share done), then `finish()`.
+#[wasm_bindgen]
+pub struct TunedBuild {
+    head: SkipConnectionHead,
+    out: Vec<f32>,
+    done: usize,
+}
+
+#[wasm_bindgen]
+impl TunedBuild {
+    /// The head applied to up to `rows` more rows of `raw`; returns the share done.
+    pub fn step(&mut self, raw: &SearchIndex, rows: usize) -> Result<f64, JsError> {
+        let (n, d) = (raw.inner.rows(), raw.inner.dim());
+        let end = self.done.saturating_add(rows.max(1)).min(n);
+        let x = &raw.inner.as_slice()[self.done * d..end * d];
+        self.head.apply_rows(x, d, &mut self.out).map_err(js_err)?;
+        self.done = end;
+        Ok(if n == 0 { 1.0 } else { end as f64 / n as f64 })
+    }
+
+    /// The tuned index (rows L2-normalised), as `withHead` gives it.
+    pub fn finish(self, raw: &SearchIndex) -> Result<SearchIndex, JsError> {
+        if self.done != raw.inner.rows() {
+            return Err(JsError::new("the tuned index is not built yet"));
+        }
+        let mut inner = Embeddings::new(self.out, raw.inner.dim()).map_err(js_err)?;
+        inner.normalize();
+        Ok(SearchIndex {
+            typical: Default::default(),
+            inner,
+        })
+    }
 }
 
 /// The honest figure (see `check.rs`): the gain in precision@k on unlabelled records,
@@ -626,6 +701,16 @@ impl SearchIndex {
         Ok(Self {
             typical: Default::default(),
             inner: head.apply(&self.inner).map_err(js_err)?,
+        })
+    }
+
+    /// Starts building the tuned index in steps (see [`TunedBuild`]).
+    #[wasm_bindgen(js_name = startHead)]
+    pub fn start_head(&self, head: &[u8]) -> Result<TunedBuild, JsError> {
+        Ok(TunedBuild {
+            head: SkipConnectionHead::from_safetensors(head).map_err(js_err)?,
+            out: Vec::with_capacity(self.inner.rows() * self.inner.dim()),
+            done: 0,
         })
     }
 

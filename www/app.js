@@ -9,7 +9,7 @@
 // check figure; a Pool of min(hardwareConcurrency, 4) module workers embeds (each reads the
 // model from the Cache API itself); one more worker trains (Cancel terminates it) and one
 // reads datasets (preview, parse, hash), so no file is ever parsed on the main thread.
-import init, { SearchIndex, defaultTrainConfig, drawChecks, checkGain, predictGain, suggestRecords, labelText, trainingPoolRows } from "../pkg/simtune.js";
+import init, { SearchIndex, defaultTrainConfig, drawChecks, checkGain, predictGain, startPredictGain, suggestRecords, labelText, trainingPoolRows } from "../pkg/simtune.js";
 import * as store from "./store.js";
 import { ensureCached, modelName } from "./model.js";
 import { embeddingKey } from "./hash.js";
@@ -53,7 +53,8 @@ class App {
     this.mapper = null; // the 2D map's worker (PCA), started for each map and ended after it
     this.mapping = 0; // its calls under way
     this.defaults = null;
-    this.indices = { raw: null, tuned: null };
+    this.indices = { raw: null, tuned: null, tunedHead: null };
+    this.prepared = null; // what prepareHead built for a head not yet in use
     this.embedRun = 0;
     this.embedding = false;
     this.saveTimer = null;
@@ -376,7 +377,8 @@ class App {
   freeIndices() {
     this.indices.raw?.free();
     this.indices.tuned?.free();
-    this.indices = { raw: null, tuned: null };
+    this.indices = { raw: null, tuned: null, tunedHead: null };
+    this.dropPrepared();
     this.prediction?.value.free();
     this.prediction = null;
   }
@@ -387,9 +389,77 @@ class App {
   /** The index over tuned embeddings (head applied), or null without a head. */
   tunedIndex() {
     const raw = this.rawIndex();
-    if (!raw || !this.project.head) return null;
-    this.indices.tuned ??= raw.withHead(this.project.head);
+    const head = this.project.head;
+    if (!raw || !head) return null;
+    if (this.indices.tunedHead !== head) {
+      this.indices.tuned?.free();
+      const ready = this.prepared?.head === head ? this.prepared.tuned : null;
+      if (ready) this.prepared.tuned = null;
+      this.indices.tuned = ready ?? raw.withHead(head);
+      this.indices.tunedHead = head;
+    }
     return this.indices.tuned;
+  }
+  /** The check's key for its predictions: k and the check set (see checkEstimate). */
+  checkKey() {
+    const p = this.project;
+    const k = Math.max(1, Math.min(p.n - 1, p.settings.checkK || 10));
+    return { k, key: `${k}|${p.check.records.join(",")}` };
+  }
+  /**
+   * Builds the tuned index of `head` (before it is in use) and the check's predictions for it
+   * in slices of tens of milliseconds between frames, so the tab stays responsive: at 100,000
+   * records they are ~3 s of work that froze it after each training (bench/scale.mjs). The
+   * views then find both ready. `onProgress(share)`; resolves false when the records changed
+   * meanwhile (nothing is kept then).
+   */
+  async prepareHead(head, onProgress = () => {}) {
+    const p = this.project;
+    const raw = this.rawIndex();
+    if (!raw || !head) return false;
+    this.dropPrepared();
+    const prepared = (this.prepared = { head, tuned: null, prediction: null, key: null });
+    const live = () => this.indices.raw === raw && this.prepared === prepared;
+    const pause = () => new Promise((ok) => setTimeout(ok, 0));
+    const build = raw.startHead(head);
+    try {
+      for (let done = 0; done < 1; ) {
+        done = build.step(raw, 4096); // ~35 ms at 384 dimensions
+        onProgress(done / 2);
+        await pause();
+        if (!live()) return false;
+      }
+    } catch (e) {
+      build.free();
+      throw e;
+    }
+    prepared.tuned = build.finish(raw);
+    if (!p.check.records.length) return true;
+    const { k, key } = this.checkKey();
+    const steps = startPredictGain(raw, p.trainingLabels(), Uint32Array.from(p.check.records), k);
+    // each query searches every record twice (raw and tuned): ~10 at 100,000 records
+    const queries = Math.max(1, Math.floor(1e6 / p.n));
+    try {
+      for (let done = 0; done < 1; ) {
+        if (!live()) return (steps.free(), false);
+        done = steps.step(raw, prepared.tuned, queries);
+        onProgress(0.5 + done / 2);
+        await pause();
+      }
+    } catch (e) {
+      steps.free();
+      throw e;
+    }
+    if (!live()) return (steps.free(), false);
+    prepared.prediction = steps.finish();
+    prepared.key = key;
+    return true;
+  }
+  /** Frees what prepareHead built and no index took. */
+  dropPrepared() {
+    this.prepared?.tuned?.free();
+    this.prepared?.prediction?.free();
+    this.prepared = null;
   }
   /** The label names embedded like the records (one row per label id, "card_arrival" read
    * as "card arrival" by src/tune/label_names.rs), for training on them as records of their labels (src/tune/label_names.rs);
@@ -410,18 +480,19 @@ class App {
     const raw = this.rawIndex();
     const tuned = this.tunedIndex();
     if (!raw || !tuned || !p.check.records.length) return null;
-    const k = Math.max(1, Math.min(p.n - 1, p.settings.checkK || 10));
+    const { k, key } = this.checkKey();
     const checks = Uint32Array.from(p.check.records);
     // the predictions depend on the head, the training labels and the check set, not on the
     // answers: computed once per head and check set, from the training labels of that moment,
     // then reused by every answer and every label made later (they never see an answer, which
     // is all the estimate needs of them; recomputing them at each label froze a tab of
     // 100,000 records for ~5 s per key press: bench/scale.mjs)
-    const key = `${k}|${p.check.records.join(",")}`;
     if (this.prediction?.head !== p.head || this.prediction.key !== key) {
-      const training = p.trainingLabels();
       this.prediction?.value.free();
-      this.prediction = { head: p.head, key, value: predictGain(raw, tuned, training, checks, k) };
+      // built between frames by prepareHead when training ended
+      const ready = this.prepared?.head === p.head && this.prepared.key === key ? this.prepared.prediction : null;
+      if (ready) this.prepared.prediction = null;
+      this.prediction = { head: p.head, key, value: ready ?? predictGain(raw, tuned, p.trainingLabels(), checks, k) };
     }
     // two of the neighbours moved in, and two of those moved out, are judged per check record
     // "not this label" said anywhere (check answers, sessions, rejected predictions) answers
@@ -541,8 +612,10 @@ class App {
     for (const t of ["labels", "check", "log"]) this.project.addEventListener(t, () => this.scheduleSave(true));
     for (const t of ["head", "settings", "dataset"]) this.project.addEventListener(t, () => this.scheduleSave());
     this.project.addEventListener("head", () => {
+      if (this.indices.tunedHead === this.project.head) return;
       this.indices.tuned?.free();
       this.indices.tuned = null;
+      this.indices.tunedHead = null;
     });
     addEventListener("pagehide", () => this.saveNow());
 

@@ -260,27 +260,28 @@ impl SkipConnectionHead {
 
     /// Tuned embeddings: L2-normalise(head(x)) in eval mode, in chunks of rows.
     pub fn apply(&self, e: &Embeddings) -> Result<Embeddings> {
-        if e.dim() != self.config.dim {
-            return Err(Error::InvalidInput(format!(
-                "the head expects {}-dimensional embeddings, got {}",
-                self.config.dim,
-                e.dim()
-            )));
-        }
         let mut out = Vec::with_capacity(e.rows() * e.dim());
-        for start in (0..e.rows()).step_by(APPLY_CHUNK) {
-            let len = APPLY_CHUNK.min(e.rows() - start);
-            let x = Tensor::from_slice(
-                &e.as_slice()[start * e.dim()..(start + len) * e.dim()],
-                (len, e.dim()),
-                &Device::Cpu,
-            )?;
-            let y = self.forward(&x, None)?;
-            out.extend(y.flatten_all()?.to_vec1::<f32>()?);
-        }
+        self.apply_rows(e.as_slice(), e.dim(), &mut out)?;
         let mut tuned = Embeddings::new(out, e.dim())?;
         tuned.normalize();
         Ok(tuned)
+    }
+
+    /// head(x) in eval mode for the flat rows `x` of dimension `dim`, appended to `out`, in
+    /// chunks of rows (each row's output depends on that row alone: [`Self::apply`] is the
+    /// same by whatever slices of rows it is called; the page calls it between frames).
+    pub fn apply_rows(&self, x: &[f32], dim: usize, out: &mut Vec<f32>) -> Result<()> {
+        if dim == 0 || dim != self.config.dim || !x.len().is_multiple_of(dim) {
+            return Err(Error::InvalidInput(format!(
+                "the head expects {}-dimensional embeddings, got {dim}",
+                self.config.dim
+            )));
+        }
+        for chunk in x.chunks(APPLY_CHUNK * dim) {
+            let t = Tensor::from_slice(chunk, (chunk.len() / dim, dim), &Device::Cpu)?;
+            out.extend(self.forward(&t, None)?.flatten_all()?.to_vec1::<f32>()?);
+        }
+        Ok(())
     }
 
     /// The head as safetensors bytes (names in the module doc).
@@ -455,6 +456,32 @@ mod tests {
                 && (tuned.row(0).unwrap()[1] + 1.0 / n).abs() < 1e-6
         );
         assert!(head.apply(&sample()).is_err(), "dimension mismatch");
+    }
+
+    /// Applied in slices of rows (as the page does between frames), the head gives what
+    /// `apply` gives at once, bit for bit.
+    #[test]
+    fn apply_rows_in_slices_is_apply() {
+        let head = SkipConnectionHead::new(SkipConnectionHeadConfig::new(4), 2).unwrap();
+        let x: Vec<f32> = (0..4 * 11)
+            .map(|i| ((i * 37 % 17) as f32 - 8.0) / 5.0)
+            .collect();
+        let whole = head.apply(&Embeddings::new(x.clone(), 4).unwrap()).unwrap();
+        let mut out = Vec::new();
+        for slice in x.chunks(4 * 3) {
+            head.apply_rows(slice, 4, &mut out).unwrap();
+        }
+        let mut sliced = Embeddings::new(out, 4).unwrap();
+        sliced.normalize();
+        assert_eq!(sliced, whole);
+        assert!(
+            head.apply_rows(&x[..6], 4, &mut Vec::new()).is_err(),
+            "a cut row"
+        );
+        assert!(
+            head.apply_rows(&x[..6], 3, &mut Vec::new()).is_err(),
+            "another dimension"
+        );
     }
 
     #[test]

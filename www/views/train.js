@@ -260,6 +260,9 @@ export function createTrainView(root, app) {
         seconds: secs,
         finalLoss: losses.at(-1) ?? null,
       });
+      // the tuned index and the check's predictions, built between frames before the head is
+      // in use (where records are many, building them at once froze the tab for seconds)
+      await app.prepareHead(head, (f) => (status.textContent = `preparing tuned search over ${p.n.toLocaleString("en")} records… ${Math.round(100 * f)}%`));
       trained = head;
       p.setHead(head, cfg);
       const stopped = losses.length < run.steps ? ` It stopped after ${losses.length} of ${run.steps} steps: the loss had stopped falling.` : "";

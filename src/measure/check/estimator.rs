@@ -82,38 +82,108 @@ pub fn predict_gain(
     sample: usize,
     seed: u64,
 ) -> Result<GainPrediction> {
-    let n = raw.rows();
-    if training.len() != n || tuned.rows() != n {
-        return Err(Error::InvalidInput(format!(
-            "{} labels for {n} raw and {} tuned embeddings",
-            training.len(),
-            tuned.rows()
-        )));
+    let mut steps = PredictionSteps::new(raw, training, checks, &[], k, sample, seed)?;
+    while !steps.step(raw, tuned, usize::MAX)? {}
+    Ok(steps.finish().0)
+}
+
+/// [`predict_gain`] in steps, so the page can run it between frames: the votes when made,
+/// then the neighbours of the sampled records a few at a time ([`PredictionSteps::step`]), and
+/// with them those of `extra` records (the check records, whose neighbours every answer reads).
+pub struct PredictionSteps {
+    prediction: GainPrediction,
+    /// the sampled records, then the extra ones
+    queries: Vec<usize>,
+    sampled: usize,
+    changed: Vec<Changed>,
+    k: usize,
+}
+
+impl PredictionSteps {
+    /// The votes (one blocked search of every record against the training labels) and the
+    /// sample; see [`predict_gain`].
+    pub fn new(
+        raw: &Embeddings,
+        training: &[Option<usize>],
+        checks: &[usize],
+        extra: &[usize],
+        k: usize,
+        sample: usize,
+        seed: u64,
+    ) -> Result<Self> {
+        let n = raw.rows();
+        if training.len() != n {
+            return Err(Error::InvalidInput(format!(
+                "{} labels for {n} embeddings",
+                training.len()
+            )));
+        }
+        // votes in the RAW space: the tuned space was shaped by the same labels, so its votes
+        // confirm whatever the head did (measured: corr(g, ĝ) -0.1 tuned vs +0.3 raw, AG News)
+        let mut votes = knn_votes(raw, training, PREDICT_K)?;
+        for (v, l) in votes.iter_mut().zip(training) {
+            if let Some(c) = *l {
+                *v = vec![(c, 1.0)];
+            }
+        }
+        let drawn = draw_checks(&unlabelled_unchecked(training, checks), sample, seed);
+        let sampled = drawn.len();
+        Ok(Self {
+            prediction: GainPrediction {
+                votes,
+                records: sampled,
+                mean: 0.0,
+                var: 0.0,
+            },
+            queries: drawn.into_iter().chain(extra.iter().copied()).collect(),
+            sampled,
+            changed: Vec::new(),
+            k,
+        })
     }
-    // votes in the RAW space: the tuned space was shaped by the same labels, so its votes
-    // confirm whatever the head did (measured: corr(g, ĝ) -0.1 tuned vs +0.3 raw, AG News)
-    let mut votes = knn_votes(raw, training, PREDICT_K)?;
-    for (v, l) in votes.iter_mut().zip(training) {
-        if let Some(c) = *l {
-            *v = vec![(c, 1.0)];
+
+    /// The neighbours of up to `queries` more records, raw and tuned; true when all are done.
+    pub fn step(&mut self, raw: &Embeddings, tuned: &Embeddings, queries: usize) -> Result<bool> {
+        if tuned.rows() != raw.rows() || raw.rows() != self.prediction.votes.len() {
+            return Err(Error::InvalidInput(format!(
+                "{} raw and {} tuned embeddings for {} records",
+                raw.rows(),
+                tuned.rows(),
+                self.prediction.votes.len()
+            )));
+        }
+        let done = self.changed.len();
+        let end = done.saturating_add(queries.max(1)).min(self.queries.len());
+        if end > done {
+            let more = changed_neighbours(raw, tuned, &self.queries[done..end], self.k)?;
+            self.changed.extend(more);
+        }
+        Ok(self.changed.len() == self.queries.len())
+    }
+
+    /// Share of the records whose neighbours are found.
+    pub fn progress(&self) -> f64 {
+        match self.queries.len() {
+            0 => 1.0,
+            q => self.changed.len() as f64 / q as f64,
         }
     }
-    let drawn = draw_checks(&unlabelled_unchecked(training, checks), sample, seed);
-    let mut p = GainPrediction {
-        votes,
-        records: drawn.len(),
-        mean: 0.0,
-        var: 0.0,
-    };
-    if !drawn.is_empty() {
-        let g: Vec<f64> = changed_neighbours(raw, tuned, &drawn, k)?
-            .iter()
-            .map(|c| p.predicted(c, k))
-            .collect();
-        p.mean = g.iter().sum::<f64>() / g.len() as f64;
-        p.var = sample_sd(&g).powi(2);
+
+    /// The prediction and the extra records' neighbours (call when [`Self::step`] said done).
+    pub fn finish(mut self) -> (GainPrediction, Vec<Changed>) {
+        let extra = self.changed.split_off(self.sampled.min(self.changed.len()));
+        let p = &mut self.prediction;
+        if !self.changed.is_empty() {
+            let g: Vec<f64> = self
+                .changed
+                .iter()
+                .map(|c| p.predicted(c, self.k))
+                .collect();
+            p.mean = g.iter().sum::<f64>() / g.len() as f64;
+            p.var = sample_sd(&g).powi(2);
+        }
+        (self.prediction, extra)
     }
-    Ok(p)
 }
 
 /// How much of the figure the predictions carry: the sample they were averaged on and the
@@ -350,6 +420,41 @@ fn sample(list: &[usize], per_list: Option<usize>, record: usize) -> Vec<usize> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The prediction in steps of a few records (as the page runs it between frames) is the
+    /// prediction at once, and the extra records' neighbours are `changed_neighbours`'.
+    #[test]
+    fn prediction_in_steps_is_the_prediction() {
+        let mut seed = 11u32;
+        let mut unit = |n: usize| {
+            let v: Vec<f32> = (0..n * 6)
+                .map(|_| {
+                    seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    (seed >> 8) as f32 / (1 << 24) as f32 - 0.5
+                })
+                .collect();
+            let mut e = Embeddings::new(v, 6).unwrap();
+            e.normalize();
+            e
+        };
+        let (raw, tuned) = (unit(60), unit(60));
+        let training: Vec<Option<usize>> = (0..60).map(|i| (i % 4 == 0).then_some(i % 3)).collect();
+        let checks = [1, 2, 3];
+        let once = predict_gain(&raw, &tuned, &training, &checks, 5, 20, 7).unwrap();
+        let mut steps = PredictionSteps::new(&raw, &training, &checks, &checks, 5, 20, 7).unwrap();
+        let mut calls = 0;
+        while !steps.step(&raw, &tuned, 3).unwrap() {
+            calls += 1;
+        }
+        assert_eq!(calls, 7, "23 queries, 3 at a time");
+        let (stepped, extra) = steps.finish();
+        assert_eq!(
+            (stepped.records, stepped.mean, stepped.var),
+            (once.records, once.mean, once.var)
+        );
+        assert_eq!(stepped.votes, once.votes);
+        assert_eq!(extra, changed_neighbours(&raw, &tuned, &checks, 5).unwrap());
+    }
 
     #[test]
     fn gain_counts_only_judged_checks() {

@@ -44,7 +44,7 @@ pub mod interval;
 
 pub use estimator::{
     estimate_gain, predict_gain, prediction_sample, ClassGain, Gain, GainEstimate, GainPrediction,
-    PredictedPart, Question, PREDICTION_SAMPLE,
+    PredictedPart, PredictionSteps, Question, PREDICTION_SAMPLE,
 };
 
 /// The records neither labelled for training nor among `checks`: the population the check
