@@ -550,6 +550,7 @@ impl TunedBuild {
         inner.normalize();
         Ok(SearchIndex {
             typical: Default::default(),
+            typical_part: Default::default(),
             inner,
         })
     }
@@ -631,12 +632,9 @@ pub fn suggest_records(
             labels.len()
         )));
     }
-    let typical = match index.typical.get() {
-        Some(t) => t,
-        None => {
-            let t = crate::label::suggest::typicality(&index.inner).map_err(js_err)?;
-            index.typical.get_or_init(|| t)
-        }
+    while index.typicality_step(usize::MAX)? < 1.0 {}
+    let Some(typical) = index.typical.get() else {
+        return Err(JsError::new("typicality could not be computed"));
     };
     let ids = class_ids(labels);
     to_js(
@@ -667,8 +665,18 @@ pub fn labelled_agreement(
 #[wasm_bindgen]
 pub struct SearchIndex {
     inner: Embeddings,
-    /// `suggest::typicality` of the rows, computed on the first suggestion
+    /// `suggest::typicality` of the rows: computed in slices by `typicalityStep` (the page
+    /// runs it between frames once the embeddings are in), or at once on the first suggestion
     typical: std::cell::OnceCell<Vec<f32>>,
+    /// typicality computed so far, with the sample it is measured against
+    typical_part: std::cell::RefCell<Option<TypicalPart>>,
+}
+
+/// `suggest::typicality` partly computed: the sample's rows and ids, the first rows' values.
+struct TypicalPart {
+    sample: Embeddings,
+    ids: Vec<usize>,
+    done: Vec<f32>,
 }
 
 #[wasm_bindgen]
@@ -677,12 +685,50 @@ impl SearchIndex {
     pub fn new(embeddings: Vec<f32>, dim: usize) -> Result<SearchIndex, JsError> {
         Ok(Self {
             typical: Default::default(),
+            typical_part: Default::default(),
             inner: Embeddings::new(embeddings, dim).map_err(js_err)?,
         })
     }
 
     pub fn rows(&self) -> usize {
         self.inner.rows()
+    }
+
+    /// `suggest::typicality` (what "suggested next" needs first) for up to `rows` more
+    /// records; returns the share done (1: ready). The same values as at once.
+    #[wasm_bindgen(js_name = typicalityStep)]
+    pub fn typicality_step(&self, rows: usize) -> Result<f64, JsError> {
+        use crate::label::suggest::{typical_sample_ids, typicality_of};
+        let n = self.inner.rows();
+        if self.typical.get().is_some() {
+            return Ok(1.0);
+        }
+        let mut part = self.typical_part.borrow_mut();
+        let p = match part.as_mut() {
+            Some(p) => p,
+            None => {
+                let ids = typical_sample_ids(n);
+                let sample = self.inner.select(&ids).map_err(js_err)?;
+                part.insert(TypicalPart {
+                    sample,
+                    ids,
+                    done: Vec::with_capacity(n),
+                })
+            }
+        };
+        let start = p.done.len();
+        let end = start.saturating_add(rows.max(1)).min(n);
+        if end > start {
+            let more = typicality_of(&self.inner, &p.sample, &p.ids, start..end).map_err(js_err)?;
+            p.done.extend(more);
+        }
+        if p.done.len() < n {
+            return Ok(p.done.len() as f64 / n as f64);
+        }
+        if let Some(p) = part.take() {
+            let _ = self.typical.set(p.done);
+        }
+        Ok(1.0)
     }
 
     pub fn dim(&self) -> usize {
@@ -700,6 +746,7 @@ impl SearchIndex {
         let head = SkipConnectionHead::from_safetensors(head).map_err(js_err)?;
         Ok(Self {
             typical: Default::default(),
+            typical_part: Default::default(),
             inner: head.apply(&self.inner).map_err(js_err)?,
         })
     }

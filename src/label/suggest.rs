@@ -63,24 +63,43 @@ fn typical_sample(n: usize) -> usize {
 
 /// How typical each record of `emb` is: its mean similarity to its 10 nearest records
 /// among a fixed stride sample of at most `TYPICAL_SAMPLE` (fewer beyond 20,000 records;
-/// itself left out). Outliers score
-/// low. Depends on the embeddings only: compute it once per dataset.
+/// itself left out). Outliers score low. Depends on the embeddings only: compute it once per
+/// dataset (the page does, in slices of rows between frames: [`typicality_of`]).
 pub fn typicality(emb: &Embeddings) -> Result<Vec<f32>> {
-    let n = emb.rows();
-    let sample: Vec<usize> = (0..n)
-        .step_by(n.div_ceil(typical_sample(n)).max(1))
-        .collect();
-    if sample.is_empty() {
+    let ids = typical_sample_ids(emb.rows());
+    if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let hits = top_k_batch(&emb.select(&sample)?, emb, 11, false)?;
+    typicality_of(emb, &emb.select(&ids)?, &ids, 0..emb.rows())
+}
+
+/// The rows of a dataset of `n` records typicality is measured against (a fixed stride).
+pub fn typical_sample_ids(n: usize) -> Vec<usize> {
+    (0..n)
+        .step_by(n.div_ceil(typical_sample(n)).max(1))
+        .collect()
+}
+
+/// [`typicality`] of the records `rows` of `emb`, against `sample` (the rows `ids` of `emb`,
+/// [`typical_sample_ids`]).
+pub fn typicality_of(
+    emb: &Embeddings,
+    sample: &Embeddings,
+    ids: &[usize],
+    rows: std::ops::Range<usize>,
+) -> Result<Vec<f32>> {
+    let d = emb.dim();
+    let end = rows.end.min(emb.rows());
+    let start = rows.start.min(end);
+    let queries = Embeddings::new(emb.as_slice()[start * d..end * d].to_vec(), d)?;
+    let hits = top_k_batch(sample, &queries, 11, false)?;
     Ok(hits
         .iter()
         .enumerate()
-        .map(|(i, h)| {
+        .map(|(j, h)| {
             let near: Vec<f32> = h
                 .iter()
-                .filter(|h| sample[h.index] != i)
+                .filter(|h| ids[h.index] != start + j)
                 .take(10)
                 .map(|h| h.score)
                 .collect();
@@ -187,6 +206,24 @@ pub fn suggest(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Typicality in slices of rows (as the page computes it between frames) is typicality.
+    #[test]
+    fn typicality_in_slices_is_typicality() {
+        let v: Vec<f32> = (0..50 * 3)
+            .map(|i| ((i * 29 % 23) as f32 - 11.0) / 7.0)
+            .collect();
+        let mut e = Embeddings::new(v, 3).unwrap();
+        e.normalize();
+        let whole = typicality(&e).unwrap();
+        let ids = typical_sample_ids(e.rows());
+        let sample = e.select(&ids).unwrap();
+        let mut sliced = Vec::new();
+        for start in (0..50).step_by(7) {
+            sliced.extend(typicality_of(&e, &sample, &ids, start..start + 7).unwrap());
+        }
+        assert_eq!(sliced, whole);
+    }
 
     /// Two tight groups on the unit circle and one far record.
     fn points() -> Embeddings {
