@@ -1,7 +1,7 @@
 // What a dataset costs the tab's memory, estimated from its record count before anything is
 // embedded, so a person hears it before a tab runs out rather than after. The figures are
 // bench/scale.mjs's (the page with 20,000 and 100,000 short records, every step a person
-// takes): the tab's peak, 1,191 MiB at 20,000 records and 1,676-1,738 at 100,000
+// takes): the tab's peak, 1,191-1,198 MiB at 20,000 records and 1,656-1,738 at 100,000
 // (2026-12-04, in the map's step), grows by PER_RECORD_DIM bytes per record and embedding dimension above
 // BASE_MIB (embedding itself peaked lower: bench/browser.mjs, 1,025 and 1,388 MiB). Labels
 // never depend on it: they are saved at every change (store.js).
