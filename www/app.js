@@ -140,8 +140,18 @@ class App {
    * record texts with it (an edited version), the labels follow their text; the others are
    * kept aside (orphans), never dropped.
    */
+  /** The records of a file (worker.js `load`), read in the reader's worker, which is then
+   * replaced by a fresh one: wasm memory never shrinks, and reading 100 MB grows it by
+   * hundreds of MB the tab would keep. */
+  async readRecords(args) {
+    try {
+      return await this.reader.call("load", args);
+    } finally {
+      this.reader.restart();
+    }
+  }
   async useDataset(file, name, columns, source = null) {
-    const ds = await this.reader.call("load", { file, name, columns });
+    const ds = await this.readRecords({ file, name, columns });
     if (!ds.texts.length) throw new Error(`${name} has no records`);
     const p = this.project;
     if (p.n && p.datasetKey === ds.key) {
@@ -657,7 +667,7 @@ class App {
     const blob = file?.blob ?? (file?.bytes ? new Blob([file.bytes]) : null);
     try {
       if (!blob) throw new Error("the file is not kept in this browser (storage was full when it was opened)");
-      const ds = await this.reader.call("load", { file: blob, name: file.name, columns: saved.columns });
+      const ds = await this.readRecords({ file: blob, name: file.name, columns: saved.columns });
       const outcome = this.project.restore(saved, ds.texts, ds.hashes);
       $("saved").textContent = "Restored from this browser";
       $("saved").dataset.state = "saved";
