@@ -25,7 +25,7 @@
 
 use crate::data::embeddings::Embeddings;
 use crate::error::{Error, Result};
-use crate::measure::search::top_k_batch;
+use crate::measure::search::{dot, top_k_batch};
 
 /// Why a record is suggested.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -129,7 +129,6 @@ pub fn suggest(
     }
     let x = emb.as_slice();
     let row = |i: usize| &x[i * d..(i + 1) * d];
-    let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(p, q)| p * q).sum::<f32>();
     let mut taken: Vec<bool> = (0..n).map(|i| labels[i].is_some() || exclude[i]).collect();
     fn open(taken: &[bool]) -> impl Iterator<Item = usize> + '_ {
         (0..taken.len()).filter(|&i| !taken[i])
