@@ -355,23 +355,6 @@ pub fn texts_digest(hashes: &[u32]) -> String {
     crate::data::texthash::texts_digest(hashes)
 }
 
-/// The 2D map (`projection.rs`): (n * 2) PCA coordinates of the (n x dim) embeddings, tuned
-/// by `head` (safetensors bytes) when given.
-#[wasm_bindgen(js_name = pca2d)]
-pub fn pca_2d(
-    embeddings: Vec<f32>,
-    dim: usize,
-    head: Option<Vec<u8>>,
-) -> Result<Vec<f32>, JsError> {
-    let mut emb = Embeddings::new(embeddings, dim).map_err(js_err)?;
-    if let Some(head) = head {
-        emb = SkipConnectionHead::from_safetensors(&head)
-            .and_then(|h| h.apply(&emb))
-            .map_err(js_err)?;
-    }
-    crate::measure::projection::pca_2d(&emb).map_err(js_err)
-}
-
 /// A flat (rows x dim) float32 matrix as a NumPy .npy file (numpy.load reads it).
 #[wasm_bindgen(js_name = toNpy)]
 pub fn to_npy(data: Vec<f32>, dim: usize) -> Result<Vec<u8>, JsError> {
@@ -517,6 +500,29 @@ impl GainPredictionBuild {
             inner,
             changed: (self.checks, self.k, changed),
         }
+    }
+}
+
+/// The 2D map (PCA, `projection::pca_2d`) of some rows of an index, computed in steps for the
+/// page to run between frames, reading the rows in place: `startMap(ids)`, then
+/// `step(index, iterations)` until it returns 1, then `coords(index)` ((ids.len() * 2)).
+#[wasm_bindgen]
+pub struct MapBuild {
+    pca: crate::measure::projection::Pca2d,
+    ids: Vec<usize>,
+}
+
+#[wasm_bindgen]
+impl MapBuild {
+    pub fn step(&mut self, index: &SearchIndex, iterations: usize) -> Result<f64, JsError> {
+        self.pca
+            .step(&index.inner, &self.ids, iterations)
+            .map_err(js_err)?;
+        Ok(self.pca.progress())
+    }
+
+    pub fn coords(&self, index: &SearchIndex) -> Result<Vec<f32>, JsError> {
+        self.pca.coords(&index.inner, &self.ids).map_err(js_err)
     }
 }
 
@@ -749,6 +755,14 @@ impl SearchIndex {
             typical_part: Default::default(),
             inner: head.apply(&self.inner).map_err(js_err)?,
         })
+    }
+
+    /// Starts the 2D map of rows `ids` in steps (see [`MapBuild`]).
+    #[wasm_bindgen(js_name = startMap)]
+    pub fn start_map(&self, ids: &[u32]) -> Result<MapBuild, JsError> {
+        let ids: Vec<usize> = ids.iter().map(|&i| i as usize).collect();
+        let pca = crate::measure::projection::Pca2d::new(&self.inner, &ids).map_err(js_err)?;
+        Ok(MapBuild { pca, ids })
     }
 
     /// Starts building the tuned index in steps (see [`TunedBuild`]).

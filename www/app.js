@@ -50,8 +50,6 @@ class App {
     this.pool = new Pool();
     this.trainer = new EngineWorker();
     this.reader = new EngineWorker();
-    this.mapper = null; // the 2D map's worker (PCA), started for each map and ended after it
-    this.mapping = 0; // its calls under way
     this.defaults = null;
     this.indices = { raw: null, tuned: null, tunedHead: null };
     this.prepared = null; // what prepareHead built for a head not yet in use
@@ -530,23 +528,28 @@ class App {
     return value;
   }
   /** The 2D maps' coordinates (rows * 2 each, PCA) of the records `rows`, one per entry of
-   * `heads` (null: the raw map, else tuned by that head), computed in a worker. */
-  mapCoords(rows, heads) {
-    const { dim } = this.project;
-    // one copy of the rows for the worker (transferred), whatever the maps
-    const sub = this.rows(rows);
-    this.mapper ??= new EngineWorker();
-    this.mapping++;
-    const mapper = this.mapper;
-    // the worker ends with its last call: its wasm memory (a copy of up to 50,000 rows and
-    // the projection's work, ~150 MB at 384 dimensions) would otherwise stay taken
-    const end = () => {
-      if (--this.mapping === 0 && this.mapper === mapper) {
-        mapper.worker.terminate();
-        this.mapper = null;
+   * `heads` (null: the raw map, else the head in use), computed over the page's own indices
+   * in slices between frames (one iteration of the PCA each, the rows read in place: no copy;
+   * a worker with a copy of 50,000 rows took ~300 MB at its peak). */
+  async mapCoords(rows, heads) {
+    const indexOf = (head) => (head == null ? this.rawIndex() : head === this.project.head ? this.tunedIndex() : null);
+    const indices = heads.map(indexOf);
+    if (!indices.every(Boolean)) throw new Error("a map needs the embeddings, and the head in use");
+    const ids = Uint32Array.from(rows);
+    const maps = [];
+    for (const index of indices) {
+      const build = index.startMap(ids);
+      try {
+        while (build.step(index, 1) < 1) {
+          await new Promise((ok) => setTimeout(ok, 0));
+          if (!indices.every((x, i) => x === indexOf(heads[i]))) throw new Error("the records or the head changed while the map was drawn");
+        }
+        maps.push(build.coords(index));
+      } finally {
+        build.free();
       }
-    };
-    return mapper.call("pca", { emb: sub, dim, heads }, { transfer: [sub.buffer] }).finally(end);
+    }
+    return maps;
   }
   /** The flat embeddings of records `ids` (a Float32Array of ids.length x dim). */
   rows(ids) {

@@ -1,16 +1,16 @@
 // What a dataset costs the tab's memory, estimated from its record count before anything is
-// embedded, so a person hears it before a tab runs out rather than after. The figures are
-// bench/scale.mjs's (the page with 20,000 and 100,000 short records, every step a person
-// takes): the tab's peak, 1,191-1,198 MiB at 20,000 records and 1,656-1,738 at 100,000
-// (2026-12-04, in the map's step), grows by PER_RECORD_DIM bytes per record and embedding dimension above
-// BASE_MIB (embedding itself peaked lower: bench/browser.mjs, 1,025 and 1,388 MiB). Labels
-// never depend on it: they are saved at every change (store.js).
+// embedded, so a person hears it before a tab runs out rather than after. The figures
+// (2026-12-04, renderer memory: the tab and its workers) come from two benchmarks: embedding
+// in the page peaked at 1,025 MiB with 20,000 short records and 1,388 with 100,000
+// (bench/browser.mjs), every later step at 997 and 1,336 (bench/scale.mjs). The line through
+// the higher pair: BASE_MIB plus PER_RECORD_DIM bytes per record and embedding dimension.
+// Labels never depend on it: they are saved at every change (store.js).
 
 /** Renderer memory of the page, its workers and a model, before records (MiB). */
-export const BASE_MIB = 1060;
+export const BASE_MIB = 930;
 /** Peak bytes per record and embedding dimension: the raw and tuned search indices, the
- * map's sample, buffers, and what the browser keeps around them. */
-export const PER_RECORD_DIM = 19;
+ * embedding run's buffers, and what the browser keeps around them. */
+export const PER_RECORD_DIM = 13;
 /** Past this estimate the page warns: browsers end a tab's process around 4 GB of its
  * memory (wasm32 instances cannot pass 4 GiB), and sooner where the device has less. */
 export const WARN_MIB = 3000;

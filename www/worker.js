@@ -1,7 +1,7 @@
 // One wasm engine instance. The page's pool runs several of these (embedding), one more
 // trains (cancel = terminate it) and one reads datasets (parse + hash), so a 100 MB file never
 // blocks the tab. Messages: {id, op, args} -> {id, progress} / {id, result} / {id, error}.
-import init, { SentenceEncoder, trainHead, PoolRows, parseTable, loadDataset, pca2d } from "../pkg/simtune.js";
+import init, { SentenceEncoder, trainHead, PoolRows, parseTable, loadDataset } from "../pkg/simtune.js";
 import { datasetKey } from "./hash.js";
 import { textHashes } from "./texthash.js";
 
@@ -81,12 +81,6 @@ const ops = {
       progress([done, total]);
     });
     return [out, [out.buffer]];
-  },
-  /** The 2D map's coordinates (n * 2) of `emb`, one array per entry of `heads`: raw for
-   * null, tuned by that head otherwise (one copy of the rows serves every map). */
-  pca({ emb, dim, heads }) {
-    const maps = heads.map((head) => pca2d(emb, dim, head ?? undefined));
-    return [maps, maps.map((xy) => xy.buffer)];
   },
   /** {head, joined, config, pull}: the head's bytes, the label names that joined, the settings
    * run, the prototype pull the head started from (or null). `emb`: the labelled rows (their
