@@ -341,8 +341,11 @@ class App {
       if (run !== this.embedRun) return;
       this.embedding = false;
       const secs = (performance.now() - t0) / 1000;
-      const emb = new Float32Array(p.n * dim);
-      todo.forEach((i, k) => emb.set(fresh.subarray(k * dim, (k + 1) * dim), i * dim));
+      // every record embedded now, in order: the pool's array is the matrix (a copy of it
+      // would hold another 150 MB at 100,000 records while the index and the save take theirs)
+      const whole = todo.length === p.n;
+      const emb = whole ? fresh : new Float32Array(p.n * dim);
+      if (!whole) todo.forEach((i, k) => emb.set(fresh.subarray(k * dim, (k + 1) * dim), i * dim));
       for (const [i, [from, r]] of reuse) emb.set(from.subarray(r * dim, (r + 1) * dim), i * dim);
       this.setEmbeddings(emb, dim);
       let kept = "kept in this browser";

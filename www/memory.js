@@ -1,16 +1,17 @@
 // What a dataset costs the tab's memory, estimated from its record count before anything is
 // embedded, so a person hears it before a tab runs out rather than after. The figures
 // (2026-12-04, renderer memory: the tab and its workers) come from two benchmarks: embedding
-// in the page peaked at 1,025 MiB with 20,000 short records and 1,388 with 100,000
-// (bench/browser.mjs), every later step at 997 and 1,336 (bench/scale.mjs). The line through
-// the higher pair: BASE_MIB plus PER_RECORD_DIM bytes per record and embedding dimension.
+// in the page peaked at 1,025 MiB with 20,000 short records and 1,568 with 100,000
+// (bench/browser.mjs; the 100,000 run before its last copy was removed), every later step at
+// 997 and 1,336 (bench/scale.mjs). Above the higher pair: BASE_MIB plus PER_RECORD_DIM bytes
+// per record and embedding dimension.
 // Labels never depend on it: they are saved at every change (store.js).
 
 /** Renderer memory of the page, its workers and a model, before records (MiB). */
-export const BASE_MIB = 930;
+export const BASE_MIB = 890;
 /** Peak bytes per record and embedding dimension: the raw and tuned search indices, the
  * embedding run's buffers, and what the browser keeps around them. */
-export const PER_RECORD_DIM = 13;
+export const PER_RECORD_DIM = 19;
 /** Past this estimate the page warns: browsers end a tab's process around 4 GB of its
  * memory (wasm32 instances cannot pass 4 GiB), and sooner where the device has less. */
 export const WARN_MIB = 3000;
