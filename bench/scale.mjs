@@ -11,7 +11,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { start, ROOT, SHARED, shot } from "../tests/e2e/harness.mjs";
-import { parseCsv, toCsv, openPage, loadCsv, waitEmbedded, keyLabel, openSession, seedEmbeddings } from "../tests/e2e/flow.mjs";
+import { parseCsv, toCsv, openPage, loadCsv, waitEmbedded, keyLabel, openSession, seedEmbeddings, labelChecks } from "../tests/e2e/flow.mjs";
 import { rendererMiB } from "./memory.mjs";
 
 const N = Number(process.argv[2] ?? 100_000);
@@ -116,12 +116,7 @@ try {
     await page.click("nav .tab[data-view=train]");
     await page.fill("#check-count", "40");
     await page.click("#check-draw");
-    await page.waitForSelector("#check-task[data-kind=label]");
-    while ((await page.getAttribute("#check-task", "data-kind")) === "label") {
-      const r = Number(await page.getAttribute("#check-task", "data-record"));
-      await keyLabel(page, gold[r], "check", "#check");
-      await page.waitForFunction((r) => document.querySelector("#check-task").dataset.record !== String(r) || document.querySelector("#check-task").dataset.kind !== "label", r);
-    }
+    await labelChecks(page, gold);
   });
   await step("train a head", async () => {
     await page.click("#train");

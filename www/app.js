@@ -34,6 +34,19 @@ export const MAX_FILE_BYTES = 100 * 1024 * 1024;
 const CHECK_PER_LIST = 2;
 
 /** A short signature of a label array (FNV-1a over its values): tells when labels changed. */
+/** Yields to the event loop, so a frame can be drawn between two slices of work. */
+const nextTask = () => new Promise((ok) => setTimeout(ok, 0));
+/** Runs `step()` (it returns the share done) slice after slice until 1; false when `live()`
+ * turns false first. */
+async function inSlices(step, live) {
+  for (let done = 0; done < 1; ) {
+    done = step();
+    await nextTask();
+    if (!live()) return false;
+  }
+  return true;
+}
+
 function labelsSignature(labels) {
   let h = 0x811c9dc5;
   for (const l of labels) h = Math.imul(h ^ (l + 1), 0x01000193);
@@ -391,7 +404,7 @@ class App {
    * freeze the tab (0.9 s at 20,000 records, 1.5 s at 100,000: bench/scale.mjs). */
   async warmTypicality(index) {
     try {
-      while (this.indices.raw === index && index.typicalityStep(2048) < 1) await new Promise((ok) => setTimeout(ok, 0));
+      await inSlices(() => index.typicalityStep(2048), () => this.indices.raw === index);
     } catch (e) {
       if (this.indices.raw === index) console.warn("typicality", e); // else: the index was replaced
     }
@@ -442,19 +455,21 @@ class App {
     this.dropPrepared();
     const prepared = (this.prepared = { head, tuned: null, prediction: null, key: null });
     const live = () => this.indices.raw === raw && this.prepared === prepared;
-    const pause = () => new Promise((ok) => setTimeout(ok, 0));
+    // each slice's share, reported as half of the whole (the index first, then predictions)
+    const slice = (step, half) => () => {
+      const done = step();
+      onProgress((half + done) / 2);
+      return done;
+    };
     const build = raw.startHead(head);
+    let finished;
     try {
-      for (let done = 0; done < 1; ) {
-        done = build.step(raw, 4096); // ~35 ms at 384 dimensions
-        onProgress(done / 2);
-        await pause();
-        if (!live()) return false;
-      }
+      finished = await inSlices(slice(() => build.step(raw, 4096), 0), live); // ~35 ms a slice at 384 dimensions
     } catch (e) {
       build.free();
       throw e;
     }
+    if (!finished) return (build.free(), false);
     prepared.tuned = build.finish(raw);
     if (!p.check.records.length) return true;
     const { k, key } = this.checkKey();
@@ -462,17 +477,12 @@ class App {
     // each query searches every record twice (raw and tuned): ~10 at 100,000 records
     const queries = Math.max(1, Math.floor(1e6 / p.n));
     try {
-      for (let done = 0; done < 1; ) {
-        if (!live()) return (steps.free(), false);
-        done = steps.step(raw, prepared.tuned, queries);
-        onProgress(0.5 + done / 2);
-        await pause();
-      }
+      finished = await inSlices(slice(() => steps.step(raw, prepared.tuned, queries), 1), live);
     } catch (e) {
       steps.free();
       throw e;
     }
-    if (!live()) return (steps.free(), false);
+    if (!finished) return (steps.free(), false);
     prepared.prediction = steps.finish();
     prepared.key = key;
     return true;
@@ -543,10 +553,8 @@ class App {
     for (const index of indices) {
       const build = index.startMap(ids);
       try {
-        while (build.step(index, 1) < 1) {
-          await new Promise((ok) => setTimeout(ok, 0));
-          if (!indices.every((x, i) => x === indexOf(heads[i]))) throw new Error("the records or the head changed while the map was drawn");
-        }
+        const same = () => indices.every((x, i) => x === indexOf(heads[i]));
+        if (!(await inSlices(() => build.step(index, 1), same))) throw new Error("the records or the head changed while the map was drawn");
         maps.push(build.coords(index));
       } finally {
         build.free();

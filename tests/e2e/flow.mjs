@@ -106,3 +106,14 @@ export async function seedEmbeddings(page, { csv, npy, precision = "int8" }) {
     { csv, npy, precision },
   );
 }
+
+/** Every check record waiting for a label labelled by keyboard, from `gold` (one label per
+ * record). */
+export async function labelChecks(page, gold) {
+  await page.waitForSelector("#check-task[data-kind=label]");
+  while ((await page.getAttribute("#check-task", "data-kind")) === "label") {
+    const r = Number(await page.getAttribute("#check-task", "data-record"));
+    await keyLabel(page, gold[r], "check", "#check");
+    await page.waitForFunction((r) => document.querySelector("#check-task").dataset.record !== String(r) || document.querySelector("#check-task").dataset.kind !== "label", r);
+  }
+}

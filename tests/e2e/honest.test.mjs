@@ -22,7 +22,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { start, ROOT, SHARED, shot } from "./harness.mjs";
-import { parseCsv, openPage, loadCsv, waitEmbedded, keyLabel, labelledCount, openSession, seedEmbeddings } from "./flow.mjs";
+import { parseCsv, openPage, loadCsv, waitEmbedded, keyLabel, labelledCount, openSession, seedEmbeddings, labelChecks } from "./flow.mjs";
 
 const TMP = mkdtempSync(join(tmpdir(), "simtune-honest-"));
 const BIN = join(ROOT, "target", "debug", "simtune");
@@ -119,16 +119,6 @@ async function replayRoundRobin(page, ds, n, seed) {
   return labelledCount(page);
 }
 
-/** Every check record waiting for a label labelled, from the gold labels. */
-async function labelChecks(page, ds) {
-  await page.waitForSelector("#check-task[data-kind=label]");
-  while ((await page.getAttribute("#check-task", "data-kind")) === "label") {
-    const r = Number(await page.getAttribute("#check-task", "data-record"));
-    await keyLabel(page, ds.gold[r], "check", "#check");
-    await page.waitForFunction((r) => document.querySelector("#check-task").dataset.record !== String(r) || document.querySelector("#check-task").dataset.kind !== "label", r);
-  }
-}
-
 /** Every question of the check answered (y / n from the gold labels); returns how many. */
 async function answerAll(page, ds) {
   let answered = 0;
@@ -165,7 +155,7 @@ async function narrow(page, ds) {
     await page.waitForFunction((n) => Number(document.querySelector("#check-status").textContent.match(/(\d+) check records set aside/)[1]) > n, before);
     // meanwhile the figure on the check records answered before still shows
     assert.match(await page.textContent("#check-last"), new RegExp(`the figure on the first ${before} check records stands: [+−]\\d`));
-    await labelChecks(page, ds);
+    await labelChecks(page, ds.gold);
     answered += await answerAll(page, ds);
   }
   const f = await page.$eval("#check-figure", (e) => ({ ...e.dataset, text: e.textContent }));
@@ -179,7 +169,7 @@ async function checkAndTrain(page, ds) {
   await page.click("nav .tab[data-view=train]");
   await page.fill("#check-count", String(CHECKS));
   await page.click("#check-draw");
-  await labelChecks(page, ds);
+  await labelChecks(page, ds.gold);
   await page.click("#train");
   await page.waitForSelector("#train-status[data-state=done], #train-status[data-state=error]", { timeout: 180_000 });
   assert.equal(await page.getAttribute("#train-status", "data-state"), "done", await page.textContent("#train-status"));

@@ -13,7 +13,7 @@ import { createServer } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { start, ROOT, shot } from "./harness.mjs";
-import { openPage, waitEmbedded, keyLabel, labelledCount, parseCsv, toCsv } from "./flow.mjs";
+import { openPage, waitEmbedded, keyLabel, labelledCount, parseCsv, toCsv, labelChecks } from "./flow.mjs";
 
 const HUB = "https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2/resolve/main/";
 
@@ -358,12 +358,7 @@ test("two models compared on the person's labels (the second from the hub; one o
     await page.waitForFunction(() => /Label at least 10 check records/.test(document.querySelector("#models-status").textContent));
     await page.fill("#check-count", "12");
     await page.click("#check-draw");
-    await page.waitForSelector("#check-task[data-kind=label]");
-    while ((await page.getAttribute("#check-task", "data-kind")) === "label") {
-      const r = Number(await page.getAttribute("#check-task", "data-record"));
-      await keyLabel(page, gold[r], "check", "#check");
-      await page.waitForFunction((r) => document.querySelector("#check-task").dataset.record !== String(r) || document.querySelector("#check-task").dataset.kind !== "label", r);
-    }
+    await labelChecks(page, gold);
     await page.click("#compare-models");
     await page.waitForSelector("#models-table:not([hidden])", { timeout: 180_000 });
     const table = await page.$$eval("#models-table tr[data-model]", (els) => els.map((e) => ({ ...e.dataset })));
