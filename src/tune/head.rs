@@ -19,6 +19,7 @@ use rand::{Rng, RngCore, SeedableRng};
 
 use crate::data::embeddings::Embeddings;
 use crate::error::{Error, Result};
+use crate::tune::gated_branch::gated_branch;
 use crate::tune::matmul::matmul_t;
 
 const FORMAT: &str = "simtune-skip-connection-head/1";
@@ -100,17 +101,21 @@ fn dropout(x: &Tensor, p: f64, rng: &mut StdRng) -> Result<Tensor> {
     // P(next_u32 < threshold) = keep, to 2^-32
     let threshold = (keep * 4_294_967_296.0) as u64;
     let mut fast = SmallRng::seed_from_u64(rng.next_u64());
-    let mask: Vec<f32> = (0..x.elem_count())
-        .map(|_| {
-            if u64::from(fast.next_u32()) < threshold {
-                (1.0 / keep) as f32
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    let mask = Tensor::from_vec(mask, x.shape(), x.device())?;
-    Ok((x * mask)?)
+    let mut mask = (0..x.elem_count()).map(move |_| {
+        if u64::from(fast.next_u32()) < threshold {
+            (1.0 / keep) as f32
+        } else {
+            0.0
+        }
+    });
+    if x.track_op() {
+        let mask = Tensor::from_vec(mask.collect(), x.shape(), x.device())?;
+        return Ok((x * mask)?);
+    }
+    // an input no gradient flows to (the head's own input): masked in place, the same values
+    let mut v = x.flatten_all()?.to_vec1::<f32>()?;
+    v.iter_mut().for_each(|v| *v *= mask.next().unwrap_or(0.0));
+    Ok(Tensor::from_vec(v, x.shape(), x.device())?)
 }
 
 impl SkipConnectionHead {
@@ -249,11 +254,9 @@ impl SkipConnectionHead {
                 Some(rng) => dropout(&x, self.config.skip_dropout, rng)?,
                 None => x.clone(),
             };
-            // fc(x) = x W^T + b  (batch, dim)
-            let fc =
-                matmul_t(&branch_in, l.weight.as_tensor())?.broadcast_add(l.bias.as_tensor())?;
-            let gate = candle_nn::ops::sigmoid(l.gates.as_tensor())?; // (dim,)
-            x = (x + fc.broadcast_mul(&gate)?)?;
+            // (x W^T + b) * sigmoid(gates)  (batch, dim)
+            let fc = matmul_t(&branch_in, l.weight.as_tensor())?;
+            x = (x + gated_branch(&fc, l.bias.as_tensor(), l.gates.as_tensor())?)?;
         }
         Ok(x)
     }

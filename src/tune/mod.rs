@@ -3,9 +3,11 @@
 //! group loss ([`loss`]). What training rests on besides the person's labels: each label's
 //! prototype ([`prototype`]), the pull of every record toward the prototypes it lies near,
 //! where the head starts ([`prototype_pull`], solved by [`linalg`]), the matrix products of
-//! training and their backward on the project's own kernel ([`matmul`]), label names as records
+//! training and their backward on the project's own kernel ([`matmul`]) and the head's gated
+//! branch as one op ([`gated_branch`]), label names as records
 //! ([`label_names`]) and pseudo-labels from confident neighbours ([`pseudo_label`]).
 
+pub mod gated_branch;
 pub mod head;
 pub mod label_names;
 pub mod linalg;

@@ -1,5 +1,6 @@
 //! Fast CPU kernels for the BERT encoder: an int8-weight linear layer ([`QLinear`]) with a
-//! fused erf-GELU epilogue, and a vectorised erf GELU ([`gelu_erf`]). No dependencies.
+//! fused erf-GELU epilogue, an f32 one ([`F32Linear`]), a vectorised erf GELU ([`gelu_erf`])
+//! and attention's row softmax ([`softmax_scaled`]). No dependencies.
 //!
 //! Paths: x86_64 AVX2 (chosen at run time with `is_x86_feature_detected!`), wasm32 simd128
 //! (chosen at compile time, `-C target-feature=+simd128`), and a portable scalar fallback.
@@ -15,7 +16,9 @@
 mod f32;
 mod gelu;
 mod int8;
+mod softmax;
 
 pub use f32::F32Linear;
 pub use gelu::{erf_f64, gelu_erf, gelu_f64};
 pub use int8::{linear_f32_reference, Activation, QLinear};
+pub use softmax::softmax_scaled;
