@@ -86,6 +86,8 @@ pub fn load_dataset(bytes: &[u8], options: JsValue) -> Result<JsValue, JsError> 
 #[wasm_bindgen]
 pub struct SentenceEncoder {
     inner: Encoder,
+    /// texts of the last `embed` longer than the model reads
+    truncated: std::cell::Cell<usize>,
 }
 
 #[wasm_bindgen]
@@ -114,7 +116,10 @@ impl SentenceEncoder {
             .parse()
             .map_err(js_err)?;
         let inner = Encoder::load_precision(&files, precision).map_err(js_err)?;
-        Ok(Self { inner })
+        Ok(Self {
+            inner,
+            truncated: std::cell::Cell::new(0),
+        })
     }
 
     pub fn dim(&self) -> usize {
@@ -139,13 +144,21 @@ impl SentenceEncoder {
         texts: Vec<String>,
         progress: Option<Function>,
     ) -> Result<Vec<f32>, JsError> {
-        let e = self
+        let (e, truncated) = self
             .inner
-            .embed(&texts, &mut |done, total| {
+            .embed_counted(&texts, &mut |done, total| {
                 report(&progress, &[done as f64, total as f64])
             })
             .map_err(js_err)?;
+        self.truncated.set(truncated);
         Ok(e.into_vec())
+    }
+
+    /// How many texts of the last `embed` were longer than the model reads (`info()`'s
+    /// `max_seq_length` word pieces): only their beginning was embedded.
+    #[wasm_bindgen(js_name = lastTruncated)]
+    pub fn last_truncated(&self) -> usize {
+        self.truncated.get()
     }
 }
 

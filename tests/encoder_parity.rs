@@ -140,6 +140,30 @@ fn long_texts_tokenize_as_a_whole() {
             t.chars().take(40).collect::<String>()
         );
     }
+    // whether a text was cut is whether the whole text has more than 256 ids, also where a
+    // prefix fills the model exactly: 254 one-piece words, then nothing / blanks / one more
+    let cut_by_whole = |text: &str| whole.encode(text, true).unwrap().get_ids().len() > 256;
+    let exact = "the ".repeat(254);
+    let edges = [
+        exact.trim_end().to_string(),
+        format!("{exact}{}", " ".repeat(10_000)),
+        format!("{exact}{}the", " ".repeat(10_000)),
+        "the ".repeat(255),
+    ];
+    for t in texts.iter().chain(&edges) {
+        let (_, cut) = enc.tokenizer().encode_counted(t).unwrap();
+        assert_eq!(
+            cut,
+            cut_by_whole(t),
+            "{}",
+            t.chars().take(40).collect::<String>()
+        );
+    }
+    let edge_cuts: Vec<bool> = edges.iter().map(|t| cut_by_whole(t)).collect();
+    assert_eq!(edge_cuts, [false, false, true, true]);
+    let all: Vec<&str> = texts.iter().chain(&edges).map(|t| t.as_str()).collect();
+    let (_, cut) = enc.embed_counted(&all, &mut |_, _| true).unwrap();
+    assert_eq!(cut, all.iter().filter(|t| cut_by_whole(t)).count());
 }
 
 #[test]

@@ -322,9 +322,12 @@ class App {
       }
       const todo = [];
       for (let i = 0; i < p.n; i++) if (!reuse.has(i)) todo.push(i);
+      let maxTokens = 0; // word pieces the model reads of a record
       if (todo.length) {
         this.embedStatus("running", "preparing the model…");
-        ({ dim } = await this.ensureModel());
+        const model = await this.ensureModel();
+        ({ dim } = model);
+        maxTokens = model.info?.max_seq_length ?? 0;
         if (run !== this.embedRun) return;
       }
       const t0 = performance.now();
@@ -379,7 +382,16 @@ class App {
       const done = todo.length
         ? `${todo.length} records embedded in ${secs.toFixed(1)} s (${(todo.length / Math.max(secs, 1e-3)).toFixed(1)} records/s, ${p.precision}) with ${this.pool.size} workers${healed}${reused ? `; ${reused}` : ""}`
         : `All ${p.n} embeddings reused (${reused})`;
-      this.embedStatus("done", `${done}; ${kept}.`, 1);
+      // records longer than the model reads: only their beginning counts in search
+      const cut = this.pool.truncated;
+      const limit = `${maxTokens || 256} word pieces, about ${Math.round(0.75 * (maxTokens || 256))} words`;
+      const long = !todo.length || !cut
+        ? ""
+        : cut === 1
+          ? ` 1 record is longer than the model reads (${limit}): only its beginning is embedded, so search matches on that part.`
+          : ` ${cut === todo.length ? "Every record" : `${cut.toLocaleString("en")} records`} ${cut === todo.length ? "is" : "are"} longer than the model reads (${limit}): only their beginning is embedded, so search matches on that part.`;
+      this.embedStatus("done", `${done}; ${kept}.${long}`, 1);
+      $("embed-text").dataset.truncated = String(todo.length ? cut : 0);
       // how the work was shared (chunks per worker), for the curious and for the tests
       $("embed-text").dataset.chunks = this.pool.chunksPerWorker.join(",");
     } catch (e) {

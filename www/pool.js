@@ -129,12 +129,14 @@ export class Pool {
       });
     /** Chunks each worker embedded in the last run (a check that all of them work). */
     this.chunksPerWorker = this.workers.map(() => 0);
+    /** Texts of the last run longer than the model reads (only their beginning embedded). */
+    this.truncated = 0;
     const run = async (w, slot) => {
       while (next < chunks.length) {
         const [s, e] = chunks[next++];
-        let rows;
+        let got;
         try {
-          rows = await embedChunk(w, s, e);
+          got = await embedChunk(w, s, e);
         } catch (err) {
           if (!(err instanceof WorkerStalled)) throw err;
           // the worker died or hangs: a fresh one (with the model) takes the chunk, once
@@ -144,8 +146,10 @@ export class Pool {
           this.loads[slot] = w.call("loadModel", this.modelArgs);
           await this.loads[slot];
           doneIn.delete(s);
-          rows = await embedChunk(w, s, e);
+          got = await embedChunk(w, s, e);
         }
+        const { rows, truncated } = got;
+        this.truncated += truncated;
         out.set(rows, s * dim);
         onChunk?.(s, e, rows);
         this.chunksPerWorker[slot]++;
@@ -159,6 +163,6 @@ export class Pool {
   }
   /** A few texts embedded by the first worker alone (loadModel with count 1 first). */
   async embedFew(texts) {
-    return this.workers[0].call("embed", { texts });
+    return (await this.workers[0].call("embed", { texts })).rows;
   }
 }

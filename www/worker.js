@@ -75,12 +75,14 @@ const ops = {
     trial.free();
     return [{ dim }, []];
   },
+  /** {rows, truncated}: rows (texts.length x dim), and how many texts were longer than the
+   * model reads (only their beginning is embedded). */
   embed({ texts }, progress) {
     if (!encoder) throw new Error("no model loaded");
-    const out = encoder.embed(texts, (done, total) => {
+    const rows = encoder.embed(texts, (done, total) => {
       progress([done, total]);
     });
-    return [out, [out.buffer]];
+    return [{ rows, truncated: encoder.lastTruncated() }, [rows.buffer]];
   },
   /** {head, joined, config, pull}: the head's bytes, the label names that joined, the settings
    * run, the prototype pull the head started from (or null). `emb`: the labelled rows (their

@@ -259,9 +259,24 @@ impl Encoder {
         texts: &[S],
         progress: &mut dyn FnMut(usize, usize) -> bool,
     ) -> Result<Embeddings> {
+        Ok(self.embed_counted(texts, progress)?.0)
+    }
+
+    /// [`Self::embed`], and how many texts were longer than the model reads
+    /// (`max_seq_length` word pieces): only their beginning is embedded.
+    pub fn embed_counted<S: AsRef<str>>(
+        &self,
+        texts: &[S],
+        progress: &mut dyn FnMut(usize, usize) -> bool,
+    ) -> Result<(Embeddings, usize)> {
+        let mut truncated = 0;
         let ids: Vec<Vec<u32>> = texts
             .iter()
-            .map(|t| self.tokenizer.encode(t.as_ref()))
+            .map(|t| {
+                let (ids, cut) = self.tokenizer.encode_counted(t.as_ref())?;
+                truncated += usize::from(cut);
+                Ok(ids)
+            })
             .collect::<Result<_>>()?;
         let mut order: Vec<usize> = (0..ids.len()).collect();
         order.sort_by_key(|&i| ids[i].len());
@@ -305,7 +320,7 @@ impl Encoder {
                 return Err(Error::Cancelled);
             }
         }
-        Embeddings::new(out, dim)
+        Ok((Embeddings::new(out, dim)?, truncated))
     }
 
     /// One batch of token ids -> (batch, dim) L2-normalised sentence embeddings, packed (or

@@ -81,12 +81,18 @@ impl SentenceTokenizer {
 
     /// Token ids with special tokens, truncated to `max_seq_length` keeping the final `[SEP]`
     /// (sentence-transformers keeps `[CLS]`, the first max-2 word pieces, then `[SEP]`).
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        Ok(self.encode_counted(text)?.0)
+    }
+
+    /// [`Self::encode`], and whether the text had more word pieces than the model reads (its
+    /// end was cut off).
     ///
     /// A long text is tokenized by growing prefixes, each cut at a whitespace character: BERT's
     /// normaliser works per character and its pre-tokenizer splits at whitespace, so a prefix
     /// cut there yields exactly the first word pieces of the whole text. A 10 MB record costs
     /// the time of its first few kilobytes, not seconds.
-    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+    pub fn encode_counted(&self, text: &str) -> Result<(Vec<u32>, bool)> {
         let mut chars = 4096;
         loop {
             let cut = text.char_indices().nth(chars).map(|(at, _)| at);
@@ -94,25 +100,32 @@ impl SentenceTokenizer {
                 Some(at) => &text[..at],
                 None => text, // short, or one huge word: the whole text
             };
-            let ids = self.encode_all(prefix)?;
-            if prefix.len() == text.len() || ids.len() >= self.max_seq_length {
-                return Ok(ids);
+            let (ids, pieces) = self.encode_all(prefix)?;
+            if prefix.len() == text.len() {
+                return Ok((ids, pieces > self.max_seq_length));
+            }
+            if pieces >= self.max_seq_length {
+                // the prefix fills the model; the text goes on past it
+                let more = !text[prefix.len()..].trim().is_empty();
+                return Ok((ids, pieces > self.max_seq_length || more));
             }
             chars *= 4;
         }
     }
 
-    fn encode_all(&self, text: &str) -> Result<Vec<u32>> {
+    /// The ids of `text` as [`Self::encode`] cuts them, and how many there were before the cut.
+    fn encode_all(&self, text: &str) -> Result<(Vec<u32>, usize)> {
         let encoding = self
             .tokenizer
             .encode(text, true)
             .map_err(|e| Error::InvalidInput(format!("cannot tokenize text: {e}")))?;
         let mut ids = encoding.get_ids().to_vec();
+        let pieces = ids.len();
         if ids.len() > self.max_seq_length {
             let last = ids[ids.len() - 1];
             ids.truncate(self.max_seq_length - 1);
             ids.push(last);
         }
-        Ok(ids)
+        Ok((ids, pieces))
     }
 }

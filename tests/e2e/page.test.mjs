@@ -220,6 +220,8 @@ test("hostile record text is shown as text and runs nothing", { timeout: 180_000
     "<style>body{display:none}</style> transfer",
     "normal record about a card payment",
     "another normal record about an exchange rate",
+    // longer than the model reads (256 word pieces): the page says only its beginning counts
+    `a long record about a card payment ${"and then some more words ".repeat(80)}`,
   ];
   const path = join(TMP, "hostile.csv");
   writeFileSync(path, toCsv([["text", "label"], ...payloads.map((t, i) => [t, i % 2 ? "<b onmouseover=window.__pwned=1>x</b>" : "<img src=y onerror=window.__pwned=1>"])]));
@@ -231,11 +233,13 @@ test("hostile record text is shown as text and runs nothing", { timeout: 180_000
     await page.selectOption("#label-col", "label");
     await page.click("#use-columns");
     await waitEmbedded(page);
+    assert.equal(await page.getAttribute("#embed-text", "data-truncated"), "1");
+    assert.match(await page.textContent("#embed-text"), /1 record is longer than the model reads \(256 word pieces, about 192 words\): only its beginning is embedded/);
     await page.selectOption("#list-order", "file");
     const texts = await page.$$eval("#records .record .text", (els) => els.map((e) => e.textContent));
     assert.deepEqual(texts, payloads);
     await page.click('#records .record[data-index="0"] button:text("Similar")');
-    await page.waitForFunction(() => document.querySelectorAll("#session-list .record").length === 7);
+    await page.waitForFunction((n) => document.querySelectorAll("#session-list .record").length === n, payloads.length - 1);
     await page.click("nav .tab[data-view=compare]");
     await page.fill("#compare-record", "1");
     await page.click("#compare-show");

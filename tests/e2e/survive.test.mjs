@@ -248,7 +248,7 @@ test("reloads, a dead worker and full storage lose no label, and the person is t
       const { texts, precision, emb: cached } = await savedEmbeddings();
       const w = new EngineWorker();
       await w.call("loadModel", { base: DEFAULT_MODEL.base, precision });
-      const fresh = await w.call("embed", { texts: rows.map((i) => texts[i]) });
+      const { rows: fresh } = await w.call("embed", { texts: rows.map((i) => texts[i]) });
       w.worker.terminate();
       let worst = 0;
       rows.forEach((i, k) => {
