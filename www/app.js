@@ -32,6 +32,10 @@ import { createNextStep } from "./views/next.js";
 export const MAX_FILE_BYTES = 100 * 1024 * 1024;
 /** Neighbours judged per check record and direction (in / out of the top k), drawn at random. */
 const CHECK_PER_LIST = 2;
+/** Records from which a head that comes without training is prepared in slices between frames
+ * (warmHead); below, its tuned index and the check's predictions are built when first asked
+ * for, a fraction of a second at most. */
+const SLICE_HEAD_FROM = 2_000;
 
 /** A short signature of a label array (FNV-1a over its values): tells when labels changed. */
 /** Yields to the event loop, so a frame can be drawn between two slices of work. */
@@ -66,6 +70,7 @@ class App {
     this.defaults = null;
     this.indices = { raw: null, tuned: null, tunedHead: null };
     this.prepared = null; // what prepareHead built for a head not yet in use
+    this.warming = null; // the head in use while warmHead prepares it
     this.embedRun = 0;
     this.embedding = false;
     this.saveTimer = null;
@@ -408,8 +413,37 @@ class App {
     this.indices.raw = new SearchIndex(emb, dim);
     this.project.dim = dim;
     this.project.embedded = true;
+    this.warmHead(); // before the views hear of the embeddings: they would build it at once
     this.project.emit("embeddings");
     this.warmTypicality(this.indices.raw);
+  }
+  /**
+   * A head that comes without training here (the project restored after a reload, an import, a
+   * run of the log put back in use) gets its tuned index and the check's predictions built in
+   * slices between frames (prepareHead), as after training, where records are many: built at
+   * once by the first view that asked (the "Next" line does at once), they froze a tab of
+   * 100,000 records for seconds after a reload (bench/scale.mjs). Meanwhile the check figure
+   * waits (checkEstimate: null) and says so; the views that show it redraw when it is ready.
+   */
+  async warmHead() {
+    const p = this.project;
+    const head = p.head;
+    if (!head || p.n < SLICE_HEAD_FROM || !this.rawIndex()) return;
+    if (this.indices.tunedHead === head || this.prepared?.head === head) return;
+    this.warming = head;
+    try {
+      await this.prepareHead(head);
+    } catch (e) {
+      console.warn("the head could not be prepared between frames; it is built when first used", e);
+    } finally {
+      if (this.warming === head) this.warming = null;
+    }
+    // a view that asked meanwhile built its own tuned index: the prepared one is not needed
+    if (this.indices.tunedHead === head && this.prepared?.head === head && this.prepared.tuned) {
+      this.prepared.tuned.free();
+      this.prepared.tuned = null;
+    }
+    if (p.head === head) p.emit("check"); // the views that show the figure redraw with it
   }
   /** "Suggested next" needs every record's typicality first (src/label/suggest.rs): computed
    * here in slices between frames once the embeddings are in, so its first use does not
@@ -521,6 +555,7 @@ class App {
   /** The check figure (src/measure/check/) for the current head, or null without one. */
   checkEstimate() {
     const p = this.project;
+    if (this.warming && this.warming === p.head) return null; // warmHead: in a moment
     const raw = this.rawIndex();
     const tuned = this.tunedIndex();
     if (!raw || !tuned || !p.check.records.length) return null;
@@ -663,6 +698,7 @@ class App {
       this.indices.tuned?.free();
       this.indices.tuned = null;
       this.indices.tunedHead = null;
+      this.warmHead();
     });
     addEventListener("pagehide", () => this.saveNow());
 

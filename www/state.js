@@ -207,11 +207,15 @@ export class Project extends EventTarget {
     this.emit("check");
   }
   /** What IndexedDB keeps (the file bytes and embeddings are kept apart). `keys` holds
-   * [record, hash1, hash2] of every record that carries a label or is a check record, so they
-   * find their records again by text if the records change under them. */
+   * [record, hash1, hash2] of every record that carries a label, is a check record or was
+   * judged while checking, so they find their records again by text if the records change
+   * under them (without a key, the check's answers about neighbours were dropped at every
+   * reload, and its questions came back). */
   toSaved() {
     const keep = new Set(this.check.records);
     this.labels.forEach((l, i) => l >= 0 && keep.add(i));
+    for (const [r] of this.check.labels) keep.add(r);
+    for (const [r] of this.check.not) keep.add(r);
     const keys = new Uint32Array(keep.size * 3);
     let k = 0;
     for (const i of keep) keys.set([i, this.hashes[2 * i], this.hashes[2 * i + 1]], 3 * k++);

@@ -298,6 +298,17 @@ for (const [file, roundRobin] of [
         assert.ok(!/would narrow it/.test(more.text), `the page still asks for more after 8 rounds: ${more.text}`);
         narrowed.push({ replay: `${file}, ${name}`, truth: truthMore.gain, ...more, inside: more.low <= truthMore.gain && truthMore.gain <= more.high });
       }
+      // a reload brings the head and the same figure back (at this size the head is prepared
+      // between frames first: app.js warmHead)
+      await page.click("nav .tab[data-view=train]");
+      const shown = await page.$eval("#check-figure", (e) => ({ ...e.dataset }));
+      await page.waitForSelector("#saved[data-state=saved]");
+      await page.reload();
+      await page.waitForSelector("body[data-ready=yes]", { timeout: 60_000 });
+      await waitEmbedded(page, "cached");
+      await page.click("nav .tab[data-view=train]");
+      await page.waitForSelector("#check-figure[data-gain]", { timeout: 60_000 });
+      assert.deepEqual(await page.$eval("#check-figure", (e) => ({ ...e.dataset })), shown, "the same figure after a reload");
       assert.deepEqual(errors, []);
     } finally {
       await close();

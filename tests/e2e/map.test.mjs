@@ -101,11 +101,15 @@ test("the tuned map separates the labelled classes more than the raw one; predic
     );
     assert.ok(tunedL > rawL + 0.1, `the tuned map separates the labelled classes more (raw ${rawL}, tuned ${tunedL})`);
     // predictions: only unlabelled records; the legend counts those above the threshold
-    const confident = points.filter((p) => !p.label && p.predicted && p.confidence >= 0.7);
+    // (the download rounds a confidence to 4 decimals: one within 5e-5 of the threshold may lie
+    // on either side of it)
+    const above = (t) => points.filter((p) => !p.label && p.predicted && p.confidence >= t);
+    const confident = above(0.7 + 5e-5);
+    const borderline = above(0.7 - 5e-5).length - confident.length;
     const correct = confident.filter((p) => p.predicted === gold[p.record]).length;
-    console.log(`# predictions with confidence >= 0.7: ${confident.length}, ${correct} right by gold label`);
+    console.log(`# predictions with confidence >= 0.7: ${confident.length} (+ ${borderline} within rounding of it), ${correct} right by gold label`);
     const legendTotal = await page.$$eval("#map-legend .legend-item", (els) => els.reduce((a, e) => a + Number(e.dataset.predicted), 0));
-    assert.equal(legendTotal, confident.length);
+    assert.ok(legendTotal >= confident.length && legendTotal <= confident.length + borderline, `legend ${legendTotal}, downloaded ${confident.length} + ${borderline} borderline`);
 
     // the Label list filtered by a predicted label above the threshold: the legend's count,
     // accepted in bulk

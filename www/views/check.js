@@ -198,6 +198,9 @@ export function createCheckView(root, app) {
           h("button", { type: "button", class: "small", onclick: () => undo() }, h("kbd", {}, "u"), " undo"),
         ),
       );
+    } else if (p.head && app.warming === p.head) {
+      task.dataset.kind = "preparing";
+      task.append(h("p", { class: "hint" }, `Preparing tuned search over ${p.n.toLocaleString("en")} records: the questions and the figure follow in a moment.`));
     } else {
       task.dataset.kind = "done";
       task.append(h("p", { class: "hint" }, p.head ? "Every check is answered." : "Every check record is labelled; train a head (above) to see the figure."));
