@@ -389,12 +389,11 @@ class App {
         : `All ${p.n} embeddings reused (${reused})`;
       // records longer than the model reads: only their beginning counts in search
       const cut = this.pool.truncated;
-      const limit = `${maxTokens || 256} word pieces, about ${Math.round(0.75 * (maxTokens || 256))} words`;
-      const long = !todo.length || !cut
-        ? ""
-        : cut === 1
-          ? ` 1 record is longer than the model reads (${limit}): only its beginning is embedded, so search matches on that part.`
-          : ` ${cut === todo.length ? "Every record" : `${cut.toLocaleString("en")} records`} ${cut === todo.length ? "is" : "are"} longer than the model reads (${limit}): only their beginning is embedded, so search matches on that part.`;
+      const reads = maxTokens || 256;
+      const who = cut === 1 ? "1 record is" : cut === todo.length ? "Every record is" : `${cut.toLocaleString("en")} records are`;
+      const long = todo.length && cut
+        ? ` ${who} longer than the model reads (${reads} word pieces, about ${Math.round(0.75 * reads)} words): only ${cut === 1 ? "its" : "their"} beginning is embedded, so search matches on that part.`
+        : "";
       this.embedStatus("done", `${done}; ${kept}.${long}`, 1);
       $("embed-text").dataset.truncated = String(todo.length ? cut : 0);
       // how the work was shared (chunks per worker), for the curious and for the tests
@@ -444,6 +443,10 @@ class App {
       this.prepared.tuned = null;
     }
     if (p.head === head) p.emit("check"); // the views that show the figure redraw with it
+  }
+  /** Whether warmHead is preparing the head in use (its check figure follows in a moment). */
+  preparingHead() {
+    return this.warming !== null && this.warming === this.project.head;
   }
   /** "Suggested next" needs every record's typicality first (src/label/suggest.rs): computed
    * here in slices between frames once the embeddings are in, so its first use does not
@@ -555,7 +558,7 @@ class App {
   /** The check figure (src/measure/check/) for the current head, or null without one. */
   checkEstimate() {
     const p = this.project;
-    if (this.warming && this.warming === p.head) return null; // warmHead: in a moment
+    if (this.preparingHead()) return null; // warmHead: in a moment
     const raw = this.rawIndex();
     const tuned = this.tunedIndex();
     if (!raw || !tuned || !p.check.records.length) return null;

@@ -13,10 +13,10 @@
 //! Every value is the same sum in the same order (rows in turn, from zero) as candle's chain,
 //! so forward and gradients are those of the chain bit for bit (tested).
 
-use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 
 use crate::error::Result;
+use crate::tune::matmul::{f32_values, matrix};
 
 /// `(fc + bias) * sigmoid(gates)`: fc (batch, dim), bias (dim,), gates (dim,) -> (batch, dim)
 pub fn gated_branch(fc: &Tensor, bias: &Tensor, gates: &Tensor) -> Result<Tensor> {
@@ -28,17 +28,6 @@ pub fn gated_branch(fc: &Tensor, bias: &Tensor, gates: &Tensor) -> Result<Tensor
 /// candle-nn's sigmoid, `1 / (exp(-x) + 1)`, to the bit.
 fn sigmoid(x: f32) -> f32 {
     ((-x).exp() + 1.0).recip()
-}
-
-/// A contiguous f32 tensor's values.
-fn values<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [f32]> {
-    match (s, l.contiguous_offsets()) {
-        (CpuStorage::F32(v), Some((start, end))) => Ok(&v[start..end]),
-        (CpuStorage::F32(_), None) => {
-            candle_core::bail!("gated branch: a contiguous tensor is expected")
-        }
-        _ => candle_core::bail!("gated branch: f32 only, got {:?}", s.dtype()),
-    }
 }
 
 struct GatedBranch;
@@ -57,8 +46,9 @@ impl CustomOp3 for GatedBranch {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (_, dim) = l1.shape().dims2()?;
-        let (fc, bias, gates) = (values(s1, l1)?, values(s2, l2)?, values(s3, l3)?);
+        let op = "gated branch";
+        let (fc, _, dim) = matrix(s1, l1, op)?;
+        let (bias, gates) = (f32_values(s2, l2, op)?, f32_values(s3, l3, op)?);
         if bias.len() != dim || gates.len() != dim {
             candle_core::bail!(
                 "gated branch: {dim} columns but {} biases and {} gates",

@@ -100,21 +100,30 @@ pub fn matmul_t(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     Ok(a.contiguous()?.apply_op2(&b.contiguous()?, MatmulT)?)
 }
 
-/// A contiguous f32 (rows, cols) tensor's values.
-fn matrix<'a>(
+/// A contiguous f32 tensor's values, in a custom op's `cpu_fwd` (`op` names it in errors).
+pub(crate) fn f32_values<'a>(
     s: &'a CpuStorage,
     l: &Layout,
     op: &str,
-) -> candle_core::Result<(&'a [f32], usize, usize)> {
-    let (rows, cols) = l.shape().dims2()?;
+) -> candle_core::Result<&'a [f32]> {
     let values = match s {
         CpuStorage::F32(v) => v.as_slice(),
         _ => candle_core::bail!("{op}: f32 only, got {:?}", s.dtype()),
     };
     match l.contiguous_offsets() {
-        Some((start, end)) => Ok((&values[start..end], rows, cols)),
+        Some((start, end)) => Ok(&values[start..end]),
         None => candle_core::bail!("{op}: a contiguous tensor is expected"),
     }
+}
+
+/// A contiguous f32 (rows, cols) tensor's values.
+pub(crate) fn matrix<'a>(
+    s: &'a CpuStorage,
+    l: &Layout,
+    op: &str,
+) -> candle_core::Result<(&'a [f32], usize, usize)> {
+    let (rows, cols) = l.shape().dims2()?;
+    Ok((f32_values(s, l, op)?, rows, cols))
 }
 
 /// A (rows, cols) tensor's values, row-major.

@@ -198,7 +198,7 @@ export function createCheckView(root, app) {
           h("button", { type: "button", class: "small", onclick: () => undo() }, h("kbd", {}, "u"), " undo"),
         ),
       );
-    } else if (p.head && app.warming === p.head) {
+    } else if (app.preparingHead()) {
       task.dataset.kind = "preparing";
       task.append(h("p", { class: "hint" }, `Preparing tuned search over ${p.n.toLocaleString("en")} records: the questions and the figure follow in a moment.`));
     } else {

@@ -36,7 +36,7 @@ export function nextStep(app) {
   if (!p.check.records.length) {
     return { text: "A head is trained. How much better is it on records you have not labelled? Set aside check records (step 4).", view: "train", button: "Check" };
   }
-  if (app.warming && app.warming === p.head)
+  if (app.preparingHead())
     return { text: `Preparing tuned search over ${p.n.toLocaleString("en")} records for the head in use: the check's questions and figure follow in a moment.`, view: "train", button: "Check" };
   let est = null;
   try {

@@ -157,11 +157,11 @@ mod avx2 {
             *v = exp1(*v - max);
             sums[j] += *v;
         }
-        let vs = _mm256_set1_ps(reduce(sums));
+        let sum = reduce(sums);
+        let vs = _mm256_set1_ps(sum);
         for i in (0..body).step_by(LANES) {
             _mm256_storeu_ps(ptr.add(i), _mm256_div_ps(_mm256_loadu_ps(ptr.add(i)), vs));
         }
-        let sum = reduce(sums);
         row[body..].iter_mut().for_each(|v| *v /= sum);
     }
 }

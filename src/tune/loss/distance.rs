@@ -9,11 +9,10 @@
 //! normalisation `dL/dx_i = (dL/dn_i - n_i (dL/dn_i · n_i)) / r_i`, or `dL/dn_i / r_i` where
 //! the norm was clamped (a constant there).
 
-use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor};
 
 use crate::error::Result;
-use crate::tune::matmul::{sym_times, x_xt};
+use crate::tune::matmul::{matrix, sym_times, x_xt};
 
 /// Below it a row's squared norm is clamped.
 const MIN_SQUARED_NORM: f32 = 1e-24;
@@ -46,14 +45,7 @@ impl CustomOp1 for CosineDistance {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (m, k) = l.shape().dims2()?;
-        let x = match (s, l.contiguous_offsets()) {
-            (CpuStorage::F32(v), Some((start, end))) => &v[start..end],
-            (CpuStorage::F32(_), None) => {
-                candle_core::bail!("cosine distance: a contiguous tensor is expected")
-            }
-            _ => candle_core::bail!("cosine distance: f32 only, got {:?}", s.dtype()),
-        };
+        let (x, m, k) = matrix(s, l, "cosine distance")?;
         let (n, _, _) = normalised(x, k);
         let mut d = x_xt(&n, m, k); // (m, m) cosines
         d.iter_mut().for_each(|c| *c = (1.0 - *c) * 0.5);
