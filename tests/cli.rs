@@ -474,3 +474,67 @@ fn eval_suite_runs_every_dataset_and_names_the_worst_cell() {
     );
     assert!(text(&o).contains("splt"), "{}", text(&o));
 }
+
+#[test]
+fn tune_encoder_writes_a_model_folder_the_other_commands_load() {
+    let tmp = Tmp::new("tune-encoder");
+    let csv = slice_of_banking77(&tmp.0, 3, 4);
+    let dir = tmp.0.join("tuned");
+    let args = [
+        "tune-encoder",
+        csv.to_str().unwrap(),
+        "--label-column",
+        "label",
+        "--layers",
+        "1",
+        "--steps",
+        "3",
+        "-o",
+        dir.to_str().unwrap(),
+    ];
+    let o = simtune(&tmp.0, &args);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("tuned the top 1 of 6 layers on 12 labelled records of 3 classes"));
+    let note: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("simtune_tuning.json")).unwrap()).unwrap();
+    assert_eq!(note["tuned_layers"], 1);
+    // the folder is a model: search reads it, and its vectors are not the base model's
+    let search = |model: Option<&Path>| {
+        let mut a = vec![
+            "search",
+            csv.to_str().unwrap(),
+            "--record",
+            "0",
+            "-k",
+            "3",
+            "--json",
+        ];
+        if let Some(m) = model {
+            a.extend(["--model", m.to_str().unwrap()]);
+        }
+        let o = simtune(&tmp.0, &a);
+        assert!(o.status.success(), "{}", text(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert_ne!(search(Some(&dir)), search(None));
+
+    // a folder that already holds a model is not overwritten; more layers than the model's
+    let again = simtune(&tmp.0, &args);
+    assert!(!again.status.success());
+    assert!(
+        text(&again).contains("already holds a model"),
+        "{}",
+        text(&again)
+    );
+    let deep_dir = tmp.0.join("deep");
+    let mut deep = args.to_vec();
+    deep[5] = "7";
+    deep[9] = deep_dir.to_str().unwrap();
+    let o = simtune(&tmp.0, &deep);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("--layers 7: the model has 6 layers"),
+        "{}",
+        text(&o)
+    );
+}

@@ -497,6 +497,9 @@ pub struct BertModel {
     encoder: BertEncoder,
     hidden: usize,
     intermediate: usize,
+    // what a layer with new weights is built with (`layer_from`)
+    config: Config,
+    precision: Precision,
 }
 
 impl BertModel {
@@ -526,6 +529,8 @@ impl BertModel {
             encoder,
             hidden: config.hidden_size,
             intermediate: config.intermediate_size,
+            config: config.clone(),
+            precision,
         })
     }
 
@@ -533,20 +538,59 @@ impl BertModel {
         self.hidden
     }
 
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// A layer of this model's shape and precision from other weights, named as under
+    /// `encoder.layer.{i}` (`attention.self.query.weight`, ...).
+    pub fn layer_from(&self, vb: VarBuilder) -> Result<BertLayer> {
+        BertLayer::load(vb, &self.config, self.precision)
+            .map_err(|e| Error::InvalidInput(format!("cannot build a BERT layer: {e}")))
+    }
+
+    /// ids (sentences `lens`) -> the hidden state (tokens, hidden) at the input of layer
+    /// `from` (0: the embeddings' output), where the layers a tuning replaces start.
+    pub fn forward_to(&self, ids: &[u32], lens: &[usize], from: usize) -> Result<Vec<f32>> {
+        let tokens = check_tokens(ids, lens)?;
+        let mut hidden = self.embeddings.forward(ids, lens)?; // (tokens, hidden)
+        let mut scratch = Scratch::new(tokens, self.hidden, self.intermediate);
+        for layer in self.encoder.layers.iter().take(from) {
+            layer.forward(&mut hidden, lens, &mut scratch);
+        }
+        Ok(hidden)
+    }
+
+    /// hidden (tokens, hidden) at the input of the layers `top` stands in for -> replaced
+    /// by `top`'s output (the last hidden state).
+    pub fn forward_top(&self, hidden: &mut [f32], lens: &[usize], top: &[BertLayer]) {
+        let tokens: usize = lens.iter().sum();
+        let mut scratch = Scratch::new(tokens, self.hidden, self.intermediate);
+        for layer in top {
+            layer.forward(hidden, lens, &mut scratch);
+        }
+    }
+
     /// ids: the sentences' token ids concatenated, `lens` their lengths -> (tokens, hidden)
     pub fn forward(&self, ids: &[u32], lens: &[usize]) -> Result<Vec<f32>> {
-        let tokens: usize = lens.iter().sum();
-        if tokens != ids.len() {
-            return Err(Error::InvalidInput(format!(
-                "{} token ids for sentences of {tokens} tokens in all",
-                ids.len()
-            )));
-        }
+        let tokens = check_tokens(ids, lens)?;
         let mut hidden = self.embeddings.forward(ids, lens)?; // (tokens, hidden)
         let mut scratch = Scratch::new(tokens, self.hidden, self.intermediate);
         self.encoder.forward(&mut hidden, lens, &mut scratch);
         Ok(hidden)
     }
+}
+
+/// The tokens of sentences `lens`, which `ids` must hold.
+fn check_tokens(ids: &[u32], lens: &[usize]) -> Result<usize> {
+    let tokens: usize = lens.iter().sum();
+    if tokens != ids.len() {
+        return Err(Error::InvalidInput(format!(
+            "{} token ids for sentences of {tokens} tokens in all",
+            ids.len()
+        )));
+    }
+    Ok(tokens)
 }
 
 /// Sentence vectors from a packed last hidden state (tokens, hidden): the mean of each

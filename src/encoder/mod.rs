@@ -6,6 +6,7 @@
 
 pub mod bert;
 pub mod kernels;
+mod layer_inputs;
 pub mod linear;
 mod pooling;
 mod tokenize;
@@ -14,6 +15,7 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
 
+pub use layer_inputs::LayerInputs;
 pub use linear::Precision;
 pub use pooling::{l2_normalize, Pooling};
 pub use tokenize::SentenceTokenizer;

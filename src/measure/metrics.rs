@@ -9,8 +9,9 @@ use crate::error::{Error, Result};
 use crate::measure::search::{top_k, top_k_batch};
 
 pub use crate::measure::protocol::{
-    evaluate, mean_std, pick_records, pick_with_negatives, simulated_labeling, split_per_class,
-    Budget, EvalProgress, EvalRow, EvalSpec, Protocol, SESSION_K, SUGGEST_BATCH,
+    evaluate, evaluate_retuned, mean_std, pick_records, pick_with_negatives, simulated_labeling,
+    split_per_class, Budget, EvalProgress, EvalRow, EvalSpec, Protocol, Retune, Retuned, SESSION_K,
+    SUGGEST_BATCH,
 };
 
 /// One label per embedding, or an error saying how many of each.

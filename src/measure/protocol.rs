@@ -343,6 +343,40 @@ pub fn evaluate(
     spec: &EvalSpec,
     progress: &mut dyn FnMut(EvalProgress),
 ) -> Result<Vec<EvalRow>> {
+    evaluate_retuned(
+        train_pool,
+        train_labels,
+        eval_pool,
+        eval_labels,
+        spec,
+        None,
+        progress,
+    )
+}
+
+/// Both pools (and the label names) embedded again after the encoder itself was tuned on a
+/// run's labels (`tune/encoder_top.rs`).
+pub struct Retuned {
+    pub train: Embeddings,
+    pub eval: Embeddings,
+    pub names: Option<Embeddings>,
+}
+
+/// Tunes the encoder on a run's picked train-pool rows, their classes and the run's seed,
+/// and embeds the pools again.
+pub type Retune<'a> = &'a mut dyn FnMut(&[usize], &[usize], u64) -> Result<Retuned>;
+
+/// [`evaluate`], each run's head trained and measured over embeddings `retune` gives from
+/// that run's labels, where given (precision@k raw stays the raw encoder's).
+pub fn evaluate_retuned(
+    train_pool: &Embeddings,
+    train_labels: &[usize],
+    eval_pool: &Embeddings,
+    eval_labels: &[usize],
+    spec: &EvalSpec,
+    mut retune: Option<Retune>,
+    progress: &mut dyn FnMut(EvalProgress),
+) -> Result<Vec<EvalRow>> {
     if train_labels.len() != train_pool.rows() {
         return Err(Error::InvalidInput(format!(
             "{} train labels for {} train embeddings",
@@ -371,6 +405,14 @@ pub fn evaluate(
             let (mut picked, not) =
                 pick_with_negatives(spec.protocol, train_pool, train_labels, n, seed)?;
             let mut y: Vec<usize> = picked.iter().map(|&i| train_labels[i]).collect();
+            let retuned = match retune.as_mut() {
+                Some(retune) => Some(retune(&picked, &y, seed)?),
+                None => None,
+            };
+            let (train_pool, eval_pool, names) = match &retuned {
+                Some(r) => (&r.train, &r.eval, r.names.as_ref()),
+                None => (train_pool, eval_pool, spec.names.as_ref()),
+            };
             if let Some(pseudo) = &spec.pseudo {
                 // only the pool's embeddings are looked at, never its other labels
                 for (row, class) in pseudo_labels(train_pool, &picked, &y, pseudo)? {
@@ -390,7 +432,7 @@ pub fn evaluate(
                 }
             }
             let mut x = train_pool.select(&picked)?;
-            if let Some(names) = &spec.names {
+            if let Some(names) = names {
                 (x, y, _) = with_label_names(&x, &y, names)?;
             }
             let config = TrainConfig {

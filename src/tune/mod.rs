@@ -7,6 +7,7 @@
 //! branch as one op ([`gated_branch`]), label names as records
 //! ([`label_names`]) and pseudo-labels from confident neighbours ([`pseudo_label`]).
 
+pub mod encoder_top;
 pub mod gated_branch;
 pub mod head;
 pub mod label_names;

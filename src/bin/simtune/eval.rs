@@ -9,9 +9,11 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use simtune::dataset::Dataset;
-use simtune::metrics::{self, Budget, EvalRow, EvalSpec, Protocol};
+use simtune::label_names::label_text;
+use simtune::metrics::{self, Budget, EvalRow, EvalSpec, Protocol, Retune, Retuned};
 use simtune::project::Records;
 use simtune::pseudo_label::PseudoLabelConfig;
+use simtune::tune::encoder_top::{self, EncoderTopConfig};
 use simtune::Embeddings;
 
 use crate::args::{DataArgs, TrainArgs};
@@ -90,6 +92,19 @@ pub struct EvalArgs {
     /// Also write the report as JSON.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Before each run's head, tune the encoder's top N layers on the run's labels
+    /// (SetFit's pair loss; `tune/encoder_top.rs`) and embed both pools again. 0: off.
+    #[arg(long, default_value_t = 0)]
+    pub tune_encoder: usize,
+    /// Steps of --tune-encoder (full batch).
+    #[arg(long, default_value_t = 30)]
+    pub tune_encoder_steps: usize,
+    /// AdamW learning rate of --tune-encoder.
+    #[arg(long, default_value_t = 2e-5)]
+    pub tune_encoder_lr: f64,
+    /// --tune-encoder also trains on each labelled class's name as one of its records.
+    #[arg(long)]
+    pub tune_encoder_names: bool,
 }
 
 impl EvalArgs {
@@ -159,8 +174,10 @@ pub fn write_report(path: &Path, report: &serde_json::Value) -> Result<()> {
 pub struct Pools {
     pub train: Embeddings,
     pub train_labels: Vec<usize>,
+    pub train_texts: Vec<String>,
     pub eval: Embeddings,
     pub eval_labels: Vec<usize>,
+    pub eval_texts: Vec<String>,
     pub classes: Vec<String>,
     pub label_column: String,
 }
@@ -203,29 +220,33 @@ impl Pools {
         classes.extend(eval_ds.classes());
         classes.sort();
         classes.dedup();
-        let ids = |ds: &Dataset, emb: &Embeddings| -> Result<(Embeddings, Vec<usize>)> {
-            let names = ds.labels.clone().unwrap_or_default();
-            let (rows, y): (Vec<usize>, Vec<usize>) = names
-                .iter()
-                .enumerate()
-                .filter_map(|(i, l)| {
-                    l.as_ref()
-                        .and_then(|l| classes.binary_search(l).ok())
-                        .map(|c| (i, c))
-                })
-                .unzip();
-            Ok((emb.select(&rows)?, y))
-        };
-        let (train, train_labels) = ids(&train_ds, &train_emb)?;
-        let (eval, eval_labels) = ids(&eval_ds, &eval_emb)?;
+        let ids =
+            |ds: &Dataset, emb: &Embeddings| -> Result<(Embeddings, Vec<usize>, Vec<String>)> {
+                let names = ds.labels.clone().unwrap_or_default();
+                let (rows, y): (Vec<usize>, Vec<usize>) = names
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, l)| {
+                        l.as_ref()
+                            .and_then(|l| classes.binary_search(l).ok())
+                            .map(|c| (i, c))
+                    })
+                    .unzip();
+                let texts = rows.iter().map(|&i| ds.texts[i].clone()).collect();
+                Ok((emb.select(&rows)?, y, texts))
+            };
+        let (train, train_labels, train_texts) = ids(&train_ds, &train_emb)?;
+        let (eval, eval_labels, eval_texts) = ids(&eval_ds, &eval_emb)?;
         if eval.rows() < 2 {
             bail!("the eval pool has fewer than 2 labelled records");
         }
         Ok(Pools {
             train,
             train_labels,
+            train_texts,
             eval,
             eval_labels,
+            eval_texts,
             classes,
             label_column: label_column.to_string(),
         })
@@ -294,9 +315,16 @@ pub fn evaluate_protocols(
             &pools.eval,
             &pools.eval_labels,
         );
-        let rows = metrics::evaluate(tx, ty, ex, ey, &spec, &mut |p| {
-            bar.set_position(p.run as u64)
-        })?;
+        let mut retune = encoder_retune(pools, args, model)?;
+        let rows = metrics::evaluate_retuned(
+            tx,
+            ty,
+            ex,
+            ey,
+            &spec,
+            retune.as_mut().map(|r| r as Retune),
+            &mut |p| bar.set_position(p.run as u64),
+        )?;
         bar.finish_and_clear();
         for r in rows {
             println!(
@@ -327,6 +355,70 @@ pub fn evaluate_protocols(
         }
     }
     Ok(all_rows)
+}
+
+/// With --tune-encoder N: per run, the top N layers tuned on the run's labels, then both
+/// pools and the label names embedded again from their cached hidden states.
+#[allow(clippy::type_complexity)]
+fn encoder_retune<'a>(
+    pools: &'a Pools,
+    args: &EvalArgs,
+    model: &'a Model,
+) -> Result<Option<Box<dyn FnMut(&[usize], &[usize], u64) -> simtune::Result<Retuned> + 'a>>> {
+    let layers = args.tune_encoder;
+    if layers == 0 {
+        return Ok(None);
+    }
+    let encoder = model.encoder()?;
+    let files = model.files()?;
+    let config = encoder.bert_config()?.clone();
+    let from = config
+        .num_hidden_layers
+        .checked_sub(layers)
+        .context("--tune-encoder is more than the model's layers")?;
+    let train = encoder.hidden_at(&pools.train_texts, from)?;
+    let eval = encoder.hidden_at(&pools.eval_texts, from)?;
+    let names = (!args.training.no_label_names)
+        .then(|| {
+            let texts: Vec<String> = pools.classes.iter().map(|c| label_text(c)).collect();
+            encoder.hidden_at(&texts, from)
+        })
+        .transpose()?;
+    let settings = EncoderTopConfig {
+        layers,
+        steps: args.tune_encoder_steps,
+        lr: args.tune_encoder_lr,
+        ..Default::default()
+    };
+    let pooling = encoder.info().pooling;
+    let with_names = args.tune_encoder_names;
+    Ok(Some(Box::new(
+        move |picked: &[usize], y: &[usize], seed| {
+            let settings = EncoderTopConfig {
+                seed,
+                ..settings.clone()
+            };
+            let mut inputs = train.select(picked);
+            let mut y = y.to_vec();
+            if let (true, Some(names)) = (with_names, &names) {
+                let mut classes = y.clone();
+                classes.sort_unstable();
+                classes.dedup();
+                inputs = inputs.join(&names.select(&classes))?;
+                y.extend(classes);
+            }
+            let (tensors, _) = encoder_top::tune(&files, &config, pooling, &inputs, &y, &settings)?;
+            let top = encoder.layers_from(tensors, layers)?;
+            Ok(Retuned {
+                train: encoder.embed_top(&train, &top)?,
+                eval: encoder.embed_top(&eval, &top)?,
+                names: names
+                    .as_ref()
+                    .map(|n| encoder.embed_top(n, &top))
+                    .transpose()?,
+            })
+        },
+    )))
 }
 
 /// The records `idx` of `ds`, in that order.

@@ -7,6 +7,7 @@
 //!   simtune eval   --suite eval/suite.json --labels 10,25,50,100,261   every dataset of a suite, one table
 //!   simtune train  FILE (--label-column L | --project P) [-o head.safetensors] [--project-out P2]
 //!   simtune search FILE (--query TEXT | --record N) [--head head.safetensors | --project P] [--json]
+//!   simtune tune-encoder FILE --label-column L -o DIR     the encoder's top layers tuned on L, as a model folder
 //!   simtune check  FILE                                     what `train` would read, or what is wrong
 //!   simtune bench                                           native throughput and training time
 //!
@@ -30,6 +31,7 @@ mod model;
 mod progress;
 mod search;
 mod train;
+mod tune_encoder;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -62,6 +64,9 @@ enum Command {
     Check(check::CheckArgs),
     /// Native embedding throughput (short and long records) and head-training time.
     Bench(bench::BenchArgs),
+    /// Tune the encoder's top layers on FILE's labels (SetFit's pair loss) and write the
+    /// tuned model as a folder (-o DIR) for --model DIR or the page.
+    TuneEncoder(tune_encoder::TuneEncoderArgs),
 }
 
 fn main() {
@@ -79,5 +84,6 @@ fn run(cli: Cli) -> Result<()> {
         Command::Search(args) => search::run(args),
         Command::Check(args) => check::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::TuneEncoder(args) => tune_encoder::run(args),
     }
 }

@@ -21,7 +21,7 @@ fn default_model_dir() -> PathBuf {
 }
 
 /// The model folder: `--model`, else the default.
-fn model_dir(data: &DataArgs) -> PathBuf {
+pub fn model_dir(data: &DataArgs) -> PathBuf {
     data.model.clone().unwrap_or_else(default_model_dir)
 }
 
@@ -59,6 +59,11 @@ impl Model {
             files: std::cell::RefCell::new(Some(files)),
             encoder: std::cell::OnceCell::new(),
         })
+    }
+
+    /// The model's files, read again.
+    pub fn files(&self) -> Result<ModelFiles> {
+        ModelFiles::from_dir(&self.dir).with_context(|| format!("model {}", self.dir.display()))
     }
 
     pub fn encoder(&self) -> Result<&Encoder> {

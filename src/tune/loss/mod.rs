@@ -12,11 +12,13 @@
 //! ([`cosine_distance_matrix`], one op with its backward in `distance.rs`).
 
 mod contrastive;
+mod cosine_pairs;
 mod distance;
 mod softmax;
 mod triplet;
 
 pub use contrastive::OnlineContrastiveLoss;
+pub use cosine_pairs::cosine_pair_loss;
 pub use distance::cosine_distance_matrix;
 pub use softmax::SoftmaxLoss;
 pub use triplet::{Mining, TripletLoss};
