@@ -102,9 +102,10 @@ pub struct EvalArgs {
     /// AdamW learning rate of --tune-encoder.
     #[arg(long, default_value_t = 2e-5)]
     pub tune_encoder_lr: f64,
-    /// --tune-encoder also trains on each labelled class's name as one of its records.
+    /// --tune-encoder without each labelled class's name as one of its records (with them,
+    /// the default, Banking77's one label per class has pairs to pull together).
     #[arg(long)]
-    pub tune_encoder_names: bool,
+    pub tune_encoder_no_names: bool,
 }
 
 impl EvalArgs {
@@ -391,7 +392,7 @@ fn encoder_retune<'a>(
         ..Default::default()
     };
     let pooling = encoder.info().pooling;
-    let with_names = args.tune_encoder_names;
+    let with_names = !args.tune_encoder_no_names;
     Ok(Some(Box::new(
         move |picked: &[usize], y: &[usize], seed| {
             let settings = EncoderTopConfig {

@@ -34,9 +34,10 @@ pub struct TuneEncoderArgs {
     /// AdamW learning rate.
     #[arg(long, default_value_t = EncoderTopConfig::default().lr)]
     lr: f64,
-    /// Also train on each label's name as one of its records.
+    /// Do not train on each label's name as one of its records (with them, the default, a
+    /// label with one record still has a pair).
     #[arg(long)]
-    label_names: bool,
+    no_label_names: bool,
 }
 
 pub fn run(args: TuneEncoderArgs) -> Result<()> {
@@ -47,8 +48,9 @@ pub fn run(args: TuneEncoderArgs) -> Result<()> {
         layers,
         steps,
         lr,
-        label_names,
+        no_label_names,
     } = args;
+    let label_names = !no_label_names;
     if out.join("model.safetensors").exists() {
         bail!("{} already holds a model: give a new folder", out.display());
     }
