@@ -4,7 +4,8 @@
 
 mod common;
 
-use simtune::encoder::Precision;
+use candle_transformers::models::bert::Config;
+use simtune::encoder::{LayerInputs, ModelFiles, Precision};
 use simtune::tune::encoder_top::{self, EncoderTopConfig};
 use simtune::Encoder;
 
@@ -21,13 +22,19 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-#[test]
-fn trainable_top_layers_match_the_packed_forward() {
+/// The model in f32, its config, and TEXTS' hidden states below its top `top` layers.
+fn setup(top: usize) -> (ModelFiles, Encoder, Config, LayerInputs) {
     let files = common::model_files();
     let encoder = Encoder::load_precision(&files, Precision::F32).unwrap();
     let config = encoder.bert_config().unwrap().clone();
-    let from = config.num_hidden_layers - 2;
+    let from = encoder_top::first_tuned(&config, top).unwrap();
     let inputs = encoder.hidden_at(&TEXTS, from).unwrap();
+    (files, encoder, config, inputs)
+}
+
+#[test]
+fn trainable_top_layers_match_the_packed_forward() {
+    let (files, encoder, config, inputs) = setup(2);
     let want = encoder.embed(&TEXTS, &mut |_, _| true).unwrap();
 
     // candle ops on a padded batch (the training path)
@@ -51,12 +58,7 @@ fn trainable_top_layers_match_the_packed_forward() {
 
 #[test]
 fn every_weight_of_the_top_layers_gets_a_gradient() {
-    let files = common::model_files();
-    let encoder = Encoder::load_precision(&files, Precision::F32).unwrap();
-    let config = encoder.bert_config().unwrap().clone();
-    let inputs = encoder
-        .hidden_at(&TEXTS, config.num_hidden_layers - 1)
-        .unwrap();
+    let (files, encoder, config, inputs) = setup(1);
     let layers = encoder_top::load_top(&files, &config, 1).unwrap();
     let (x, mask, add) = encoder_top::padded(&inputs).unwrap();
     let e = encoder_top::forward(&layers, &x, &mask, &add, encoder.info().pooling).unwrap();
@@ -79,12 +81,7 @@ fn every_weight_of_the_top_layers_gets_a_gradient() {
 
 #[test]
 fn tuning_pulls_same_label_sentences_together() {
-    let files = common::model_files();
-    let encoder = Encoder::load_precision(&files, Precision::F32).unwrap();
-    let config = encoder.bert_config().unwrap().clone();
-    let inputs = encoder
-        .hidden_at(&TEXTS, config.num_hidden_layers - 1)
-        .unwrap();
+    let (files, encoder, config, inputs) = setup(1);
     // sport 0, markets 1 (the short text goes with sport)
     let classes = [0, 1, 0, 1, 0, 1];
     let settings = EncoderTopConfig {
@@ -114,12 +111,7 @@ fn tuning_pulls_same_label_sentences_together() {
 
 #[test]
 fn merged_weights_load_as_a_model_that_embeds_as_the_tuned_layers_do() {
-    let files = common::model_files();
-    let encoder = Encoder::load_precision(&files, Precision::F32).unwrap();
-    let config = encoder.bert_config().unwrap().clone();
-    let inputs = encoder
-        .hidden_at(&TEXTS, config.num_hidden_layers - 2)
-        .unwrap();
+    let (files, encoder, config, inputs) = setup(2);
     let settings = EncoderTopConfig {
         layers: 2,
         steps: 3,
@@ -133,7 +125,7 @@ fn merged_weights_load_as_a_model_that_embeds_as_the_tuned_layers_do() {
     let top = encoder.layers_from(tensors.clone(), 2).unwrap();
     let want = encoder.embed_top(&inputs, &top).unwrap();
     let merged = encoder_top::merged_weights(&files, &config, &tensors, 2).unwrap();
-    let tuned_files = simtune::encoder::ModelFiles {
+    let tuned_files = ModelFiles {
         weights: merged,
         ..files.clone()
     };

@@ -113,13 +113,11 @@ impl Encoder {
             .collect::<Result<_>>()?;
         let dim = self.info.dim;
         let lens: Vec<usize> = ids.iter().map(Vec::len).collect();
-        let mut hidden = vec![0f32; lens.iter().sum::<usize>() * dim];
-        let inputs_at = LayerInputs::new(from, dim, Vec::new(), lens.clone());
+        // the batches are consecutive runs of sentences: their rows follow each other
+        let mut hidden = Vec::with_capacity(lens.iter().sum::<usize>() * dim);
         for (start, end) in self.batches(&lens) {
             let batch_ids: Vec<u32> = ids[start..end].concat();
-            let h = model.forward_to(&batch_ids, &lens[start..end], from)?;
-            let at = inputs_at.starts[start] * dim;
-            hidden[at..at + h.len()].copy_from_slice(&h);
+            hidden.extend(model.forward_to(&batch_ids, &lens[start..end], from)?);
         }
         Ok(LayerInputs::new(from, dim, hidden, lens))
     }

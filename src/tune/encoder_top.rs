@@ -225,14 +225,22 @@ impl TrainableBertLayer {
     }
 }
 
+/// The first of the top `n` layers (the layer whose input [`tune`] reads), or an error
+/// where `n` is not 1 to the model's layers.
+pub fn first_tuned(config: &Config, n: usize) -> Result<usize> {
+    let total = config.num_hidden_layers;
+    match total.checked_sub(n) {
+        Some(first) if n > 0 => Ok(first),
+        _ => Err(Error::InvalidInput(format!(
+            "tune 1 to {total} top layers, not {n}"
+        ))),
+    }
+}
+
 /// The top `n` layers of the model in `files`, trainable, bottom first.
 pub fn load_top(files: &ModelFiles, config: &Config, n: usize) -> Result<Vec<TrainableBertLayer>> {
     let total = config.num_hidden_layers;
-    if n == 0 || n > total {
-        return Err(Error::InvalidInput(format!(
-            "tune 1 to {total} top layers, not {n}"
-        )));
-    }
+    let first = first_tuned(config, n)?;
     let vb = VarBuilder::from_slice_safetensors(&files.weights, DType::F32, &Device::Cpu)
         .map_err(|e| Error::model("model.safetensors", format!("cannot read: {e}")))?;
     let mut vb = vb;
@@ -243,7 +251,7 @@ pub fn load_top(files: &ModelFiles, config: &Config, n: usize) -> Result<Vec<Tra
             vb = vb.pp(t);
         }
     }
-    (total - n..total)
+    (first..total)
         .map(|i| TrainableBertLayer::load(&vb.pp(format!("encoder.layer.{i}")), config))
         .collect()
 }
@@ -331,13 +339,13 @@ pub fn tune(
             inputs.len()
         )));
     }
-    let layers = load_top(files, config, settings.layers)?;
-    if inputs.from != config.num_hidden_layers - settings.layers {
+    if inputs.from != first_tuned(config, settings.layers)? {
         return Err(Error::InvalidInput(format!(
             "hidden states at layer {} for tuning the top {} of {} layers",
             inputs.from, settings.layers, config.num_hidden_layers
         )));
     }
+    let layers = load_top(files, config, settings.layers)?;
     let vars: Vec<Var> = layers.iter().flat_map(|l| l.vars()).collect();
     let mut opt = AdamW::new(
         vars,
@@ -396,9 +404,7 @@ pub fn merged_weights(
         .map_err(|e| bad(format!("cannot read: {e}")))?;
     let total = config.num_hidden_layers;
     // "encoder.layer.{i}.{rest}" under any prefix ("", "bert.", ...) -> tuned "{i - first}.{rest}"
-    let first = total
-        .checked_sub(n)
-        .ok_or_else(|| Error::InvalidInput(format!("tune 1 to {total} top layers, not {n}")))?;
+    let first = first_tuned(config, n)?;
     let tuned_name = |name: &str| -> Option<String> {
         let at = name.find("encoder.layer.")?;
         let rest = &name[at + "encoder.layer.".len()..];

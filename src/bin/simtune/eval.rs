@@ -373,10 +373,8 @@ fn encoder_retune<'a>(
     let encoder = model.encoder()?;
     let files = model.files()?;
     let config = encoder.bert_config()?.clone();
-    let from = config
-        .num_hidden_layers
-        .checked_sub(layers)
-        .context("--tune-encoder is more than the model's layers")?;
+    let from = encoder_top::first_tuned(&config, layers)
+        .map_err(|_| anyhow::anyhow!("--tune-encoder is more than the model's layers"))?;
     let train = encoder.hidden_at(&pools.train_texts, from)?;
     let eval = encoder.hidden_at(&pools.eval_texts, from)?;
     let names = (!args.training.no_label_names)

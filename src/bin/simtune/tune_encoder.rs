@@ -61,16 +61,12 @@ pub fn run(args: TuneEncoderArgs) -> Result<()> {
     let encoder = model.encoder()?;
     let files = model.files()?;
     let config = encoder.bert_config()?.clone();
-    let from = config
-        .num_hidden_layers
-        .checked_sub(layers)
-        .filter(|_| layers > 0)
-        .with_context(|| {
-            format!(
-                "--layers {layers}: the model has {} layers",
-                config.num_hidden_layers
-            )
-        })?;
+    let from = encoder_top::first_tuned(&config, layers).map_err(|_| {
+        anyhow::anyhow!(
+            "--layers {layers}: the model has {} layers",
+            config.num_hidden_layers
+        )
+    })?;
     let (rows, mut y) = labelled(&ds);
     let mut texts: Vec<String> = rows.iter().map(|&i| ds.texts[i].clone()).collect();
     if label_names {
