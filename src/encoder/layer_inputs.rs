@@ -153,20 +153,4 @@ impl Encoder {
             .map(|i| model.layer_from(vb.pp(i.to_string())))
             .collect()
     }
-
-    /// Consecutive runs of sentences `lens` within the token budget (at least one each).
-    fn batches(&self, lens: &[usize]) -> Vec<(usize, usize)> {
-        let mut out = Vec::new();
-        let mut start = 0;
-        while start < lens.len() {
-            let (mut end, mut tokens) = (start + 1, lens[start]);
-            while end < lens.len() && tokens + lens[end] <= self.token_budget {
-                tokens += lens[end];
-                end += 1;
-            }
-            out.push((start, end));
-            start = end;
-        }
-        out
-    }
 }

@@ -106,6 +106,27 @@ pub struct Encoder {
 const ATTENTION_BUDGET: usize = 8 * 256 * 256;
 const MAX_BATCH: usize = 64;
 
+/// Consecutive runs of sentences `lens` (ascending) for the padded reference: the longest of
+/// a run is its last, and a run holds at most `MAX_BATCH` with batch * seq² within
+/// `ATTENTION_BUDGET` (at least one sentence each).
+fn padded_batches(lens: &[usize]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < lens.len() {
+        let mut end = start + 1;
+        while end < lens.len() && end - start < MAX_BATCH {
+            let seq = lens[end];
+            if (end + 1 - start) * seq * seq > ATTENTION_BUDGET {
+                break;
+            }
+            end += 1;
+        }
+        out.push((start, end));
+        start = end;
+    }
+    out
+}
+
 /// Default upper bound on the tokens of one packed batch (bert.rs). Measured on MiniLM
 /// (1-2 threads): 1024-2048 beat 4096-8192, whose (tokens, intermediate) buffers fall out of
 /// cache; a pass holds tokens x (6 hidden + intermediate) f32, 16 MB at 1024 tokens. Natively
@@ -285,44 +306,38 @@ impl Encoder {
 
         let dim = self.info.dim;
         let mut out = vec![0f32; ids.len() * dim];
-        let mut done = 0;
-        while done < order.len() {
-            let end = match self.backend {
-                Backend::Packed(_) => {
-                    // as many sentences as fit the token budget (at least one)
-                    let mut end = done + 1;
-                    let mut tokens = ids[order[done]].len();
-                    while end < order.len() && tokens + ids[order[end]].len() <= self.token_budget {
-                        tokens += ids[order[end]].len();
-                        end += 1;
-                    }
-                    end
-                }
-                Backend::Padded(_) => {
-                    // the longest sequence of this batch is its last one (sorted ascending);
-                    // size the batch so batch * seq² stays within the attention budget
-                    let mut end = done + 1;
-                    while end < order.len() && end - done < MAX_BATCH {
-                        let seq = ids[order[end]].len();
-                        if (end + 1 - done) * seq * seq > ATTENTION_BUDGET {
-                            break;
-                        }
-                        end += 1;
-                    }
-                    end
-                }
-            };
-            let batch: Vec<&[u32]> = order[done..end].iter().map(|&i| &ids[i][..]).collect();
+        let lens: Vec<usize> = order.iter().map(|&i| ids[i].len()).collect(); // ascending
+        let runs = match self.backend {
+            Backend::Packed(_) => self.batches(&lens),
+            Backend::Padded(_) => padded_batches(&lens),
+        };
+        for (start, end) in runs {
+            let batch: Vec<&[u32]> = order[start..end].iter().map(|&i| &ids[i][..]).collect();
             let vectors = self.forward_vec(&batch)?; // (batch, dim)
-            for (row, &i) in vectors.chunks_exact(dim.max(1)).zip(&order[done..end]) {
+            for (row, &i) in vectors.chunks_exact(dim.max(1)).zip(&order[start..end]) {
                 out[i * dim..(i + 1) * dim].copy_from_slice(row);
             }
-            done = end;
-            if !progress(done, order.len()) {
+            if !progress(end, order.len()) {
                 return Err(Error::Cancelled);
             }
         }
         Ok((Embeddings::new(out, dim)?, truncated))
+    }
+
+    /// Consecutive runs of sentences `lens` within the token budget (at least one each).
+    pub(crate) fn batches(&self, lens: &[usize]) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        while start < lens.len() {
+            let (mut end, mut tokens) = (start + 1, lens[start]);
+            while end < lens.len() && tokens + lens[end] <= self.token_budget {
+                tokens += lens[end];
+                end += 1;
+            }
+            out.push((start, end));
+            start = end;
+        }
+        out
     }
 
     /// One batch of token ids -> (batch, dim) L2-normalised sentence embeddings, packed (or
