@@ -498,6 +498,9 @@ fn tune_encoder_writes_a_model_folder_the_other_commands_load() {
     let note: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("simtune_tuning.json")).unwrap()).unwrap();
     assert_eq!(note["tuned_layers"], 1);
+    assert_eq!(note["labels"], 12);
+    // the data file by name, not by its path on this machine
+    assert_eq!(note["data"], csv.file_name().unwrap().to_str().unwrap());
     // the folder is a model: search reads it, and its vectors are not the base model's
     let search = |model: Option<&Path>| {
         let mut a = vec![

@@ -97,6 +97,10 @@ class App {
   clearNotice() {
     $("notice").hidden = true;
   }
+  /** Clears the message if it is the one that starts with `prefix` (an error now settled). */
+  clearNoticeOf(prefix) {
+    if ($("notice-text").textContent.startsWith(prefix)) this.clearNotice();
+  }
 
   // ---- views ---------------------------------------------------------------------------
   show(name, opts) {

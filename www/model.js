@@ -6,6 +6,8 @@ import { sha256Hex } from "./hash.js";
 export const CACHE = "simtune-models";
 export const REQUIRED = ["config.json", "tokenizer.json", "model.safetensors"];
 export const OPTIONAL = ["sentence_bert_config.json", "1_Pooling/config.json"];
+/** The note `simtune tune-encoder` leaves in a model folder it wrote (docs/tuning.md). */
+export const TUNING_NOTE = "simtune_tuning.json";
 /** Marks an optional file the model does not have, so it is not asked for again. */
 export const MISSING_HEADER = "x-simtune-missing";
 
@@ -107,6 +109,8 @@ export async function cacheFolder(fileList) {
   }
   const hash = (await sha256Hex(new TextEncoder().encode(digests.join(":")))).slice(0, 24);
   const model = { id: `local:${root}:${hash}`, kind: "local", name: root, hash };
+  const note = byPath.get(TUNING_NOTE);
+  if (note) model.tuning = readTuning(await note.text());
   model.base = new URL(`/__local-model/${hash}/`, location.href).href;
   const cache = await caches.open(CACHE);
   for (const f of [...REQUIRED, ...OPTIONAL]) {
@@ -120,5 +124,36 @@ export async function cacheFolder(fileList) {
 export function modelName(model) {
   if (model.kind === "default") return "all-MiniLM-L6-v2 (default)";
   if (model.kind === "hub") return model.id.slice(3) + " (Hugging Face)";
+  if (model.tuning) return `${model.name} (dropped folder, tuned by simtune)`;
   return `${model.name} (dropped folder)`;
+}
+
+/** What a folder's tuning note says, as far as it can be read: { layers, labels, classes,
+ * data } (null where a field is missing or not what simtune writes). */
+export function readTuning(text) {
+  let note = null;
+  try {
+    note = JSON.parse(text);
+  } catch {
+    // an unreadable note still says the folder was tuned
+  }
+  const count = (v) => (Number.isInteger(v) && v >= 0 ? v : null);
+  return {
+    layers: count(note?.tuned_layers),
+    labels: count(note?.labels),
+    classes: count(note?.classes),
+    data: typeof note?.data === "string" && note.data ? note.data : null,
+  };
+}
+
+/** A sentence on a tuned encoder: what it was tuned on, and what keeps the check honest. */
+export function tuningSentence(tuning) {
+  if (!tuning) return "";
+  const what = [
+    tuning.layers != null ? `its top ${tuning.layers} layer${tuning.layers === 1 ? " was" : "s were"} tuned` : "it was tuned",
+    tuning.labels != null ? ` on ${tuning.labels} labelled records` : " on labels",
+    tuning.classes != null ? ` of ${tuning.classes} classes` : "",
+    tuning.data ? ` from ${tuning.data}` : "",
+  ].join("");
+  return `This encoder was itself trained: ${what}. Open that file here with the same label column, so those labels come in: the check never sets aside a labelled record, and one the encoder learnt from would make its figure too good.`;
 }

@@ -4,10 +4,10 @@
 // hostile record text runs no script; bad input gets a clear message and loses no label.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { start, SHARED, shot as shotAs } from "./harness.mjs";
+import { start, ROOT, SHARED, shot as shotAs } from "./harness.mjs";
 import { parseCsv, toCsv, openPage, loadCsv, waitEmbedded, keyLabel, labelledCount, openSession } from "./flow.mjs";
 
 const shot = (page, name) => shotAs(page, `page-${name}`);
@@ -290,6 +290,14 @@ test("bad input gets a clear message and keeps the labels already made", { timeo
   writeFileSync(join(gpt2, "config.json"), JSON.stringify({ model_type: "gpt2", n_embd: 768 }));
   writeFileSync(join(gpt2, "tokenizer.json"), "{}");
   writeFileSync(join(gpt2, "model.safetensors"), "not weights");
+  // a folder `simtune tune-encoder` wrote: the model's files and its note (the weights here are
+  // the default's: what is tested is that the page says the encoder was trained, and on what)
+  const tuned = join(TMP, "tuned-model");
+  mkdirSync(tuned, { recursive: true });
+  for (const f of ["config.json", "tokenizer.json", "model.safetensors", "sentence_bert_config.json"]) {
+    copyFileSync(join(ROOT, "models/all-MiniLM-L6-v2", f), join(tuned, f));
+  }
+  writeFileSync(join(tuned, "simtune_tuning.json"), JSON.stringify({ tuned_layers: 3, labels: 30, classes: 2, data: "sms600.csv", steps: 30 }));
 
   const { url, context, close } = await start();
   try {
@@ -333,13 +341,34 @@ test("bad input gets a clear message and keeps the labels already made", { timeo
     console.log(`# ${modelMsg}`);
     assert.match(modelMsg, /gpt2.*not "bert"/);
     assert.match(await page.textContent("#model-now"), /all-MiniLM-L6-v2/);
+    assert.ok(await page.isHidden("#model-tuning"), "the default model was not tuned");
     await shot(page, "bad-model");
+
+    // a tuned folder: the page says the encoder itself was trained, on what, and what keeps the
+    // check honest, and still does after a reload
+    await page.setInputFiles("#model-folder", tuned);
+    await page.waitForFunction(() => /Model not changed|is ready/.test(document.querySelector("#model-message").textContent), null, { timeout: 120_000 });
+    assert.match(await page.textContent("#model-message"), /^tuned-model \(dropped folder, tuned by simtune\) is ready/);
+    const tuning = /This encoder was itself trained: its top 3 layers were tuned on 30 labelled records of 2 classes from sms600\.csv\. Open that file here with the same label column/;
+    assert.match(await page.textContent("#model-tuning"), tuning);
+    assert.ok(await page.isHidden("#notice"), "the earlier refusal is cleared once a model is ready");
+    await waitEmbedded(page);
+    await shot(page, "tuned-model");
 
     await page.click("nav .tab[data-view=label]");
     assert.equal(await labelledCount(page), 3, "labels survived the bad input");
     await page.reload();
     await page.waitForSelector("body[data-ready=yes]");
     assert.equal(await labelledCount(page), 3, "and a reload");
+    await page.click("nav .tab[data-view=open]");
+    assert.match(await page.textContent("#model-now"), /tuned-model \(dropped folder, tuned by simtune\)/);
+    assert.match(await page.textContent("#model-tuning"), tuning);
+    await page.click("#model-default");
+    await page.waitForFunction(() => /is ready/.test(document.querySelector("#model-message").textContent), null, { timeout: 120_000 });
+    assert.ok(await page.isHidden("#model-tuning"), "the default model was not tuned");
+    await page.waitForSelector("#embed-text[data-state=done], #embed-text[data-state=cached], #embed-text[data-state=error]", { timeout: 180_000 });
+    assert.notEqual(await page.getAttribute("#embed-text", "data-state"), "error", await page.textContent("#embed-text"));
+    await page.click("nav .tab[data-view=label]");
 
     // export, change a label, import: the exported labels come back
     const [download] = await Promise.all([page.waitForEvent("download"), page.click("#export")]);

@@ -1,7 +1,7 @@
 // Open: drop or pick a file (CSV, TSV, JSON, JSONL), preview it, choose the text column(s)
 // and an optional label column; or try the Banking77 sample. Also the model picker.
 import { h, clear } from "../dom.js";
-import { DEFAULT_MODEL, hubModel, cacheFolder, ensureCached, modelName } from "../model.js";
+import { DEFAULT_MODEL, hubModel, cacheFolder, ensureCached, modelName, tuningSentence } from "../model.js";
 import { checkShareUrl, shareLink, fileName } from "../share.js";
 import { importProject } from "../project-file.js";
 import { memoryWarning } from "../memory.js";
@@ -54,6 +54,7 @@ export function createOpenView(root, app) {
 
   // model picker
   const modelNow = h("p", { id: "model-now" });
+  const modelTuning = h("p", { class: "hint", id: "model-tuning" });
   const modelMsg = h("p", { class: "msg", id: "model-message", "aria-live": "polite" });
   const hubInput = h("input", { type: "text", id: "hub-id", placeholder: "e.g. sentence-transformers/all-MiniLM-L12-v2", spellcheck: false });
   const folderInput = h("input", { type: "file", id: "model-folder", webkitdirectory: true, multiple: true });
@@ -77,6 +78,7 @@ export function createOpenView(root, app) {
     { class: "card", "aria-labelledby": "model-h" },
     h("h2", { id: "model-h" }, "Model"),
     modelNow,
+    modelTuning,
     h(
       "div",
       { class: "row" },
@@ -134,6 +136,8 @@ export function createOpenView(root, app) {
 
   function showModel() {
     modelNow.textContent = `Now: ${modelName(app.project.model)}, ${app.project.precision}`;
+    modelTuning.textContent = tuningSentence(app.project.model.tuning);
+    modelTuning.hidden = !app.project.model.tuning;
     precision.value = app.project.precision;
   }
   function showShare() {
@@ -159,6 +163,7 @@ export function createOpenView(root, app) {
       await app.setModel(model);
       showModel();
       modelMsg.textContent = `${modelName(model)} is ready${app.project.n ? "; records are embedded again with it" : ""}.`;
+      app.clearNoticeOf("Model not changed"); // an earlier refusal no longer holds
     } catch (e) {
       modelMsg.textContent = `Model not changed: ${e.message}`;
       app.error(e, "Model not changed");

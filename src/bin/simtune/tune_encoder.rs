@@ -98,15 +98,22 @@ pub fn run(args: TuneEncoderArgs) -> Result<()> {
     );
     let weights = encoder_top::merged_weights(&files, &config, &tuned, layers)?;
     write_folder(&model_dir(&data), &out, &weights)?;
+    // names, not paths: the folder may be shared, and where its files lay is nobody's business
+    let name = |p: &Path| {
+        p.file_name().map_or_else(
+            || p.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
+    };
     let note = serde_json::json!({
-        "base_model": model_dir(&data).display().to_string(),
+        "base_model": name(&model_dir(&data)),
         "tuned_layers": layers,
         "steps": steps,
         "lr": lr,
         "label_names": label_names,
         "labels": rows.len(),
         "classes": ds.classes().len(),
-        "data": file.display().to_string(),
+        "data": name(&file),
         "loss": "SetFit's cosine-similarity pair loss (simtune::loss::cosine_pair_loss)",
     });
     let note_path = out.join("simtune_tuning.json");
