@@ -184,6 +184,7 @@ test("a person drops a CSV, labels, runs a session, trains, compares, reloads", 
     assert.equal(await labelledCount(page), labelled);
     await page.click("nav .tab[data-view=train]");
     assert.match(await page.textContent("#train-info"), /A head is trained/);
+    assert.doesNotMatch(await page.textContent("#train-info"), /fewer than 20 labels/, `${labelled} labels`);
     assert.equal(await page.inputValue("#experiment-log li[data-run='1'] .log-note"), "first try: 4 sessions", "the log and its note survive a reload");
     await page.click("nav .tab[data-view=compare]");
     await page.fill("#compare-record", String(probes[0]));
@@ -355,6 +356,9 @@ test("bad input gets a clear message and keeps the labels already made", { timeo
     await waitEmbedded(page);
     await shot(page, "tuned-model");
 
+    // 3 labels: the Train view says what a head from so few may do, and how to find out
+    await page.click("nav .tab[data-view=train]");
+    assert.match(await page.textContent("#train-info"), /With fewer than 20 labels a head can make search worse than before: .*5 of 36 settings with 10 labels .* set aside check records/);
     await page.click("nav .tab[data-view=label]");
     assert.equal(await labelledCount(page), 3, "labels survived the bad input");
     await page.reload();
