@@ -155,5 +155,6 @@ export function tuningSentence(tuning) {
     tuning.classes != null ? ` of ${tuning.classes} classes` : "",
     tuning.data ? ` from ${tuning.data}` : "",
   ].join("");
-  return `This encoder was itself trained: ${what}. Open that file here with the same label column, so those labels come in: the check never sets aside a labelled record, and one the encoder learnt from would make its figure too good.`;
+  const file = tuning.data ? "that file" : "the file it was tuned on";
+  return `This encoder was itself trained: ${what}. Open ${file} here with the same label column, so those labels come in: the check never sets aside a labelled record, and one the encoder learnt from would make its figure too good.`;
 }
