@@ -417,3 +417,15 @@ test("bad input gets a clear message and keeps the labels already made", { timeo
     await close();
   }
 });
+
+test("a tuning note that cannot be read still says the encoder was trained", async () => {
+  const { readTuning, tuningSentence } = await import("../../www/model.js");
+  const broken = readTuning("{ not json");
+  assert.deepEqual(broken, { layers: null, labels: null, classes: null, data: null });
+  assert.match(tuningSentence(broken), /^This encoder was itself trained: it was tuned on labels\. Open the file it was tuned on here with the same label column/);
+  // fields of the wrong kind are left out, the rest kept
+  const odd = readTuning(JSON.stringify({ tuned_layers: "three", labels: 12, classes: -1, data: "" }));
+  assert.deepEqual(odd, { layers: null, labels: 12, classes: null, data: null });
+  assert.match(tuningSentence(odd), /it was tuned on 12 labelled records\. Open the file/);
+  assert.equal(tuningSentence(undefined), "");
+});
