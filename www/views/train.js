@@ -147,12 +147,12 @@ export function createTrainView(root, app) {
     cfg.safeguard = useGuard.checked;
     return cfg;
   }
-  /** Labels with a single training record give the triplet loss no pair: say which. */
   /** Below FIRST_LABELS a head may make search worse than raw: say so, and how to find out. */
   function fewNote(labelled) {
     if (labelled >= FIRST_LABELS) return "";
     return ` With fewer than ${FIRST_LABELS} labels a head can make search worse than before: on 12 labelled datasets, 5 of 36 settings with 10 labels came out below the raw space (1 of 72 with 25–50 labels). Label a few more, or set aside check records after training to see which it is here.`;
   }
+  /** Labels with a single training record give the triplet loss no pair: say which. */
   function thinNote(perLabel) {
     const thin = p.labelNames.filter((_, l) => perLabel[l] === 1);
     if (!thin.length) return "";
