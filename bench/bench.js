@@ -5,7 +5,7 @@
 // records, in wasm. Driven by bench/browser.mjs through window.bench.
 import { Pool } from "../www/pool.js";
 import { DEFAULT_MODEL, ensureCached } from "../www/model.js";
-import init, { SearchIndex, trainHead } from "../pkg/simtune.js";
+import { buildUrl, supportedBuild } from "../www/engine.js";
 
 async function simtune(precision) {
   await ensureCached(DEFAULT_MODEL);
@@ -55,10 +55,22 @@ async function measure(engine, texts, repeats) {
   return { median: sorted[Math.floor(sorted.length / 2)], rates };
 }
 
+/** The engine's glue started with `build` ("relaxed" or "simd128"): one module instance per
+ * build (a query string makes the import a module of its own), so both run in one page. */
+const engines = {};
+function engineBuild(build) {
+  engines[build] ??= (async () => {
+    const engine = await import(`../pkg/simtune.js?build=${build}`);
+    await engine.default({ module_or_path: buildUrl(build) });
+    return engine;
+  })();
+  return engines[build];
+}
+
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 window.bench = {
-  env: () => ({ cores: navigator.hardwareConcurrency || 1, isolated: self.crossOriginIsolated, agent: navigator.userAgent }),
+  env: async () => ({ cores: navigator.hardwareConcurrency || 1, isolated: self.crossOriginIsolated, agent: navigator.userAgent, build: await supportedBuild() }),
   /** One engine over every set: {about, sets: {name: {median, rates}}}. */
   async engine({ name, precision, sets, repeats, ...opts }) {
     const cores = navigator.hardwareConcurrency || 1;
@@ -73,9 +85,11 @@ window.bench = {
   },
   /** Applying a head to 20,000 x 384 and top-1000 search over 20,000 records, in wasm on
    * this thread (what the page's main thread does), ms: median of `repeats`; and training
-   * on 261 of them (100 steps), with and without the prototype pull, median of 3. */
-  async headAndSearch({ n = 20_000, dim = 384, repeats = 5, queries = 50 }) {
-    await init();
+   * on 261 of them (100 steps), with and without the prototype pull, median of 3 (`runs`
+   * keeps every time, to pool rounds). `build`: the engine build ("relaxed", "simd128"; the
+   * one this browser gets when absent). */
+  async headAndSearch({ n = 20_000, dim = 384, repeats = 5, queries = 50, build }) {
+    const { SearchIndex, trainHead } = await engineBuild(build ?? (await supportedBuild()));
     let seed = 7;
     const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) - 0.5;
     const emb = new Float32Array(n * dim);
@@ -97,7 +111,7 @@ window.bench = {
         trainHead(emb, dim, labels, { prototype_pull: pull, early_stop_patience: null }, undefined);
         times.push(performance.now() - t0);
       }
-      train[pull ? "pull" : "plain"] = median(times);
+      train[pull ? "pull" : "plain"] = times;
     }
     const index = new SearchIndex(emb, dim);
     const apply = [];
@@ -113,6 +127,12 @@ window.bench = {
       search.push(performance.now() - t0);
     }
     index.free();
-    return { applyMs: median(apply), searchMs: median(search), trainPullMs: train.pull, trainPlainMs: train.plain };
+    return {
+      applyMs: median(apply),
+      searchMs: median(search),
+      trainPullMs: median(train.pull),
+      trainPlainMs: median(train.plain),
+      runs: { apply, search, trainPull: train.pull, trainPlain: train.plain },
+    };
   },
 };

@@ -1,6 +1,7 @@
 // Head training in wasm, in headless Chromium, alone: bench.js's headAndSearch (training on
 // 261 of 20,000 random records, 100 steps, with and without the prototype pull, median of 3;
-// applying a head; top-1000 search) twice, without the embedding engines of browser.mjs.
+// applying a head; top-1000 search) twice per engine build (relaxed SIMD and simd128,
+// alternating), without the embedding engines of browser.mjs.
 // A quick figure while working on training speed: `node bench/train-only.mjs` after
 // `bash scripts/build.sh`. `npm run bench` prints the same figures in its full run.
 import { start } from "../tests/e2e/harness.mjs";
@@ -11,11 +12,13 @@ try {
   await page.goto(url + "bench/bench.html");
   await page.waitForFunction(() => window.bench);
   for (let i = 0; i < 2; i++) {
-    const hs = await page.evaluate(() => window.bench.headAndSearch({}));
-    console.log(
-      `training 261 of 20,000: ${hs.trainPullMs.toFixed(0)} ms from the pull, ${hs.trainPlainMs.toFixed(0)} ms without; ` +
-        `head applied to 20,000: ${hs.applyMs.toFixed(0)} ms; top-1000 search: ${hs.searchMs.toFixed(1)} ms/query`,
-    );
+    for (const build of ["relaxed", "simd128"]) {
+      const hs = await page.evaluate((b) => window.bench.headAndSearch({ build: b }), build);
+      console.log(
+        `${build.padEnd(8)} training 261 of 20,000: ${hs.trainPullMs.toFixed(0)} ms from the pull, ${hs.trainPlainMs.toFixed(0)} ms without; ` +
+          `head applied to 20,000: ${hs.applyMs.toFixed(0)} ms; top-1000 search: ${hs.searchMs.toFixed(1)} ms/query`,
+      );
+    }
   }
 } finally {
   await close();

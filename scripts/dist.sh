@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds dist/: the page as a self-contained static site for any static file host, with no
 # special headers (GitHub Pages cannot send COOP/COEP; the worker pool needs none).
-#   index.html, www/ (with vendored libraries), pkg/ (the wasm engine), data/ (the
+#   index.html, www/ (with vendored libraries), pkg/ (the wasm engine: its simd128 and relaxed-SIMD builds), data/ (the
 #   "Try a sample" file, Banking77's test split, CC BY 4.0, credited on the page).
 # The default model is fetched from the Hugging Face hub (sentence-transformers/
 # all-MiniLM-L6-v2) and kept in the browser's Cache API, unless the model is bundled:
@@ -23,14 +23,14 @@ while [ $# -gt 0 ]; do
   shift
 done
 if [ "$build" = 1 ]; then bash scripts/build.sh; fi
-for need in pkg/simtune.js pkg/simtune_bg.wasm www/vendor/idb.js; do
+for need in pkg/simtune.js pkg/simtune_bg.wasm pkg/simtune_relaxed_bg.wasm www/vendor/idb.js www/vendor/wasm-feature-detect.js; do
   [ -f "$need" ] || { echo "dist.sh: $need is missing: run without --no-build" >&2; exit 1; }
 done
 rm -rf "$out"
 mkdir -p "$out/pkg" "$out/data"
 cp index.html "$out/"
 cp -r www "$out/www"
-cp pkg/simtune.js pkg/simtune_bg.wasm "$out/pkg/"
+cp pkg/simtune.js pkg/simtune_bg.wasm pkg/simtune_relaxed_bg.wasm "$out/pkg/"
 sample=data/banking77_test.csv
 [ -f "$sample" ] || sample=../shared/data/banking77_test.csv
 if [ -f "$sample" ]; then cp "$sample" "$out/data/banking77_test.csv"; fi

@@ -9,8 +9,9 @@
 // check figure; a Pool of min(hardwareConcurrency, 4) module workers embeds (each reads the
 // model from the Cache API itself); one more worker trains (Cancel terminates it) and one
 // reads datasets (preview, parse, hash), so no file is ever parsed on the main thread.
-import init, { SearchIndex, defaultTrainConfig, drawChecks, checkGain, predictGain, startPredictGain, suggestRecords, labelText, trainingPoolRows } from "../pkg/simtune.js";
+import { SearchIndex, defaultTrainConfig, drawChecks, checkGain, predictGain, startPredictGain, suggestRecords, labelText, trainingPoolRows } from "../pkg/simtune.js";
 import * as store from "./store.js";
+import { startEngine } from "./engine.js";
 import { ensureCached, modelName } from "./model.js";
 import { embeddingKey } from "./hash.js";
 import { Pool, EngineWorker, Cancelled } from "./pool.js";
@@ -710,7 +711,7 @@ class App {
     addEventListener("pagehide", () => this.saveNow());
 
     try {
-      await init();
+      document.documentElement.dataset.engine = await startEngine();
       this.defaults = defaultTrainConfig();
     } catch (e) {
       this.error(e, "The engine (pkg/simtune_bg.wasm) could not start");

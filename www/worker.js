@@ -1,13 +1,14 @@
 // One wasm engine instance. The page's pool runs several of these (embedding), one more
 // trains (cancel = terminate it) and one reads datasets (parse + hash), so a 100 MB file never
 // blocks the tab. Messages: {id, op, args} -> {id, progress} / {id, result} / {id, error}.
-import init, { SentenceEncoder, trainHead, PoolRows, parseTable, loadDataset } from "../pkg/simtune.js";
+import { SentenceEncoder, trainHead, PoolRows, parseTable, loadDataset } from "../pkg/simtune.js";
+import { startEngine } from "./engine.js";
 import { datasetKey } from "./hash.js";
 import { textHashes } from "./texthash.js";
 
 const CACHE = "simtune-models";
 const MISSING_HEADER = "x-simtune-missing";
-const ready = init();
+const ready = startEngine();
 let encoder = null;
 
 async function modelFile(base, name, optional) {

@@ -2,10 +2,12 @@
 // 32 reference sentences in f32 and in int8, train a tiny head, search with it. Posts
 // everything back.
 import { SearchIndex, trainHead } from "../../pkg/simtune.js";
+import { startEngine } from "../../www/engine.js";
 import { loadEncoder } from "./load-encoder.js";
 
 self.onmessage = async ({ data }) => {
   try {
+    const build = await startEngine(data.build);
     const encoder = await loadEncoder(data.model);
     const sentences = await (await fetch(data.sentences)).json();
     const ids = sentences.map((s) => Array.from(encoder.tokenIds(s)));
@@ -34,6 +36,7 @@ self.onmessage = async ({ data }) => {
     const tunedRow = Array.from(tuned.row(0));
     const hits = tuned.neighbours(0, 5);
     postMessage({
+      build,
       ids,
       emb: Array.from(emb),
       dim,
