@@ -160,7 +160,7 @@ try {
   await step("label list: predicted labels (every record)", async () => {
     await page.click("nav .tab[data-view=label]");
     await page.selectOption("#filter", "p0");
-    await page.waitForFunction(() => !document.querySelector(".predict-row").hidden);
+    await page.waitForFunction(() => !document.querySelector(".predict-row").hidden && /^\d+ shown/.test(document.querySelector("#label-summary").textContent), null, { timeout: 120_000 });
   });
   await step("map (tuned, with predictions)", async () => {
     await page.click("nav .tab[data-view=map]");

@@ -374,13 +374,20 @@ pub fn to_npy(data: Vec<f32>, dim: usize) -> Result<Vec<u8>, JsError> {
     Ok(Embeddings::new(data, dim).map_err(js_err)?.to_npy())
 }
 
-/// Predicted labels (see `predict.rs`): for every record of `index`, the label of a
-/// similarity-weighted vote among its `k` nearest labelled records (`labels[i] >= 0`), -1
-/// when there is none, and the vote share. Returns `{labels: Int32Array, confidence:
-/// Float32Array}`.
+/// Predicted labels (see `predict.rs`): for every record of `index` (or those from `start` to
+/// `end`, the page's slices between frames), the label of a similarity-weighted vote among its
+/// `k` nearest labelled records (`labels[i] >= 0`), -1 when there is none, and the vote share.
+/// Returns `{labels: Int32Array, confidence: Float32Array}`, one entry per record predicted.
 #[wasm_bindgen(js_name = predictLabels)]
-pub fn predict_labels(index: &SearchIndex, labels: &[i32], k: usize) -> Result<JsValue, JsError> {
-    let p = predict::knn_predict(&index.inner, &class_ids(labels), k).map_err(js_err)?;
+pub fn predict_labels(
+    index: &SearchIndex,
+    labels: &[i32],
+    k: usize,
+    start: Option<usize>,
+    end: Option<usize>,
+) -> Result<JsValue, JsError> {
+    let rows = start.unwrap_or(0)..end.unwrap_or(index.inner.rows());
+    let p = predict::knn_predict_of(&index.inner, &class_ids(labels), k, rows).map_err(js_err)?;
     let out = js_sys::Object::new();
     let ids: Vec<i32> = p.iter().map(|p| p.label.map_or(-1, |l| l as i32)).collect();
     let conf: Vec<f32> = p.iter().map(|p| p.confidence).collect();

@@ -639,9 +639,29 @@ class App {
     return { emb, labels: Int32Array.from(labelled, (i) => labels[i]), pool, transfer: [emb.buffer, pool.rows.buffer, ids.buffer] };
   }
   /** Every record's predicted label (-1: none) and confidence in `index`'s space, from its
-   * nearest training labels (www/predict.js): {label, confidence}. */
+   * nearest training labels (www/predict.js): a promise of {label, confidence}, computed in
+   * slices between frames; null when the index is freed or replaced meanwhile. The last
+   * result (or the one under way) is kept for its index and labels. */
   predictions(index) {
-    return predict(index, this.project.trainingLabels());
+    const labels = this.project.trainingLabels();
+    const key = labelsSignature(labels);
+    const kept = this.labelPredictions;
+    if (kept?.index === index && kept.key === key) return kept.value;
+    const live = () => index === this.indices.raw || index === this.indices.tuned;
+    const value = predict(index, labels, live);
+    this.labelPredictions = { index, key, value, ready: null };
+    value.then((v) => {
+      if (this.labelPredictions?.value === value) this.labelPredictions.ready = v;
+    }, () => {
+      if (this.labelPredictions?.value === value) this.labelPredictions = null;
+    });
+    return value;
+  }
+  /** The kept predictions for `index` when they are ready and current (see `predictions`),
+   * else null: for views that draw at once and redraw when the promise resolves. */
+  readyPredictions(index) {
+    const kept = this.labelPredictions;
+    return kept?.index === index && kept.ready && kept.key === labelsSignature(this.project.trainingLabels()) ? kept.ready : null;
   }
   /** The next `count` records to label and why (src/label/suggest.rs), in `index`'s space; check
    * records are never suggested. */

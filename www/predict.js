@@ -6,8 +6,31 @@ import { predictLabels } from "../pkg/simtune.js";
 /** Labelled neighbours that vote for a record's predicted label. */
 export const PREDICT_K = 10;
 
-/** {label: Int32Array (-1: none), confidence: Float32Array} in `index`'s space. */
-export function predict(index, trainingLabels) {
-  const pred = predictLabels(index, trainingLabels, PREDICT_K);
-  return { label: pred.labels, confidence: pred.confidence };
+/** Records predicted per slice when `labelled` records vote: about 2^18 scores (~8 ms in
+ * wasm), so a slice stays well inside a frame whatever the labels; at 100,000 records and a
+ * few hundred labels the whole vote is ~1 s of work, which froze the tab in one piece. */
+export const sliceRows = (labelled) => Math.max(256, Math.floor(2 ** 18 / Math.max(64, labelled)));
+
+const nextTask = () => new Promise((ok) => setTimeout(ok, 0));
+
+/** {label: Int32Array (-1: none), confidence: Float32Array} in `index`'s space, computed in
+ * slices with a task boundary between them; null when `live()` turns false between two slices
+ * (the index was freed or replaced: nothing more is read from it). Each slice's predictions
+ * are the whole call's for its records (predict.rs `knn_predict_of`). */
+export async function predict(index, trainingLabels, live = () => true) {
+  const n = index.rows();
+  const label = new Int32Array(n);
+  const confidence = new Float32Array(n);
+  const step = sliceRows(trainingLabels.reduce((c, l) => c + (l >= 0), 0));
+  for (let start = 0; start < n; start += step) {
+    if (start > 0) {
+      await nextTask();
+      if (!live()) return null;
+    }
+    const end = Math.min(n, start + step);
+    const part = predictLabels(index, trainingLabels, PREDICT_K, start, end);
+    label.set(part.labels, start);
+    confidence.set(part.confidence, start);
+  }
+  return { label, confidence };
 }

@@ -3,6 +3,8 @@
 //! confidence is the winning label's share of the vote, in [0, 1]; a labelled record is
 //! predicted from its labelled neighbours other than itself.
 
+use std::ops::Range;
+
 use crate::data::embeddings::Embeddings;
 use crate::error::{Error, Result};
 use crate::measure::search::top_k_batch;
@@ -26,6 +28,26 @@ pub fn knn_votes(
     labels: &[Option<usize>],
     k: usize,
 ) -> Result<Vec<Vec<(usize, f32)>>> {
+    knn_votes_of(emb, labels, k, 0..emb.rows())
+}
+
+/// [`knn_votes`] of the rows `rows` of `emb` only, one vote per row of the range: the same
+/// votes as those rows get from the whole call (each row's neighbours are its own search), so
+/// the page can compute them a slice at a time between frames.
+pub fn knn_votes_of(
+    emb: &Embeddings,
+    labels: &[Option<usize>],
+    k: usize,
+    rows: Range<usize>,
+) -> Result<Vec<Vec<(usize, f32)>>> {
+    if rows.start > rows.end || rows.end > emb.rows() {
+        return Err(Error::InvalidInput(format!(
+            "rows {}..{} of {} records",
+            rows.start,
+            rows.end,
+            emb.rows()
+        )));
+    }
     if labels.len() != emb.rows() {
         return Err(Error::InvalidInput(format!(
             "{} labels for {} records",
@@ -38,15 +60,23 @@ pub fn knn_votes(
     }
     let labelled: Vec<usize> = (0..labels.len()).filter(|&i| labels[i].is_some()).collect();
     if labelled.is_empty() {
-        return Ok(vec![Vec::new(); emb.rows()]);
+        return Ok(vec![Vec::new(); rows.len()]);
     }
     let pool = emb.select(&labelled)?; // (m, d)
-                                       // k + 1: a labelled record finds itself first and skips it
-    let hits = top_k_batch(&pool, emb, k + 1, false)?;
+    let part;
+    let queries = if rows == (0..emb.rows()) {
+        emb
+    } else {
+        let d = emb.dim();
+        part = Embeddings::new(emb.as_slice()[rows.start * d..rows.end * d].to_vec(), d)?;
+        &part
+    }; // (rows, d)
+       // k + 1: a labelled record finds itself first and skips it
+    let hits = top_k_batch(&pool, queries, k + 1, false)?;
     Ok(hits
         .iter()
-        .enumerate()
-        .map(|(i, hits)| {
+        .zip(rows)
+        .map(|(hits, i)| {
             let mut votes: Vec<(usize, f32)> = Vec::new();
             for h in hits.iter().filter(|h| labelled[h.index] != i).take(k) {
                 let class = labels[labelled[h.index]].unwrap_or_default();
@@ -72,11 +102,21 @@ pub fn knn_predict(
     labels: &[Option<usize>],
     k: usize,
 ) -> Result<Vec<Prediction>> {
+    knn_predict_of(emb, labels, k, 0..emb.rows())
+}
+
+/// [`knn_predict`] of the rows `rows` of `emb` only (see [`knn_votes_of`]).
+pub fn knn_predict_of(
+    emb: &Embeddings,
+    labels: &[Option<usize>],
+    k: usize,
+    rows: Range<usize>,
+) -> Result<Vec<Prediction>> {
     let none = Prediction {
         label: None,
         confidence: 0.0,
     };
-    Ok(knn_votes(emb, labels, k)?
+    Ok(knn_votes_of(emb, labels, k, rows)?
         .iter()
         .map(|votes| {
             votes
@@ -145,6 +185,43 @@ mod tests {
         );
         // a labelled record never votes for itself: row 2 ("b") sees only the two "a"
         assert_eq!(p[2].label, Some(0));
+    }
+
+    #[test]
+    fn slices_give_the_whole_calls_predictions() {
+        // 300 random unit rows in 8 dimensions, every 7th labelled (3 classes), cut into
+        // uneven slices: each slice's predictions are the whole call's for those rows, a
+        // labelled row still skipping itself
+        let (n, d) = (300, 8);
+        let mut s = 12345u64;
+        let mut data: Vec<f32> = (0..n * d)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+            })
+            .collect();
+        for row in data.chunks_exact_mut(d) {
+            let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+            row.iter_mut().for_each(|v| *v /= norm);
+        }
+        let e = Embeddings::new(data, d).unwrap();
+        let labels: Vec<Option<usize>> = (0..n).map(|i| (i % 7 == 0).then_some(i % 3)).collect();
+        let whole = knn_predict(&e, &labels, 5).unwrap();
+        let mut sliced = Vec::new();
+        for range in [0..1, 1..64, 64..64, 64..250, 250..300] {
+            sliced.extend(knn_predict_of(&e, &labels, 5, range).unwrap());
+        }
+        assert_eq!(sliced, whole);
+        assert!(
+            knn_predict_of(&e, &labels, 5, 290..301).is_err(),
+            "past the end"
+        );
+        // no labels at all: one empty prediction per row of the slice
+        let none = knn_predict_of(&e, &vec![None; n], 5, 10..20).unwrap();
+        assert_eq!(none.len(), 10);
+        assert!(none.iter().all(|p| p.label.is_none()));
     }
 
     #[test]

@@ -29,6 +29,12 @@ async function openMap(page) {
 }
 
 /** The map's coordinates as the page exports them. */
+/** Waits until the Label list's predicted filter has its predictions (they come in slices
+ * between frames; meanwhile the summary says "Predicting…"). */
+async function shownAfterPredicting(page) {
+  await page.waitForFunction(() => /^\d+ shown/.test(document.querySelector("#label-summary").textContent));
+}
+
 async function mapCoords(page) {
   const [d] = await Promise.all([page.waitForEvent("download"), page.click("#map-download")]);
   const [header, ...rows] = parseCsv(readFileSync(await d.path(), "utf8")).filter((r) => r.length > 1);
@@ -117,6 +123,7 @@ test("the tuned map separates the labelled classes more than the raw one; predic
     await page.click("nav .tab[data-view=label]");
     await page.selectOption("#filter", { label: "predicted: Sports" });
     await page.waitForSelector("#predict-threshold");
+    await shownAfterPredicting(page);
     assert.match(await page.textContent("#label-summary"), new RegExp(`^${sports} shown`));
     const shownIdx = await page.$$eval("#records .record", (els) => els.map((e) => Number(e.dataset.index)));
     await shot(page, "predictions-sports");
@@ -129,6 +136,8 @@ test("the tuned map separates the labelled classes more than the raw one; predic
     assert.equal(await labelledCount(page), labelledBefore);
     // rejected in bulk: the "World" predictions leave that list (no label changes); u undoes
     await page.selectOption("#filter", { label: "predicted: World" });
+    // (the undo changed the labels: the predictions are computed again, in slices)
+    await shownAfterPredicting(page);
     const world = Number(/^(\d+) shown/.exec(await page.textContent("#label-summary"))?.[1]);
     assert.ok(world > 0, await page.textContent("#label-summary"));
     await page.click("#reject-predicted");
@@ -255,4 +264,32 @@ test("one label only and identical records: the map draws, predictions say why t
   } finally {
     await close();
   }
+});
+
+test("predictions computed in slices are the one-pass predictions, and stop when the index goes", async () => {
+  // node's wasm (the simd128 build): www/predict.js's slices put together against the
+  // engine's one call over every record, on seeded random rows (what is tested is the
+  // slicing; src/label/predict.rs tests the engine's slices on their own)
+  const engine = await import("../../pkg/simtune.js");
+  engine.initSync({ module: readFileSync(join(ROOT, "pkg/simtune_bg.wasm")) });
+  const { predict, sliceRows, PREDICT_K } = await import("../../www/predict.js");
+  const [n, dim] = [3001, 16];
+  let seed = 3;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) - 0.5;
+  const emb = new Float32Array(n * dim).map(rand);
+  const index = new engine.SearchIndex(emb, dim); // (L2-normalises its rows)
+  // 1,200 labels of 4 classes: slices of sliceRows(1200) = 256 records, 12 of them
+  const labels = Int32Array.from({ length: n }, (_, i) => (i % 5 < 2 ? i % 4 : -1));
+  assert.equal(sliceRows(1200), 256);
+  const whole = engine.predictLabels(index, labels, PREDICT_K);
+  const sliced = await predict(index, labels);
+  assert.deepEqual(Array.from(sliced.label), Array.from(whole.labels));
+  assert.deepEqual(Array.from(sliced.confidence), Array.from(whole.confidence));
+  assert.ok(whole.labels.every((l) => l >= 0 && l < 4));
+  // live() false after the first slice (the index freed or replaced): nothing more is read
+  // from it, and the answer is null
+  let slices = 0;
+  const stopped = await predict(index, labels, () => slices++ < 0);
+  assert.equal(stopped, null);
+  index.free();
 });

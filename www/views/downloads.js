@@ -20,9 +20,9 @@ export function createDownloadsView(root, app) {
     h("button", {
       type: "button",
       id,
-      onclick: () => {
+      onclick: async () => {
         try {
-          run();
+          await run();
         } catch (e) {
           app.error(e, `Could not write ${text}`);
         }
@@ -49,10 +49,11 @@ export function createDownloadsView(root, app) {
     download(new Blob([p.head]), name);
     saved(name, "the trained head; `simtune search --head` reads it, its formula is in the metadata");
   });
-  const labels = button("download-labels", "Labels + predictions (.csv)", () => {
+  const labels = button("download-labels", "Labels + predictions (.csv)", async () => {
     const idx = app.tunedIndex() ?? app.rawIndex();
     if (!idx) throw new Error("the records are not embedded yet");
-    const pred = app.predictions(idx);
+    const pred = await app.predictions(idx);
+    if (!pred) throw new Error("the embeddings or the head changed while the labels were predicted: try again");
     const rows = [["index", "text", "label", "predicted_label", "confidence", "check_record"].join(",")];
     for (let i = 0; i < p.n; i++) {
       const l = pred.label[i];

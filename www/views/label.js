@@ -75,6 +75,7 @@ export function createLabelView(root, app) {
     h("span", { class: "hint", id: "predict-note" }),
   );
   let predictions = null; // while a "predicted" filter is on
+  let predicting = null; // the promise of predictions under way (see awaitPredictions)
   const list = h("ol", { class: "records", id: "records", tabindex: 0, "aria-label": "Records" });
   const pager = h("div", { class: "pager" });
   const bar = createLabelBar(app, { idPrefix: "label", onPick: (id) => labelCurrent(id), onCancel: () => list.focus() });
@@ -111,6 +112,17 @@ export function createLabelView(root, app) {
     ]);
     filter.value = [...filter.options].some((o) => o.value === keep) ? keep : "all";
   }
+  /** Predictions come in slices between frames (www/predict.js): the list says so meanwhile
+   * and fills in when they are ready. */
+  function awaitPredictions(promise) {
+    if (predicting === promise) return;
+    predicting = promise;
+    const done = () => predicting === promise && ((predicting = null), true);
+    promise.then(
+      (v) => done() && v && refilter(),
+      (e) => done() && app.error(e, "Predictions failed"),
+    );
+  }
   function refilter() {
     const q = search.value.trim().toLowerCase();
     const f = filter.value;
@@ -119,12 +131,14 @@ export function createLabelView(root, app) {
     const predicted = f.startsWith("p") ? Number(f.slice(1)) : -1;
     predictRow.hidden = predicted < 0;
     predictions = null;
+    if (predicted < 0) predicting = null; // a filter changed away from predictions under way
     if (predicted >= 0) {
       const index = app.tunedIndex() ?? app.rawIndex();
       if (!index) {
         app.notify("Predictions need the embeddings: wait for them.", "error");
       } else {
-        predictions = app.predictions(index);
+        predictions = app.readyPredictions(index);
+        if (!predictions) awaitPredictions(app.predictions(index));
         predictRow.querySelector("#predict-note").textContent = `from the ${app.tunedIndex() ? "tuned" : "raw"} space; the confidence is a vote share, not a probability`;
       }
     }
@@ -140,7 +154,7 @@ export function createLabelView(root, app) {
     }
     reasons = null;
     again.hidden = sortSel.value !== "suggested";
-    if (sortSel.value === "suggested" && !predictions) {
+    if (sortSel.value === "suggested" && predicted < 0) {
       const index = app.rawIndex();
       if (!index) app.notify("Suggestions need the embeddings: wait for them.", "error");
       else {
@@ -160,7 +174,9 @@ export function createLabelView(root, app) {
   }
   function renderSummary() {
     const { labelled, classes } = p.counts();
-    summary.textContent = `${order.length} shown of ${p.n} records · ${labelled} labelled in ${classes} classes`;
+    summary.textContent = predicting
+      ? `Predicting the labels of ${p.n} records…`
+      : `${order.length} shown of ${p.n} records · ${labelled} labelled in ${classes} classes`;
     accept.textContent = `Accept all ${order.length} shown`;
     accept.disabled = !order.length;
     reject.textContent = `Reject all ${order.length} shown`;

@@ -90,6 +90,7 @@ export function createMapView(root, app) {
   let rows = []; // point -> record
   let pointOf = new Map(); // record -> point
   let predictions = null; // {label: Int32Array, confidence: Float32Array} per record (tuned when trained)
+  let pending = null; // the promise of predictions under way (see predict)
   let space = "raw";
   let pos = null; // the positions drawn now (animated between the two)
   let view = { x: 0, y: 0, k: 1 }; // pan (css px) and zoom
@@ -135,16 +136,34 @@ export function createMapView(root, app) {
       if (run === computing) app.error(e, "The map could not be computed");
     }
   }
+  /** Sets `predictions` from the kept ones, or starts them (in slices between frames) and
+   * redraws the legend and the points when they are ready. */
   function predict() {
     predictions = null;
+    pending = null;
     const { labelled, classes } = p.counts();
     if (!labelled || classes < 2) return;
-    try {
-      const index = app.tunedIndex() ?? app.rawIndex();
-      predictions = app.predictions(index);
-    } catch (e) {
-      app.error(e, "Predictions failed");
-    }
+    const index = app.tunedIndex() ?? app.rawIndex();
+    if (!index) return;
+    predictions = app.readyPredictions(index);
+    if (predictions) return;
+    const promise = app.predictions(index);
+    pending = promise;
+    promise.then(
+      (v) => {
+        if (pending !== promise) return;
+        pending = null;
+        predictions = v;
+        renderLegend();
+        draw();
+      },
+      (e) => {
+        if (pending !== promise) return;
+        pending = null;
+        renderLegend();
+        app.error(e, "Predictions failed");
+      },
+    );
   }
 
   // points are written straight into the canvas's pixels (one 32-bit write per pixel): a
@@ -258,6 +277,7 @@ export function createMapView(root, app) {
       );
     });
     if (!shown) legend.append(h("span", { class: "hint" }, "No labels yet: unlabelled records are grey."));
+    else if (pending) legend.append(h("span", { class: "hint", id: "map-predicting" }, "Predicting the other records' labels…"));
     else if (!predictions) legend.append(h("span", { class: "hint", id: "map-no-predictions" }, "No predicted labels: they need records labelled with at least two different labels (one label cannot be told apart from anything)."));
     for (const s of legend.querySelectorAll(".swatch")) s.style.background = s.dataset.colour;
     if (p.labelNames.length > PALETTE.length) legend.append(h("span", { class: "hint" }, ` Colours repeat after ${PALETTE.length} labels.`));
@@ -431,7 +451,7 @@ export function createMapView(root, app) {
     renderLegend();
     draw();
   });
-  save.addEventListener("click", () => downloadCoords());
+  save.addEventListener("click", () => downloadCoords().catch((e) => app.error(e, "Could not save the map")));
   canvas.addEventListener("keydown", (e) => {
     const d = Number(e.key);
     if (selected.length && d >= 1 && d <= 9 && d <= p.labelNames.length) labelSelected(d - 1);
@@ -439,8 +459,9 @@ export function createMapView(root, app) {
     else if (e.key === "Escape") select([]);
   });
 
-  function downloadCoords() {
+  async function downloadCoords() {
     if (!coords) return app.notify("Open the map first.", "error");
+    if (pending) await pending.catch(() => {}); // (its failure is reported by predict)
     const lines = ["record,raw_x,raw_y,tuned_x,tuned_y,label,predicted_label,confidence"];
     rows.forEach((r, j) => {
       const name = p.labelName(r);
