@@ -1,6 +1,7 @@
 // "Suggested next" (src/label/suggest.rs in the page): the Label list offers 10 records with why
-// each is worth labelling; labelled, the next 10 are new ones; labels with a single record are
-// named in the Train view. Replayed with gold labels on 8 classes of Banking77.
+// each is worth labelling; once all are labelled the next 10 come by themselves, new ones;
+// labels with a single record are named in the Train view. Replayed with gold labels on 8
+// classes of Banking77.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -51,7 +52,16 @@ test("suggested next: reasons, new records each round, and labels that get their
       await page.focus("#records");
       for (const [i] of shown) await keyLabel(page, gold[i]);
       if (round === 1) await shot(page, "suggested");
-      await page.click("#suggest-again");
+      // the last suggestion labelled, the next ten are there without a click (keys pressed on
+      // would otherwise relabel that last record)
+      await page.waitForFunction((old) => !old.includes(Number(document.querySelector("#records .record")?.dataset.index)), shown.map(([i]) => i));
+      assert.equal(Number(await page.getAttribute("#records .record.current", "data-index")), Number(await page.getAttribute("#records .record", "data-index")), "the cursor on the first new suggestion");
+      if (round === 3) {
+        // asked again with the same labels: the same suggestions
+        const before = await page.$$eval("#records .record", (els) => els.map((e) => e.dataset.index));
+        await page.click("#suggest-again");
+        assert.deepEqual(await page.$$eval("#records .record", (els) => els.map((e) => e.dataset.index)), before);
+      }
     }
     assert.equal(await labelledCount(page), 40);
     // how the 40 suggested labels spread: classes covered, and classes with a pair

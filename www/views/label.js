@@ -230,9 +230,13 @@ export function createLabelView(root, app) {
   }
   function labelCurrent(id) {
     if (!order.length || id < 0 || id >= p.labelNames.length) return;
+    const last = cur === order.length - 1;
     p.setLabels([order[cur]], id);
-    if (cur < order.length - 1) cur++;
-    render();
+    if (!last) cur++;
+    // the last of the suggestions labelled: the next ones come in its place (keys pressed on
+    // would otherwise relabel that record again and again)
+    if (last && !again.hidden) refilter();
+    else render();
     list.focus({ preventScroll: true });
   }
 
