@@ -34,3 +34,30 @@ export async function predict(index, trainingLabels, live = () => true) {
   }
   return { label, confidence };
 }
+
+/** How the predictions of label `id` at confidence ≥ `t` fare where the label is known:
+ * {from, predicted, right} over the check records (drawn at random and never trained on:
+ * `from` "check") when any of them gets that prediction, else over the training labels, each
+ * record predicted from the others (a labelled record never votes for itself: `from`
+ * "labels"), else {from: null}. `training[i]`: record i's training label (-1: none);
+ * `checks`: the check records; `known(r)`: check record r's label as said (-1: not said). */
+export function predictionTrack(pred, id, t, { training, checks, known }) {
+  const tally = (rows, labelOf) => {
+    let predicted = 0;
+    let right = 0;
+    for (const r of rows) {
+      const l = labelOf(r);
+      if (l < 0 || pred.label[r] !== id || pred.confidence[r] < t) continue;
+      predicted++;
+      if (l === id) right++;
+    }
+    return { predicted, right };
+  };
+  const onChecks = tally(checks, known);
+  if (onChecks.predicted) return { from: "check", ...onChecks };
+  const labelled = [];
+  training.forEach((l, i) => l >= 0 && labelled.push(i));
+  const onLabels = tally(labelled, (r) => training[r]);
+  if (onLabels.predicted) return { from: "labels", ...onLabels, labelled: labelled.length };
+  return { from: null, predicted: 0, right: 0 };
+}

@@ -7,6 +7,7 @@
 // are not X: they leave that list, kept with the project).
 import { h, clear, append } from "../dom.js";
 import { createLabelBar } from "./labelbar.js";
+import { predictionTrack } from "../predict.js";
 
 const PAGE = 50;
 /** Records suggested at a time (src/label/suggest.rs). */
@@ -123,6 +124,28 @@ export function createLabelView(root, app) {
       (e) => done() && app.error(e, "Predictions failed"),
     );
   }
+  /** Where the predictions come from, and how often those of label `id` at confidence ≥ `t`
+   * are right where the label is known (www/predict.js predictionTrack): a share of the vote
+   * is no probability, and with few labels one label can take most of the votes. */
+  function predictNote(id, t) {
+    const tuned = Boolean(app.tunedIndex());
+    const from = `From the ${tuned ? "tuned" : "raw"} space; the confidence is a vote share, not a probability.`;
+    if (!predictions) return from;
+    const name = `“${p.labelNames[id]}”`;
+    const track = predictionTrack(predictions, id, t, {
+      training: p.trainingLabels(),
+      checks: p.check.records,
+      known: (r) => p.knownLabel(r),
+    });
+    if (track.from === "check")
+      return `${from} Of your check records, ${track.predicted} get ${name} at this confidence and ${track.right} of them are ${name}.`;
+    if (track.from === "labels")
+      return (
+        `${from} Of your ${track.labelled} labelled records, each predicted from the others, ${track.predicted} get ${name} at this confidence and ${track.right} of them are ${name}` +
+        (tuned ? " (the head learnt from them, which flatters this; check records, in step 4, would not)." : ".")
+      );
+    return `${from} None of your labelled or check records gets ${name} at this confidence: nothing shows yet how often it is right.`;
+  }
   function refilter() {
     const q = search.value.trim().toLowerCase();
     const f = filter.value;
@@ -139,10 +162,10 @@ export function createLabelView(root, app) {
       } else {
         predictions = app.readyPredictions(index);
         if (!predictions) awaitPredictions(app.predictions(index));
-        predictRow.querySelector("#predict-note").textContent = `from the ${app.tunedIndex() ? "tuned" : "raw"} space; the confidence is a vote share, not a probability`;
       }
     }
     const t = Number(threshold.value) || 0;
+    if (predicted >= 0) predictRow.querySelector("#predict-note").textContent = predictNote(predicted, t);
     for (let i = 0; i < p.n; i++) {
       const l = p.labels[i];
       if (predicted >= 0 && (l >= 0 || p.isCheck(i) || !predictions || predictions.label[i] !== predicted || predictions.confidence[i] < t || p.isRejected(i, predicted))) continue;

@@ -27,7 +27,10 @@ function pullSentence(pull) {
   if (pull.strength >= 1) return `, starting from ${over} (${share})`;
   if (pull.strength <= 0)
     return `, starting from the raw space: ${over} was left at no strength, as your labels are not regions of the raw space yet (pulling their neighbours toward them would move the wrong records)`;
-  return `, starting from ${over} at ${Math.round(100 * pull.strength)}% strength, as your labels are only partly regions of the raw space (${share})`;
+  // (not the average pull's share here: "1% strength" beside "pull toward a label: 99%" read
+  // as a contradiction to a newcomer; the kappa is what sets the strength)
+  const kappa = typeof pull.separability === "number" ? ` (left out in turn, a labelled record is nearest its own label with a kappa of ${pull.separability.toFixed(2)})` : "";
+  return `, starting from ${over} at ${Math.round(100 * pull.strength)}% strength, as your labels are only partly regions of the raw space${kappa}`;
 }
 
 export function createTrainView(root, app) {
