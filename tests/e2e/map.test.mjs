@@ -125,20 +125,10 @@ test("the tuned map separates the labelled classes more than the raw one; predic
     await page.waitForSelector("#predict-threshold");
     await shownAfterPredicting(page);
     assert.match(await page.textContent("#label-summary"), new RegExp(`^${sports} shown`));
-    // the note says how the "Sports" predictions fare on the 40 labelled records (no check
-    // records here), each predicted from the others: counts the download bears out exactly
-    const note = await page.textContent("#predict-note");
-    const m = /Of your 40 labelled records, each predicted from the others, (\d+) get “Sports” at this confidence and (\d+) of them are “Sports” \(the head learnt from them/.exec(note);
-    assert.ok(m, note);
-    const sportsAt = (t) => points.filter((q) => q.label && q.predicted === "Sports" && q.confidence >= t);
-    const [got, right] = [Number(m[1]), Number(m[2])];
-    assert.ok(got >= sportsAt(0.7 + 5e-5).length && got <= sportsAt(0.7 - 5e-5).length, `${got} labelled records predicted Sports`);
-    assert.equal(right, sportsAt(0.7 - 5e-5).filter((q) => q.label === "Sports").length);
-    const unlabelledSports = points.filter((q) => !q.label && q.predicted === "Sports" && q.confidence >= 0.7);
-    console.log(
-      `# "Sports" at >= 0.7: the note says ${right} of ${got} labelled records (left out in turn, tuned space); ` +
-        `on the ${unlabelledSports.length} unlabelled records so predicted, ${unlabelledSports.filter((q) => gold[q.record] === "Sports").length} are Sports by gold label`,
-    );
+    // no check records, and a head trained on the 40 labels: the note says they cannot show
+    // how often "Sports" is right (in the tuned space they were 10 of 10; by gold label, 417 of
+    // the 491 unlabelled records so predicted are Sports)
+    assert.match(await page.textContent("#predict-note"), /From the tuned space; .* How often “Sports” is right here, your labelled records cannot show \(the head learnt from them\): check records \(step 4\) can\./);
     const shownIdx = await page.$$eval("#records .record", (els) => els.map((e) => Number(e.dataset.index)));
     await shot(page, "predictions-sports");
     const labelledBefore = await labelledCount(page);

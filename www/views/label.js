@@ -139,11 +139,11 @@ export function createLabelView(root, app) {
     });
     if (track.from === "check")
       return `${from} Of your check records, ${track.predicted} get ${name} at this confidence and ${track.right} of them are ${name}.`;
+    // a head learnt its labels: in its space they are predicted right whatever the truth (on
+    // 1,200 feelings with 24 labels, 10 of 10 "joy" against about half of the records shown)
+    if (tuned) return `${from} How often ${name} is right here, your labelled records cannot show (the head learnt from them): check records (step 4) can.`;
     if (track.from === "labels")
-      return (
-        `${from} Of your ${track.labelled} labelled records, each predicted from the others, ${track.predicted} get ${name} at this confidence and ${track.right} of them are ${name}` +
-        (tuned ? " (the head learnt from them, which flatters this; check records, in step 4, would not)." : ".")
-      );
+      return `${from} Of your ${track.labelled} labelled records, each predicted from the others, ${track.predicted} get ${name} at this confidence and ${track.right} of them are ${name}.`;
     return `${from} None of your labelled or check records gets ${name} at this confidence: nothing shows yet how often it is right.`;
   }
   function refilter() {
