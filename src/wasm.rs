@@ -634,39 +634,87 @@ pub fn check_gain(
     )
 }
 
-/// What to label next and why (`suggest.rs`): `count` records, never those labelled
-/// (`labels[i] >= 0`) nor excluded (`exclude`: record indices, e.g. check records).
-/// Returns `[{record, reason: {kind: "start"} | {kind: "uncovered", near: [[class, cosine], ...]}}]`
-/// (`near`: the classes of its nearest labelled records, nearest first).
-#[wasm_bindgen(js_name = suggestRecords)]
-pub fn suggest_records(
+/// What to label next and why (`suggest.rs`), a piece at a time so the page runs it between
+/// frames: `count` records, never those labelled (`labels[i] >= 0`) nor excluded (`exclude`:
+/// record indices, e.g. check records). `step(index, rows)` until it returns 1 (typicality
+/// first where it is not computed yet, then the nearest label of `rows` records a step, then
+/// one pick a step), then `finish(index)`: `[{record, reason: {kind: "start"} | {kind:
+/// "uncovered", near: [[class, cosine], ...]}}]` (`near`: the classes of its nearest
+/// labelled records, nearest first). The same suggestions whatever the steps.
+#[wasm_bindgen(js_name = startSuggest)]
+pub fn start_suggest(
     index: &SearchIndex,
     labels: &[i32],
     exclude: &[u32],
     count: usize,
-) -> Result<JsValue, JsError> {
+) -> Result<SuggestSteps, JsError> {
     let n = index.inner.rows();
-    let mut skip = vec![false; n];
-    for &e in exclude {
-        if let Some(s) = skip.get_mut(e as usize) {
-            *s = true;
-        }
-    }
     if labels.len() != n {
         return Err(JsError::new(&format!(
             "{} labels for {n} records",
             labels.len()
         )));
     }
-    while index.typicality_step(usize::MAX)? < 1.0 {}
-    let Some(typical) = index.typical.get() else {
-        return Err(JsError::new("typicality could not be computed"));
-    };
-    let ids = class_ids(labels);
-    to_js(
-        &crate::label::suggest::suggest(&index.inner, typical, &ids, &skip, count)
-            .map_err(js_err)?,
-    )
+    let mut skip = vec![false; n];
+    for &e in exclude {
+        if let Some(s) = skip.get_mut(e as usize) {
+            *s = true;
+        }
+    }
+    Ok(SuggestSteps {
+        labels: class_ids(labels),
+        skip,
+        count,
+        run: None,
+    })
+}
+
+/// "Suggested next" under way (see [`start_suggest`]).
+#[wasm_bindgen]
+pub struct SuggestSteps {
+    labels: Vec<Option<usize>>,
+    skip: Vec<bool>,
+    count: usize,
+    /// started once typicality is in
+    run: Option<crate::label::suggest::Suggesting>,
+}
+
+#[wasm_bindgen]
+impl SuggestSteps {
+    /// Up to `rows` records' worth of work (or one pick) on the index the suggestions started
+    /// on; returns the share done (1: ready for `finish`).
+    pub fn step(&mut self, index: &SearchIndex, rows: usize) -> Result<f64, JsError> {
+        if index.inner.rows() != self.skip.len() {
+            return Err(JsError::new("the suggestions started on other records"));
+        }
+        let Some(typical) = index.typical.get() else {
+            // typicality is half of the work when it is not in yet
+            return Ok(index.typicality_step(rows)? / 2.0);
+        };
+        let run = match &mut self.run {
+            Some(run) => run,
+            None => self.run.insert(
+                crate::label::suggest::Suggesting::new(
+                    &index.inner,
+                    typical,
+                    &self.labels,
+                    &self.skip,
+                    self.count,
+                )
+                .map_err(js_err)?,
+            ),
+        };
+        run.step(&index.inner, typical, rows).map_err(js_err)
+    }
+
+    /// The suggestions (the steps not yet run are run first).
+    pub fn finish(&mut self, index: &SearchIndex) -> Result<JsValue, JsError> {
+        while self.step(index, usize::MAX)? < 1.0 {}
+        let (Some(run), Some(typical)) = (self.run.take(), index.typical.get()) else {
+            return Err(JsError::new("typicality could not be computed"));
+        };
+        to_js(&run.finish(&index.inner, typical).map_err(js_err)?)
+    }
 }
 
 /// Models compared on a person's labels (`metrics::labelled_agreement`): for each query

@@ -9,7 +9,7 @@
 // check figure; a Pool of min(hardwareConcurrency, 4) module workers embeds (each reads the
 // model from the Cache API itself); one more worker trains (Cancel terminates it) and one
 // reads datasets (preview, parse, hash), so no file is ever parsed on the main thread.
-import { SearchIndex, defaultTrainConfig, drawChecks, checkGain, predictGain, startPredictGain, suggestRecords, labelText, trainingPoolRows } from "../pkg/simtune.js";
+import { SearchIndex, defaultTrainConfig, drawChecks, checkGain, predictGain, startPredictGain, startSuggest, labelText, trainingPoolRows } from "../pkg/simtune.js";
 import * as store from "./store.js";
 import { startEngine } from "./engine.js";
 import { ensureCached, modelName } from "./model.js";
@@ -24,7 +24,7 @@ import { createSessionView } from "./views/session.js";
 import { createTrainView } from "./views/train.js";
 import { createCompareView } from "./views/compare.js";
 import { createMapView } from "./views/map.js";
-import { predict } from "./predict.js";
+import { predict, sliceRows } from "./predict.js";
 import { memoryWarning } from "./memory.js";
 import { exportProject, importProject } from "./project-file.js";
 import { readShareLink } from "./share.js";
@@ -70,6 +70,7 @@ class App {
     this.reader = new EngineWorker();
     this.defaults = null;
     this.indices = { raw: null, tuned: null, tunedHead: null };
+    this.kept = {}; // results computed between frames, per slot (see keep)
     this.prepared = null; // what prepareHead built for a head not yet in use
     this.warming = null; // the head in use while warmHead prepares it
     this.embedRun = 0;
@@ -640,33 +641,59 @@ class App {
   }
   /** Every record's predicted label (-1: none) and confidence in `index`'s space, from its
    * nearest training labels (www/predict.js): a promise of {label, confidence}, computed in
-   * slices between frames; null when the index is freed or replaced meanwhile. The last
-   * result (or the one under way) is kept for its index and labels. */
+   * slices between frames; null when the index is freed or replaced meanwhile. */
   predictions(index) {
     const labels = this.project.trainingLabels();
-    const key = labelsSignature(labels);
-    const kept = this.labelPredictions;
-    if (kept?.index === index && kept.key === key) return kept.value;
-    const live = () => index === this.indices.raw || index === this.indices.tuned;
-    const value = predict(index, labels, live);
-    this.labelPredictions = { index, key, value, ready: null };
-    value.then((v) => {
-      if (this.labelPredictions?.value === value) this.labelPredictions.ready = v;
-    }, () => {
-      if (this.labelPredictions?.value === value) this.labelPredictions = null;
-    });
-    return value;
+    return this.keep("predictions", index, labelsSignature(labels), () => predict(index, labels, () => this.isLive(index)));
   }
-  /** The kept predictions for `index` when they are ready and current (see `predictions`),
-   * else null: for views that draw at once and redraw when the promise resolves. */
+  /** The predictions for `index` when they are in and current, else null (see `keep`). */
   readyPredictions(index) {
-    const kept = this.labelPredictions;
-    return kept?.index === index && kept.ready && kept.key === labelsSignature(this.project.trainingLabels()) ? kept.ready : null;
+    return this.ready("predictions", index, labelsSignature(this.project.trainingLabels()));
   }
   /** The next `count` records to label and why (src/label/suggest.rs), in `index`'s space; check
-   * records are never suggested. */
+   * records are never suggested: a promise, computed in slices between frames (at 100,000
+   * records in one piece it froze the tab ~0.6 s); null when the index goes meanwhile. */
   suggest(index, count) {
-    return suggestRecords(index, this.project.trainingLabels(), Uint32Array.from(this.project.check.records), count);
+    const labels = this.project.trainingLabels();
+    const checks = Uint32Array.from(this.project.check.records);
+    return this.keep("suggestions", index, this.suggestKey(count), async () => {
+      const steps = startSuggest(index, labels, checks, count);
+      try {
+        const rows = sliceRows(labels.reduce((c, l) => c + (l >= 0), 0));
+        if (!(await inSlices(() => steps.step(index, rows), () => this.isLive(index)))) return null;
+        return steps.finish(index);
+      } finally {
+        steps.free();
+      }
+    });
+  }
+  /** The suggestions for `index` when they are in and current, else null. */
+  readySuggestions(index, count) {
+    return this.ready("suggestions", index, this.suggestKey(count));
+  }
+  suggestKey(count) {
+    return `${count} ${labelsSignature(this.project.trainingLabels())} ${labelsSignature(this.project.check.records)}`;
+  }
+  /** Whether `index` is still one the page holds (not freed). */
+  isLive(index) {
+    return index === this.indices.raw || index === this.indices.tuned;
+  }
+  /** A result kept per `slot`, for `index` and `key`: the promise of it, computed once per
+   * index and key (the last one only); `ready` gives it once it is in. */
+  keep(slot, index, key, compute) {
+    const kept = this.kept[slot];
+    if (kept?.index === index && kept.key === key) return kept.value;
+    const value = compute();
+    this.kept[slot] = { index, key, value, ready: null };
+    value.then(
+      (v) => this.kept[slot]?.value === value && (this.kept[slot].ready = v),
+      () => this.kept[slot]?.value === value && (this.kept[slot] = null),
+    );
+    return value;
+  }
+  ready(slot, index, key) {
+    const kept = this.kept[slot];
+    return kept?.index === index && kept.key === key ? kept.ready : null;
   }
   /** A typed query's raw embedding, from a worker. */
   async embedQuery(text) {

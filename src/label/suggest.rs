@@ -118,46 +118,113 @@ pub fn suggest(
     exclude: &[bool],
     count: usize,
 ) -> Result<Vec<Suggestion>> {
-    let (n, d) = (emb.rows(), emb.dim());
-    if labels.len() != n || exclude.len() != n || typical.len() != n {
-        return Err(Error::InvalidInput(format!(
-            "{} labels, {} exclusions and {} typicality scores for {n} records",
-            labels.len(),
-            exclude.len(),
-            typical.len()
-        )));
-    }
-    let x = emb.as_slice();
-    let row = |i: usize| &x[i * d..(i + 1) * d];
-    let mut taken: Vec<bool> = (0..n).map(|i| labels[i].is_some() || exclude[i]).collect();
-    fn open(taken: &[bool]) -> impl Iterator<Item = usize> + '_ {
-        (0..taken.len()).filter(|&i| !taken[i])
+    Suggesting::new(emb, typical, labels, exclude, count)?.finish(emb, typical)
+}
+
+/// [`suggest`] a piece at a time, so the page can run it between frames (at 100,000 records
+/// it froze the tab ~0.6 s in one piece): each [`Suggesting::step`] finds the nearest label of
+/// up to `rows` more records, or, once every record has one, makes one pick (a pass over
+/// every record). The suggestions are [`suggest`]'s.
+#[derive(Debug, Clone)]
+pub struct Suggesting {
+    labels: Vec<Option<usize>>,
+    labelled: Vec<usize>,
+    /// labelled, excluded or already suggested
+    taken: Vec<bool>,
+    /// each record's similarity to its nearest labelled or suggested record (k-center)
+    nearest: Vec<f32>,
+    /// records whose `nearest` is known (0..done)
+    done: usize,
+    count: usize,
+    out: Vec<Suggestion>,
+}
+
+impl Suggesting {
+    /// Checks the inputs (as [`suggest`] takes them); nothing is computed yet.
+    pub fn new(
+        emb: &Embeddings,
+        typical: &[f32],
+        labels: &[Option<usize>],
+        exclude: &[bool],
+        count: usize,
+    ) -> Result<Self> {
+        let n = emb.rows();
+        if labels.len() != n || exclude.len() != n || typical.len() != n {
+            return Err(Error::InvalidInput(format!(
+                "{} labels, {} exclusions and {} typicality scores for {n} records",
+                labels.len(),
+                exclude.len(),
+                typical.len()
+            )));
+        }
+        let labelled: Vec<usize> = (0..n).filter(|&i| labels[i].is_some()).collect();
+        Ok(Self {
+            taken: (0..n).map(|i| labels[i].is_some() || exclude[i]).collect(),
+            labels: labels.to_vec(),
+            // with no label, nothing to measure: every record is at -inf
+            done: if labelled.is_empty() { n } else { 0 },
+            labelled,
+            nearest: vec![f32::NEG_INFINITY; n],
+            count,
+            out: Vec::with_capacity(count),
+        })
     }
 
-    // nearest similarity of each record to any labelled or suggested record (k-center)
-    let labelled: Vec<usize> = (0..n).filter(|&i| labels[i].is_some()).collect();
-    let mut nearest = vec![f32::NEG_INFINITY; n];
-    if !labelled.is_empty() {
-        // one blocked matrix product, not n x m dot products
-        let hits = top_k_batch(&emb.select(&labelled)?, emb, 1, false)?;
-        for (i, h) in hits.iter().enumerate() {
-            if let Some(h) = h.first() {
-                nearest[i] = h.score;
-            }
+    /// One piece of the work on the same `emb` and `typical` as [`Self::new`]'s; returns the
+    /// share done, 1.0 when the picks are made.
+    pub fn step(&mut self, emb: &Embeddings, typical: &[f32], rows: usize) -> Result<f64> {
+        let (n, d) = (emb.rows(), emb.dim());
+        if self.nearest.len() != n || typical.len() != n {
+            return Err(Error::InvalidInput(
+                "suggestions stepped over other records than they started with".into(),
+            ));
         }
+        if self.done < n {
+            // nearest similarity to any labelled record: one blocked matrix product per slice
+            let end = self.done.saturating_add(rows.max(1)).min(n);
+            let part = Embeddings::new(emb.as_slice()[self.done * d..end * d].to_vec(), d)?;
+            let hits = top_k_batch(&emb.select(&self.labelled)?, &part, 1, false)?;
+            for (near, h) in self.nearest[self.done..end].iter_mut().zip(&hits) {
+                if let Some(h) = h.first() {
+                    *near = h.score;
+                }
+            }
+            self.done = end;
+        } else if !self.finished() {
+            self.pick(emb, typical);
+        }
+        // nearest labels first (a pass over every record, like a pick), then the picks
+        let total = (self.count + 1) as f64;
+        Ok(if self.finished() {
+            1.0
+        } else {
+            (self.done as f64 / n.max(1) as f64 + self.out.len() as f64) / total
+        })
     }
-    let mut out = Vec::with_capacity(count);
-    while out.len() < count {
-        let Some(first_open) = open(&taken).next() else {
-            break;
+
+    /// Every pick made (or no open record left).
+    fn finished(&self) -> bool {
+        self.done >= self.taken.len()
+            && (self.out.len() >= self.count || self.taken.iter().all(|&t| t))
+    }
+
+    /// The next pick, then every record's nearest updated with it.
+    fn pick(&mut self, emb: &Embeddings, typical: &[f32]) {
+        let (n, d) = (emb.rows(), emb.dim());
+        let x = emb.as_slice();
+        let row = |i: usize| &x[i * d..(i + 1) * d];
+        let taken = &self.taken;
+        let open = || (0..n).filter(|&i| !taken[i]);
+        let Some(first_open) = open().next() else {
+            return;
         };
-        let pick = if labelled.is_empty() && out.is_empty() {
+        let pick = if self.labelled.is_empty() && self.out.is_empty() {
             // nearest the data's mean
             let mut mean = vec![0f32; d];
             for i in 0..n {
                 mean.iter_mut().zip(row(i)).for_each(|(m, v)| *m += v);
             }
-            let best = open(&taken)
+            let best = open()
                 .max_by(|&a, &b| dot(row(a), &mean).total_cmp(&dot(row(b), &mean)))
                 .unwrap_or(first_open);
             Suggestion {
@@ -165,8 +232,9 @@ pub fn suggest(
                 reason: Reason::Start,
             }
         } else {
+            let nearest = &self.nearest;
             let score = |a: usize| TYPICAL_WEIGHT * typical[a] - nearest[a];
-            let best = open(&taken)
+            let best = open()
                 .max_by(|&a, &b| score(a).total_cmp(&score(b)).then(b.cmp(&a)))
                 .unwrap_or(first_open);
             Suggestion {
@@ -174,32 +242,40 @@ pub fn suggest(
                 reason: Reason::Uncovered { near: Vec::new() },
             }
         };
-        taken[pick.record] = true;
+        self.taken[pick.record] = true;
         let r = row(pick.record).to_vec();
-        for (near, x) in nearest.iter_mut().zip(x.chunks_exact(d)) {
+        for (near, x) in self.nearest.iter_mut().zip(x.chunks_exact(d)) {
             *near = near.max(dot(x, &r));
         }
-        out.push(pick);
+        self.out.push(pick);
     }
-    // the labels nearest each uncovered pick (one blocked product)
-    if !labelled.is_empty() && !out.is_empty() {
-        let picks: Vec<usize> = out.iter().map(|s| s.record).collect();
-        let hits = top_k_batch(
-            &emb.select(&labelled)?,
-            &emb.select(&picks)?,
-            NEAR_LABELS,
-            false,
-        )?;
-        for (s, h) in out.iter_mut().zip(hits) {
-            if let Reason::Uncovered { near } = &mut s.reason {
-                *near = h
-                    .iter()
-                    .filter_map(|h| Some((labels[labelled[h.index]]?, h.score)))
-                    .collect();
+
+    /// The suggestions, each "uncovered" one with the labels nearest it (one blocked
+    /// product); the steps not yet run are run first.
+    pub fn finish(mut self, emb: &Embeddings, typical: &[f32]) -> Result<Vec<Suggestion>> {
+        while self.step(emb, typical, usize::MAX)? < 1.0 {}
+        let labels = &self.labels;
+        let labelled = &self.labelled;
+        let mut out = std::mem::take(&mut self.out);
+        if !labelled.is_empty() && !out.is_empty() {
+            let picks: Vec<usize> = out.iter().map(|s| s.record).collect();
+            let hits = top_k_batch(
+                &emb.select(labelled)?,
+                &emb.select(&picks)?,
+                NEAR_LABELS,
+                false,
+            )?;
+            for (s, h) in out.iter_mut().zip(hits) {
+                if let Reason::Uncovered { near } = &mut s.reason {
+                    *near = h
+                        .iter()
+                        .filter_map(|h| Some((labels[labelled[h.index]]?, h.score)))
+                        .collect();
+                }
             }
         }
+        Ok(out)
     }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -222,6 +298,37 @@ mod tests {
             sliced.extend(typicality_of(&e, &sample, &ids, start..start + 7).unwrap());
         }
         assert_eq!(sliced, whole);
+    }
+
+    /// Stepped a few records at a time (as the page runs it between frames), the suggestions
+    /// are those of one call, with labels or none, with excluded records, and when fewer open
+    /// records than asked for are left.
+    #[test]
+    fn steps_in_slices_are_one_call() {
+        let v: Vec<f32> = (0..200 * 6)
+            .map(|i| ((i * 37 % 41) as f32 - 20.0) / 9.0 + (i % 7) as f32 * 0.1)
+            .collect();
+        let mut e = Embeddings::new(v, 6).unwrap();
+        e.normalize();
+        let typical = typicality(&e).unwrap();
+        let some: Vec<Option<usize>> = (0..200).map(|i| (i % 17 == 0).then_some(i % 3)).collect();
+        let exclude: Vec<bool> = (0..200).map(|i| i % 23 == 1).collect();
+        // two open records (5 and 150, neither excluded) for 5 asked
+        let mut almost_all = vec![Some(0); 200];
+        almost_all[5] = None;
+        almost_all[150] = None;
+        for (labels, count) in [(some, 10), (vec![None; 200], 4), (almost_all, 5)] {
+            let whole = suggest(&e, &typical, &labels, &exclude, count).unwrap();
+            let mut run = Suggesting::new(&e, &typical, &labels, &exclude, count).unwrap();
+            let mut last = 0.0;
+            while last < 1.0 {
+                let now = run.step(&e, &typical, 7).unwrap();
+                assert!(now > last || now == 1.0, "progress moves: {last} -> {now}");
+                last = now;
+            }
+            assert_eq!(run.finish(&e, &typical).unwrap(), whole);
+            assert_eq!(whole.len(), if count == 5 { 2 } else { count });
+        }
     }
 
     /// Two tight groups on the unit circle and one far record.

@@ -28,6 +28,8 @@ test("suggested next: reasons, new records each round, and labels that get their
     await page.selectOption("#list-order", "suggested");
     const seen = new Set();
     for (let round = 0; round < 4; round++) {
+      // the suggestions are computed between frames: the list says "Finding…" until they are in
+      await page.waitForFunction(() => /^\d+ shown/.test(document.querySelector("#label-summary").textContent));
       const shown = await page.$$eval("#records .record", (els) => els.map((e) => [Number(e.dataset.index), e.querySelector(".why")?.textContent ?? ""]));
       assert.equal(shown.length, 10, `round ${round}: 10 suggestions`);
       for (const [i, why] of shown) {

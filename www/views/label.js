@@ -77,6 +77,7 @@ export function createLabelView(root, app) {
   );
   let predictions = null; // while a "predicted" filter is on
   let predicting = null; // the promise of predictions under way (see awaitPredictions)
+  let suggesting = null; // the promise of suggestions under way (see awaitSuggestions)
   const list = h("ol", { class: "records", id: "records", tabindex: 0, "aria-label": "Records" });
   const pager = h("div", { class: "pager" });
   const bar = createLabelBar(app, { idPrefix: "label", onPick: (id) => labelCurrent(id), onCancel: () => list.focus() });
@@ -112,6 +113,15 @@ export function createLabelView(root, app) {
       p.labelNames.map((n, i) => h("option", { value: `p${i}` }, `predicted: ${n}`)),
     ]);
     filter.value = [...filter.options].some((o) => o.value === keep) ? keep : "all";
+  }
+  /** Suggestions come in slices between frames too (app.suggest): the same. */
+  function awaitSuggestions(promise) {
+    suggesting = promise;
+    const done = () => suggesting === promise && ((suggesting = null), true);
+    promise.then(
+      (v) => done() && (v ? refilter() : render()),
+      (e) => done() && (render(), app.error(e, "Suggestions failed")),
+    );
   }
   /** Predictions come in slices between frames (www/predict.js): the list says so meanwhile
    * and fills in when they are ready. */
@@ -177,14 +187,16 @@ export function createLabelView(root, app) {
     }
     reasons = null;
     again.hidden = sortSel.value !== "suggested";
+    suggesting = null;
     if (sortSel.value === "suggested" && predicted < 0) {
       const index = app.rawIndex();
       if (!index) app.notify("Suggestions need the embeddings: wait for them.", "error");
       else {
-        const picks = app.suggest(index, SUGGEST);
-        reasons = new Map(picks.map((s) => [s.record, reasonText(s.reason, p.labelNames)]));
+        const picks = app.readySuggestions(index, SUGGEST);
+        if (!picks) awaitSuggestions(app.suggest(index, SUGGEST));
+        reasons = new Map((picks ?? []).map((s) => [s.record, reasonText(s.reason, p.labelNames)]));
         const shown = new Set(order);
-        order = picks.map((s) => s.record).filter((i) => shown.has(i));
+        order = (picks ?? []).map((s) => s.record).filter((i) => shown.has(i));
       }
     } else if (predictions) order.sort((a, b) => predictions.confidence[b] - predictions.confidence[a]);
     else if (sortSel.value === "random") {
@@ -199,7 +211,9 @@ export function createLabelView(root, app) {
     const { labelled, classes } = p.counts();
     summary.textContent = predicting
       ? `Predicting the labels of ${p.n} records…`
-      : `${order.length} shown of ${p.n} records · ${labelled} labelled in ${classes} classes`;
+      : suggesting
+        ? `Finding ${SUGGEST} records to suggest among ${p.n}…`
+        : `${order.length} shown of ${p.n} records · ${labelled} labelled in ${classes} classes`;
     accept.textContent = `Accept all ${order.length} shown`;
     accept.disabled = !order.length;
     reject.textContent = `Reject all ${order.length} shown`;
