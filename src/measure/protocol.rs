@@ -152,6 +152,10 @@ pub enum Protocol {
     /// `SESSION_K` nearest records; only those of the anchor's label are labelled, the
     /// others are marked "not this label" (known negatives, used with `--negatives`).
     SessionMatching,
+    /// The page's flow from issue 20's replay goal: the first half of the labels from the
+    /// suggestions (by keyboard), the rest from similarity sessions (`Session`'s); at 60
+    /// labels, 30 suggested and 3 sessions.
+    SuggestedSessions,
 }
 
 /// Records labelled per simulated similarity session.
@@ -168,8 +172,9 @@ impl std::str::FromStr for Protocol {
             "session" => Ok(Protocol::Session),
             "suggested" => Ok(Protocol::Suggested),
             "session-matching" => Ok(Protocol::SessionMatching),
+            "suggested-sessions" => Ok(Protocol::SuggestedSessions),
             t => Err(Error::InvalidInput(format!(
-                "protocol {t:?}: use round-robin, random, session, session-matching or suggested"
+                "protocol {t:?}: use round-robin, random, session, session-matching, suggested or suggested-sessions"
             ))),
         }
     }
@@ -183,6 +188,7 @@ impl std::fmt::Display for Protocol {
             Protocol::Session => "session",
             Protocol::Suggested => "suggested",
             Protocol::SessionMatching => "session-matching",
+            Protocol::SuggestedSessions => "suggested-sessions",
         })
     }
 }
@@ -221,51 +227,67 @@ pub fn pick_with_negatives(
             all.truncate(n);
             all
         }
-        Protocol::Session => return sessions(pool, labels, n, &mut rng, false),
-        Protocol::Suggested => {
-            let mut known: Vec<Option<usize>> = vec![None; labels.len()];
-            let exclude = vec![false; labels.len()];
-            let typical = typicality(pool)?;
-            let mut picked = Vec::with_capacity(n);
-            // the person's first label is a record of their choosing (seeded here), so each
-            // seed follows the suggestions down another path
-            if n > 0 {
-                let first = rand::Rng::random_range(&mut rng, 0..labels.len());
-                known[first] = Some(labels[first]);
-                picked.push(first);
-            }
-            while picked.len() < n {
-                let count = SUGGEST_BATCH.min(n - picked.len());
-                let batch = suggest(pool, &typical, &known, &exclude, count)?;
-                if batch.is_empty() {
-                    break;
-                }
-                for s in batch {
-                    known[s.record] = Some(labels[s.record]);
-                    picked.push(s.record);
-                }
-            }
-            picked
-        }
+        Protocol::Session => return sessions(pool, labels, n, &mut rng, false, Vec::new()),
+        Protocol::Suggested => suggested(pool, labels, n, &mut rng)?,
         // the only protocol that marks "not this label"
-        Protocol::SessionMatching => return sessions(pool, labels, n, &mut rng, true),
+        Protocol::SessionMatching => return sessions(pool, labels, n, &mut rng, true, Vec::new()),
+        Protocol::SuggestedSessions => {
+            let first = suggested(pool, labels, n / 2, &mut rng)?;
+            return sessions(pool, labels, n, &mut rng, false, first);
+        }
     };
     Ok((picked, Vec::new()))
+}
+
+/// `Protocol::Suggested`: `n` records labelled 10 suggestions at a time, after a first one of
+/// the person's choosing (seeded here, so each seed follows the suggestions down another path).
+fn suggested(
+    pool: &Embeddings,
+    labels: &[usize],
+    n: usize,
+    rng: &mut StdRng,
+) -> Result<Vec<usize>> {
+    let mut known: Vec<Option<usize>> = vec![None; labels.len()];
+    let exclude = vec![false; labels.len()];
+    let typical = typicality(pool)?;
+    let mut picked = Vec::with_capacity(n);
+    if n > 0 {
+        let first = rand::Rng::random_range(rng, 0..labels.len());
+        known[first] = Some(labels[first]);
+        picked.push(first);
+    }
+    while picked.len() < n {
+        let count = SUGGEST_BATCH.min(n - picked.len());
+        let batch = suggest(pool, &typical, &known, &exclude, count)?;
+        if batch.is_empty() {
+            break;
+        }
+        for s in batch {
+            known[s.record] = Some(labels[s.record]);
+            picked.push(s.record);
+        }
+    }
+    Ok(picked)
 }
 
 /// Similarity sessions (`Protocol::Session`, `SessionMatching` when `matching`): a random
 /// unlabelled anchor and its `SESSION_K` nearest unlabelled records, again and again, until
 /// `n` are labelled. Every neighbour is labelled, or with `matching` only those of the
-/// anchor's label, the others marked "not" it.
+/// anchor's label, the others marked "not" it. `picked`: records labelled before the first
+/// session (in order; the sessions add to them).
 fn sessions(
     pool: &Embeddings,
     labels: &[usize],
     n: usize,
     rng: &mut StdRng,
     matching: bool,
+    mut picked: Vec<usize>,
 ) -> Result<Picked> {
     let mut labelled = vec![false; labels.len()];
-    let (mut picked, mut not) = (Vec::with_capacity(n), Vec::new());
+    for &i in &picked {
+        labelled[i] = true;
+    }
+    let mut not = Vec::new();
     let mut order: Vec<usize> = (0..labels.len()).collect();
     order.shuffle(rng);
     for anchor in order {
@@ -563,6 +585,39 @@ mod tests {
         let mut e = Embeddings::new(data, 8).unwrap();
         e.normalize();
         (e, y)
+    }
+
+    /// The page's flow: the first half of the labels are the suggestions' (the same seed, the
+    /// same path), the rest come from sessions (an anchor and its nearest unlabelled
+    /// records), and no record is labelled twice.
+    #[test]
+    fn suggested_sessions_are_suggestions_then_sessions() {
+        let (e, y) = clusters();
+        let picked = pick_records(Protocol::SuggestedSessions, &e, &y, 24, 7).unwrap();
+        assert_eq!(picked.len(), 24);
+        let suggested = pick_records(Protocol::Suggested, &e, &y, 12, 7).unwrap();
+        assert_eq!(picked[..12], suggested[..]);
+        let mut u = picked.clone();
+        u.sort();
+        u.dedup();
+        assert_eq!(u.len(), 24, "no record twice");
+        // the first session: its anchor, then the anchor's nearest records not yet labelled
+        let anchor = picked[12];
+        let hits = top_k(&e, e.row(anchor).unwrap(), 30, Some(anchor)).unwrap();
+        let fresh: Vec<usize> = hits
+            .iter()
+            .map(|h| h.index)
+            .filter(|i| !picked[..12].contains(i))
+            .take(SESSION_K)
+            .collect();
+        assert_eq!(picked[13..13 + SESSION_K], fresh[..]);
+        assert_eq!(
+            "suggested-sessions"
+                .parse::<Protocol>()
+                .unwrap()
+                .to_string(),
+            "suggested-sessions"
+        );
     }
 
     /// Sessions that label only the anchor's label: every pick shares its session anchor's
