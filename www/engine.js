@@ -5,8 +5,9 @@
 // WebAssembly SIMD runs. A browser that validates a relaxed-SIMD module (wasm-feature-detect's
 // probe) gets the first; any other, or one where that file fails to load or start, the second.
 // Both share one JS glue (pkg/simtune.js), so every module that imports it sees the started
-// engine. Relaxed `madd` may or may not round once (the browser picks): results then differ
-// from the simd128 build's in the last bits of f32, never by more (tests/e2e/engine.test.mjs).
+// engine. Relaxed `madd` may or may not round once (the browser picks): f32 results then
+// differ from the simd128 build's in their last bits, and int8 embeddings, whose layers
+// re-quantise activations, within cosine 0.99999 (tests/e2e/engine.test.mjs).
 import init from "../pkg/simtune.js";
 import { relaxedSimd } from "./vendor/wasm-feature-detect.js";
 

@@ -130,8 +130,8 @@ export function createLabelView(root, app) {
     predicting = promise;
     const done = () => predicting === promise && ((predicting = null), true);
     promise.then(
-      (v) => done() && v && refilter(),
-      (e) => done() && app.error(e, "Predictions failed"),
+      (v) => done() && (v ? refilter() : render()),
+      (e) => done() && (render(), app.error(e, "Predictions failed")),
     );
   }
   /** Where the predictions come from, and how often those of label `id` at confidence ≥ `t`
