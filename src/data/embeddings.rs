@@ -77,6 +77,22 @@ impl Embeddings {
         })
     }
 
+    /// The contiguous rows `rows` as a new matrix (a slice of the work: the page's steps between
+    /// frames); a range past the last row is an error, not a panic.
+    pub fn slice_rows(&self, rows: std::ops::Range<usize>) -> Result<Self> {
+        if rows.start > rows.end || rows.end > self.rows {
+            return Err(Error::InvalidInput(format!(
+                "rows {}..{} of {} records",
+                rows.start, rows.end, self.rows
+            )));
+        }
+        Ok(Self {
+            rows: rows.len(),
+            dim: self.dim,
+            data: self.data[rows.start * self.dim..rows.end * self.dim].to_vec(),
+        })
+    }
+
     fn out_of_range(&self, i: usize) -> Error {
         Error::InvalidInput(format!("row {i} is outside the {} records", self.rows))
     }
@@ -216,6 +232,11 @@ mod tests {
         let err = e.select(&[0, 2]).unwrap_err().to_string();
         assert!(err.contains("row 2 is outside the 2 records"), "{err}");
         assert!(e.row(usize::MAX).is_err());
+        // contiguous rows: a copy of those, an empty range, or an error past the end
+        assert_eq!(e.slice_rows(1..2).unwrap().as_slice(), &[0.0, 1.0]);
+        assert_eq!(e.slice_rows(2..2).unwrap().rows(), 0);
+        let err = e.slice_rows(1..3).unwrap_err().to_string();
+        assert!(err.contains("rows 1..3 of 2 records"), "{err}");
     }
 
     #[test]

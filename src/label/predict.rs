@@ -40,14 +40,13 @@ pub fn knn_votes_of(
     k: usize,
     rows: Range<usize>,
 ) -> Result<Vec<Vec<(usize, f32)>>> {
-    if rows.start > rows.end || rows.end > emb.rows() {
-        return Err(Error::InvalidInput(format!(
-            "rows {}..{} of {} records",
-            rows.start,
-            rows.end,
-            emb.rows()
-        )));
-    }
+    let part;
+    let queries = if rows == (0..emb.rows()) {
+        emb
+    } else {
+        part = emb.slice_rows(rows.clone())?;
+        &part
+    }; // (rows, d)
     if labels.len() != emb.rows() {
         return Err(Error::InvalidInput(format!(
             "{} labels for {} records",
@@ -63,15 +62,7 @@ pub fn knn_votes_of(
         return Ok(vec![Vec::new(); rows.len()]);
     }
     let pool = emb.select(&labelled)?; // (m, d)
-    let part;
-    let queries = if rows == (0..emb.rows()) {
-        emb
-    } else {
-        let d = emb.dim();
-        part = Embeddings::new(emb.as_slice()[rows.start * d..rows.end * d].to_vec(), d)?;
-        &part
-    }; // (rows, d)
-       // k + 1: a labelled record finds itself first and skips it
+                                       // k + 1: a labelled record finds itself first and skips it
     let hits = top_k_batch(&pool, queries, k + 1, false)?;
     Ok(hits
         .iter()

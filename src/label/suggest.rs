@@ -88,10 +88,9 @@ pub fn typicality_of(
     ids: &[usize],
     rows: std::ops::Range<usize>,
 ) -> Result<Vec<f32>> {
-    let d = emb.dim();
     let end = rows.end.min(emb.rows());
     let start = rows.start.min(end);
-    let queries = Embeddings::new(emb.as_slice()[start * d..end * d].to_vec(), d)?;
+    let queries = emb.slice_rows(start..end)?;
     let hits = top_k_batch(sample, &queries, 11, false)?;
     Ok(hits
         .iter()
@@ -129,6 +128,8 @@ pub fn suggest(
 pub struct Suggesting {
     labels: Vec<Option<usize>>,
     labelled: Vec<usize>,
+    /// the labelled records' rows (read at every step: selected once)
+    labelled_rows: Embeddings,
     /// labelled, excluded or already suggested
     taken: Vec<bool>,
     /// each record's similarity to its nearest labelled or suggested record (k-center)
@@ -159,6 +160,7 @@ impl Suggesting {
         }
         let labelled: Vec<usize> = (0..n).filter(|&i| labels[i].is_some()).collect();
         Ok(Self {
+            labelled_rows: emb.select(&labelled)?,
             taken: (0..n).map(|i| labels[i].is_some() || exclude[i]).collect(),
             labels: labels.to_vec(),
             // with no label, nothing to measure: every record is at -inf
@@ -173,7 +175,7 @@ impl Suggesting {
     /// One piece of the work on the same `emb` and `typical` as [`Self::new`]'s; returns the
     /// share done, 1.0 when the picks are made.
     pub fn step(&mut self, emb: &Embeddings, typical: &[f32], rows: usize) -> Result<f64> {
-        let (n, d) = (emb.rows(), emb.dim());
+        let n = emb.rows();
         if self.nearest.len() != n || typical.len() != n {
             return Err(Error::InvalidInput(
                 "suggestions stepped over other records than they started with".into(),
@@ -182,8 +184,12 @@ impl Suggesting {
         if self.done < n {
             // nearest similarity to any labelled record: one blocked matrix product per slice
             let end = self.done.saturating_add(rows.max(1)).min(n);
-            let part = Embeddings::new(emb.as_slice()[self.done * d..end * d].to_vec(), d)?;
-            let hits = top_k_batch(&emb.select(&self.labelled)?, &part, 1, false)?;
+            let hits = top_k_batch(
+                &self.labelled_rows,
+                &emb.slice_rows(self.done..end)?,
+                1,
+                false,
+            )?;
             for (near, h) in self.nearest[self.done..end].iter_mut().zip(&hits) {
                 if let Some(h) = h.first() {
                     *near = h.score;
@@ -260,7 +266,7 @@ impl Suggesting {
         if !labelled.is_empty() && !out.is_empty() {
             let picks: Vec<usize> = out.iter().map(|s| s.record).collect();
             let hits = top_k_batch(
-                &emb.select(labelled)?,
+                &self.labelled_rows,
                 &emb.select(&picks)?,
                 NEAR_LABELS,
                 false,
