@@ -25,6 +25,7 @@ import { createTrainView } from "./views/train.js";
 import { createCompareView } from "./views/compare.js";
 import { createMapView } from "./views/map.js";
 import { predict, sliceRows } from "./predict.js";
+import { inSlices } from "./slices.js";
 import { memoryWarning } from "./memory.js";
 import { exportProject, importProject } from "./project-file.js";
 import { readShareLink } from "./share.js";
@@ -39,19 +40,6 @@ const CHECK_PER_LIST = 2;
 const SLICE_HEAD_FROM = 2_000;
 
 /** A short signature of a label array (FNV-1a over its values): tells when labels changed. */
-/** Yields to the event loop, so a frame can be drawn between two slices of work. */
-const nextTask = () => new Promise((ok) => setTimeout(ok, 0));
-/** Runs `step()` (it returns the share done) slice after slice until 1; false when `live()`
- * turns false first. */
-async function inSlices(step, live) {
-  for (let done = 0; done < 1; ) {
-    done = step();
-    await nextTask();
-    if (!live()) return false;
-  }
-  return true;
-}
-
 function labelsSignature(labels) {
   let h = 0x811c9dc5;
   for (const l of labels) h = Math.imul(h ^ (l + 1), 0x01000193);
@@ -659,7 +647,7 @@ class App {
     return this.keep("suggestions", index, this.suggestKey(count), async () => {
       const steps = startSuggest(index, labels, checks, count);
       try {
-        const rows = sliceRows(labels.reduce((c, l) => c + (l >= 0), 0));
+        const rows = sliceRows(labels);
         if (!(await inSlices(() => steps.step(index, rows), () => this.isLive(index)))) return null;
         return steps.finish(index);
       } finally {

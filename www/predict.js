@@ -2,16 +2,19 @@
 // its PREDICT_K nearest training labels, with the winner's share of the vote as confidence.
 // One definition for the map, the downloads and the Label list's filter.
 import { predictLabels } from "../pkg/simtune.js";
+import { nextTask } from "./slices.js";
 
 /** Labelled neighbours that vote for a record's predicted label. */
 export const PREDICT_K = 10;
 
-/** Records predicted per slice when `labelled` records vote: about 2^18 scores (~8 ms in
- * wasm), so a slice stays well inside a frame whatever the labels; at 100,000 records and a
- * few hundred labels the whole vote is ~1 s of work, which froze the tab in one piece. */
-export const sliceRows = (labelled) => Math.max(256, Math.floor(2 ** 18 / Math.max(64, labelled)));
-
-const nextTask = () => new Promise((ok) => setTimeout(ok, 0));
+/** Records per slice of work against the records labelled in `labels` (-1: none), as the
+ * vote and the suggestions search them: about 2^18 scores (~8 ms in wasm), so a slice stays
+ * well inside a frame whatever the labels; at 100,000 records and a few hundred labels the
+ * whole vote is ~1 s of work, which froze the tab in one piece. */
+export function sliceRows(labels) {
+  const labelled = labels.reduce((c, l) => c + (l >= 0), 0);
+  return Math.max(256, Math.floor(2 ** 18 / Math.max(64, labelled)));
+}
 
 /** {label: Int32Array (-1: none), confidence: Float32Array} in `index`'s space, computed in
  * slices with a task boundary between them; null when `live()` turns false between two slices
@@ -21,7 +24,7 @@ export async function predict(index, trainingLabels, live = () => true) {
   const n = index.rows();
   const label = new Int32Array(n);
   const confidence = new Float32Array(n);
-  const step = sliceRows(trainingLabels.reduce((c, l) => c + (l >= 0), 0));
+  const step = sliceRows(trainingLabels);
   for (let start = 0; start < n; start += step) {
     if (start > 0) {
       await nextTask();

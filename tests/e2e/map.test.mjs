@@ -282,9 +282,10 @@ test("predictions computed in slices are the one-pass predictions, and stop when
   const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) - 0.5;
   const emb = new Float32Array(n * dim).map(rand);
   const index = new engine.SearchIndex(emb, dim); // (L2-normalises its rows)
-  // 1,200 labels of 4 classes: slices of sliceRows(1200) = 256 records, 12 of them
+  // 1,201 labels of 4 classes: slices of sliceRows = 256 records (its floor), 12 of them
   const labels = Int32Array.from({ length: n }, (_, i) => (i % 5 < 2 ? i % 4 : -1));
-  assert.equal(sliceRows(1200), 256);
+  assert.equal(labels.filter((l) => l >= 0).length, 1201);
+  assert.equal(sliceRows(labels), 256);
   const whole = engine.predictLabels(index, labels, PREDICT_K);
   const sliced = await predict(index, labels);
   assert.deepEqual(Array.from(sliced.label), Array.from(whole.labels));

@@ -76,8 +76,7 @@ export function createLabelView(root, app) {
     h("span", { class: "hint", id: "predict-note" }),
   );
   let predictions = null; // while a "predicted" filter is on
-  let predicting = null; // the promise of predictions under way (see awaitPredictions)
-  let suggesting = null; // the promise of suggestions under way (see awaitSuggestions)
+  let waiting = null; // {what: "Predictions" | "Suggestions", promise} under way (see awaitReady)
   const list = h("ol", { class: "records", id: "records", tabindex: 0, "aria-label": "Records" });
   const pager = h("div", { class: "pager" });
   const bar = createLabelBar(app, { idPrefix: "label", onPick: (id) => labelCurrent(id), onCancel: () => list.focus() });
@@ -114,24 +113,16 @@ export function createLabelView(root, app) {
     ]);
     filter.value = [...filter.options].some((o) => o.value === keep) ? keep : "all";
   }
-  /** Suggestions come in slices between frames too (app.suggest): the same. */
-  function awaitSuggestions(promise) {
-    suggesting = promise;
-    const done = () => suggesting === promise && ((suggesting = null), true);
+  /** Predictions and suggestions come in slices between frames (www/predict.js, app.suggest):
+   * the list says so meanwhile (renderSummary) and fills in when `promise` is in, unless a
+   * later refilter waits for something else by then. */
+  function awaitReady(what, promise) {
+    const mine = { what, promise };
+    waiting = mine;
+    const done = () => waiting === mine && ((waiting = null), true);
     promise.then(
       (v) => done() && (v ? refilter() : render()),
-      (e) => done() && (render(), app.error(e, "Suggestions failed")),
-    );
-  }
-  /** Predictions come in slices between frames (www/predict.js): the list says so meanwhile
-   * and fills in when they are ready. */
-  function awaitPredictions(promise) {
-    if (predicting === promise) return;
-    predicting = promise;
-    const done = () => predicting === promise && ((predicting = null), true);
-    promise.then(
-      (v) => done() && (v ? refilter() : render()),
-      (e) => done() && (render(), app.error(e, "Predictions failed")),
+      (e) => done() && (render(), app.error(e, `${what} failed`)),
     );
   }
   /** Where the predictions come from, and how often those of label `id` at confidence ≥ `t`
@@ -164,14 +155,14 @@ export function createLabelView(root, app) {
     const predicted = f.startsWith("p") ? Number(f.slice(1)) : -1;
     predictRow.hidden = predicted < 0;
     predictions = null;
-    if (predicted < 0) predicting = null; // a filter changed away from predictions under way
+    waiting = null; // (awaited again below while still wanted)
     if (predicted >= 0) {
       const index = app.tunedIndex() ?? app.rawIndex();
       if (!index) {
         app.notify("Predictions need the embeddings: wait for them.", "error");
       } else {
         predictions = app.readyPredictions(index);
-        if (!predictions) awaitPredictions(app.predictions(index));
+        if (!predictions) awaitReady("Predictions", app.predictions(index));
       }
     }
     const t = Number(threshold.value) || 0;
@@ -187,13 +178,12 @@ export function createLabelView(root, app) {
     }
     reasons = null;
     again.hidden = sortSel.value !== "suggested";
-    suggesting = null;
     if (sortSel.value === "suggested" && predicted < 0) {
       const index = app.rawIndex();
       if (!index) app.notify("Suggestions need the embeddings: wait for them.", "error");
       else {
         const picks = app.readySuggestions(index, SUGGEST);
-        if (!picks) awaitSuggestions(app.suggest(index, SUGGEST));
+        if (!picks) awaitReady("Suggestions", app.suggest(index, SUGGEST));
         reasons = new Map((picks ?? []).map((s) => [s.record, reasonText(s.reason, p.labelNames)]));
         const shown = new Set(order);
         order = (picks ?? []).map((s) => s.record).filter((i) => shown.has(i));
@@ -209,11 +199,12 @@ export function createLabelView(root, app) {
   }
   function renderSummary() {
     const { labelled, classes } = p.counts();
-    summary.textContent = predicting
-      ? `Predicting the labels of ${p.n} records…`
-      : suggesting
-        ? `Finding ${SUGGEST} records to suggest among ${p.n}…`
-        : `${order.length} shown of ${p.n} records · ${labelled} labelled in ${classes} classes`;
+    summary.textContent =
+      waiting?.what === "Predictions"
+        ? `Predicting the labels of ${p.n} records…`
+        : waiting?.what === "Suggestions"
+          ? `Finding ${SUGGEST} records to suggest among ${p.n}…`
+          : `${order.length} shown of ${p.n} records · ${labelled} labelled in ${classes} classes`;
     accept.textContent = `Accept all ${order.length} shown`;
     accept.disabled = !order.length;
     reject.textContent = `Reject all ${order.length} shown`;
