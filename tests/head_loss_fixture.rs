@@ -136,6 +136,8 @@ fn triplet_batch_hard_matches() {
         &Loss::Triplet(TripletLoss {
             margin: 0.5,
             mining: Mining::Hard,
+            // Quaterion's: the plain mean over anchors
+            class_balance: 0.0,
         }),
         &[],
     );

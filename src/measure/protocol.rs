@@ -156,12 +156,22 @@ pub enum Protocol {
     /// suggestions (by keyboard), the rest from similarity sessions (`Session`'s); at 60
     /// labels, 30 suggested and 3 sessions.
     SuggestedSessions,
+    /// The page as `tests/e2e/honest.test.mjs` replays it: `PAGE_KEYED` records labelled by
+    /// keyboard from the top of the Label list (random order), then similarity sessions of
+    /// `PAGE_SESSION_K` (the page's default), anchored first on keyed records of labels not
+    /// yet anchored, then on random unlabelled records: the anchor's label given to the
+    /// neighbours that have it, the rest marked "not" it (`SessionMatching`'s).
+    Page,
 }
 
 /// Records labelled per simulated similarity session.
 pub const SESSION_K: usize = 10;
 /// Suggestions asked for at a time by the simulated person.
 pub const SUGGEST_BATCH: usize = 10;
+/// `Protocol::Page`: records labelled by keyboard before the first session.
+pub const PAGE_KEYED: usize = 30;
+/// `Protocol::Page`: neighbours shown per session (the page's default, `views/session.js`).
+pub const PAGE_SESSION_K: usize = 100;
 
 impl std::str::FromStr for Protocol {
     type Err = Error;
@@ -173,8 +183,9 @@ impl std::str::FromStr for Protocol {
             "suggested" => Ok(Protocol::Suggested),
             "session-matching" => Ok(Protocol::SessionMatching),
             "suggested-sessions" => Ok(Protocol::SuggestedSessions),
+            "page" => Ok(Protocol::Page),
             t => Err(Error::InvalidInput(format!(
-                "protocol {t:?}: use round-robin, random, session, session-matching, suggested or suggested-sessions"
+                "protocol {t:?}: use round-robin, random, session, session-matching, suggested, suggested-sessions or page"
             ))),
         }
     }
@@ -189,6 +200,7 @@ impl std::fmt::Display for Protocol {
             Protocol::Suggested => "suggested",
             Protocol::SessionMatching => "session-matching",
             Protocol::SuggestedSessions => "suggested-sessions",
+            Protocol::Page => "page",
         })
     }
 }
@@ -209,7 +221,7 @@ pub fn pick_records(
 pub type Picked = (Vec<usize>, Vec<(usize, usize)>);
 
 /// [`pick_records`], and the (record, class) pairs the person marked "not this label" on
-/// the way (only `SessionMatching` marks any).
+/// the way (only `SessionMatching` and `Page` mark any).
 pub fn pick_with_negatives(
     protocol: Protocol,
     pool: &Embeddings,
@@ -227,13 +239,36 @@ pub fn pick_with_negatives(
             all.truncate(n);
             all
         }
-        Protocol::Session => return sessions(pool, labels, n, &mut rng, false, Vec::new()),
+        Protocol::Session => {
+            let plain = Sessions::new(SESSION_K, false);
+            return plain.run(pool, labels, n, &mut rng, Vec::new());
+        }
         Protocol::Suggested => suggested(pool, labels, n, &mut rng)?,
-        // the only protocol that marks "not this label"
-        Protocol::SessionMatching => return sessions(pool, labels, n, &mut rng, true, Vec::new()),
+        // the protocols that mark "not this label"
+        Protocol::SessionMatching => {
+            let matching = Sessions::new(SESSION_K, true);
+            return matching.run(pool, labels, n, &mut rng, Vec::new());
+        }
         Protocol::SuggestedSessions => {
             let first = suggested(pool, labels, n / 2, &mut rng)?;
-            return sessions(pool, labels, n, &mut rng, false, first);
+            return Sessions::new(SESSION_K, false).run(pool, labels, n, &mut rng, first);
+        }
+        Protocol::Page => {
+            let mut keyed: Vec<usize> = (0..labels.len()).collect();
+            keyed.shuffle(&mut rng);
+            keyed.truncate(PAGE_KEYED.min(n));
+            // one session per label among the keyed records, in the order they were keyed
+            let mut anchors: Vec<usize> = Vec::new();
+            for &i in &keyed {
+                if !anchors.iter().any(|&a| labels[a] == labels[i]) {
+                    anchors.push(i);
+                }
+            }
+            let page = Sessions {
+                anchors,
+                ..Sessions::new(PAGE_SESSION_K, true)
+            };
+            return page.run(pool, labels, n, &mut rng, keyed);
         }
     };
     Ok((picked, Vec::new()))
@@ -270,57 +305,77 @@ fn suggested(
     Ok(picked)
 }
 
-/// Similarity sessions (`Protocol::Session`, `SessionMatching` when `matching`): a random
-/// unlabelled anchor and its `SESSION_K` nearest unlabelled records, again and again, until
-/// `n` are labelled. Every neighbour is labelled, or with `matching` only those of the
-/// anchor's label, the others marked "not" it. `picked`: records labelled before the first
-/// session (in order; the sessions add to them).
-fn sessions(
-    pool: &Embeddings,
-    labels: &[usize],
-    n: usize,
-    rng: &mut StdRng,
+/// Similarity sessions: an anchor and its `k` nearest unlabelled records, again and again,
+/// until `n` are labelled. Every neighbour is labelled, or with `matching` only those of the
+/// anchor's label, the others marked "not" it (`Protocol::SessionMatching`, `Page`).
+struct Sessions {
+    k: usize,
     matching: bool,
-    mut picked: Vec<usize>,
-) -> Result<Picked> {
-    let mut labelled = vec![false; labels.len()];
-    for &i in &picked {
-        labelled[i] = true;
+    /// anchored first (labelled or not), before random unlabelled records
+    anchors: Vec<usize>,
+}
+
+impl Sessions {
+    fn new(k: usize, matching: bool) -> Self {
+        Self {
+            k,
+            matching,
+            anchors: Vec::new(),
+        }
     }
-    let mut not = Vec::new();
-    let mut order: Vec<usize> = (0..labels.len()).collect();
-    order.shuffle(rng);
-    for anchor in order {
-        if picked.len() >= n {
-            break;
+
+    /// `picked`: records labelled before the first session (in order; the sessions add to
+    /// them).
+    fn run(
+        self,
+        pool: &Embeddings,
+        labels: &[usize],
+        n: usize,
+        rng: &mut StdRng,
+        mut picked: Vec<usize>,
+    ) -> Result<Picked> {
+        let mut labelled = vec![false; labels.len()];
+        for &i in &picked {
+            labelled[i] = true;
         }
-        if labelled[anchor] {
-            continue;
-        }
-        labelled[anchor] = true;
-        picked.push(anchor);
-        let c = labels[anchor];
-        let hits = top_k(pool, pool.row(anchor)?, SESSION_K * 4, Some(anchor))?;
-        let fresh: Vec<usize> = hits
-            .iter()
-            .map(|h| h.index)
-            .filter(|&i| !labelled[i])
-            .take(SESSION_K)
-            .collect();
-        for i in fresh {
-            if !matching || labels[i] == c {
-                if picked.len() < n {
-                    labelled[i] = true;
-                    picked.push(i);
+        let mut not = Vec::new();
+        let mut order: Vec<usize> = (0..labels.len()).collect();
+        order.shuffle(rng);
+        let given = self.anchors.len();
+        for (nth, anchor) in self.anchors.into_iter().chain(order).enumerate() {
+            if picked.len() >= n {
+                break;
+            }
+            if labelled[anchor] && nth >= given {
+                continue;
+            }
+            if !labelled[anchor] {
+                labelled[anchor] = true;
+                picked.push(anchor);
+            }
+            let c = labels[anchor];
+            let hits = top_k(pool, pool.row(anchor)?, self.k * 4, Some(anchor))?;
+            let fresh: Vec<usize> = hits
+                .iter()
+                .map(|h| h.index)
+                .filter(|&i| !labelled[i])
+                .take(self.k)
+                .collect();
+            for i in fresh {
+                if !self.matching || labels[i] == c {
+                    if picked.len() < n {
+                        labelled[i] = true;
+                        picked.push(i);
+                    }
+                } else if !not.contains(&(i, c)) {
+                    not.push((i, c));
                 }
-            } else if !not.contains(&(i, c)) {
-                not.push((i, c));
             }
         }
+        // a record labelled later is no negative any more (its label says more)
+        not.retain(|&(i, _)| !labelled[i]);
+        Ok((picked, not))
     }
-    // a record labelled later is no negative any more (its label says more)
-    not.retain(|&(i, _)| !labelled[i]);
-    Ok((picked, not))
 }
 
 /// What to evaluate: budgets x seeds, reporting precision@k for each k.
@@ -570,11 +625,16 @@ mod tests {
 
     /// Three noisy clusters of 10 on the sphere, labelled by cluster.
     fn clusters() -> (Embeddings, Vec<usize>) {
+        clusters_of(10)
+    }
+
+    /// [`clusters`] with `per` records per class.
+    fn clusters_of(per: usize) -> (Embeddings, Vec<usize>) {
         let mut rng = StdRng::seed_from_u64(5);
         let mut data = Vec::new();
         let mut y = Vec::new();
         for c in 0..3 {
-            for _ in 0..10 {
+            for _ in 0..per {
                 for j in 0..8 {
                     let centre = if j % 3 == c { 1.0 } else { 0.0 };
                     data.push(centre + rand::Rng::random_range(&mut rng, -0.9..0.9));
@@ -647,6 +707,43 @@ mod tests {
             rr,
             pick_records(Protocol::RoundRobin, &e, &y, 12, 3).unwrap()
         );
+    }
+
+    /// The page's replay: the keyed records first, then sessions anchored on keyed records of
+    /// new labels (no anchor labelled twice), each labelling only its anchor's label.
+    #[test]
+    fn page_is_keyed_records_then_sessions_on_them() {
+        let (e, y) = clusters_of(80);
+        let n = PAGE_KEYED + 10;
+        let (picked, not) = pick_with_negatives(Protocol::Page, &e, &y, n, 5).unwrap();
+        assert_eq!(picked.len(), n.min(y.len()));
+        let mut u = picked.clone();
+        u.sort();
+        u.dedup();
+        assert_eq!(u.len(), picked.len(), "no record twice");
+        let keyed = &picked[..PAGE_KEYED];
+        // the first session's anchor is the first keyed record: its nearest records follow,
+        // those of its label labelled, the others marked not it
+        let anchor = keyed[0];
+        let hits = top_k(&e, e.row(anchor).unwrap(), y.len() - 1, Some(anchor)).unwrap();
+        let fresh: Vec<usize> = hits
+            .iter()
+            .map(|h| h.index)
+            .filter(|i| !keyed.contains(i))
+            .take(PAGE_SESSION_K)
+            .collect();
+        let matching: Vec<usize> = fresh
+            .iter()
+            .copied()
+            .filter(|&i| y[i] == y[anchor])
+            .collect();
+        let first = matching.len().min(10);
+        assert_eq!(picked[PAGE_KEYED..PAGE_KEYED + first], matching[..first]);
+        for &(i, c) in &not {
+            assert_ne!(y[i], c);
+            assert!(!picked.contains(&i));
+        }
+        assert_eq!("page".parse::<Protocol>().unwrap().to_string(), "page");
     }
 
     #[test]

@@ -54,6 +54,10 @@ pub struct TrainArgs {
     /// beyond; setting it turns the fitting off).
     #[arg(long)]
     pub skip_dropout: Option<f64>,
+    /// Triplet losses: a class's anchors weigh (its labelled records)^-B, B in [0, 1] (1:
+    /// every class the same however many records it has).
+    #[arg(long)]
+    pub class_balance: Option<f64>,
     /// Rows per step (the whole labelled set when it is no larger).
     #[arg(long)]
     pub batch_size: Option<usize>,
@@ -109,6 +113,9 @@ impl TrainArgs {
         }
         if let Some(margin) = self.margin {
             c.margin = margin;
+        }
+        if let Some(b) = self.class_balance {
+            c.class_balance = b;
         }
         if let Some(p) = self.skip_dropout {
             c.skip_dropout = p;

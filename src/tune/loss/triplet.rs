@@ -16,6 +16,11 @@
 //!   as Quaterion's masked maximum does); `relu(d(a,p) - d(a,n) + margin)` summed over the
 //!   positive pairs and divided by their number.
 //!
+//! - `class_balance` β (0: Quaterion's, above): each anchor of a group of n_g labelled rows
+//!   in the batch weighs n_g^-β, and each positive pair of semi-hard (n_g (n_g - 1))^-β, the
+//!   means becoming weighted means; at β = 1 every group weighs the same, however many of
+//!   its records a similarity session labelled. Batch-all stays unweighted.
+//!
 //! Batch-all and semi-hard choose their triplets on the host from the distances, then
 //! write the loss as `(sum((W_p - W_n) * D) + margin * active) / count` with W_p[a][p]
 //! (W_n[a][n]) the number of active triplets using the pair: the same value and gradient
@@ -41,6 +46,8 @@ pub enum Mining {
 pub struct TripletLoss {
     pub margin: f64,
     pub mining: Mining,
+    /// β: a group's anchors weigh (its rows in the batch)^-β (module docs)
+    pub class_balance: f64,
 }
 
 impl Default for TripletLoss {
@@ -48,25 +55,59 @@ impl Default for TripletLoss {
         Self {
             margin: 0.5,
             mining: Mining::Hard,
+            class_balance: 0.0,
         }
     }
 }
 
 impl TripletLoss {
     pub fn new(margin: f64, mining: Mining) -> Self {
-        Self { margin, mining }
+        Self {
+            margin,
+            mining,
+            class_balance: 0.0,
+        }
+    }
+
+    /// Rows per labelled group in the batch (NOT rows uncounted), by row: (batch,)
+    fn group_sizes(groups: &[u32]) -> Vec<f64> {
+        let mut count = std::collections::HashMap::new();
+        for &g in groups.iter().filter(|&&g| g < NOT_GROUP) {
+            *count.entry(g).or_insert(0usize) += 1;
+        }
+        groups
+            .iter()
+            .map(|g| count.get(g).map_or(0.0, |&n| n as f64))
+            .collect()
     }
 
     /// embeddings: (batch, dim); groups: (batch,) u32 -> scalar
     pub fn forward(&self, embeddings: &Tensor, groups: &Tensor) -> Result<Tensor> {
         let (groups, host_groups) = check_groups(embeddings, groups)?;
         let dists = cosine_distance_matrix(embeddings)?; // (batch, batch)
+        let balanced = self.class_balance != 0.0;
         match self.mining {
-            Mining::Hard if host_groups.iter().any(|&g| g >= NOT_GROUP) => {
+            Mining::Hard if balanced || host_groups.iter().any(|&g| g >= NOT_GROUP) => {
                 // rows known only NOT to be of a group: negatives for its anchors; the means
-                // run over the labelled anchors
+                // run over the labelled anchors, weighted by class_balance
                 let (pos, neg, anchors) =
                     pair_masks_with_negatives(&host_groups, embeddings.device())?;
+                let anchors = if balanced {
+                    let w: Vec<f32> = Self::group_sizes(&host_groups)
+                        .iter()
+                        .map(|&n| {
+                            if n > 0.0 {
+                                n.powf(-self.class_balance) as f32
+                            } else {
+                                0.0
+                            }
+                        })
+                        .collect();
+                    Tensor::from_vec(w, host_groups.len(), embeddings.device())?
+                // (batch,)
+                } else {
+                    anchors
+                };
                 let count = anchors.sum_all()?; // scalar
                 let hp = hardest_positive(&dists, &pos)?; // (batch,)
                 let hn = hardest_negative(&dists, &neg)?; // (batch,)
@@ -127,8 +168,13 @@ impl TripletLoss {
         let d = dists.to_vec2::<f32>()?;
         let m = self.margin as f32;
         let mut w = vec![0f32; b * b]; // W_p - W_n
-        let (mut pairs, mut active) = (0usize, 0usize);
+        let (mut pairs, mut active) = (0f64, 0f64);
+        let sizes = Self::group_sizes(groups);
         for a in 0..b {
+            // a positive pair's weight: (n_g (n_g - 1))^-β, 1 at β = 0
+            let weight = (sizes[a] * (sizes[a] - 1.0))
+                .max(1.0)
+                .powf(-self.class_balance);
             let row = &d[a];
             let negatives: Vec<usize> = (0..b).filter(|&j| groups[j] != groups[a]).collect();
             let farthest_negative = negatives
@@ -166,18 +212,18 @@ impl TripletLoss {
                     (Some(x), Some(y)) => Some(if nearer(y, x) { y } else { x }),
                     (x, y) => x.or(y),
                 };
-                pairs += 1;
+                pairs += weight;
                 let n = outside.unwrap_or(farthest_negative);
                 if row[p] - row[n] + m > 0.0 {
-                    active += 1;
-                    w[a * b + p] += 1.0;
-                    w[a * b + n] -= 1.0;
+                    active += weight;
+                    w[a * b + p] += weight as f32;
+                    w[a * b + n] -= weight as f32;
                 }
             }
         }
         let w = Tensor::from_vec(w, (b, b), dists.device())?; // (batch, batch)
-        let total = ((dists * w)?.sum_all()? + self.margin * active as f64)?; // scalar
-        Ok((total / (pairs as f64 + 1e-8))?)
+        let total = ((dists * w)?.sum_all()? + self.margin * active)?; // scalar
+        Ok((total / (pairs + 1e-8))?)
     }
 }
 
@@ -255,14 +301,17 @@ mod tests {
         assert!((v - 0.25).abs() < 1e-6, "{v}");
     }
 
-    /// Brute force over every triplet in f64 on the host: (batch-all, semi-hard).
-    fn brute(d: &[Vec<f32>], g: &[u32], m: f64) -> (f64, f64) {
+    /// Brute force over every triplet in f64 on the host: (batch-all, semi-hard), semi-hard's
+    /// positive pairs weighted (n_g (n_g - 1))^-β.
+    fn brute(d: &[Vec<f32>], g: &[u32], m: f64, beta: f64) -> (f64, f64) {
         let b = g.len();
-        let (mut all_sum, mut all_n, mut semi_sum, mut pairs) = (0.0, 0, 0.0, 0);
+        let (mut all_sum, mut all_n, mut semi_sum, mut pairs) = (0.0, 0, 0.0, 0.0);
         for a in 0..b {
             let negs: Vec<usize> = (0..b).filter(|&n| g[n] != g[a]).collect();
+            let n_g = g.iter().filter(|&&x| x == g[a]).count() as f64;
+            let w = (n_g * (n_g - 1.0)).powf(-beta);
             for p in (0..b).filter(|&p| p != a && g[p] == g[a]) {
-                pairs += 1;
+                pairs += w;
                 for &n in &negs {
                     let l = (d[a][p] - d[a][n]) as f64 + m;
                     if l > 0.0 {
@@ -280,10 +329,10 @@ mod tests {
                 } else {
                     farther.into_iter().fold(f32::MAX, f32::min)
                 };
-                semi_sum += ((d[a][p] - dn) as f64 + m).max(0.0);
+                semi_sum += w * ((d[a][p] - dn) as f64 + m).max(0.0);
             }
         }
-        (all_sum / all_n.max(1) as f64, semi_sum / pairs as f64)
+        (all_sum / all_n.max(1) as f64, semi_sum / pairs)
     }
 
     #[test]
@@ -297,7 +346,7 @@ mod tests {
             .unwrap()
             .to_vec2::<f32>()
             .unwrap();
-        let (want_all, want_semi) = brute(&d, &g, 0.5);
+        let (want_all, want_semi) = brute(&d, &g, 0.5, 0.0);
         for (mining, want) in [(Mining::All, want_all), (Mining::SemiHard, want_semi)] {
             let v = value(TripletLoss::new(0.5, mining), x.as_tensor(), &g);
             assert!((v as f64 - want).abs() < 1e-5, "{mining:?}: {v} vs {want}");
@@ -343,6 +392,73 @@ mod tests {
             .clone();
         let diff = crate::tune::matmul::max_abs_diff(&got, &want);
         assert!(diff < 1e-5, "batch-all gradient differs by {diff}");
+    }
+
+    /// `three()` at β = 1: weights [1/2, 1/2, 1] (group 0 has two rows); scale = (0.5 * 1 +
+    /// 0.5 * 0.5 + 1 * 0.5) / 2 = 0.625; a: relu(-0.5 / 0.625 + 0.5) = 0, p: 0.5, n:
+    /// relu(-0.5 / 0.625 + 0.5) = 0 -> (0.5 * 0.5) / 2 = 0.125 (1/6 unweighted).
+    #[test]
+    fn class_balance_by_hand() {
+        let balanced = |mining| TripletLoss {
+            class_balance: 1.0,
+            ..TripletLoss::new(0.5, mining)
+        };
+        let v = value(balanced(Mining::Hard), &three(), &[0, 0, 1]);
+        assert!((v - 0.125).abs() < 1e-6, "{v}");
+        // one group of two: its two pairs weigh the same, semi-hard is unchanged (0.25)
+        let v = value(balanced(Mining::SemiHard), &three(), &[0, 0, 1]);
+        assert!((v - 0.25).abs() < 1e-6, "{v}");
+    }
+
+    /// At β = 1 a group weighs the same however many of its records are in the batch:
+    /// batch-hard is unchanged when every record of one group comes twice (each record's
+    /// hardest positive and negative stay the same), where the unweighted mean moves. Semi-hard
+    /// matches brute force at β = 0.5 on groups of 6, 3, 2 and 1 records.
+    #[test]
+    fn class_balance_weighs_groups_not_records() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        let (b, dim) = (12, 6);
+        let data: Vec<f32> = (0..b * dim).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let g: Vec<u32> = vec![0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 2, 3];
+        let x = Tensor::from_vec(data, (b, dim), &Device::Cpu).unwrap();
+        // group 1's rows twice
+        let twice: Vec<u32> = (0..b as u32).chain(6..9).collect();
+        let x2 = x
+            .index_select(&Tensor::new(twice.as_slice(), &Device::Cpu).unwrap(), 0)
+            .unwrap();
+        let g2: Vec<u32> = twice.iter().map(|&i| g[i as usize]).collect();
+        let loss = |beta: f64| TripletLoss {
+            class_balance: beta,
+            ..TripletLoss::default()
+        };
+        let (once, doubled) = (value(loss(1.0), &x, &g), value(loss(1.0), &x2, &g2));
+        assert!((once - doubled).abs() < 1e-6, "{once} vs {doubled}");
+        let (once, doubled) = (value(loss(0.0), &x, &g), value(loss(0.0), &x2, &g2));
+        assert!((once - doubled).abs() > 1e-3, "{once} vs {doubled}");
+        // semi-hard against brute force, and a gradient that reaches every row
+        let x = Var::from_tensor(&x).unwrap();
+        let d = cosine_distance_matrix(x.as_tensor())
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        let (_, want) = brute(&d, &g, 0.5, 0.5);
+        let semi = TripletLoss {
+            class_balance: 0.5,
+            ..TripletLoss::new(0.5, Mining::SemiHard)
+        };
+        let v = semi.forward(x.as_tensor(), &groups(&g)).unwrap();
+        let got = v.to_scalar::<f32>().unwrap();
+        assert!((got as f64 - want).abs() < 1e-5, "{got} vs {want}");
+        let (_, unweighted) = brute(&d, &g, 0.5, 0.0);
+        assert!((want - unweighted).abs() > 1e-3, "{want} vs {unweighted}");
+        let grad = v.backward().unwrap().get(x.as_tensor()).unwrap().clone();
+        assert!(grad
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+            .iter()
+            .all(|v| v.is_finite()));
     }
 
     #[test]

@@ -368,10 +368,16 @@ fn train_once(
             Loss::Softmax(l)
         }
         LossKind::Contrastive => Loss::Contrastive(OnlineContrastiveLoss::new(config.margin)),
-        LossKind::Triplet => Loss::Triplet(TripletLoss::new(config.margin, Mining::Hard)),
-        LossKind::TripletAll => Loss::Triplet(TripletLoss::new(config.margin, Mining::All)),
-        LossKind::TripletSemiHard => {
-            Loss::Triplet(TripletLoss::new(config.margin, Mining::SemiHard))
+        LossKind::Triplet | LossKind::TripletAll | LossKind::TripletSemiHard => {
+            let mining = match config.loss {
+                LossKind::Triplet => Mining::Hard,
+                LossKind::TripletAll => Mining::All,
+                _ => Mining::SemiHard,
+            };
+            Loss::Triplet(TripletLoss {
+                class_balance: config.class_balance,
+                ..TripletLoss::new(config.margin, mining)
+            })
         }
     };
     let mut opt = AdamW::new(
