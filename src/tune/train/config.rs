@@ -96,13 +96,13 @@ pub const EARLY_STOP_PATIENCE: usize = 60;
 
 /// [`TrainConfig::class_balance`]'s default: a class's anchors weigh (its labelled
 /// records)^-0.5. Chosen on 12 datasets (the 6 shared, 6 unseen; `simtune eval --suite`, 5
-/// seeds, `--class-balance 0 / 0.5 / 1`): over the page's flow (`--protocol page
-/// --negatives`, 60 / 120 / 200 labels) and random, session and suggested-sessions at 10-100
-/// labels (353 cells), 0.5 lifts the mean gain over raw on 11 of the 12 datasets (emotion6
-/// -0.09 points) and leaves 2 cells more than 0.005 under 0 (by at most 0.0052); 1 lifts
-/// clickbait and subjectivity more but costs emotion6 0.51 points and offensive 0.12, with
-/// 17 cells more than 0.005 under 0. Page at 120 labels, p@10: Banking77 0.7636 -> 0.7656,
-/// AG News 0.7728 -> 0.7775 (raw 0.7590, 0.7502). docs/tuning.md, "Class balance".
+/// seeds, `--class-balance 0 / 0.5 / 1`): over the page's flow (`--protocol page`, 60 / 120 /
+/// 200 labels) and random, session and suggested-sessions at 10-100 labels (353 cells), 0.5
+/// lifts the mean gain over raw on 11 of the 12 datasets (emotion6 -0.09 points) and leaves 2
+/// cells more than 0.005 under 0 (by at most 0.0052); 1 lifts clickbait and subjectivity more
+/// but costs emotion6 0.51 points and offensive 0.12, with 17 cells more than 0.005 under 0.
+/// In the page's own setting (`--check 40 --protocol page`, 150 labels, p@10): Banking77 -0.28
+/// -> 0.00 points, AG News -0.51 -> -0.10. docs/tuning.md, "Class balance".
 pub const CLASS_BALANCE: f64 = 0.5;
 
 /// Labels per class under which [`TrainConfig::fitted`] lowers the lr.
