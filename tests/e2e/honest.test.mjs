@@ -173,6 +173,7 @@ async function checkAndTrain(page, ds) {
   await page.click("#train");
   await page.waitForSelector("#train-status[data-state=done], #train-status[data-state=error]", { timeout: 180_000 });
   assert.equal(await page.getAttribute("#train-status", "data-state"), "done", await page.textContent("#train-status"));
+  const status = await page.textContent("#train-status");
   const answered = await answerAll(page, ds);
   const f = await page.$eval("#check-figure", (e) => ({ ...e.dataset, text: e.textContent }));
   // the experiment log keeps the figure on the run whose head it measured
@@ -194,7 +195,7 @@ async function checkAndTrain(page, ds) {
   const perLabel = await page.$$eval("#check-classes tr[data-label]", (rows) =>
     rows.map((r) => ({ label: r.dataset.label, gain: Number(r.dataset.gain), low: Number(r.dataset.low), high: Number(r.dataset.high), checks: Number(r.dataset.checks) })),
   );
-  return { gain: Number(f.gain), low: Number(f.low), high: Number(f.high), checks: Number(f.checks), weight: Number(f.weight), text: f.text, answered, perLabel };
+  return { gain: Number(f.gain), low: Number(f.low), high: Number(f.high), checks: Number(f.checks), weight: Number(f.weight), text: f.text, answered, perLabel, status };
 }
 
 /** The truth: gold same-label share of the top 10 of every record the person did not label
@@ -265,6 +266,23 @@ for (const [file, roundRobin] of [
       for (const [name, replay] of replays) {
         const labels = await replay();
         const est = await checkAndTrain(page, ds);
+        // where one label holds at least 3x the median label's records (a session's bulk
+        // labels can do that), the status names it and says training weighs labels by the
+        // square root of their records; elsewhere it says nothing of it
+        await page.click("nav .tab[data-view=label]");
+        const counts = await page.$$eval("#view-label .chip[data-label]", (chips) =>
+          chips.map((c) => [c.dataset.label, Number(c.querySelector(".count").textContent)]).filter(([, n]) => n > 0),
+        );
+        const sorted = counts.map(([, n]) => n).sort((a, b) => a - b);
+        const top = counts.find(([, n]) => n === sorted.at(-1));
+        const big = est.status.match(/“([^”]+)” holds (\d+) of (\d+) labels: training weighs each label by the square root of its records/);
+        console.log(`#   ${name}: labels per label ${JSON.stringify(sorted)}; the status ${big ? "names" : "does not name"} one`);
+        if (sorted.at(-1) >= 3 * sorted[Math.floor((sorted.length - 1) / 2)]) {
+          assert.ok(big, est.status);
+          assert.deepEqual([big[1], Number(big[2]), Number(big[3])], [top[0], top[1], labels], est.status);
+        } else assert.equal(big, null, est.status);
+        if (name === "sessions" && file.startsWith("banking77")) assert.ok(big, "Banking77's sessions give three labels ~30 records each, the rest 1");
+        await page.click("nav .tab[data-view=train]");
         const truthNow = await truth(page, ds);
         await shot(page, `honest-${file.replace(/\.csv$/, "")}-${name.replace(/ /g, "-")}`);
         console.log(

@@ -33,6 +33,21 @@ function pullSentence(pull) {
   return `, starting from ${over} at ${Math.round(100 * pull.strength)}% strength, as your labels are only partly regions of the raw space${kappa}`;
 }
 
+/** Where one label holds far more records than the others (a similarity session's bulk
+ * labels), what the trainer's class balance does about it (src/tune/loss/triplet.rs: a label's
+ * anchors weigh its records^-β); "" where the labels are even enough or no triplet loss ran.
+ * `perLabel`: records per label id; `names`: label names by id. */
+export function balanceSentence(perLabel, names, run) {
+  const counts = perLabel.map((n, l) => [n, l]).filter(([n]) => n > 0).sort((a, b) => a[0] - b[0]);
+  if (counts.length < 2 || !(run.class_balance > 0) || !String(run.loss).startsWith("triplet")) return "";
+  const median = counts[Math.floor((counts.length - 1) / 2)][0];
+  const [most, id] = counts.at(-1);
+  if (most < 3 * median) return "";
+  const total = counts.reduce((a, [n]) => a + n, 0);
+  const how = run.class_balance === 0.5 ? "the square root of its records" : `its records to the power ${run.class_balance}`;
+  return ` “${names[id]}” holds ${most} of ${total} labels: training weighs each label by ${how}, not by their number, so it does not drown out the others.`;
+}
+
 export function createTrainView(root, app) {
   const p = app.project;
   let running = false;
@@ -80,7 +95,7 @@ export function createTrainView(root, app) {
         "div",
         { class: "row option" },
         useNames,
-        h("label", { for: "cfg-names" }, "Also train on the label names: each name (“card_arrival” read as “card arrival”) is one more record of its label, where it lies nearest that label's records"),
+        h("label", { for: "cfg-names" }, "Also train on the label names: each label's name (underscores read as spaces) is one more record of its label, where it lies nearest that label's records"),
       ),
       h(
         "div",
@@ -289,6 +304,7 @@ export function createTrainView(root, app) {
             ? `; ${run.loss === "triplet-semihard" ? "semi-hard triplets" : run.loss} at lr ${+run.lr.toFixed(6)}, fitted to ${labelled} labels in ${classes} classes.`
             : ".") +
         stopped +
+        balanceSentence(perLabel, p.labelNames, run) +
         guard;
       if (conflicting > 0) status.textContent += ` ${conflicting} labelled records were left out: the same text carries different labels (relabel them in the Label list to use them).`;
       status.dataset.steps = String(losses.length);
