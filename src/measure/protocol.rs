@@ -160,7 +160,8 @@ pub enum Protocol {
     /// keyboard from the top of the Label list (random order), then similarity sessions of
     /// `PAGE_SESSION_K` (the page's default), anchored first on keyed records of labels not
     /// yet anchored, then on random unlabelled records: the anchor's label given to the
-    /// neighbours that have it, the rest marked "not" it (`SessionMatching`'s).
+    /// neighbours that have it, the rest marked "not" it (`SessionMatching`'s). The page does
+    /// not train on the marks: its twin runs without `EvalSpec::negatives`.
     Page,
 }
 
