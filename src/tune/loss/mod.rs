@@ -175,11 +175,11 @@ pub(crate) fn pair_masks(groups: &Tensor) -> Result<(Tensor, Tensor)> {
 
 /// [`pair_masks`] for a batch with rows known only NOT to be of a group (ids >= NOT_GROUP):
 /// positives among the labelled rows only; a NOT row is a negative for the anchors of its
-/// group alone; NOT rows are no anchors (weight 0 in the returned (batch,) anchor weights).
+/// group alone, and no anchor itself (its mask rows are 0; the triplet loss weighs it 0).
 pub(crate) fn pair_masks_with_negatives(
     groups: &[u32],
     device: &candle_core::Device,
-) -> Result<(Tensor, Tensor, Tensor)> {
+) -> Result<(Tensor, Tensor)> {
     let b = groups.len();
     let labelled = |i: usize| groups[i] < NOT_GROUP;
     let (mut pos, mut neg) = (vec![0f32; b * b], vec![0f32; b * b]);
@@ -194,11 +194,9 @@ pub(crate) fn pair_masks_with_negatives(
             }));
         }
     }
-    let anchors: Vec<f32> = (0..b).map(|i| f32::from(u8::from(labelled(i)))).collect();
     Ok((
         Tensor::from_vec(pos, (b, b), device)?,
         Tensor::from_vec(neg, (b, b), device)?,
-        Tensor::from_vec(anchors, b, device)?,
     ))
 }
 

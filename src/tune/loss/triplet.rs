@@ -81,6 +81,19 @@ impl TripletLoss {
             .collect()
     }
 
+    /// Each row's weight as an anchor: n_g^-β for a row of a labelled group of n_g rows, 0 for
+    /// a NOT row (at β = 0 the 0/1 anchor mask). (batch,)
+    fn anchor_weights(&self, groups: &[u32], device: &candle_core::Device) -> Result<Tensor> {
+        let w: Vec<f32> = Self::group_sizes(groups)
+            .iter()
+            .map(|&n| match n {
+                0.0 => 0.0,
+                n => n.powf(-self.class_balance) as f32,
+            })
+            .collect();
+        Ok(Tensor::from_vec(w, groups.len(), device)?)
+    }
+
     /// embeddings: (batch, dim); groups: (batch,) u32 -> scalar
     pub fn forward(&self, embeddings: &Tensor, groups: &Tensor) -> Result<Tensor> {
         let (groups, host_groups) = check_groups(embeddings, groups)?;
@@ -90,24 +103,8 @@ impl TripletLoss {
             Mining::Hard if balanced || host_groups.iter().any(|&g| g >= NOT_GROUP) => {
                 // rows known only NOT to be of a group: negatives for its anchors; the means
                 // run over the labelled anchors, weighted by class_balance
-                let (pos, neg, anchors) =
-                    pair_masks_with_negatives(&host_groups, embeddings.device())?;
-                let anchors = if balanced {
-                    let w: Vec<f32> = Self::group_sizes(&host_groups)
-                        .iter()
-                        .map(|&n| {
-                            if n > 0.0 {
-                                n.powf(-self.class_balance) as f32
-                            } else {
-                                0.0
-                            }
-                        })
-                        .collect();
-                    Tensor::from_vec(w, host_groups.len(), embeddings.device())?
-                // (batch,)
-                } else {
-                    anchors
-                };
+                let (pos, neg) = pair_masks_with_negatives(&host_groups, embeddings.device())?;
+                let anchors = self.anchor_weights(&host_groups, embeddings.device())?; // (batch,)
                 let count = anchors.sum_all()?; // scalar
                 let hp = hardest_positive(&dists, &pos)?; // (batch,)
                 let hn = hardest_negative(&dists, &neg)?; // (batch,)
