@@ -666,6 +666,12 @@ pub fn start_suggest(
         skip,
         count,
         run: None,
+        // typicality, where it is not in yet, is the first half of the work
+        typicality_share: if index.typical.get().is_some() {
+            0.0
+        } else {
+            0.5
+        },
     })
 }
 
@@ -677,6 +683,8 @@ pub struct SuggestSteps {
     count: usize,
     /// started once typicality is in
     run: Option<crate::label::suggest::Suggesting>,
+    /// the share of the work typicality takes (0 where it was in at the start)
+    typicality_share: f64,
 }
 
 #[wasm_bindgen]
@@ -687,9 +695,9 @@ impl SuggestSteps {
         if index.inner.rows() != self.skip.len() {
             return Err(JsError::new("the suggestions started on other records"));
         }
+        let share = self.typicality_share;
         let Some(typical) = index.typical.get() else {
-            // typicality is half of the work when it is not in yet
-            return Ok(index.typicality_step(rows)? / 2.0);
+            return Ok(index.typicality_step(rows)? * share);
         };
         let run = match &mut self.run {
             Some(run) => run,
@@ -704,7 +712,8 @@ impl SuggestSteps {
                 .map_err(js_err)?,
             ),
         };
-        run.step(&index.inner, typical, rows).map_err(js_err)
+        let done = run.step(&index.inner, typical, rows).map_err(js_err)?;
+        Ok(share + (1.0 - share) * done)
     }
 
     /// The suggestions (the steps not yet run are run first).
