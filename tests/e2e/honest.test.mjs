@@ -267,19 +267,21 @@ for (const [file, roundRobin] of [
         const labels = await replay();
         const est = await checkAndTrain(page, ds);
         // where one label holds at least 3x the median label's records (a session's bulk
-        // labels can do that), the status names it and says training weighs labels by the
-        // square root of their records; elsewhere it says nothing of it
+        // labels can do that), the status names it and says how training counts its pairs;
+        // elsewhere it says nothing of it
         await page.click("nav .tab[data-view=label]");
         const counts = await page.$$eval("#view-label .chip[data-label]", (chips) =>
           chips.map((c) => [c.dataset.label, Number(c.querySelector(".count").textContent)]).filter(([, n]) => n > 0),
         );
         const sorted = counts.map(([, n]) => n).sort((a, b) => a - b);
         const top = counts.find(([, n]) => n === sorted.at(-1));
-        const big = est.status.match(/“([^”]+)” holds (\d+) of (\d+) labels: training weighs each label by the square root of its records/);
+        const big = est.status.match(/“([^”]+)” holds (\d+) of (\d+) labels: training counts its (\d+) × (\d+) pairs of records as ([\d.]+), the square root, so it outweighs the others less/);
         console.log(`#   ${name}: labels per label ${JSON.stringify(sorted)}; the status ${big ? "names" : "does not name"} one`);
         if (sorted.at(-1) >= 3 * sorted[Math.floor((sorted.length - 1) / 2)]) {
           assert.ok(big, est.status);
           assert.deepEqual([big[1], Number(big[2]), Number(big[3])], [top[0], top[1], labels], est.status);
+          // (the page trains semi-hard triplets up to 512 labels: a label's pairs are weighed)
+          assert.deepEqual([Number(big[4]), Number(big[5]), big[6]], [top[1], top[1] - 1, Math.sqrt(top[1] * (top[1] - 1)).toFixed(1)], est.status);
         } else assert.equal(big, null, est.status);
         if (name === "sessions" && file.startsWith("banking77")) assert.ok(big, "Banking77's sessions give three labels ~30 records each, the rest 1");
         await page.click("nav .tab[data-view=train]");

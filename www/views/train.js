@@ -34,18 +34,23 @@ function pullSentence(pull) {
 }
 
 /** Where one label holds far more records than the others (a similarity session's bulk
- * labels), what the trainer's class balance does about it (src/tune/loss/triplet.rs: a label's
- * anchors weigh its records^-β); "" where the labels are even enough or no triplet loss ran.
- * `perLabel`: records per label id; `names`: label names by id. */
-export function balanceSentence(perLabel, names, run) {
+ * labels), what the trainer's class balance β makes of it (src/tune/loss/triplet.rs): batch-hard
+ * counts a label's n records as n^(1-β), semi-hard its n(n-1) pairs as (n(n-1))^(1-β); "" where
+ * the labels are even enough or the loss is not weighted. `perLabel`: records per label id;
+ * `names`: label names by id. */
+function balanceSentence(perLabel, names, run) {
+  const beta = run.class_balance;
+  const pairs = run.loss === "triplet-semihard";
+  if (!(beta > 0) || !(pairs || run.loss === "triplet")) return "";
   const counts = perLabel.map((n, l) => [n, l]).filter(([n]) => n > 0).sort((a, b) => a[0] - b[0]);
-  if (counts.length < 2 || !(run.class_balance > 0) || !String(run.loss).startsWith("triplet")) return "";
+  if (counts.length < 2) return "";
   const median = counts[Math.floor((counts.length - 1) / 2)][0];
   const [most, id] = counts.at(-1);
   if (most < 3 * median) return "";
   const total = counts.reduce((a, [n]) => a + n, 0);
-  const how = run.class_balance === 0.5 ? "the square root of its records" : `its records to the power ${run.class_balance}`;
-  return ` “${names[id]}” holds ${most} of ${total} labels: training weighs each label by ${how}, not by their number, so it does not drown out the others.`;
+  const [what, count] = pairs ? [`${most} × ${most - 1} pairs of records`, most * (most - 1)] : [`${most} records`, most];
+  const how = beta === 0.5 ? "the square root" : `their number to the power ${+(1 - beta).toFixed(3)}`;
+  return ` “${names[id]}” holds ${most} of ${total} labels: training counts its ${what} as ${(count ** (1 - beta)).toFixed(1)}, ${how}, so it outweighs the others less.`;
 }
 
 export function createTrainView(root, app) {

@@ -54,8 +54,9 @@ pub struct TrainArgs {
     /// beyond; setting it turns the fitting off).
     #[arg(long)]
     pub skip_dropout: Option<f64>,
-    /// Triplet losses: a class's anchors weigh (its labelled records)^-B, B in [0, 1] (1:
-    /// every class the same however many records it has).
+    /// Batch-hard and semi-hard triplets: a class's anchors weigh (its labelled records)^-B,
+    /// its semi-hard pairs (its pairs)^-B; B in [0, 1] (1: every class the same however many
+    /// records it has; default 0.5).
     #[arg(long)]
     pub class_balance: Option<f64>,
     /// Rows per step (the whole labelled set when it is no larger).

@@ -17,8 +17,9 @@ pub struct TrainConfig {
     pub loss: LossKind,
     /// triplet / contrastive margin
     pub margin: f64,
-    /// triplet losses: a class's anchors weigh (its labelled records)^-β, so that a label a
-    /// similarity session gave many records does not outweigh the rest (`loss/triplet.rs`)
+    /// batch-hard and semi-hard triplets: a class's anchors weigh (its labelled records)^-β,
+    /// its semi-hard pairs (its pairs)^-β, so that a label a similarity session gave many
+    /// records outweighs the rest less (`loss/triplet.rs`)
     pub class_balance: f64,
     /// softmax temperature
     pub temperature: f64,
@@ -95,7 +96,7 @@ impl Default for TrainConfig {
 pub const EARLY_STOP_PATIENCE: usize = 60;
 
 /// [`TrainConfig::class_balance`]'s default: a class's anchors weigh (its labelled
-/// records)^-0.5. Chosen on 12 datasets (the 6 shared, 6 unseen; `simtune eval --suite`, 5
+/// records)^-0.5, its semi-hard pairs (its pairs)^-0.5. Chosen on 12 datasets (the 6 shared, 6 unseen; `simtune eval --suite`, 5
 /// seeds, `--class-balance 0 / 0.5 / 1`): over the page's flow (`--protocol page`, 60 / 120 /
 /// 200 labels) and random, session and suggested-sessions at 10-100 labels (353 cells), 0.5
 /// lifts the mean gain over raw on 11 of the 12 datasets (emotion6 -0.09 points) and leaves 2
