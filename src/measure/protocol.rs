@@ -158,11 +158,12 @@ pub enum Protocol {
     SuggestedSessions,
     /// The page as `tests/e2e/honest.test.mjs` replays it: `PAGE_KEYED` records labelled by
     /// keyboard from the top of the Label list (random order), then similarity sessions of
-    /// `PAGE_SESSION_K` (the page's default), anchored first on keyed records of labels not
-    /// yet anchored, then on random unlabelled records: the anchor's label given to the
-    /// neighbours that have it, the rest marked "not" it (`SessionMatching`'s). The page does
-    /// not train on the marks: its twin runs without `EvalSpec::negatives`.
-    Page,
+    /// `session_k` neighbours (`page`: the page's default `PAGE_SESSION_K`; `page:N`: N, as a
+    /// person who asks for more), anchored first on keyed records of labels not yet anchored,
+    /// then on random unlabelled records: the anchor's label given to the neighbours that
+    /// have it, the rest marked "not" it (`SessionMatching`'s). The page does not train on
+    /// the marks: its twin runs without `EvalSpec::negatives`.
+    Page { session_k: usize },
 }
 
 /// Records labelled per simulated similarity session.
@@ -171,8 +172,8 @@ pub const SESSION_K: usize = 10;
 pub const SUGGEST_BATCH: usize = 10;
 /// `Protocol::Page`: records labelled by keyboard before the first session.
 pub const PAGE_KEYED: usize = 30;
-/// `Protocol::Page`: neighbours shown per session (the page's default, `views/session.js`).
-pub const PAGE_SESSION_K: usize = 100;
+/// `Protocol::Page`: neighbours shown per session (the page's default, `www/state.js`).
+pub const PAGE_SESSION_K: usize = 25;
 
 impl std::str::FromStr for Protocol {
     type Err = Error;
@@ -184,24 +185,32 @@ impl std::str::FromStr for Protocol {
             "suggested" => Ok(Protocol::Suggested),
             "session-matching" => Ok(Protocol::SessionMatching),
             "suggested-sessions" => Ok(Protocol::SuggestedSessions),
-            "page" => Ok(Protocol::Page),
-            t => Err(Error::InvalidInput(format!(
-                "protocol {t:?}: use round-robin, random, session, session-matching, suggested, suggested-sessions or page"
-            ))),
+            "page" => Ok(Protocol::Page {
+                session_k: PAGE_SESSION_K,
+            }),
+            t => match t.strip_prefix("page:").map(str::parse::<usize>) {
+                Some(Ok(k)) if k > 0 => Ok(Protocol::Page { session_k: k }),
+                _ => Err(Error::InvalidInput(format!(
+                    "protocol {t:?}: use round-robin, random, session, session-matching, suggested, suggested-sessions, page or page:N (sessions of N)"
+                ))),
+            },
         }
     }
 }
 
 impl std::fmt::Display for Protocol {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
+        f.write_str(match *self {
             Protocol::RoundRobin => "round-robin",
             Protocol::Random => "random",
             Protocol::Session => "session",
             Protocol::Suggested => "suggested",
             Protocol::SessionMatching => "session-matching",
             Protocol::SuggestedSessions => "suggested-sessions",
-            Protocol::Page => "page",
+            Protocol::Page {
+                session_k: PAGE_SESSION_K,
+            } => "page",
+            Protocol::Page { session_k } => return write!(f, "page:{session_k}"),
         })
     }
 }
@@ -254,7 +263,7 @@ pub fn pick_with_negatives(
             let first = suggested(pool, labels, n / 2, &mut rng)?;
             return Sessions::new(SESSION_K, false).run(pool, labels, n, &mut rng, first);
         }
-        Protocol::Page => {
+        Protocol::Page { session_k } => {
             let mut keyed: Vec<usize> = (0..labels.len()).collect();
             keyed.shuffle(&mut rng);
             keyed.truncate(PAGE_KEYED.min(n));
@@ -267,7 +276,7 @@ pub fn pick_with_negatives(
             }
             let page = Sessions {
                 anchors,
-                ..Sessions::new(PAGE_SESSION_K, true)
+                ..Sessions::new(session_k, true)
             };
             return page.run(pool, labels, n, &mut rng, keyed);
         }
@@ -716,7 +725,8 @@ mod tests {
     fn page_is_keyed_records_then_sessions_on_them() {
         let (e, y) = clusters_of(80);
         let n = PAGE_KEYED + 10;
-        let (picked, not) = pick_with_negatives(Protocol::Page, &e, &y, n, 5).unwrap();
+        let page: Protocol = "page".parse().unwrap();
+        let (picked, not) = pick_with_negatives(page, &e, &y, n, 5).unwrap();
         assert_eq!(picked.len(), n.min(y.len()));
         let mut u = picked.clone();
         u.sort();
@@ -744,7 +754,12 @@ mod tests {
             assert_ne!(y[i], c);
             assert!(!picked.contains(&i));
         }
-        assert_eq!("page".parse::<Protocol>().unwrap().to_string(), "page");
+        assert_eq!(page.to_string(), "page");
+        let longer: Protocol = "page:100".parse().unwrap();
+        assert_eq!(longer, Protocol::Page { session_k: 100 });
+        assert_eq!(longer.to_string(), "page:100");
+        assert!("page:0".parse::<Protocol>().is_err());
+        assert!("page:x".parse::<Protocol>().is_err());
     }
 
     #[test]

@@ -71,12 +71,15 @@ export const labelledCount = async (page) =>
   Number((await page.textContent("#label-summary")).match(/(\d+) labelled/)[1]);
 
 /** Opens the similarity session of record `anchor` (its "Similar" button in the Label list)
- * with `k` neighbours; returns the neighbours' record indices in rank order. */
+ * with `k` neighbours (the page's default where `k` is not given); returns the neighbours' record indices in rank order. */
 export async function openSession(page, anchor, k) {
   await page.click(`#records .record[data-index="${anchor}"] button:text("Similar")`);
   await page.waitForSelector("#view-session:not([hidden])");
-  await page.fill("#session-k", String(k));
-  await page.press("#session-k", "Enter");
+  if (k === undefined) k = Number(await page.inputValue("#session-k")); // the page's own
+  else {
+    await page.fill("#session-k", String(k));
+    await page.press("#session-k", "Enter");
+  }
   await page.click("#session-refresh");
   await page.waitForFunction((k) => document.querySelectorAll("#session-list .record").length === k, k);
   return page.$$eval("#session-list .record", (els) => els.map((e) => Number(e.dataset.index)));

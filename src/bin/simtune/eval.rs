@@ -67,8 +67,9 @@ pub struct EvalArgs {
     /// session-matching (the same, labelling only the neighbours of the anchor's label and
     /// marking the others "not this label"), suggested (the page's suggestions, 10 at a
     /// time), suggested-sessions (the page's flow: half the labels suggested, then sessions),
-    /// page (the page's replay test: 30 records in list order, then sessions of 100 anchored on
-    /// them, matching neighbours labelled, the rest marked "not").
+    /// page (the page's replay test: 30 records in list order, then sessions of 25, the page's
+    /// default, anchored on them, matching neighbours labelled, the rest marked "not"; page:N
+    /// for sessions of N).
     #[arg(long, value_delimiter = ',', default_value = "round-robin")]
     pub protocol: Vec<String>,
     /// Train on the "not this label" marks of --protocol session-matching (the page keeps
