@@ -177,6 +177,10 @@ async function checkAndTrain(page, ds) {
   const status = await page.textContent("#train-status");
   const answered = await answerAll(page, ds);
   const f = await page.$eval("#check-figure", (e) => ({ ...e.dataset, text: e.textContent }));
+  // "Next" asks to share only a figure that shows a gain; else it says what tends to help
+  const next = await page.textContent("#next-text");
+  const expected = Number(f.high) < 0 ? /worse than raw search/ : Number(f.low) <= 0 ? /cannot tell tuned search from raw yet/ : /The check's figure is in/;
+  assert.match(next, expected, `${f.low} .. ${f.high}`);
   // the experiment log keeps the figure on the run whose head it measured
   const logged = await page.textContent("#experiment-log li:first-child .log-figure");
   const pts = (x) => `${x >= 0 ? "+" : "−"}${Math.abs(100 * x).toFixed(1)} points`;

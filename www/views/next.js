@@ -47,6 +47,23 @@ export function nextStep(app) {
   }
   const pending = est ? pendingChecks(est) : p.check.records.length;
   if (pending) return { text: `Answer the check (step 4): ${pending} check record${pending === 1 ? "" : "s"} to go before the figure appears.`, view: "train", button: "Check" };
+  // a figure that shows no gain is not one to share: say what tends to help (labels spread over
+  // the data teach the head more than a similarity session's near neighbours: docs/tuning.md)
+  const o = est?.overall;
+  if (o && o.high < 0) {
+    return {
+      text: "The check finds tuned search worse than raw search on records you have not labelled: raw search is the better one here for now. Label records spread over your data (the Label list, “suggested next” order), then train again.",
+      view: "label",
+      button: "Label",
+    };
+  }
+  if (o && o.low <= 0) {
+    return {
+      text: "The check cannot tell tuned search from raw yet (its interval includes no change). Label records spread over your data (the Label list) and train again, or set aside more check records to narrow the figure (step 4).",
+      view: "label",
+      button: "Label",
+    };
+  }
   return { text: "The check's figure is in. Compare raw and tuned search, then make a results card to share (step 5).", view: "compare", button: "Compare" };
 }
 

@@ -294,6 +294,8 @@ export function createTrainView(root, app) {
       await app.prepareHead(head, (f) => (status.textContent = `preparing tuned search over ${p.n.toLocaleString("en")} records… ${Math.round(100 * f)}%`));
       trained = head;
       p.setHead(head, cfg);
+      // what the fitted settings counted (TrainConfig::fitted: the label names that join too)
+      const fittedTo = `${labelled + added} labels` + (names && joined ? ` and ${joined} label name${joined === 1 ? "" : "s"}` : "");
       const stopped = losses.length < run.steps ? ` It stopped after ${losses.length} of ${run.steps} steps: the loss had stopped falling.` : "";
       // the safeguard's choice, in its own sentence (src/tune/safeguard.rs)
       const guard = safeguard ? ` ${safeguard.message[0].toUpperCase()}${safeguard.message.slice(1)}.` : "";
@@ -304,9 +306,9 @@ export function createTrainView(root, app) {
         (useNames.checked ? (names ? `, with ${joined} of ${classes} label names as records` : ", without the label names (the model could not embed them)") : "") +
         (pull ? pullSentence(pull) : usePull.checked ? (safeguard && !safeguard.pull ? ", without the prototype pull (your labels ranked better without it)" : ", without the prototype pull (every label has a single record: it needs a second, or a label name that joins)") : "") +
         (run.steps !== cfg.steps
-          ? `; ${run.steps} steps on balanced batches, lr ${run.lr}, fitted to ${labelled} labels.`
+          ? `; ${run.steps} steps on balanced batches, lr ${run.lr}, fitted to ${fittedTo}.`
           : run.lr !== cfg.lr || run.loss !== cfg.loss
-            ? `; ${run.loss === "triplet-semihard" ? "semi-hard triplets" : run.loss} at lr ${+run.lr.toFixed(6)}, fitted to ${labelled} labels in ${classes} classes.`
+            ? `; ${run.loss === "triplet-semihard" ? "semi-hard triplets" : run.loss} at lr ${+run.lr.toFixed(6)}, fitted to ${fittedTo} in ${classes} classes.`
             : ".") +
         stopped +
         balanceSentence(perLabel, p.labelNames, run) +

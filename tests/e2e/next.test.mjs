@@ -1,0 +1,34 @@
+// The "Next" line's advice once the check's figure is in (www/views/next.js): it asks to share
+// only a figure that shows a gain; where the interval includes no change, or lies below it, it
+// says what tends to help instead. (No browser: nextStep reads the project and the estimate.)
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { nextStep } from "../../www/views/next.js";
+
+/** A project with 40 labels in 4 classes, a head and 40 answered check records, whose check
+ * figure is `overall`. */
+const appWith = (overall) => ({
+  project: { n: 2000, embedded: true, head: {}, check: { records: Array.from({ length: 40 }, (_, i) => i) }, counts: () => ({ labelled: 40, classes: 4 }) },
+  preparingHead: () => false,
+  checkEstimate: () => ({ pending_checks: 0, unlabelled_checks: 0, overall }),
+});
+
+test("a gain is shared; no clear change or a loss sends the person back to label", () => {
+  const gain = nextStep(appWith({ gain: 0.03, low: 0.01, high: 0.05, checks: 40 }));
+  assert.equal(gain.view, "compare");
+  assert.match(gain.text, /make a results card to share/);
+
+  const unclear = nextStep(appWith({ gain: 0.01, low: -0.01, high: 0.03, checks: 40 }));
+  assert.equal(unclear.view, "label");
+  assert.match(unclear.text, /cannot tell tuned search from raw yet/);
+  assert.doesNotMatch(unclear.text, /share/);
+
+  const worse = nextStep(appWith({ gain: -0.03, low: -0.05, high: -0.01, checks: 40 }));
+  assert.equal(worse.view, "label");
+  assert.match(worse.text, /worse than raw search/);
+
+  // still answering: the figure is not in yet, whatever it leans to
+  const app = appWith({ gain: 0.03, low: 0.01, high: 0.05, checks: 40 });
+  app.checkEstimate = () => ({ pending_checks: 3, unlabelled_checks: 0, overall: null });
+  assert.match(nextStep(app).text, /3 check records to go/);
+});
