@@ -193,12 +193,17 @@ fn parse_config(config: JsValue) -> Result<TrainConfig, JsError> {
 /// false cancels. `label_names` (one row per label id, embedded like the records) are
 /// trained on as records of their labels where they lie nearest them (`label_names.rs`).
 /// The head starts from the prototype pull over every row (`prototype_pull.rs`) unless the
-/// settings turn it off. Returns `{head, joined, config, pull, safeguard}`: the head as
+/// settings turn it off. Returns `{head, joined, config, pull, safeguard, conflicting, negatives}`: the head as
 /// safetensors bytes (see `head.rs` for the tensor names), how many label names joined, the
 /// settings run (fitted to the labels), the pull it started from (`{rows, null, share,
 /// separability, strength}`, or null), what the safeguard chose (`safeguard.rs`'s
 /// `Safeguard`, with its `message`; null where it did not run) and how many labelled records
 /// were left out for conflicting with a copy of themselves (`conflicts.rs`).
+///
+/// `not_rows` (flat, dim each) and `not_labels` (a label id per row): records the person
+/// marked "not this label" in similarity sessions (never check records), which the triplet
+/// losses read as negatives of that label (`loss/triplet.rs`); the result's `negatives`
+/// says how many were read.
 ///
 /// `pool` (`{rows, ids, total}`: flat rows of the dataset, their record ids ascending, the
 /// record count), when given, stands for the dataset's records, and `embeddings` may then
@@ -213,9 +218,17 @@ pub fn train_head(
     progress: Option<Function>,
     label_names: Option<Vec<f32>>,
     pool: Option<PoolRows>,
+    not_rows: Option<Vec<f32>>,
+    not_labels: Option<Vec<u32>>,
 ) -> Result<JsValue, JsError> {
     let config = parse_config(config)?;
     let all = Embeddings::new(embeddings, dim).map_err(js_err)?;
+    let not_labels: Vec<usize> = not_labels
+        .unwrap_or_default()
+        .into_iter()
+        .map(|l| l as usize)
+        .collect();
+    let not_rows = Embeddings::new(not_rows.unwrap_or_default(), dim).map_err(js_err)?;
     let (x, y, joined) = training_set(&all, labels, label_names)?;
     let held = match pool {
         Some(p) => {
@@ -229,7 +242,10 @@ pub fn train_head(
         None => Pool::all(&all),
     };
     let context = train::TrainContext {
-        negatives: None,
+        negatives: (!not_labels.is_empty()).then_some(train::Negatives {
+            embeddings: &not_rows,
+            not: &not_labels,
+        }),
         pool: Some(pool),
     };
     let out = train::train_with(&x, &y, context, &config, &mut |p| {
@@ -259,6 +275,7 @@ pub fn train_head(
     set("pull", &to_js(&out.pull)?)?;
     set("safeguard", &to_js(&out.safeguard)?)?;
     set("conflicting", &JsValue::from_f64(out.conflicting as f64))?;
+    set("negatives", &JsValue::from_f64(out.negatives as f64))?;
     Ok(result.into())
 }
 

@@ -625,7 +625,24 @@ class App {
     const ids = trainingPoolRows(this.project.n, config);
     const emb = this.rows(labelled);
     const pool = { rows: this.rows(ids), ids, total: this.project.n };
-    return { emb, labels: Int32Array.from(labelled, (i) => labels[i]), pool, transfer: [emb.buffer, pool.rows.buffer, ids.buffer] };
+    // "not this label" said outside the check (similarity sessions, rejected predictions) on
+    // records neither training nor set aside for the check: negatives of that label, which
+    // the triplet losses read (src/tune/loss/triplet.rs)
+    const checks = new Set(this.project.check.records);
+    const pairs = this.project.rejectedPairs();
+    const notIds = [];
+    const notLabels = [];
+    for (let j = 0; j < pairs.length; j += 2) {
+      if (labels[pairs[j]] < 0 && !checks.has(pairs[j])) notIds.push(pairs[j]), notLabels.push(pairs[j + 1]);
+    }
+    const not = { rows: this.rows(notIds), labels: Uint32Array.from(notLabels) };
+    return {
+      emb,
+      labels: Int32Array.from(labelled, (i) => labels[i]),
+      pool,
+      not,
+      transfer: [emb.buffer, pool.rows.buffer, ids.buffer, not.rows.buffer, not.labels.buffer],
+    };
   }
   /** Every record's predicted label (-1: none) and confidence in `index`'s space, from its
    * nearest training labels (www/predict.js): a promise of {label, confidence}, computed in

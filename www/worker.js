@@ -85,11 +85,12 @@ const ops = {
     });
     return [{ rows, truncated: encoder.lastTruncated() }, [rows.buffer]];
   },
-  /** {head, joined, config, pull}: the head's bytes, the label names that joined, the settings
-   * run, the prototype pull the head started from (or null). `emb`: the labelled rows (their
-   * `labels`); `pool` ({rows, ids, total}): the dataset's rows training reads besides them
-   * (app.js trainingInput). */
-  train({ emb, dim, labels, config, names, pool }, progress) {
+  /** {head, joined, config, pull, …}: the head's bytes, the label names that joined, the
+   * settings run, the prototype pull the head started from (or null); see trainHead. `emb`:
+   * the labelled rows (their `labels`); `pool` ({rows, ids, total}): the dataset's rows
+   * training reads besides them; `not` ({rows, labels}): records marked "not" a label (app.js
+   * trainingInput). */
+  train({ emb, dim, labels, config, names, pool, not }, progress) {
     const out = trainHead(
       emb,
       dim,
@@ -100,6 +101,8 @@ const ops = {
       },
       names ?? undefined,
       pool ? new PoolRows(pool.rows, pool.ids, pool.total) : undefined,
+      not?.rows,
+      not?.labels,
     );
     return [out, [out.head.buffer]];
   },

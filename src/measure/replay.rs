@@ -12,10 +12,10 @@ use crate::measure::check::{
     unlabelled_unchecked, Gain, Knowledge,
 };
 use crate::measure::metrics::precision_per_query;
-use crate::measure::protocol::{pick_records, Protocol};
+use crate::measure::protocol::{pick_with_negatives, Protocol};
 use crate::tune::label_names::with_label_names;
 use crate::tune::pool::Pool;
-use crate::tune::train::{train_with, TrainConfig, TrainContext};
+use crate::tune::train::{train_with, Negatives, TrainConfig, TrainContext};
 
 /// One replay: the truth and both figures.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -63,7 +63,8 @@ pub fn replay_check(
             gold.len()
         )));
     }
-    let picked = pick_records(spec.protocol, pool, gold, spec.labels, seed)?;
+    // the labels, and the "not this label" marks on the way (sessions), which the page trains on
+    let (picked, not) = pick_with_negatives(spec.protocol, pool, gold, spec.labels, seed)?;
     let mut training = vec![None; n];
     for &i in &picked {
         training[i] = Some(gold[i]);
@@ -82,8 +83,16 @@ pub fn replay_check(
     }
     // every record is the pool the head starts from, as on the page (the checks' labels
     // are not read)
+    // (not those on check records: the page trains on none of what is known of them)
+    let not: Vec<(usize, usize)> = not.into_iter().filter(|p| !checks.contains(&p.0)).collect();
+    let not_rows: Vec<usize> = not.iter().map(|p| p.0).collect();
+    let not_classes: Vec<usize> = not.iter().map(|p| p.1).collect();
+    let not_emb = pool.select(&not_rows)?;
     let context = TrainContext {
-        negatives: None,
+        negatives: (!not.is_empty()).then_some(Negatives {
+            embeddings: &not_emb,
+            not: &not_classes,
+        }),
         pool: Some(Pool::all(pool)),
     };
     let head = match train_with(&x, &y, context, &config, &mut |_| true) {

@@ -56,6 +56,7 @@ async function replaySessions(page, ds, { keys = 30, sessions = 3 } = {}) {
   }
   const anchors = [];
   for (const i of keyed) if (anchors.length < sessions && !anchors.some((a) => ds.gold[a] === ds.gold[i])) anchors.push(i);
+  let marks = 0;
   for (const a of anchors) {
     const shown = await openSession(page, a);
     assert.equal(shown.length, 25, "the page's sessions show 25 neighbours (www/state.js)");
@@ -72,17 +73,18 @@ async function replaySessions(page, ds, { keys = 30, sessions = 3 } = {}) {
     await page.focus("#session-list");
     await keyLabel(page, ds.gold[a], "session");
     // the rest, still unlabelled, marked "not the anchor's label" (r): the marks answer the
-    // check's questions about them
+    // check's questions about them, and training reads them as negatives of that label
     const rest = await page.$$eval("#session-list .record", (rows) => rows.map((r) => r.querySelector(".label").classList.contains("none")));
     await page.$$eval("#session-list .record input[type=checkbox]", (boxes, pick) => boxes.forEach((b, pos) => pick[pos] && b.click()), rest);
     await page.focus("#session-list");
     await page.keyboard.press("r");
     const marked = rest.filter(Boolean).length;
+    marks += marked;
     await page.waitForFunction((n) => document.querySelector("#session-share").dataset.not === String(n), marked);
     assert.match(await page.textContent("#session-share"), new RegExp(`${marked} marked not`));
     await page.click("nav .tab[data-view=label]");
   }
-  return labelledCount(page);
+  return { labels: await labelledCount(page), marks };
 }
 
 /** Replay 2: round-robin labels over the gold classes (seeded), brought in with Import. */
@@ -117,7 +119,7 @@ async function replayRoundRobin(page, ds, n, seed) {
   await page.setInputFiles("#import-file", path);
   await page.waitForFunction((n) => new RegExp(`Imported ${n} labels`).test(document.querySelector("#notice-text").textContent), n);
   await page.click("nav .tab[data-view=label]");
-  return labelledCount(page);
+  return { labels: await labelledCount(page), marks: 0 };
 }
 
 /** Every question of the check answered (y / n from the gold labels); returns how many. */
@@ -269,8 +271,13 @@ for (const [file, roundRobin] of [
         [`round robin ${roundRobin}`, () => replayRoundRobin(page, ds, roundRobin, 11)],
       ];
       for (const [name, replay] of replays) {
-        const labels = await replay();
+        const { labels, marks } = await replay();
         const est = await checkAndTrain(page, ds);
+        // the sessions' "not this label" marks are trained on as negatives (those on records
+        // later drawn for the check excepted), and the status says how many
+        const read = est.status.match(/with (\d+) “not this label” marks? as negatives/);
+        if (marks) assert.ok(read && Number(read[1]) > 0 && Number(read[1]) <= marks, `${marks} marks: ${est.status}`);
+        else assert.equal(read, null, est.status);
         // where one label holds at least 3x the median label's records (a session's bulk
         // labels can do that), the status names it and says how training counts its pairs;
         // elsewhere it says nothing of it

@@ -256,7 +256,7 @@ export function createTrainView(root, app) {
       // the trainer says how many steps it fitted (the label names that join count as labels)
       let steps = run.steps;
       const input = app.trainingInput(labels, cfg);
-      const out = await app.trainer.call("train", { emb: input.emb, dim: p.dim, labels: input.labels, config: cfg, names, pool: input.pool }, {
+      const out = await app.trainer.call("train", { emb: input.emb, dim: p.dim, labels: input.labels, config: cfg, names, pool: input.pool, not: input.not }, {
         transfer: input.transfer,
         onProgress: ([step, l, fitted, fold, folds]) => {
           if (fold > 0) {
@@ -271,7 +271,7 @@ export function createTrainView(root, app) {
           frame = requestAnimationFrame(() => drawLoss(canvas, losses, steps));
         },
       });
-      const { head, joined, pull, safeguard, conflicting } = out;
+      const { head, joined, pull, safeguard, conflicting, negatives } = out;
       run = out.config;
       const secs = (performance.now() - t0) / 1000;
       p.trainConfig = cfg;
@@ -283,6 +283,7 @@ export function createTrainView(root, app) {
         ...(usePredicted.checked ? { predicted: { added, threshold } } : {}),
         ...(names ? { labelNames: joined } : {}),
         ...(pull ? { prototypePull: { records: pull.rows, share: +pull.share.toFixed(3), strength: +pull.strength.toFixed(3) } } : {}),
+        ...(negatives ? { notMarks: negatives } : {}),
         ...(safeguard ? { safeguard: { keptRaw: safeguard.kept_raw, pull: safeguard.pull, folds: safeguard.folds, raw: +safeguard.raw.toFixed(4), tuned: +safeguard.tuned.toFixed(4) } } : {}),
         classes,
         perLabel: Object.fromEntries(perLabel.map((n, l) => [p.labelNames[l], n]).filter(([, n]) => n > 0)),
@@ -304,6 +305,8 @@ export function createTrainView(root, app) {
         :
         `Head trained on ${labelled} records${added ? ` and ${added} confident predictions (≥ ${threshold})` : ""} in ${classes} classes in ${secs.toFixed(2)} s (final loss ${losses.at(-1)?.toFixed(4) ?? "–"})` +
         (useNames.checked ? (names ? `, with ${joined} of ${classes} label names as records` : ", without the label names (the model could not embed them)") : "") +
+        // the sessions' "not this label" marks, read as negatives of that label
+        (negatives ? `, with ${negatives} “not this label” mark${negatives === 1 ? "" : "s"} as negatives` : "") +
         (pull ? pullSentence(pull) : usePull.checked ? (safeguard && !safeguard.pull ? ", without the prototype pull (your labels ranked better without it)" : ", without the prototype pull (every label has a single record: it needs a second, or a label name that joins)") : "") +
         (run.steps !== cfg.steps
           ? `; ${run.steps} steps on balanced batches, lr ${run.lr}, fitted to ${fittedTo}.`

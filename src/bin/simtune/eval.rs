@@ -72,10 +72,10 @@ pub struct EvalArgs {
     /// for sessions of N).
     #[arg(long, value_delimiter = ',', default_value = "round-robin")]
     pub protocol: Vec<String>,
-    /// Train on the "not this label" marks of --protocol session-matching (the page keeps
-    /// such marks but does not train on them).
+    /// Do not train on the "not this label" marks of --protocol session-matching and page
+    /// (the page trains on them, as eval does by default; --check always does).
     #[arg(long)]
-    pub negatives: bool,
+    pub no_negatives: bool,
     /// Replay the page's check on FILE: label by --protocol, set aside this many check
     /// records, train, answer every question from the gold labels; print the page's figure
     /// (checks alone, and with predictions) against the truth on the rest of FILE, with
@@ -308,7 +308,7 @@ pub fn evaluate_protocols(
             pseudo: args.pseudo_labels.then(PseudoLabelConfig::default),
             predicted: args.predicted_labels,
             protocol,
-            negatives: args.negatives,
+            negatives: !args.no_negatives,
             names: names_emb.clone(),
         };
         let runs = (spec.budgets.len() as u64) * spec.seeds;

@@ -117,8 +117,9 @@ impl Loss {
     /// embeddings: (batch, dim) f32; groups: (batch,) u32 (see [`NOT_GROUP`]) -> scalar
     pub fn forward(&self, embeddings: &Tensor, groups: &Tensor) -> Result<Tensor> {
         let (_, host) = check_groups(embeddings, groups)?;
-        let batch_hard = matches!(self, Loss::Triplet(l) if l.mining == Mining::Hard);
-        if !batch_hard && host.iter().any(|&g| g >= NOT_GROUP) {
+        // batch-hard and semi-hard triplets read NOT rows as negatives; the other losses drop them
+        let reads_not = matches!(self, Loss::Triplet(l) if l.mining != Mining::All);
+        if !reads_not && host.iter().any(|&g| g >= NOT_GROUP) {
             let keep: Vec<u32> = (0..host.len() as u32)
                 .filter(|&i| host[i as usize] < NOT_GROUP)
                 .collect();

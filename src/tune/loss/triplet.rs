@@ -15,6 +15,11 @@
 //!   farthest negative (an anchor with no negative at all falls back to its row minimum,
 //!   as Quaterion's masked maximum does); `relu(d(a,p) - d(a,n) + margin)` summed over the
 //!   positive pairs and divided by their number.
+//! - Rows known only NOT to be of a group (`NOT_GROUP` + g, "not this label" marks): a
+//!   negative for group g's anchors and nothing else (no anchor, no positive, not a negative
+//!   of other groups: their label is unknown), in batch-hard and semi-hard; batch-all drops
+//!   them (`Loss::forward`). The marks of a similarity session lie near its anchor: the
+//!   nearest negatives semi-hard mining can find (docs/tuning.md, "Not this label").
 //!
 //! - `class_balance` β (0: Quaterion's, above): each anchor of a group of n_g labelled rows
 //!   in the batch weighs n_g^-β, and each positive pair of semi-hard (n_g (n_g - 1))^-β, the
@@ -168,12 +173,22 @@ impl TripletLoss {
         let (mut pairs, mut active) = (0f64, 0f64);
         let sizes = Self::group_sizes(groups);
         for a in 0..b {
+            // a NOT row is no anchor (nor anyone's positive)
+            if groups[a] >= NOT_GROUP {
+                continue;
+            }
             // a positive pair's weight: (n_g (n_g - 1))^-β, 1 at β = 0
             let weight = (sizes[a] * (sizes[a] - 1.0))
                 .max(1.0)
                 .powf(-self.class_balance);
             let row = &d[a];
-            let negatives: Vec<usize> = (0..b).filter(|&j| groups[j] != groups[a]).collect();
+            // the other labels' rows, and the rows known NOT to be of a's label
+            let negatives: Vec<usize> = (0..b)
+                .filter(|&j| match groups[j] >= NOT_GROUP {
+                    true => groups[j] - NOT_GROUP == groups[a],
+                    false => groups[j] != groups[a],
+                })
+                .collect();
             let farthest_negative = negatives
                 .iter()
                 .copied()
@@ -303,8 +318,10 @@ mod tests {
     fn brute(d: &[Vec<f32>], g: &[u32], m: f64, beta: f64) -> (f64, f64) {
         let b = g.len();
         let (mut all_sum, mut all_n, mut semi_sum, mut pairs) = (0.0, 0, 0.0, 0.0);
-        for a in 0..b {
-            let negs: Vec<usize> = (0..b).filter(|&n| g[n] != g[a]).collect();
+        for a in (0..b).filter(|&a| g[a] < NOT_GROUP) {
+            let negs: Vec<usize> = (0..b)
+                .filter(|&n| g[n] != g[a] && (g[n] < NOT_GROUP || g[n] - NOT_GROUP == g[a]))
+                .collect();
             let n_g = g.iter().filter(|&&x| x == g[a]).count() as f64;
             let w = (n_g * (n_g - 1.0)).powf(-beta);
             for p in (0..b).filter(|&p| p != a && g[p] == g[a]) {
@@ -389,6 +406,40 @@ mod tests {
             .clone();
         let diff = crate::tune::matmul::max_abs_diff(&got, &want);
         assert!(diff < 1e-5, "batch-all gradient differs by {diff}");
+    }
+
+    /// Semi-hard with NOT rows against brute force: a NOT row is a negative of its group's
+    /// anchors only; with β = 0.5, and with the NOT rows removed the value differs (they are
+    /// read).
+    #[test]
+    fn semi_hard_reads_not_rows_as_its_groups_negatives() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        let (b, dim) = (14, 5);
+        let data: Vec<f32> = (0..b * dim).map(|_| rng.random_range(-1.0..1.0)).collect();
+        // groups 0..3 of 3 rows each, then NOT rows of groups 0, 0, 1, 2 and 5 (no such group)
+        let mut g: Vec<u32> = (0..9).map(|i| (i % 3) as u32).collect();
+        g.extend([0, 0, 1, 2, 5].map(|k| NOT_GROUP + k));
+        let x = Tensor::from_vec(data, (b, dim), &Device::Cpu).unwrap();
+        let d = cosine_distance_matrix(&x).unwrap().to_vec2::<f32>().unwrap();
+        let semi = |beta| TripletLoss {
+            class_balance: beta,
+            ..TripletLoss::new(0.5, Mining::SemiHard)
+        };
+        for beta in [0.0, 0.5] {
+            let want = brute(&d, &g, 0.5, beta).1;
+            let v = value(semi(beta), &x, &g);
+            assert!((v as f64 - want).abs() < 1e-5, "β {beta}: {v} vs {want}");
+            let labelled = x.narrow(0, 0, 9).unwrap();
+            let without = value(semi(beta), &labelled, &g[..9]);
+            assert!((v - without).abs() > 1e-4, "the NOT rows changed nothing: {v}");
+            // through Loss, as training calls it: the same
+            let through = Loss::Triplet(semi(beta))
+                .forward(&x, &groups(&g))
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert_eq!(through, v);
+        }
     }
 
     /// `three()` at β = 1: weights [1/2, 1/2, 1] (group 0 has two rows); scale = (0.5 * 1 +

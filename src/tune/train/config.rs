@@ -160,20 +160,11 @@ impl TrainConfig {
     ///
     /// A loss picked by hand is kept; with `fit_to_labels` off nothing changes, and the
     /// result has it off (fitting twice is a no-op).
+    ///
+    /// "Not this label" marks (known negatives) are read by the semi-hard triplets fitting
+    /// picks as by batch-hard (`loss/triplet.rs`): they change nothing here. Until stop 33
+    /// fitting kept batch-hard where there were marks, the only loss that read them then.
     pub fn fitted(&self, n_labels: usize, n_classes: usize) -> TrainConfig {
-        self.fitted_for(n_labels, n_classes, false)
-    }
-
-    /// [`TrainConfig::fitted`]; with `known_negatives` batch-hard triplets stay (the only
-    /// loss that reads "not this label" marks), at the fitted lr. Measured with `simtune eval
-    /// --protocol session-matching --negatives` (Banking77, 3 seeds, p@10 at 25 / 50 / 100
-    /// labels): 0.760 / 0.760 / 0.758 at the fitted lr against 0.757 / 0.752 / 0.749 at 1e-2.
-    pub(super) fn fitted_for(
-        &self,
-        n_labels: usize,
-        n_classes: usize,
-        known_negatives: bool,
-    ) -> TrainConfig {
         let mut c = self.clone();
         if !self.fit_to_labels {
             return c;
@@ -186,9 +177,7 @@ impl TrainConfig {
             // one full batch: semi-hard triplets, at 0.3x the lr up to FEW_LABELS labels (or
             // with few per class), 0.5x beyond
             if c.loss == LossKind::Triplet {
-                if !known_negatives {
-                    c.loss = LossKind::TripletSemiHard;
-                }
+                c.loss = LossKind::TripletSemiHard;
                 let few = few_per_class || n_labels <= FEW_LABELS;
                 c.lr = self.lr * if few { 0.3 } else { 0.5 };
             }
@@ -200,9 +189,7 @@ impl TrainConfig {
         if c.loss == LossKind::Triplet {
             // semi-hard triplets at the one-batch lr up to MANY_LABELS labels, rising with
             // the labels beyond (to 3x the base lr at 6x MANY_LABELS)
-            if !known_negatives {
-                c.loss = LossKind::TripletSemiHard;
-            }
+            c.loss = LossKind::TripletSemiHard;
             let rise = (n_labels as f64 / MANY_LABELS as f64).clamp(1.0, 6.0);
             c.lr = self.lr * if few_per_class { 0.3 } else { 0.5 } * rise;
         } else {

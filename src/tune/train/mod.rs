@@ -328,8 +328,7 @@ fn train_once(
     progress: &mut dyn FnMut(Progress) -> bool,
 ) -> Result<TrainOutput> {
     let TrainContext { negatives, pool } = context;
-    let marked = negatives.is_some_and(|n| n.not.iter().any(|c| counts.contains_key(c)));
-    let config = &config.fitted_for(class_ids.len(), counts.len(), marked);
+    let config = &config.fitted(class_ids.len(), counts.len());
     // dense group ids 0..classes, in class-id order
     let dense: BTreeMap<usize, u32> = counts
         .keys()
@@ -395,7 +394,7 @@ fn train_once(
     let all_groups = Tensor::new(ids.as_slice(), &Device::Cpu)?; // (rows,) u32
                                                                  // known negatives of a trained class, for a loss that reads them: (m, dim) and NOT groups
     let negatives = match negatives {
-        Some(n) if config.loss == LossKind::Triplet => {
+        Some(n) if matches!(config.loss, LossKind::Triplet | LossKind::TripletSemiHard) => {
             if n.embeddings.rows() != n.not.len() || n.embeddings.dim() != embeddings.dim() {
                 return Err(Error::InvalidInput(format!(
                     "{} negative rows of dim {} for {} classes they are not (dim {} expected)",
@@ -823,8 +822,9 @@ mod tests {
         assert_eq!(out.losses, plain.losses);
     }
 
-    /// Known negatives reach the batch-hard triplet loss only when their class is trained
-    /// (the count says how many the loss read); other losses leave them out.
+    /// Known negatives reach the triplet losses that read them (batch-hard, and semi-hard,
+    /// which fitting picks) only when their class is trained (the count says how many the
+    /// loss read); other losses leave them out.
     #[test]
     fn known_negatives_are_used_where_they_can_be() {
         let (e, y) = clusters();
@@ -845,6 +845,7 @@ mod tests {
             ..Default::default()
         };
         let out = train_with(&e, &y, with(negatives), &config, &mut |_| true).unwrap();
+        assert_eq!(out.config.loss, LossKind::TripletSemiHard, "fitting keeps semi-hard");
         assert_eq!(out.negatives, 2);
         let plain = train(&e, &y, &config, &mut |_| true).unwrap();
         assert_eq!(plain.negatives, 0);
@@ -854,6 +855,12 @@ mod tests {
             ..config
         };
         let out = train_with(&e, &y, with(negatives), &softmax, &mut |_| true).unwrap();
+        assert_eq!(out.negatives, 0);
+        let batch_all = TrainConfig {
+            loss: LossKind::TripletAll,
+            ..config.clone()
+        };
+        let out = train_with(&e, &y, with(negatives), &batch_all, &mut |_| true).unwrap();
         assert_eq!(out.negatives, 0);
         // a row count that does not match its classes is an error, not a panic
         let bad = Negatives {
