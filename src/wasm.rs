@@ -200,16 +200,16 @@ fn parse_config(config: JsValue) -> Result<TrainConfig, JsError> {
 /// `Safeguard`, with its `message`; null where it did not run) and how many labelled records
 /// were left out for conflicting with a copy of themselves (`conflicts.rs`).
 ///
-/// `not_rows` (flat, dim each) and `not_labels` (a label id per row): records the person
-/// marked "not this label" in similarity sessions (never check records), which the triplet
-/// losses read as negatives of that label (`loss/triplet.rs`); the result's `negatives`
-/// says how many were read.
+/// `not` ([`NotMarks`]): records the person marked "not this label" (similarity sessions,
+/// rejected predictions; never check records), which the triplet losses read as negatives
+/// of that label (`loss/triplet.rs`); the result's `negatives` says how many were read.
 ///
 /// `pool` (`{rows, ids, total}`: flat rows of the dataset, their record ids ascending, the
 /// record count), when given, stands for the dataset's records, and `embeddings` may then
 /// hold the labelled records only: the page passes the rows [`training_pool_rows`] names
 /// instead of every record, and trains the same head.
 #[wasm_bindgen(js_name = trainHead)]
+#[allow(clippy::too_many_arguments)] // the flat facade: one JS value per argument
 pub fn train_head(
     embeddings: Vec<f32>,
     dim: usize,
@@ -218,17 +218,16 @@ pub fn train_head(
     progress: Option<Function>,
     label_names: Option<Vec<f32>>,
     pool: Option<PoolRows>,
-    not_rows: Option<Vec<f32>>,
-    not_labels: Option<Vec<u32>>,
+    not: Option<NotMarks>,
 ) -> Result<JsValue, JsError> {
     let config = parse_config(config)?;
     let all = Embeddings::new(embeddings, dim).map_err(js_err)?;
-    let not_labels: Vec<usize> = not_labels
-        .unwrap_or_default()
-        .into_iter()
-        .map(|l| l as usize)
-        .collect();
-    let not_rows = Embeddings::new(not_rows.unwrap_or_default(), dim).map_err(js_err)?;
+    let not = not.unwrap_or(NotMarks {
+        rows: Vec::new(),
+        labels: Vec::new(),
+    });
+    let not_labels: Vec<usize> = not.labels.iter().map(|&l| l as usize).collect();
+    let not_rows = Embeddings::new(not.rows, dim).map_err(js_err)?;
     let (x, y, joined) = training_set(&all, labels, label_names)?;
     let held = match pool {
         Some(p) => {
@@ -300,6 +299,22 @@ impl PoolRows {
 impl PoolRows {
     fn row_ids(&self) -> Vec<usize> {
         self.ids.iter().map(|&i| i as usize).collect()
+    }
+}
+
+/// Records marked "not this label": pass them to [`train_head`] as its `not`.
+#[wasm_bindgen]
+pub struct NotMarks {
+    rows: Vec<f32>,
+    labels: Vec<u32>,
+}
+
+#[wasm_bindgen]
+impl NotMarks {
+    /// `rows`: the flat rows of the marked records; `labels`: the label id each is not.
+    #[wasm_bindgen(constructor)]
+    pub fn new(rows: Vec<f32>, labels: Vec<u32>) -> NotMarks {
+        NotMarks { rows, labels }
     }
 }
 

@@ -1,7 +1,7 @@
 // One wasm engine instance. The page's pool runs several of these (embedding), one more
 // trains (cancel = terminate it) and one reads datasets (parse + hash), so a 100 MB file never
 // blocks the tab. Messages: {id, op, args} -> {id, progress} / {id, result} / {id, error}.
-import { SentenceEncoder, trainHead, PoolRows, parseTable, loadDataset } from "../pkg/simtune.js";
+import { SentenceEncoder, trainHead, PoolRows, NotMarks, parseTable, loadDataset } from "../pkg/simtune.js";
 import { startEngine } from "./engine.js";
 import { datasetKey } from "./hash.js";
 import { textHashes } from "./texthash.js";
@@ -101,8 +101,7 @@ const ops = {
       },
       names ?? undefined,
       pool ? new PoolRows(pool.rows, pool.ids, pool.total) : undefined,
-      not?.rows,
-      not?.labels,
+      not?.labels.length ? new NotMarks(not.rows, not.labels) : undefined,
     );
     return [out, [out.head.buffer]];
   },

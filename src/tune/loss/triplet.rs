@@ -420,7 +420,10 @@ mod tests {
         let mut g: Vec<u32> = (0..9).map(|i| (i % 3) as u32).collect();
         g.extend([0, 0, 1, 2, 5].map(|k| NOT_GROUP + k));
         let x = Tensor::from_vec(data, (b, dim), &Device::Cpu).unwrap();
-        let d = cosine_distance_matrix(&x).unwrap().to_vec2::<f32>().unwrap();
+        let d = cosine_distance_matrix(&x)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
         let semi = |beta| TripletLoss {
             class_balance: beta,
             ..TripletLoss::new(0.5, Mining::SemiHard)
@@ -431,7 +434,10 @@ mod tests {
             assert!((v as f64 - want).abs() < 1e-5, "β {beta}: {v} vs {want}");
             let labelled = x.narrow(0, 0, 9).unwrap();
             let without = value(semi(beta), &labelled, &g[..9]);
-            assert!((v - without).abs() > 1e-4, "the NOT rows changed nothing: {v}");
+            assert!(
+                (v - without).abs() > 1e-4,
+                "the NOT rows changed nothing: {v}"
+            );
             // through Loss, as training calls it: the same
             let through = Loss::Triplet(semi(beta))
                 .forward(&x, &groups(&g))

@@ -845,7 +845,11 @@ mod tests {
             ..Default::default()
         };
         let out = train_with(&e, &y, with(negatives), &config, &mut |_| true).unwrap();
-        assert_eq!(out.config.loss, LossKind::TripletSemiHard, "fitting keeps semi-hard");
+        assert_eq!(
+            out.config.loss,
+            LossKind::TripletSemiHard,
+            "fitting keeps semi-hard"
+        );
         assert_eq!(out.negatives, 2);
         let plain = train(&e, &y, &config, &mut |_| true).unwrap();
         assert_eq!(plain.negatives, 0);
