@@ -633,7 +633,10 @@ class App {
     const notIds = [];
     const notLabels = [];
     for (let j = 0; j < pairs.length; j += 2) {
-      if (labels[pairs[j]] < 0 && !checks.has(pairs[j])) notIds.push(pairs[j]), notLabels.push(pairs[j + 1]);
+      const [i, id] = [pairs[j], pairs[j + 1]];
+      if (labels[i] >= 0 || checks.has(i)) continue;
+      notIds.push(i);
+      notLabels.push(id);
     }
     const not = { rows: this.rows(notIds), labels: Uint32Array.from(notLabels) };
     return {

@@ -161,8 +161,8 @@ pub enum Protocol {
     /// `session_k` neighbours (`page`: the page's default `PAGE_SESSION_K`; `page:N`: N, as a
     /// person who asks for more), anchored first on keyed records of labels not yet anchored,
     /// then on random unlabelled records: the anchor's label given to the neighbours that
-    /// have it, the rest marked "not" it (`SessionMatching`'s). The page does not train on
-    /// the marks: its twin runs without `EvalSpec::negatives`.
+    /// have it, the rest marked "not" it (`SessionMatching`'s), which the page trains on as
+    /// negatives of that label (`EvalSpec::negatives`, the CLI's default).
     Page { session_k: usize },
 }
 

@@ -81,13 +81,14 @@ pub fn replay_check(
     if let Some(names) = &spec.names {
         (x, y, _) = with_label_names(&x, &y, names)?;
     }
-    // every record is the pool the head starts from, as on the page (the checks' labels
-    // are not read)
-    // (not those on check records: the page trains on none of what is known of them)
+    // the marks are trained on as the page does, but not those on check records: of these
+    // the page trains on nothing
     let not: Vec<(usize, usize)> = not.into_iter().filter(|p| !checks.contains(&p.0)).collect();
     let not_rows: Vec<usize> = not.iter().map(|p| p.0).collect();
     let not_classes: Vec<usize> = not.iter().map(|p| p.1).collect();
     let not_emb = pool.select(&not_rows)?;
+    // every record is the pool the head starts from, as on the page (the checks' labels
+    // are not read)
     let context = TrainContext {
         negatives: (!not.is_empty()).then_some(Negatives {
             embeddings: &not_emb,

@@ -392,7 +392,8 @@ fn train_once(
 
     let x = embeddings.to_tensor()?; // (rows, dim)
     let all_groups = Tensor::new(ids.as_slice(), &Device::Cpu)?; // (rows,) u32
-                                                                 // known negatives of a trained class, for a loss that reads them: (m, dim) and NOT groups
+
+    // known negatives of a trained class, for a loss that reads them: (m, dim) and NOT groups
     let negatives = match negatives {
         Some(n) if matches!(config.loss, LossKind::Triplet | LossKind::TripletSemiHard) => {
             if n.embeddings.rows() != n.not.len() || n.embeddings.dim() != embeddings.dim() {
