@@ -193,12 +193,13 @@ fn parse_config(config: JsValue) -> Result<TrainConfig, JsError> {
 /// false cancels. `label_names` (one row per label id, embedded like the records) are
 /// trained on as records of their labels where they lie nearest them (`label_names.rs`).
 /// The head starts from the prototype pull over every row (`prototype_pull.rs`) unless the
-/// settings turn it off. Returns `{head, joined, config, pull, safeguard, conflicting, negatives}`: the head as
-/// safetensors bytes (see `head.rs` for the tensor names), how many label names joined, the
-/// settings run (fitted to the labels), the pull it started from (`{rows, null, share,
-/// separability, strength}`, or null), what the safeguard chose (`safeguard.rs`'s
-/// `Safeguard`, with its `message`; null where it did not run) and how many labelled records
-/// were left out for conflicting with a copy of themselves (`conflicts.rs`).
+/// settings turn it off. Returns `{head, joined, config, pull, safeguard, conflicting,
+/// negatives}`: the head as safetensors bytes (see `head.rs` for the tensor names), how many
+/// label names joined, the settings run (fitted to the labels), the pull it started from
+/// (`{rows, null, share, separability, strength}`, or null), what the safeguard chose
+/// (`safeguard.rs`'s `Safeguard`, with its `message`; null where it did not run), how many
+/// labelled records were left out for conflicting with a copy of themselves
+/// (`conflicts.rs`) and how many "not this label" marks the loss read.
 ///
 /// `not` ([`NotMarks`]): records the person marked "not this label" (similarity sessions,
 /// rejected predictions; never check records), which the triplet losses read as negatives

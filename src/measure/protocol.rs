@@ -230,6 +230,16 @@ pub fn pick_records(
 /// Records labelled (in order) and (record, class) pairs marked "not this label".
 pub type Picked = (Vec<usize>, Vec<(usize, usize)>);
 
+/// The rows of `pool` that (record, class) marks name, and the class each is not: what
+/// `Negatives` reads.
+pub(crate) fn marked_rows(
+    pool: &Embeddings,
+    not: &[(usize, usize)],
+) -> Result<(Embeddings, Vec<usize>)> {
+    let rows: Vec<usize> = not.iter().map(|p| p.0).collect();
+    Ok((pool.select(&rows)?, not.iter().map(|p| p.1).collect()))
+}
+
 /// [`pick_records`], and the (record, class) pairs the person marked "not this label" on
 /// the way (only `SessionMatching` and `Page` mark any).
 pub fn pick_with_negatives(
@@ -527,9 +537,7 @@ pub fn evaluate_retuned(
                 ..spec.train.clone()
             };
             let start = web_time::Instant::now();
-            let not_rows: Vec<usize> = not.iter().map(|p| p.0).collect();
-            let not_classes: Vec<usize> = not.iter().map(|p| p.1).collect();
-            let not_emb = train_pool.select(&not_rows)?;
+            let (not_emb, not_classes) = marked_rows(train_pool, &not)?;
             let negatives = (spec.negatives && !not.is_empty()).then_some(Negatives {
                 embeddings: &not_emb,
                 not: &not_classes,

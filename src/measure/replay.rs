@@ -12,7 +12,7 @@ use crate::measure::check::{
     unlabelled_unchecked, Gain, Knowledge,
 };
 use crate::measure::metrics::precision_per_query;
-use crate::measure::protocol::{pick_with_negatives, Protocol};
+use crate::measure::protocol::{marked_rows, pick_with_negatives, Protocol};
 use crate::tune::label_names::with_label_names;
 use crate::tune::pool::Pool;
 use crate::tune::train::{train_with, Negatives, TrainConfig, TrainContext};
@@ -84,9 +84,7 @@ pub fn replay_check(
     // the marks are trained on as the page does, but not those on check records: of these
     // the page trains on nothing
     let not: Vec<(usize, usize)> = not.into_iter().filter(|p| !checks.contains(&p.0)).collect();
-    let not_rows: Vec<usize> = not.iter().map(|p| p.0).collect();
-    let not_classes: Vec<usize> = not.iter().map(|p| p.1).collect();
-    let not_emb = pool.select(&not_rows)?;
+    let (not_emb, not_classes) = marked_rows(pool, &not)?;
     // every record is the pool the head starts from, as on the page (the checks' labels
     // are not read)
     let context = TrainContext {

@@ -305,7 +305,7 @@ export function createTrainView(root, app) {
         :
         `Head trained on ${labelled} records${added ? ` and ${added} confident predictions (≥ ${threshold})` : ""} in ${classes} classes in ${secs.toFixed(2)} s (final loss ${losses.at(-1)?.toFixed(4) ?? "–"})` +
         (useNames.checked ? (names ? `, with ${joined} of ${classes} label names as records` : ", without the label names (the model could not embed them)") : "") +
-        // the sessions' "not this label" marks, read as negatives of that label
+        // the "not this label" marks (sessions, rejected predictions), read as negatives
         (negatives ? `, reading ${negatives} “not this label” mark${negatives === 1 ? "" : "s"} as negatives` : "") +
         (pull ? pullSentence(pull) : usePull.checked ? (safeguard && !safeguard.pull ? ", without the prototype pull (your labels ranked better without it)" : ", without the prototype pull (every label has a single record: it needs a second, or a label name that joins)") : "") +
         (run.steps !== cfg.steps

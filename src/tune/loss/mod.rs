@@ -174,6 +174,16 @@ pub(crate) fn pair_masks(groups: &Tensor) -> Result<(Tensor, Tensor)> {
     Ok((pos, neg))
 }
 
+/// Whether a row of group `gj` is a negative of an anchor of the labelled group `ga`: a row
+/// of another labelled group, or one known only NOT to be of `ga` (`NOT_GROUP + ga`; a NOT
+/// row of another group is of unknown label, so nobody's negative).
+pub(crate) fn is_negative_of(ga: u32, gj: u32) -> bool {
+    match gj >= NOT_GROUP {
+        true => gj - NOT_GROUP == ga,
+        false => gj != ga,
+    }
+}
+
 /// [`pair_masks`] for a batch with rows known only NOT to be of a group (ids >= NOT_GROUP):
 /// positives among the labelled rows only; a NOT row is a negative for the anchors of its
 /// group alone, and no anchor itself (its mask rows are 0; the triplet loss weighs it 0).
@@ -188,11 +198,7 @@ pub(crate) fn pair_masks_with_negatives(
         for j in 0..b {
             let (ga, gj) = (groups[a], groups[j]);
             pos[a * b + j] = f32::from(u8::from(j != a && gj == ga));
-            neg[a * b + j] = f32::from(u8::from(if labelled(j) {
-                gj != ga
-            } else {
-                gj - NOT_GROUP == ga
-            }));
+            neg[a * b + j] = f32::from(u8::from(is_negative_of(ga, gj)));
         }
     }
     Ok((

@@ -34,8 +34,8 @@
 use candle_core::Tensor;
 
 use super::{
-    check_groups, cosine_distance_matrix, hardest_negative, hardest_positive, pair_masks,
-    pair_masks_with_negatives, NOT_GROUP,
+    check_groups, cosine_distance_matrix, hardest_negative, hardest_positive, is_negative_of,
+    pair_masks, pair_masks_with_negatives, NOT_GROUP,
 };
 use crate::error::Result;
 
@@ -184,10 +184,7 @@ impl TripletLoss {
             let row = &d[a];
             // the other labels' rows, and the rows known NOT to be of a's label
             let negatives: Vec<usize> = (0..b)
-                .filter(|&j| match groups[j] >= NOT_GROUP {
-                    true => groups[j] - NOT_GROUP == groups[a],
-                    false => groups[j] != groups[a],
-                })
+                .filter(|&j| is_negative_of(groups[a], groups[j]))
                 .collect();
             let farthest_negative = negatives
                 .iter()
