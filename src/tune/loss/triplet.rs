@@ -167,25 +167,27 @@ impl TripletLoss {
     /// dists: (batch, batch) -> scalar
     fn semi_hard(&self, dists: &Tensor, groups: &[u32]) -> Result<Tensor> {
         let b = groups.len();
-        let d = dists.to_vec2::<f32>()?;
+        let d = dists.flatten_all()?.to_vec1::<f32>()?; // (batch * batch), row-major
         let m = self.margin as f32;
         let mut w = vec![0f32; b * b]; // W_p - W_n
         let (mut pairs, mut active) = (0f64, 0f64);
         let sizes = Self::group_sizes(groups);
+        // per anchor, reused: its negatives, and their distances in lanes
+        let mut negatives: Vec<usize> = Vec::with_capacity(b);
+        let mut lanes: Vec<[f32; LANES]> = Vec::with_capacity(b.div_ceil(LANES));
         for a in 0..b {
             // a NOT row is no anchor (nor anyone's positive)
             if groups[a] >= NOT_GROUP {
                 continue;
             }
+            let row = &d[a * b..(a + 1) * b];
             // a positive pair's weight: (n_g (n_g - 1))^-β, 1 at β = 0
             let weight = (sizes[a] * (sizes[a] - 1.0))
                 .max(1.0)
                 .powf(-self.class_balance);
-            let row = &d[a];
             // the other labels' rows, and the rows known NOT to be of a's label
-            let negatives: Vec<usize> = (0..b)
-                .filter(|&j| is_negative_of(groups[a], groups[j]))
-                .collect();
+            negatives.clear();
+            negatives.extend((0..b).filter(|&j| is_negative_of(groups[a], groups[j])));
             let farthest_negative = negatives
                 .iter()
                 .copied()
@@ -196,33 +198,18 @@ impl TripletLoss {
                         .reduce(|x, y| if row[y] < row[x] { y } else { x })
                         .unwrap_or(a)
                 });
-            // positives nearest first; a negative farther than the j nearest positives (and
-            // no more) goes to bucket j - 1, which keeps its nearest (lowest index on ties,
-            // as a scan in index order finds); a positive's nearest negative farther than
-            // it is then the nearest over its bucket and every bucket after it
-            let mut positives: Vec<usize> = (0..b)
-                .filter(|&p| p != a && groups[p] == groups[a])
-                .collect();
-            positives.sort_by(|&x, &y| row[x].total_cmp(&row[y]));
-            let nearer = |x: usize, y: usize| row[x] < row[y] || (row[x] == row[y] && x < y);
-            let positive_distances: Vec<f32> = positives.iter().map(|&p| row[p]).collect();
-            let mut buckets: Vec<Option<usize>> = vec![None; positives.len()];
-            for &n in &negatives {
-                let dn = row[n];
-                // (a branch-free count: a dozen positives, vectorised, beats a binary search)
-                let j = positive_distances.iter().filter(|&&dp| dp < dn).count();
-                if j > 0 && buckets[j - 1].is_none_or(|s| nearer(n, s)) {
-                    buckets[j - 1] = Some(n);
+            lanes.clear();
+            lanes.extend(negatives.chunks(LANES).map(|c| {
+                let mut lane = [f32::NAN; LANES]; // NaN: farther than nothing
+                for (l, &n) in lane.iter_mut().zip(c) {
+                    *l = row[n];
                 }
-            }
-            let mut outside: Option<usize> = None;
-            for (&p, bucket) in positives.iter().zip(&buckets).rev() {
-                outside = match (outside, *bucket) {
-                    (Some(x), Some(y)) => Some(if nearer(y, x) { y } else { x }),
-                    (x, y) => x.or(y),
-                };
+                lane
+            }));
+            for p in (0..b).filter(|&p| p != a && groups[p] == groups[a]) {
                 pairs += weight;
-                let n = outside.unwrap_or(farthest_negative);
+                // the nearest negative farther than the positive, else the farthest
+                let n = nearest_above(&lanes, row[p]).map_or(farthest_negative, |i| negatives[i]);
                 if row[p] - row[n] + m > 0.0 {
                     active += weight;
                     w[a * b + p] += weight as f32;
@@ -234,6 +221,34 @@ impl TripletLoss {
         let total = ((dists * w)?.sum_all()? + self.margin * active)?; // scalar
         Ok((total / (pairs + 1e-8))?)
     }
+}
+
+/// Lanes of [`nearest_above`]'s scan (two f32x4, one AVX f32x8).
+const LANES: usize = 8;
+
+/// The position (in `lanes`, read row by row) of the smallest distance above `above`, the
+/// lowest position on ties; None where none is above it (NaN is above nothing). Each lane
+/// keeps its own nearest by selects, so the scan vectorises: semi-hard mining runs it for
+/// every (anchor, positive) pair over the anchor's negatives.
+fn nearest_above(lanes: &[[f32; LANES]], above: f32) -> Option<usize> {
+    let mut best = [f32::INFINITY; LANES];
+    let mut at = [u32::MAX; LANES];
+    for (i, lane) in (0u32..).zip(lanes) {
+        for l in 0..LANES {
+            let d = lane[l];
+            // strictly nearer: a lane keeps its first row among equal distances (`&`, not
+            // `&&`: no branch, so the lanes vectorise)
+            let take = (d > above) & (d < best[l]);
+            best[l] = if take { d } else { best[l] };
+            at[l] = if take { i } else { at[l] };
+        }
+    }
+    // at: the lane row; the position is row * LANES + lane
+    (0..LANES)
+        .filter(|&l| at[l] != u32::MAX)
+        .map(|l| (best[l], at[l] as usize * LANES + l))
+        .min_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)))
+        .map(|(_, position)| position)
 }
 
 #[cfg(test)]
@@ -344,6 +359,22 @@ mod tests {
             }
         }
         (all_sum / all_n.max(1) as f64, semi_sum / pairs)
+    }
+
+    #[test]
+    fn nearest_above_by_hand() {
+        let nan = f32::NAN;
+        let lanes = [
+            [0.9f32, 0.2, 0.4, 0.2, 0.5, nan, 0.3, 0.7],
+            [0.05, 0.4, 0.6, nan, nan, nan, nan, nan],
+        ];
+        assert_eq!(nearest_above(&lanes, 0.1), Some(1)); // 0.2 at 1 and 3: the first
+        assert_eq!(nearest_above(&lanes, 0.2), Some(6)); // 0.3
+        assert_eq!(nearest_above(&lanes, 0.3), Some(2)); // 0.4 at 2 and 9
+        assert_eq!(nearest_above(&lanes, 0.0), Some(8)); // 0.05
+        assert_eq!(nearest_above(&lanes, 0.9), None);
+        assert_eq!(nearest_above(&lanes, nan), None);
+        assert_eq!(nearest_above(&[], 0.5), None);
     }
 
     #[test]
