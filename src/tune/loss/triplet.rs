@@ -228,8 +228,9 @@ const LANES: usize = 8;
 
 /// The position (in `lanes`, read row by row) of the smallest distance above `above`, the
 /// lowest position on ties; None where none is above it (NaN is above nothing). Each lane
-/// keeps its own nearest by selects, so the scan vectorises: semi-hard mining runs it for
-/// every (anchor, positive) pair over the anchor's negatives.
+/// keeps its own nearest by selects, so the scan vectorises natively (in wasm LLVM leaves it
+/// scalar: docs/speed.md); semi-hard mining runs it for every (anchor, positive) pair over
+/// the anchor's negatives.
 fn nearest_above(lanes: &[[f32; LANES]], above: f32) -> Option<usize> {
     let mut best = [f32::INFINITY; LANES];
     let mut at = [u32::MAX; LANES];
