@@ -337,6 +337,60 @@ pub fn label_text(name: &str) -> String {
     crate::tune::label_names::label_text(name)
 }
 
+/// Tunes the top layers of the model in the given files on labelled texts
+/// (`encoder_top::tune_model`: SetFit's pair loss, docs/tuning.md): `classes[i]` is the label
+/// id of `texts[i]`, `label_names` (by id) join as records of their labels. `settings`:
+/// `{layers, steps, lr, ...}` (`EncoderTopConfig`; what it leaves out keeps its default).
+/// `progress(step, steps, loss)` after each step. Returns `{weights, records, names, classes,
+/// first_loss, last_loss}`, `weights` the tuned model's model.safetensors (a Uint8Array).
+#[wasm_bindgen(js_name = tuneEncoder)]
+#[allow(clippy::too_many_arguments)] // the flat facade: one JS value per argument
+pub fn tune_encoder(
+    config: Vec<u8>,
+    tokenizer: Vec<u8>,
+    weights: Vec<u8>,
+    sentence_bert_config: Option<Vec<u8>>,
+    pooling_config: Option<Vec<u8>>,
+    texts: Vec<String>,
+    classes: &[u32],
+    label_names: Option<Vec<String>>,
+    settings: JsValue,
+    progress: Option<Function>,
+) -> Result<JsValue, JsError> {
+    use crate::tune::encoder_top::{tune_model, EncoderTopConfig};
+    let settings: EncoderTopConfig = if settings.is_undefined() || settings.is_null() {
+        EncoderTopConfig::default()
+    } else {
+        serde_wasm_bindgen::from_value(settings)
+            .map_err(|e| JsError::new(&format!("bad encoder tuning settings: {e}")))?
+    };
+    let files = ModelFiles {
+        config,
+        tokenizer,
+        weights,
+        sentence_bert_config,
+        pooling_config,
+    };
+    let classes: Vec<usize> = classes.iter().map(|&c| c as usize).collect();
+    let steps = settings.steps as f64;
+    let tuned = tune_model(
+        &files,
+        &texts,
+        &classes,
+        label_names.as_deref(),
+        &settings,
+        &mut |step, loss| {
+            report(&progress, &[step as f64, steps, loss as f64]);
+        },
+    )
+    .map_err(js_err)?;
+    let out = to_js(&tuned)?;
+    let bytes = js_sys::Uint8Array::from(tuned.weights.as_slice());
+    js_sys::Reflect::set(&out, &JsValue::from_str("weights"), &bytes)
+        .map_err(|_| JsError::new("cannot return the tuned weights"))?;
+    Ok(out)
+}
+
 /// The labelled rows of `embeddings` (n x dim) and their classes (`labels[i]` >= 0), with
 /// the label names (one row per label id) that join them, and how many joined.
 fn training_set(

@@ -96,6 +96,7 @@ fn tuning_pulls_same_label_sentences_together() {
         &inputs,
         &classes,
         &settings,
+        &mut |_, _| {},
     )
     .unwrap();
     assert!(losses.last() < losses.first(), "losses {losses:?}");
@@ -120,8 +121,16 @@ fn merged_weights_load_as_a_model_that_embeds_as_the_tuned_layers_do() {
     };
     let classes = [0, 1, 0, 1, 0, 1];
     let pooling = encoder.info().pooling;
-    let (tensors, _) =
-        encoder_top::tune(&files, &config, pooling, &inputs, &classes, &settings).unwrap();
+    let (tensors, _) = encoder_top::tune(
+        &files,
+        &config,
+        pooling,
+        &inputs,
+        &classes,
+        &settings,
+        &mut |_, _| {},
+    )
+    .unwrap();
     let top = encoder.layers_from(tensors.clone(), 2).unwrap();
     let want = encoder.embed_top(&inputs, &top).unwrap();
     let merged = encoder_top::merged_weights(&files, &config, &tensors, 2).unwrap();

@@ -100,18 +100,26 @@ export async function cacheFolder(fileList) {
   for (const f of REQUIRED) {
     if (!byPath.has(f)) throw new Error(`the folder "${root}" has no ${f}: simtune needs ${REQUIRED.join(", ")}`);
   }
-  // identity by content (SHA-256 of the files that make the embeddings), not by name or size:
-  // two fine-tunes of one architecture must not share cached embeddings
+  const model = { kind: "local", name: root };
+  const note = byPath.get(TUNING_NOTE);
+  if (note) model.tuning = readTuning(await note.text());
+  return putLocalModel(model, byPath);
+}
+
+/** The five files that make a model's embeddings, as they lie in the cache. */
+const IDENTITY = ["config.json", "tokenizer.json", "model.safetensors", "sentence_bert_config.json", "1_Pooling/config.json"];
+
+/** Puts a local model's files (`byPath`: name -> Blob or File, missing optional files left
+ * out) into the cache under an id and base made from their content (SHA-256): two fine-tunes
+ * of one architecture must not share cached embeddings. Fills in `model`'s id, hash, base. */
+async function putLocalModel(model, byPath) {
   const digests = [];
-  for (const f of ["config.json", "tokenizer.json", "model.safetensors", "sentence_bert_config.json", "1_Pooling/config.json"]) {
+  for (const f of IDENTITY) {
     const file = byPath.get(f);
     digests.push(file ? await sha256Hex(await file.arrayBuffer()) : "-");
   }
   const hash = (await sha256Hex(new TextEncoder().encode(digests.join(":")))).slice(0, 24);
-  const model = { id: `local:${root}:${hash}`, kind: "local", name: root, hash };
-  const note = byPath.get(TUNING_NOTE);
-  if (note) model.tuning = readTuning(await note.text());
-  model.base = new URL(`/__local-model/${hash}/`, location.href).href;
+  Object.assign(model, { id: `local:${model.name}:${hash}`, hash, base: new URL(`/__local-model/${hash}/`, location.href).href });
   const cache = await caches.open(CACHE);
   for (const f of [...REQUIRED, ...OPTIONAL]) {
     const file = byPath.get(f);
@@ -121,9 +129,29 @@ export async function cacheFolder(fileList) {
   return model;
 }
 
+/** `base` (a cached model) with its model.safetensors replaced by `weights`, the encoder
+ * tuned in the page (worker.js tuneEncoder): kept in the cache as a local model whose
+ * `tuning` says how it was made ({layers, labels, classes, data, inPage: true}). */
+export async function cacheTunedModel(base, weights, tuning) {
+  const cache = await caches.open(CACHE);
+  const byPath = new Map();
+  for (const f of [...REQUIRED, ...OPTIONAL]) {
+    if (f === "model.safetensors") {
+      byPath.set(f, new Blob([weights]));
+      continue;
+    }
+    const r = await cache.match(base.base + f);
+    if (!r) throw new Error(`${f} of ${modelName(base)} is no longer in this browser's cache: load the model again`);
+    if (!r.headers.get(MISSING_HEADER)) byPath.set(f, await r.blob());
+  }
+  const baseName = base.kind === "local" ? base.name : modelName(base).replace(/ \(.*\)$/, "");
+  return putLocalModel({ kind: "local", name: baseName, tuning: { ...tuning, inPage: true } }, byPath);
+}
+
 export function modelName(model) {
   if (model.kind === "default") return "all-MiniLM-L6-v2 (default)";
   if (model.kind === "hub") return model.id.slice(3) + " (Hugging Face)";
+  if (model.tuning?.inPage) return `${model.name} (${model.tuning.layers != null ? `top ${model.tuning.layers} layers ` : ""}tuned here on your labels)`;
   if (model.tuning) return `${model.name} (dropped folder, tuned by simtune)`;
   return `${model.name} (dropped folder)`;
 }
@@ -155,6 +183,9 @@ export function tuningSentence(tuning) {
     tuning.classes != null ? ` of ${tuning.classes} classes` : "",
     tuning.data ? ` from ${tuning.data}` : "",
   ].join("");
+  if (tuning.inPage) {
+    return `This encoder was itself trained here: ${what}. Those labels are this project's; the check never sets aside a labelled record, so keep them (a record unlabelled after tuning and then drawn as a check record would make the check's figure too good).`;
+  }
   const file = tuning.data ? "that file" : "the file it was tuned on";
   return `This encoder was itself trained: ${what}. Open ${file} here with the same label column, so those labels come in: the check never sets aside a labelled record, and one the encoder learnt from would make its figure too good.`;
 }

@@ -1,7 +1,7 @@
 // One wasm engine instance. The page's pool runs several of these (embedding), one more
 // trains (cancel = terminate it) and one reads datasets (parse + hash), so a 100 MB file never
 // blocks the tab. Messages: {id, op, args} -> {id, progress} / {id, result} / {id, error}.
-import { SentenceEncoder, trainHead, PoolRows, NotMarks, parseTable, loadDataset } from "../pkg/simtune.js";
+import { SentenceEncoder, trainHead, tuneEncoder, PoolRows, NotMarks, parseTable, loadDataset } from "../pkg/simtune.js";
 import { startEngine } from "./engine.js";
 import { datasetKey } from "./hash.js";
 import { textHashes } from "./texthash.js";
@@ -23,14 +23,18 @@ async function modelFile(base, name, optional) {
 
 /** The model whose files the Cache API holds under `base`. */
 async function loadEncoder(base, precision = "f32") {
-  return new SentenceEncoder(
+  return new SentenceEncoder(...(await modelFiles(base)), precision);
+}
+
+/** The five files of the model under `base`, as the engine's constructors take them. */
+async function modelFiles(base) {
+  return [
     await modelFile(base, "config.json"),
     await modelFile(base, "tokenizer.json"),
     await modelFile(base, "model.safetensors"),
     await modelFile(base, "sentence_bert_config.json", true),
     await modelFile(base, "1_Pooling/config.json", true),
-    precision,
-  );
+  ];
 }
 
 /** The preview reads at most this much of a file (cut at its last line break). */
@@ -84,6 +88,16 @@ const ops = {
       progress([done, total]);
     });
     return [{ rows, truncated: encoder.lastTruncated() }, [rows.buffer]];
+  },
+  /** The model under `base` with its top layers tuned on `texts` labelled `classes` (label
+   * ids; `names` by id, or null), in f32 whatever the page embeds with: {weights, records,
+   * names, classes, first_loss, last_loss}, `weights` its model.safetensors (lib's
+   * tuneEncoder). Progress: [step, steps, loss]. */
+  async tuneEncoder({ base, texts, classes, names, settings }, progress) {
+    const out = tuneEncoder(...(await modelFiles(base)), texts, classes, names ?? undefined, settings, (step, steps, loss) => {
+      progress([step, steps, loss]);
+    });
+    return [out, [out.weights.buffer]];
   },
   /** {head, joined, config, pull, …}: the head's bytes, the label names that joined, the
    * settings run, the prototype pull the head started from (or null); see trainHead. `emb`:

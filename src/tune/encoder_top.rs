@@ -17,13 +17,16 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
-use crate::encoder::{l2_normalize, LayerInputs, ModelFiles, Pooling};
+use crate::encoder::{l2_normalize, Encoder, LayerInputs, ModelFiles, Pooling};
 use crate::error::{Error, Result};
+use crate::tune::label_names::label_text;
 use crate::tune::loss::cosine_pair_loss;
 use crate::tune::matmul::matmul_t;
 
-/// How the top layers are tuned.
-#[derive(Debug, Clone, PartialEq)]
+/// How the top layers are tuned (the page sends it as a plain object; fields it leaves out
+/// keep their defaults).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct EncoderTopConfig {
     /// top layers trained (1..=the model's layers)
     pub layers: usize,
@@ -323,7 +326,8 @@ const PAD_BUDGET: usize = 1024;
 
 /// Tunes the top layers on labelled records: `inputs` their hidden states at the input of
 /// the first tuned layer, `classes` their labels. Returns the tuned weights named
-/// `"{i}.{hf name}"` (i from 0, bottom first; `Encoder::layers_from`) and the losses.
+/// `"{i}.{hf name}"` (i from 0, bottom first; `Encoder::layers_from`) and the losses;
+/// `on_step(step, loss)` after each step (from 1).
 pub fn tune(
     files: &ModelFiles,
     config: &Config,
@@ -331,6 +335,7 @@ pub fn tune(
     inputs: &LayerInputs,
     classes: &[usize],
     settings: &EncoderTopConfig,
+    on_step: &mut dyn FnMut(usize, f32),
 ) -> Result<(HashMap<String, Tensor>, Vec<f32>)> {
     if classes.len() != inputs.len() {
         return Err(Error::InvalidInput(format!(
@@ -379,14 +384,93 @@ pub fn tune(
         let e = Tensor::cat(&parts, 0)?; // (batch, hidden), in `order`
         let groups: Vec<usize> = order.iter().map(|&i| classes[i]).collect();
         let loss = cosine_pair_loss(&e, &groups)?;
-        losses.push(loss.to_scalar::<f32>()?);
+        let value = loss.to_scalar::<f32>()?;
+        losses.push(value);
         opt.backward_step(&loss)?;
+        on_step(losses.len(), value);
     }
     let mut out = HashMap::new();
     for (i, layer) in layers.iter().enumerate() {
         layer.tensors(&format!("{i}."), &mut out);
     }
     Ok((out, losses))
+}
+
+/// What [`tune_model`] did: the records it tuned on and the loss before and after.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TunedModel {
+    /// model.safetensors of the tuned model ([`merged_weights`])
+    #[serde(skip)]
+    pub weights: Vec<u8>,
+    /// labelled records tuned on, besides the label names
+    pub records: usize,
+    /// label names that joined as records of their label
+    pub names: usize,
+    pub classes: usize,
+    pub first_loss: f32,
+    pub last_loss: f32,
+}
+
+/// The model in `files` with its top `settings.layers` tuned on `texts` labelled `classes`
+/// (ids into `label_names`), as model.safetensors bytes. With `label_names`, each label's
+/// name ([`label_text`]) joins as one more record of it, so a label with one record still
+/// has a pair (docs/tuning.md). `on_step(step, loss)` after each step.
+pub fn tune_model<S: AsRef<str>>(
+    files: &ModelFiles,
+    texts: &[S],
+    classes: &[usize],
+    label_names: Option<&[String]>,
+    settings: &EncoderTopConfig,
+    on_step: &mut dyn FnMut(usize, f32),
+) -> Result<TunedModel> {
+    if classes.len() != texts.len() {
+        return Err(Error::InvalidInput(format!(
+            "{} labels for {} records",
+            classes.len(),
+            texts.len()
+        )));
+    }
+    let mut present = classes.to_vec();
+    present.sort_unstable();
+    present.dedup();
+    if present.len() < 2 {
+        return Err(Error::InvalidInput(format!(
+            "tuning the encoder needs records of at least two labels, not {}",
+            present.len()
+        )));
+    }
+    let mut all: Vec<String> = texts.iter().map(|t| t.as_ref().to_string()).collect();
+    let mut y = classes.to_vec();
+    let mut names = 0;
+    if let Some(label_names) = label_names {
+        for &c in &present {
+            let name = label_names.get(c).ok_or_else(|| {
+                Error::InvalidInput(format!("label {c} of {} label names", label_names.len()))
+            })?;
+            // a name that is empty or only separators says nothing of its label
+            let text = label_text(name);
+            if text.trim().is_empty() {
+                continue;
+            }
+            all.push(text);
+            y.push(c);
+            names += 1;
+        }
+    }
+    let encoder = Encoder::load(files)?;
+    let config = encoder.bert_config()?.clone();
+    let from = first_tuned(&config, settings.layers)?;
+    let inputs = encoder.hidden_at(&all, from)?;
+    let pooling = encoder.info().pooling;
+    let (tuned, losses) = tune(files, &config, pooling, &inputs, &y, settings, on_step)?;
+    Ok(TunedModel {
+        weights: merged_weights(files, &config, &tuned, settings.layers)?,
+        records: texts.len(),
+        names,
+        classes: present.len(),
+        first_loss: losses.first().copied().unwrap_or(f32::NAN),
+        last_loss: losses.last().copied().unwrap_or(f32::NAN),
+    })
 }
 
 /// The model's weights (`files.weights`, safetensors) with its top `n` layers replaced by

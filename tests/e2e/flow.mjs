@@ -120,3 +120,14 @@ export async function labelChecks(page, gold) {
     await page.waitForFunction((r) => document.querySelector("#check-task").dataset.record !== String(r) || document.querySelector("#check-task").dataset.kind !== "label", r);
   }
 }
+
+/** NumPy .npy (float32, C order) -> {shape, data}. */
+export function readNpy(buf) {
+  assert.equal(buf.subarray(0, 6).toString("latin1"), "\x93NUMPY");
+  const len = buf.readUInt16LE(8);
+  const header = buf.subarray(10, 10 + len).toString("latin1");
+  assert.match(header, /'descr': '<f4'/);
+  const shape = header.match(/'shape': \((\d+), (\d+)\)/).slice(1).map(Number);
+  const body = buf.subarray(10 + len);
+  return { shape, data: new Float32Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.length)) };
+}

@@ -13,7 +13,7 @@ import { createServer } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { start, ROOT, shot } from "./harness.mjs";
-import { openPage, waitEmbedded, keyLabel, labelledCount, parseCsv, toCsv, labelChecks } from "./flow.mjs";
+import { openPage, waitEmbedded, keyLabel, labelledCount, parseCsv, toCsv, labelChecks, readNpy } from "./flow.mjs";
 
 const HUB = "https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2/resolve/main/";
 
@@ -176,17 +176,6 @@ function tinyModel() {
   writeFileSync(join(dir, "config.json"), JSON.stringify({ ...config, hidden_size: H, intermediate_size: I, num_hidden_layers: L, num_attention_heads: 2 }));
   copyFileSync(join(ROOT, "models/all-MiniLM-L6-v2/tokenizer.json"), join(dir, "tokenizer.json"));
   return dir;
-}
-
-/** NumPy .npy (float32, C order) -> {shape, data}. */
-function readNpy(buf) {
-  assert.equal(buf.subarray(0, 6).toString("latin1"), "\x93NUMPY");
-  const len = buf.readUInt16LE(8);
-  const header = buf.subarray(10, 10 + len).toString("latin1");
-  assert.match(header, /'descr': '<f4'/);
-  const shape = header.match(/'shape': \((\d+), (\d+)\)/).slice(1).map(Number);
-  const body = buf.subarray(10 + len);
-  return { shape, data: new Float32Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.length)) };
 }
 
 /** safetensors -> {metadata, tensors: {name: Float32Array}}. */

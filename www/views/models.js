@@ -4,21 +4,29 @@
 // (src/measure/metrics.rs labelled_agreement). Check records are a random sample the heads never see,
 // so the figure is fair to both models; it needs no judgment of unlabelled records. The
 // second model's embeddings stay in this browser's cache, so "Use it" switches at once.
+// The second model may also be this one with its top layers tuned on the training labels
+// (src/tune/encoder_top.rs, in the trainer worker; docs/tuning.md): it joins the cache as a
+// local model, and the same table says whether it serves the check records better.
 import { h, clear, pct } from "../dom.js";
-import { hubModel, cacheFolder, ensureCached, modelName } from "../model.js";
+import { hubModel, cacheFolder, cacheTunedModel, ensureCached, modelName } from "../model.js";
 import { SearchIndex, labelledAgreement, labelText } from "../../pkg/simtune.js";
 import * as store from "../store.js";
+import { Cancelled } from "../pool.js";
 import { embeddingKey } from "../hash.js";
 
 /** Labelled check records the comparison needs at least. */
 const MIN_CHECKS = 10;
 const K = 10;
+/** Top layers of the encoder tuned by "Tune and compare" (the CLI's default). */
+const TUNED_LAYERS = 3;
 
 export function createModelsView(root, app) {
   const p = app.project;
   const hub = h("input", { type: "text", id: "compare-hub-id", placeholder: "e.g. sentence-transformers/all-MiniLM-L12-v2", spellcheck: false });
   const folder = h("input", { type: "file", id: "compare-model-folder", webkitdirectory: true, multiple: true });
   const go = h("button", { type: "button", id: "compare-models" }, "Compare");
+  const tune = h("button", { type: "button", id: "tune-encoder" }, "Tune and compare");
+  const stopTune = h("button", { type: "button", id: "cancel-tune-encoder", class: "small", hidden: true }, "Cancel");
   const status = h("p", { class: "hint", id: "models-status", "aria-live": "polite" });
   const table = h("table", { class: "metrics-table", id: "models-table", hidden: true });
   root.append(
@@ -30,13 +38,22 @@ export function createModelsView(root, app) {
     ),
     h("div", { class: "row" }, h("label", { for: "compare-hub-id" }, "Hugging Face model id"), hub, go),
     h("div", { class: "row" }, h("label", { for: "compare-model-folder" }, "…or a model folder:"), folder),
+    h("div", { class: "row" }, h("span", {}, `…or this encoder with its top ${TUNED_LAYERS} layers trained on your training labels:`), tune, stopTune),
+    h(
+      "p",
+      { class: "hint" },
+      "Tuning the encoder itself (minutes; every record is then embedded again) gained most where a head alone gains least — news topics, irony, spam — but made search worse on hate speech, one of the seven datasets measured (docs/tuning.md). The table says which serves your check records better; nothing changes until you press “Use it”.",
+    ),
     status,
     table,
   );
 
   let busy = false;
+  /** What "Tune and compare" did, said before the comparison's figures. */
+  let tuneNote = "";
   async function compare(resolve) {
     if (busy) return;
+    tuneNote = "";
     const checks = p.check.records.filter((r) => p.knownLabel(r) >= 0);
     if (!p.embedded) return fail("Wait for the embeddings of the current model first.");
     if (checks.length < MIN_CHECKS) return fail(`Label at least ${MIN_CHECKS} check records first (step 4, “Set aside check records”): ${checks.length} so far.`);
@@ -44,6 +61,7 @@ export function createModelsView(root, app) {
     if (labelled < 2 || classes < 2) return fail("Label records of at least two labels first.");
     busy = true;
     go.disabled = true;
+    tune.disabled = true;
     delete status.dataset.kind;
     clear(table);
     table.hidden = true;
@@ -75,12 +93,13 @@ export function createModelsView(root, app) {
         }
       }
       render(rows, other);
-      status.textContent = `Measured on ${rows[0].checks} labelled check records, ${labelled} training labels${withNames ? " (and the label names, as in training)" : ""}.`;
+      status.textContent = `${tuneNote}Measured on ${rows[0].checks} labelled check records, ${labelled} training labels${withNames ? " (and the label names, as in training)" : ""}.`;
     } catch (e) {
       fail(e.message);
     } finally {
       busy = false;
       go.disabled = false;
+      tune.disabled = false;
     }
   }
   function fail(msg) {
@@ -121,7 +140,9 @@ export function createModelsView(root, app) {
 
   function render(rows, other) {
     table.hidden = false;
-    const best = rows.reduce((a, b) => (b.tuned > a.tuned ? b : a));
+    // the best only where one is ahead (a tie names none)
+    const top = Math.max(...rows.map((r) => r.tuned));
+    const best = rows.filter((r) => r.tuned === top).length === 1 ? rows.find((r) => r.tuned === top) : null;
     table.append(
       h("caption", {}, `Check records whose ${K} nearest labelled records carry their label`),
       h("tr", {}, h("th", {}, "model"), h("th", {}, "dimensions"), h("th", {}, "raw"), h("th", {}, "tuned"), h("th", {}, "")),
@@ -152,7 +173,58 @@ export function createModelsView(root, app) {
     status.textContent = `Now using ${modelName(model)}.`;
   }
 
+  /** This project's model with its top layers tuned on the training labels (the label names
+   * joining as records where the Train step uses them), cached as a local model. */
+  async function tuned() {
+    const labels = p.trainingLabels();
+    const rows = [];
+    for (let i = 0; i < labels.length; i++) if (labels[i] >= 0) rows.push(i);
+    const withNames = p.settings.useLabelNames ?? true;
+    const base = p.model;
+    await ensureCached(base, (s) => (status.textContent = s || `loading ${modelName(base)}…`));
+    const t0 = performance.now();
+    status.textContent = `tuning the top ${TUNED_LAYERS} layers of ${modelName(base)} on ${rows.length} labelled records…`;
+    stopTune.hidden = false;
+    let out;
+    try {
+      out = await app.trainer.call(
+        "tuneEncoder",
+        {
+          base: base.base,
+          texts: rows.map((i) => p.texts[i]),
+          classes: Uint32Array.from(rows, (i) => labels[i]),
+          names: withNames ? p.labelNames : null,
+          settings: { layers: TUNED_LAYERS },
+        },
+        {
+          onProgress: ([step, steps, loss]) => {
+            const s = (performance.now() - t0) / 1000;
+            const left = step < steps ? `, about ${Math.ceil(((steps - step) * s) / step)} s left` : "";
+            status.textContent = `tuning the top ${TUNED_LAYERS} layers of ${modelName(base)} on ${rows.length} labelled records: step ${step} of ${steps}, loss ${loss.toFixed(4)}${left}`;
+          },
+        },
+      );
+    } catch (e) {
+      if (e instanceof Cancelled) throw new Error("Tuning the encoder was cancelled; nothing changed.");
+      throw e;
+    } finally {
+      stopTune.hidden = true;
+    }
+    const secs = ((performance.now() - t0) / 1000).toFixed(0);
+    tuneNote = `Tuned the top ${TUNED_LAYERS} layers on ${out.records} labelled records${out.names ? ` and ${out.names} label names` : ""} in ${secs} s (loss ${out.first_loss.toFixed(3)} → ${out.last_loss.toFixed(3)}). `;
+    status.textContent = `${tuneNote}Keeping it in this browser…`;
+    return cacheTunedModel(base, out.weights, {
+      base: modelName(base),
+      layers: TUNED_LAYERS,
+      labels: out.records,
+      classes: out.classes,
+      data: p.file?.name ?? null,
+    });
+  }
+
   go.addEventListener("click", () => compare(async () => hubModel(hub.value)));
+  tune.addEventListener("click", () => compare(tuned));
+  stopTune.addEventListener("click", () => app.trainer.restart());
   folder.addEventListener("change", () => {
     const files = folder.files;
     if (files?.length) compare(() => cacheFolder(files));

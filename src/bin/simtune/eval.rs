@@ -409,7 +409,15 @@ fn encoder_retune<'a>(
                 inputs = inputs.join(&names.select(&classes))?;
                 y.extend(classes);
             }
-            let (tensors, _) = encoder_top::tune(&files, &config, pooling, &inputs, &y, &settings)?;
+            let (tensors, _) = encoder_top::tune(
+                &files,
+                &config,
+                pooling,
+                &inputs,
+                &y,
+                &settings,
+                &mut |_, _| {},
+            )?;
             let top = encoder.layers_from(tensors, layers)?;
             Ok(Retuned {
                 train: encoder.embed_top(&train, &top)?,

@@ -9,7 +9,6 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use simtune::encoder::MODEL_FILE_NAMES;
-use simtune::label_names::label_text;
 use simtune::tune::encoder_top::{self, EncoderTopConfig};
 
 use crate::args::DataArgs;
@@ -58,25 +57,9 @@ pub fn run(args: TuneEncoderArgs) -> Result<()> {
     let (_, ds) = read_dataset(&file, &data)?;
     require_classes(&ds, &file, &label_column)?;
     let model = Model::open(&data)?;
-    let encoder = model.encoder()?;
     let files = model.files()?;
-    let config = encoder.bert_config()?.clone();
-    let from = encoder_top::first_tuned(&config, layers).map_err(|_| {
-        anyhow::anyhow!(
-            "--layers {layers}: the model has {} layers",
-            config.num_hidden_layers
-        )
-    })?;
-    let (rows, mut y) = labelled(&ds);
-    let mut texts: Vec<String> = rows.iter().map(|&i| ds.texts[i].clone()).collect();
-    if label_names {
-        let mut classes = y.clone();
-        classes.sort_unstable();
-        classes.dedup();
-        let names = ds.classes();
-        texts.extend(classes.iter().map(|&c| label_text(&names[c])));
-        y.extend(classes);
-    }
+    let (rows, y) = labelled(&ds);
+    let texts: Vec<&str> = rows.iter().map(|&i| ds.texts[i].as_str()).collect();
     let settings = EncoderTopConfig {
         layers,
         steps,
@@ -84,19 +67,31 @@ pub fn run(args: TuneEncoderArgs) -> Result<()> {
         ..Default::default()
     };
     let start = Instant::now();
-    let inputs = encoder.hidden_at(&texts, from)?;
-    let pooling = encoder.info().pooling;
-    let (tuned, losses) = encoder_top::tune(&files, &config, pooling, &inputs, &y, &settings)?;
+    let names = ds.classes();
+    let tuned = encoder_top::tune_model(
+        &files,
+        &texts,
+        &y,
+        label_names.then_some(names.as_slice()),
+        &settings,
+        &mut |_, _| {},
+    )
+    .map_err(|e| match e {
+        simtune::Error::InvalidInput(m) if m.starts_with("tune 1 to") => {
+            anyhow::anyhow!("--layers {layers}: {m}")
+        }
+        e => e.into(),
+    })?;
     eprintln!(
-        "tuned the top {layers} of {} layers on {} labelled records of {} classes in {:.1}s; loss {:.4} -> {:.4}",
-        config.num_hidden_layers,
-        rows.len(),
-        ds.classes().len(),
+        "tuned the top {layers} layers on {} labelled records of {} classes (and {} label names) in {:.1}s; loss {:.4} -> {:.4}",
+        tuned.records,
+        tuned.classes,
+        tuned.names,
         start.elapsed().as_secs_f64(),
-        losses.first().copied().unwrap_or(f32::NAN),
-        losses.last().copied().unwrap_or(f32::NAN),
+        tuned.first_loss,
+        tuned.last_loss,
     );
-    let weights = encoder_top::merged_weights(&files, &config, &tuned, layers)?;
+    let weights = tuned.weights;
     write_folder(&model_dir(&data), &out, &weights)?;
     // names, not paths: the folder may be shared, and where its files lay is nobody's business
     let name = |p: &Path| {
