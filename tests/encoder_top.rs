@@ -145,3 +145,55 @@ fn merged_weights_load_as_a_model_that_embeds_as_the_tuned_layers_do() {
     let raw = encoder.embed(&TEXTS, &mut |_, _| true).unwrap();
     assert!(common::max_abs_diff(got.as_slice(), raw.as_slice()) > 1e-4);
 }
+
+#[test]
+fn tune_model_says_what_it_tuned_on_and_refuses_what_it_cannot_tune() {
+    let files = common::model_files();
+    let settings = EncoderTopConfig {
+        layers: 1,
+        steps: 2,
+        ..Default::default()
+    };
+    let names: Vec<String> = ["sport", "markets", " _-_ "].map(String::from).to_vec();
+    // the third label's name is only separators: it says nothing and does not join
+    let tuned = encoder_top::tune_model(
+        &files,
+        &TEXTS,
+        &[0, 1, 0, 1, 2, 1],
+        Some(&names),
+        &settings,
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!((tuned.records, tuned.names, tuned.classes), (6, 2, 3));
+    assert!(tuned.last_loss < tuned.first_loss, "{tuned:?}");
+    // the weights load as a model
+    let model = ModelFiles {
+        weights: tuned.weights,
+        ..files.clone()
+    };
+    Encoder::load_precision(&model, Precision::F32).unwrap();
+
+    let one_label =
+        encoder_top::tune_model(&files, &TEXTS, &[0; 6], None, &settings, &mut |_, _| {});
+    let e = one_label.unwrap_err().to_string();
+    assert!(e.contains("at least two labels"), "{e}");
+    let short = encoder_top::tune_model(&files, &TEXTS, &[0, 1], None, &settings, &mut |_, _| {});
+    let e = short.unwrap_err().to_string();
+    assert!(e.contains("2 labels for 6 records"), "{e}");
+    let too_deep = EncoderTopConfig {
+        layers: 7,
+        ..settings.clone()
+    };
+    let e = encoder_top::tune_model(
+        &files,
+        &TEXTS,
+        &[0, 1, 0, 1, 0, 1],
+        None,
+        &too_deep,
+        &mut |_, _| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("tune 1 to 6 top layers, not 7"), "{e}");
+}

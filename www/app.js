@@ -57,7 +57,7 @@ class App {
     this.trainer = new EngineWorker();
     this.reader = new EngineWorker();
     this.defaults = null;
-    this.indices = { raw: null, tuned: null, tunedHead: null };
+    this.indices = { raw: null, tuned: null, tunedHead: null, baseline: null };
     this.kept = {}; // results computed between frames, per slot (see keep)
     this.prepared = null; // what prepareHead built for a head not yet in use
     this.warming = null; // the head in use while warmHead prepares it
@@ -409,6 +409,40 @@ class App {
     this.warmHead(); // before the views hear of the embeddings: they would build it at once
     this.project.emit("embeddings");
     this.warmTypicality(this.indices.raw);
+    this.loadBaseline(this.indices.raw);
+  }
+  /** With an encoder tuned here on the labels ("Tune and compare"), the check measures
+   * against the encoder it was tuned from, so its figure holds the gain of that tuning too:
+   * the records' embeddings by that encoder come from this browser's cache (they were made
+   * before it was tuned). Nothing where the model was not tuned here or they are gone. */
+  async loadBaseline(raw) {
+    const p = this.project;
+    const from = p.model.tuning?.inPage ? p.model.tuning.baseId : null;
+    if (!from) return;
+    let cached = null;
+    try {
+      cached = await store.getEmbeddings(await embeddingKey(from, p.precision, p.hashes));
+    } catch {
+      // not kept: the check measures against this encoder, and says so
+    }
+    if (!cached || cached.n !== p.n || cached.dim !== p.dim || this.indices.raw !== raw) return;
+    this.indices.baseline = new SearchIndex(cached.data, cached.dim);
+    // predictions and the figure were made against this encoder: made again
+    this.prediction?.value.free();
+    this.prediction = null;
+    this.estimate = null;
+    p.emit("check");
+  }
+  /** The index the check measures the tuned search against: the encoder this one was tuned
+   * from where it is known (loadBaseline), else the raw index. */
+  baselineIndex() {
+    return this.rawIndex() && this.indices.baseline ? this.indices.baseline : this.rawIndex();
+  }
+  /** The model the check's figure is measured against when it is not the one in use (a
+   * model's name), null when it is; `tunedHere`: the model in use was tuned on these labels. */
+  checkBaseline() {
+    const t = this.project.model.tuning;
+    return { name: this.baselineIndex() !== this.rawIndex() ? t.base : null, tunedHere: !!t?.inPage };
   }
   /**
    * A head that comes without training here (the project restored after a reload, an import, a
@@ -455,7 +489,8 @@ class App {
   freeIndices() {
     this.indices.raw?.free();
     this.indices.tuned?.free();
-    this.indices = { raw: null, tuned: null, tunedHead: null };
+    this.indices.baseline?.free();
+    this.indices = { raw: null, tuned: null, tunedHead: null, baseline: null };
     this.dropPrepared();
     this.prediction?.value.free();
     this.prediction = null;
@@ -496,7 +531,8 @@ class App {
     const raw = this.rawIndex();
     if (!raw || !head) return false;
     this.dropPrepared();
-    const prepared = (this.prepared = { head, tuned: null, prediction: null, key: null });
+    const base = this.baselineIndex();
+    const prepared = (this.prepared = { head, tuned: null, prediction: null, key: null, base });
     const live = () => this.indices.raw === raw && this.prepared === prepared;
     // each slice's share, reported as half of the whole (the index first, then predictions)
     const slice = (step, half) => () => {
@@ -516,11 +552,11 @@ class App {
     prepared.tuned = build.finish(raw);
     if (!p.check.records.length) return true;
     const { k, key } = this.checkKey();
-    const steps = startPredictGain(raw, p.trainingLabels(), Uint32Array.from(p.check.records), k);
+    const steps = startPredictGain(base, p.trainingLabels(), Uint32Array.from(p.check.records), k);
     // each query searches every record twice (raw and tuned): ~10 at 100,000 records
     const queries = Math.max(1, Math.floor(1e6 / p.n));
     try {
-      finished = await inSlices(slice(() => steps.step(raw, prepared.tuned, queries), 1), live);
+      finished = await inSlices(slice(() => steps.step(base, prepared.tuned, queries), 1), live);
     } catch (e) {
       steps.free();
       throw e;
@@ -553,7 +589,7 @@ class App {
   checkEstimate() {
     const p = this.project;
     if (this.preparingHead()) return null; // warmHead: in a moment
-    const raw = this.rawIndex();
+    const raw = this.baselineIndex();
     const tuned = this.tunedIndex();
     if (!raw || !tuned || !p.check.records.length) return null;
     const { k, key } = this.checkKey();
@@ -563,12 +599,12 @@ class App {
     // then reused by every answer and every label made later (they never see an answer, which
     // is all the estimate needs of them; recomputing them at each label froze a tab of
     // 100,000 records for ~5 s per key press: bench/scale.mjs)
-    if (this.prediction?.head !== p.head || this.prediction.key !== key) {
+    if (this.prediction?.head !== p.head || this.prediction.key !== key || this.prediction.base !== raw) {
       this.prediction?.value.free();
       // built between frames by prepareHead when training ended
-      const ready = this.prepared?.head === p.head && this.prepared.key === key ? this.prepared.prediction : null;
+      const ready = this.prepared?.head === p.head && this.prepared.key === key && this.prepared.base === raw ? this.prepared.prediction : null;
       if (ready) this.prepared.prediction = null;
-      this.prediction = { head: p.head, key, value: ready ?? predictGain(raw, tuned, p.trainingLabels(), checks, k) };
+      this.prediction = { head: p.head, key, base: raw, value: ready ?? predictGain(raw, tuned, p.trainingLabels(), checks, k) };
     }
     // two of the neighbours moved in, and two of those moved out, are judged per check record
     // "not this label" said anywhere (check answers, sessions, rejected predictions) answers

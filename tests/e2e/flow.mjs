@@ -131,3 +131,23 @@ export function readNpy(buf) {
   const body = buf.subarray(10 + len);
   return { shape, data: new Float32Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.length)) };
 }
+
+/** Every question of the check answered (y / n from the gold labels); returns how many. */
+export async function answerChecks(page, gold) {
+  let answered = 0;
+  while ((await page.getAttribute("#check-task", "data-kind")) === "question") {
+    const [q, r] = await page.$eval("#check-task", (e) => [Number(e.dataset.check), Number(e.dataset.record)]);
+    await page.keyboard.press(gold[q] === gold[r] ? "y" : "n");
+    answered++;
+    await page.waitForFunction(
+      ([q, r]) => {
+        const t = document.querySelector("#check-task").dataset;
+        return t.kind !== "question" || t.check !== String(q) || t.record !== String(r);
+      },
+      [q, r],
+    );
+  }
+  assert.equal(await page.getAttribute("#check-task", "data-kind"), "done");
+  assert.equal(await page.getAttribute("#check-status", "data-questions"), "0");
+  return answered;
+}

@@ -22,7 +22,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { start, ROOT, SHARED, shot } from "./harness.mjs";
-import { parseCsv, openPage, loadCsv, waitEmbedded, keyLabel, labelledCount, openSession, seedEmbeddings, labelChecks } from "./flow.mjs";
+import { parseCsv, openPage, loadCsv, waitEmbedded, keyLabel, labelledCount, openSession, seedEmbeddings, labelChecks, answerChecks } from "./flow.mjs";
 
 const TMP = mkdtempSync(join(tmpdir(), "simtune-honest-"));
 const BIN = join(ROOT, "target", "debug", "simtune");
@@ -122,26 +122,6 @@ async function replayRoundRobin(page, ds, n, seed) {
   return { labels: await labelledCount(page), marks: 0 };
 }
 
-/** Every question of the check answered (y / n from the gold labels); returns how many. */
-async function answerAll(page, ds) {
-  let answered = 0;
-  while ((await page.getAttribute("#check-task", "data-kind")) === "question") {
-    const [q, r] = await page.$eval("#check-task", (e) => [Number(e.dataset.check), Number(e.dataset.record)]);
-    await page.keyboard.press(ds.gold[q] === ds.gold[r] ? "y" : "n");
-    answered++;
-    await page.waitForFunction(
-      ([q, r]) => {
-        const t = document.querySelector("#check-task").dataset;
-        return t.kind !== "question" || t.check !== String(q) || t.record !== String(r);
-      },
-      [q, r],
-    );
-  }
-  assert.equal(await page.getAttribute("#check-task", "data-kind"), "done");
-  assert.equal(await page.getAttribute("#check-status", "data-questions"), "0");
-  return answered;
-}
-
 /** Follows the page's advice "about N check records would narrow it to ±3 points": adds the
  * check records it proposes (the answers so far kept), labels them and answers their
  * questions, until the page no longer asks for more (at most 8 rounds: its projection moves as the
@@ -159,7 +139,7 @@ async function narrow(page, ds) {
     // meanwhile the figure on the check records answered before still shows
     assert.match(await page.textContent("#check-last"), new RegExp(`the figure on the first ${before} check records stands: [+−]\\d`));
     await labelChecks(page, ds.gold);
-    answered += await answerAll(page, ds);
+    answered += await answerChecks(page, ds.gold);
   }
   const f = await page.$eval("#check-figure", (e) => ({ ...e.dataset, text: e.textContent }));
   // narrow enough: the field proposes no more than a fresh set's size
@@ -177,7 +157,7 @@ async function checkAndTrain(page, ds) {
   await page.waitForSelector("#train-status[data-state=done], #train-status[data-state=error]", { timeout: 180_000 });
   assert.equal(await page.getAttribute("#train-status", "data-state"), "done", await page.textContent("#train-status"));
   const status = await page.textContent("#train-status");
-  const answered = await answerAll(page, ds);
+  const answered = await answerChecks(page, ds.gold);
   const f = await page.$eval("#check-figure", (e) => ({ ...e.dataset, text: e.textContent }));
   // "Next" asks to share only a figure that shows a gain; else it says what tends to help
   const next = await page.textContent("#next-text");

@@ -15,13 +15,21 @@ export function describeGain(g) {
   return `${points(g.gain)} points (95% interval ${points(g.low)} to ${points(g.high)}; ${g.checks} check record${g.checks === 1 ? "" : "s"})`;
 }
 
+/** What the figure is measured against (app.checkBaseline()): raw search with the model in
+ * use, or with the encoder it was tuned from here. */
+function against({ name = null, tunedHere = false } = {}) {
+  if (name) return `raw search with ${name}, the encoder before its top layers were tuned on your labels (so the figure holds that tuning's gain too)`;
+  if (tunedHere) return "raw search with this encoder, which was itself tuned on your labels (that tuning's gain is not in this figure: the records' embeddings before it are no longer in this browser)";
+  return "raw search";
+}
+
 /** Check records still waiting for a label or an answer. */
 export const pendingChecks = (est) => est.pending_checks + est.unlabelled_checks;
 
 /** The figure in words (Train and Compare alike): the change and its interval, once every
  * check record is answered. No figure before: the records answered first are those tuning
  * moved least, so a partial mean would lean towards "no change". */
-export function describeEstimate(est) {
+export function describeEstimate(est, baseline = {}) {
   const pending = pendingChecks(est);
   if (pending || !est.overall) {
     return `The figure appears once every check record is labelled and its questions answered (step 4): ${pending} to go.`;
@@ -30,7 +38,7 @@ export function describeEstimate(est) {
   const sharpened = est.predicted?.weight > 0;
   const more = est.checks_for_3_points > o.checks;
   return (
-    `Tuned search changes the share of same-label records in the top ${est.k} of records you have not labelled by ${describeGain(o)}, compared with raw search.` +
+    `Tuned search changes the share of same-label records in the top ${est.k} of records you have not labelled by ${describeGain(o)}, compared with ${against(baseline)}.` +
     (sharpened
       ? ` It combines the check records with the labels your training labels predict for ${est.predicted.records.toLocaleString("en")} other unlabelled records (the checks correct the predictions' errors).`
       : "") +
@@ -207,7 +215,7 @@ export function createCheckView(root, app) {
     }
 
     if (!estimate) return;
-    figure.textContent = describeEstimate(estimate);
+    figure.textContent = describeEstimate(estimate, app.checkBaseline());
     const o = estimate.overall;
     if (!o || pendingChecks(estimate)) {
       // check records added: the figure on the set answered before still stands meanwhile

@@ -112,7 +112,7 @@ export function createCompareView(root, app) {
       app.error(e, "The check figure could not be computed");
     }
     metrics.textContent = est
-      ? describeEstimate(est)
+      ? describeEstimate(est, app.checkBaseline())
       : "How much better? Set aside check records and answer their questions in step 4 (Train) to see it, measured on records you have not labelled.";
     clear(head);
     if (!target || !p.n) {
@@ -136,7 +136,7 @@ export function createCompareView(root, app) {
       app.error(e, "The trained head does not fit these embeddings");
       tuned = null;
     }
-    column(rawCol, "Raw (frozen encoder)", app.rawIndex(), target.vector, anchorLabel);
+    column(rawCol, p.model.tuning ? "Raw (this encoder, itself tuned on labels)" : "Raw (frozen encoder)", app.rawIndex(), target.vector, anchorLabel);
     column(tunedCol, "Tuned (with your head)", tuned, tunedVec, anchorLabel);
   }
 

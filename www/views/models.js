@@ -210,11 +210,15 @@ export function createModelsView(root, app) {
     } finally {
       stopTune.hidden = true;
     }
+    // the worker's wasm memory grew to hold the model in f32 and its tuning (a few hundred
+    // MB that wasm never gives back): a fresh worker trains heads from here on
+    app.trainer.restart();
     const secs = ((performance.now() - t0) / 1000).toFixed(0);
     tuneNote = `Tuned the top ${TUNED_LAYERS} layers on ${out.records} labelled records${out.names ? ` and ${out.names} label names` : ""} in ${secs} s (loss ${out.first_loss.toFixed(3)} → ${out.last_loss.toFixed(3)}). `;
     status.textContent = `${tuneNote}Keeping it in this browser…`;
     return cacheTunedModel(base, out.weights, {
       base: modelName(base),
+      baseId: base.id,
       layers: TUNED_LAYERS,
       labels: out.records,
       classes: out.classes,
