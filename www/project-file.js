@@ -54,7 +54,7 @@ function projectDoc(app) {
       source: saved.file?.source ?? null,
       columns: saved.columns ?? null,
     },
-    model: { id: saved.model?.id, kind: saved.model?.kind },
+    model: { id: saved.model?.id, kind: saved.model?.kind, ...(saved.model?.tuning ? { tuning: saved.model.tuning } : {}) },
     labelNames: saved.labelNames,
     labels,
     settings: { ...saved.settings, precision: p.precision },
@@ -129,8 +129,12 @@ export async function importProject(app, file) {
   }
   const fileModel = typeof doc.model?.id === "string" ? doc.model.id : null;
   if (head && fileModel !== p.model.id) {
+    // an encoder tuned in the page lives in that browser only: its labels can tune it again here
+    const tunedThere = doc.model?.tuning?.inPage
+      ? ` That model is ${typeof doc.model.tuning.base === "string" ? doc.model.tuning.base : "an encoder"} with its top layers tuned on the project's labels in another browser; its weights are not in the file: import the labels, then Train → "Tune and compare" tunes it again from them.`
+      : "";
     const ok = confirm(
-      `${file.name} holds a head trained on the embeddings of ${fileModel ?? "an unknown model"}, but this project uses ${p.model.id}: applied here its "tuned" results would be meaningless.\n\nOK: import the labels only. Cancel: import nothing.`,
+      `${file.name} holds a head trained on the embeddings of ${fileModel ?? "an unknown model"}, but this project uses ${p.model.id}: applied here its "tuned" results would be meaningless.${tunedThere}\n\nOK: import the labels only. Cancel: import nothing.`,
     );
     if (!ok) return;
     notes.push(`its head (trained on ${fileModel ?? "an unknown model"}) is left out`);

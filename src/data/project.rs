@@ -86,6 +86,11 @@ pub struct ModelRef {
     pub id: Option<String>,
     #[serde(default)]
     pub kind: Option<String>,
+    /// A model whose encoder was tuned on the project's labels, in the page or by
+    /// `simtune tune-encoder`: what its note says (`{layers, labels, classes, data, base,
+    /// inPage}`); its weights are not in the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tuning: Option<Value>,
 }
 
 /// A record (and its label, where it has one): known by its index and text (`text`), or,

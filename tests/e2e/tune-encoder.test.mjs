@@ -75,6 +75,11 @@ test("the encoder tuned in the page on the person's labels is the CLI's tune-enc
     await shot(page, "tune-encoder-check");
     const [d] = await Promise.all([page.waitForEvent("download"), page.click("#download-raw")]);
     pageRows = readNpy(readFileSync(await d.path()));
+    // the project file names the tuned model and says how it was made (not its weights)
+    const [ex] = await Promise.all([page.waitForEvent("download"), page.click("#export")]);
+    const doc = JSON.parse(readFileSync(await ex.path(), "utf8"));
+    assert.match(doc.model.id, /^local:all-MiniLM-L6-v2:/);
+    assert.deepEqual([doc.model.tuning.inPage, doc.model.tuning.layers, doc.model.tuning.labels, doc.model.tuning.classes, doc.model.tuning.data], [true, 3, 30, 6, "requests.csv"]);
     // a reload keeps the tuned model (its files stay in the Cache API)
     await page.reload();
     await page.waitForSelector("body[data-ready=yes]");
