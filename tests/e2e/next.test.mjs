@@ -27,6 +27,13 @@ test("a gain is shared; no clear change or a loss sends the person back to label
   assert.equal(worse.view, "label");
   assert.match(worse.text, /worse than raw search/);
 
+  // the encoder tuned on the labels is offered next to a gain or no clear change, until it is
+  assert.match(gain.text, /The encoder itself can be tuned on your labels too/);
+  assert.match(unclear.text, /The encoder itself can be tuned on your labels too/);
+  const tuned = appWith({ gain: 0.03, low: 0.01, high: 0.05, checks: 40 });
+  tuned.project.model = { id: "local:all-MiniLM-L6-v2:0123", tuning: { inPage: true, layers: 3 } };
+  assert.doesNotMatch(nextStep(tuned).text, /encoder itself/);
+
   // still answering: the figure is not in yet, whatever it leans to
   const app = appWith({ gain: 0.03, low: 0.01, high: 0.05, checks: 40 });
   app.checkEstimate = () => ({ pending_checks: 3, unlabelled_checks: 0, overall: null });

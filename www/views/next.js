@@ -57,14 +57,17 @@ export function nextStep(app) {
       button: "Label",
     };
   }
+  // the encoder itself tuned on the labels gained most where a head alone gains least
+  // (docs/tuning.md); "Tune and compare" measures it on the check records before any switch
+  const encoder = p.model?.tuning ? "" : " The encoder itself can be tuned on your labels too (Train → “Which model fits your labels?”).";
   if (o && o.low <= 0) {
     return {
-      text: "The check cannot tell tuned search from raw yet (its interval includes no change). Label records spread over your data (the Label list) and train again, or set aside more check records to narrow the figure (step 4).",
+      text: `The check cannot tell tuned search from raw yet (its interval includes no change). Label records spread over your data (the Label list) and train again, or set aside more check records to narrow the figure (step 4).${encoder}`,
       view: "label",
       button: "Label",
     };
   }
-  return { text: "The check's figure is in. Compare raw and tuned search, then make a results card to share (step 5).", view: "compare", button: "Compare" };
+  return { text: `The check's figure is in. Compare raw and tuned search, then make a results card to share (step 5).${encoder}`, view: "compare", button: "Compare" };
 }
 
 export function createNextStep(root, app) {
