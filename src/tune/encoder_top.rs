@@ -407,6 +407,8 @@ pub struct TunedModel {
     /// label names that joined as records of their label
     pub names: usize,
     pub classes: usize,
+    /// the model's layers, the top `EncoderTopConfig::layers` of them tuned
+    pub model_layers: usize,
     pub first_loss: f32,
     pub last_loss: f32,
 }
@@ -468,6 +470,7 @@ pub fn tune_model<S: AsRef<str>>(
         records: texts.len(),
         names,
         classes: present.len(),
+        model_layers: config.num_hidden_layers,
         first_loss: losses.first().copied().unwrap_or(f32::NAN),
         last_loss: losses.last().copied().unwrap_or(f32::NAN),
     })

@@ -66,6 +66,13 @@ pub fn run(args: TuneEncoderArgs) -> Result<()> {
         lr,
         ..Default::default()
     };
+    let total = serde_json::from_slice::<serde_json::Value>(&files.config)
+        .ok()
+        .and_then(|c| c["num_hidden_layers"].as_u64())
+        .unwrap_or(0) as usize;
+    if layers == 0 || layers > total {
+        bail!("--layers {layers}: the model has {total} layers");
+    }
     let start = Instant::now();
     let names = ds.classes();
     let tuned = encoder_top::tune_model(
@@ -75,15 +82,10 @@ pub fn run(args: TuneEncoderArgs) -> Result<()> {
         label_names.then_some(names.as_slice()),
         &settings,
         &mut |_, _| {},
-    )
-    .map_err(|e| match e {
-        simtune::Error::InvalidInput(m) if m.starts_with("tune 1 to") => {
-            anyhow::anyhow!("--layers {layers}: {m}")
-        }
-        e => e.into(),
-    })?;
+    )?;
     eprintln!(
-        "tuned the top {layers} layers on {} labelled records of {} classes (and {} label names) in {:.1}s; loss {:.4} -> {:.4}",
+        "tuned the top {layers} of {} layers on {} labelled records of {} classes (and {} label names) in {:.1}s; loss {:.4} -> {:.4}",
+        tuned.model_layers,
         tuned.records,
         tuned.classes,
         tuned.names,
