@@ -342,7 +342,7 @@ pub fn label_text(name: &str) -> String {
 /// id of `texts[i]`, `label_names` (by id) join as records of their labels. `settings`:
 /// `{layers, steps, lr, ...}` (`EncoderTopConfig`; what it leaves out keeps its default).
 /// `progress(step, steps, loss)` after each step. Returns `{weights, records, names, classes,
-/// first_loss, last_loss}`, `weights` the tuned model's model.safetensors (a Uint8Array).
+/// model_layers, first_loss, last_loss}`, `weights` the tuned model's model.safetensors (a Uint8Array).
 #[wasm_bindgen(js_name = tuneEncoder)]
 #[allow(clippy::too_many_arguments)] // the flat facade: one JS value per argument
 pub fn tune_encoder(
