@@ -180,11 +180,20 @@ pub fn fit_train_config(
 }
 
 fn parse_config(config: JsValue) -> Result<TrainConfig, JsError> {
-    if config.is_undefined() || config.is_null() {
-        return Ok(TrainConfig::default());
+    parse_settings(config, "training")
+}
+
+/// Settings from a plain JS object (undefined or null: the defaults); `what` names them in
+/// the error.
+fn parse_settings<T: serde::de::DeserializeOwned + Default>(
+    value: JsValue,
+    what: &str,
+) -> Result<T, JsError> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(T::default());
     }
-    serde_wasm_bindgen::from_value(config)
-        .map_err(|e| JsError::new(&format!("bad training settings: {e}")))
+    serde_wasm_bindgen::from_value(value)
+        .map_err(|e| JsError::new(&format!("bad {what} settings: {e}")))
 }
 
 /// Trains a head on the labelled rows (`labels[i] >= 0`) of `embeddings` (n x dim).
@@ -358,12 +367,7 @@ pub fn tune_encoder(
     progress: Option<Function>,
 ) -> Result<JsValue, JsError> {
     use crate::tune::encoder_top::{tune_model, EncoderTopConfig};
-    let settings: EncoderTopConfig = if settings.is_undefined() || settings.is_null() {
-        EncoderTopConfig::default()
-    } else {
-        serde_wasm_bindgen::from_value(settings)
-            .map_err(|e| JsError::new(&format!("bad encoder tuning settings: {e}")))?
-    };
+    let settings: EncoderTopConfig = parse_settings(settings, "encoder tuning")?;
     let files = ModelFiles {
         config,
         tokenizer,

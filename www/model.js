@@ -144,7 +144,8 @@ export async function cacheTunedModel(base, weights, tuning) {
     if (!r) throw new Error(`${f} of ${modelName(base)} is no longer in this browser's cache: load the model again`);
     if (!r.headers.get(MISSING_HEADER)) byPath.set(f, await r.blob());
   }
-  const baseName = base.kind === "local" ? base.name : modelName(base).replace(/ \(.*\)$/, "");
+  // a local model by its name; the default and hub models by their id ("hf:" dropped)
+  const baseName = base.name ?? base.id.replace(/^hf:/, "");
   return putLocalModel({ kind: "local", name: baseName, tuning: { ...tuning, inPage: true } }, byPath);
 }
 

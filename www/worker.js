@@ -91,7 +91,7 @@ const ops = {
   },
   /** The model under `base` with its top layers tuned on `texts` labelled `classes` (label
    * ids; `names` by id, or null), in f32 whatever the page embeds with: {weights, records,
-   * names, classes, first_loss, last_loss}, `weights` its model.safetensors (lib's
+   * names, classes, model_layers, first_loss, last_loss}, `weights` its model.safetensors (lib's
    * tuneEncoder). Progress: [step, steps, loss]. */
   async tuneEncoder({ base, texts, classes, names, settings }, progress) {
     const out = tuneEncoder(...(await modelFiles(base)), texts, classes, names ?? undefined, settings, (step, steps, loss) => {
