@@ -157,13 +157,25 @@ pub enum Protocol {
     /// labels, 30 suggested and 3 sessions.
     SuggestedSessions,
     /// The page as `tests/e2e/honest.test.mjs` replays it: `PAGE_KEYED` records labelled by
-    /// keyboard from the top of the Label list (random order), then similarity sessions of
-    /// `session_k` neighbours (`page`: the page's default `PAGE_SESSION_K`; `page:N`: N, as a
-    /// person who asks for more), anchored first on keyed records of labels not yet anchored,
-    /// then on random unlabelled records: the anchor's label given to the neighbours that
-    /// have it, the rest marked "not" it (`SessionMatching`'s), which the page trains on as
-    /// negatives of that label (`EvalSpec::negatives`, the CLI's default).
-    Page { session_k: usize },
+    /// keyboard from the top of the Label list (`page`: its random order; `page-suggested`:
+    /// its "suggested next" order, `Suggested`'s picks), then similarity sessions of
+    /// `session_k` neighbours (the page's default `PAGE_SESSION_K`; `page:N` or
+    /// `page-suggested:N`: N, as a person who asks for more), anchored first on keyed records
+    /// of labels not yet anchored, then on random unlabelled records: the anchor's label given
+    /// to the neighbours that have it, the rest marked "not" it (`SessionMatching`'s), which
+    /// the page trains on as negatives of that label (`EvalSpec::negatives`, the CLI's
+    /// default).
+    Page { session_k: usize, keyed: ListOrder },
+}
+
+/// The Label list's order a simulated person keys records from (`Protocol::Page`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ListOrder {
+    /// The page's "random order": a seeded shuffle.
+    Random,
+    /// The page's "suggested next" (`suggest.rs`), 10 at a time.
+    Suggested,
 }
 
 /// Records labelled per simulated similarity session.
@@ -185,15 +197,29 @@ impl std::str::FromStr for Protocol {
             "suggested" => Ok(Protocol::Suggested),
             "session-matching" => Ok(Protocol::SessionMatching),
             "suggested-sessions" => Ok(Protocol::SuggestedSessions),
-            "page" => Ok(Protocol::Page {
-                session_k: PAGE_SESSION_K,
-            }),
-            t => match t.strip_prefix("page:").map(str::parse::<usize>) {
-                Some(Ok(k)) if k > 0 => Ok(Protocol::Page { session_k: k }),
-                _ => Err(Error::InvalidInput(format!(
-                    "protocol {t:?}: use round-robin, random, session, session-matching, suggested, suggested-sessions, page or page:N (sessions of N)"
-                ))),
-            },
+            t => {
+                let bad = || {
+                    Error::InvalidInput(format!(
+                        "protocol {t:?}: use round-robin, random, session, session-matching, suggested, suggested-sessions, page, page-suggested, or page:N / page-suggested:N (sessions of N)"
+                    ))
+                };
+                let (name, k) = match t.split_once(':') {
+                    None => (t, PAGE_SESSION_K),
+                    Some((name, k)) => match k.parse::<usize>() {
+                        Ok(k) if k > 0 => (name, k),
+                        _ => return Err(bad()),
+                    },
+                };
+                let keyed = match name {
+                    "page" => ListOrder::Random,
+                    "page-suggested" => ListOrder::Suggested,
+                    _ => return Err(bad()),
+                };
+                Ok(Protocol::Page {
+                    session_k: k,
+                    keyed,
+                })
+            }
         }
     }
 }
@@ -207,10 +233,16 @@ impl std::fmt::Display for Protocol {
             Protocol::Suggested => "suggested",
             Protocol::SessionMatching => "session-matching",
             Protocol::SuggestedSessions => "suggested-sessions",
-            Protocol::Page {
-                session_k: PAGE_SESSION_K,
-            } => "page",
-            Protocol::Page { session_k } => return write!(f, "page:{session_k}"),
+            Protocol::Page { session_k, keyed } => {
+                let name = match keyed {
+                    ListOrder::Random => "page",
+                    ListOrder::Suggested => "page-suggested",
+                };
+                return match session_k {
+                    PAGE_SESSION_K => f.write_str(name),
+                    k => write!(f, "{name}:{k}"),
+                };
+            }
         })
     }
 }
@@ -273,10 +305,16 @@ pub fn pick_with_negatives(
             let first = suggested(pool, labels, n / 2, &mut rng)?;
             return Sessions::new(SESSION_K, false).run(pool, labels, n, &mut rng, first);
         }
-        Protocol::Page { session_k } => {
-            let mut keyed: Vec<usize> = (0..labels.len()).collect();
-            keyed.shuffle(&mut rng);
-            keyed.truncate(PAGE_KEYED.min(n));
+        Protocol::Page { session_k, keyed } => {
+            let keyed = match keyed {
+                ListOrder::Random => {
+                    let mut all: Vec<usize> = (0..labels.len()).collect();
+                    all.shuffle(&mut rng);
+                    all.truncate(PAGE_KEYED.min(n));
+                    all
+                }
+                ListOrder::Suggested => suggested(pool, labels, PAGE_KEYED.min(n), &mut rng)?,
+            };
             // one session per label among the keyed records, in the order they were keyed
             let mut anchors: Vec<usize> = Vec::new();
             for &i in &keyed {
@@ -764,8 +802,18 @@ mod tests {
         }
         assert_eq!(page.to_string(), "page");
         let longer: Protocol = "page:100".parse().unwrap();
-        assert_eq!(longer, Protocol::Page { session_k: 100 });
+        assert_eq!(
+            longer,
+            Protocol::Page {
+                session_k: 100,
+                keyed: ListOrder::Random
+            }
+        );
         assert_eq!(longer.to_string(), "page:100");
+        for name in ["page-suggested", "page-suggested:40"] {
+            assert_eq!(name.parse::<Protocol>().unwrap().to_string(), name);
+        }
+        assert!("page-suggested:0".parse::<Protocol>().is_err());
         assert!("page:0".parse::<Protocol>().is_err());
         assert!("page:x".parse::<Protocol>().is_err());
     }
