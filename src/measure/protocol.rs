@@ -285,12 +285,7 @@ pub fn pick_with_negatives(
     let mut rng = StdRng::seed_from_u64(seed);
     let picked = match protocol {
         Protocol::RoundRobin => simulated_labeling(labels, n, seed),
-        Protocol::Random => {
-            let mut all: Vec<usize> = (0..labels.len()).collect();
-            all.shuffle(&mut rng);
-            all.truncate(n);
-            all
-        }
+        Protocol::Random => random_records(labels.len(), n, &mut rng),
         Protocol::Session => {
             let plain = Sessions::new(SESSION_K, false);
             return plain.run(pool, labels, n, &mut rng, Vec::new());
@@ -307,12 +302,7 @@ pub fn pick_with_negatives(
         }
         Protocol::Page { session_k, keyed } => {
             let keyed = match keyed {
-                ListOrder::Random => {
-                    let mut all: Vec<usize> = (0..labels.len()).collect();
-                    all.shuffle(&mut rng);
-                    all.truncate(PAGE_KEYED.min(n));
-                    all
-                }
+                ListOrder::Random => random_records(labels.len(), PAGE_KEYED.min(n), &mut rng),
                 ListOrder::Suggested => suggested(pool, labels, PAGE_KEYED.min(n), &mut rng)?,
             };
             // one session per label among the keyed records, in the order they were keyed
@@ -330,6 +320,15 @@ pub fn pick_with_negatives(
         }
     };
     Ok((picked, Vec::new()))
+}
+
+/// `n` of `total` records in a seeded random order (`Protocol::Random`, and the page's
+/// random list order).
+fn random_records(total: usize, n: usize, rng: &mut StdRng) -> Vec<usize> {
+    let mut all: Vec<usize> = (0..total).collect();
+    all.shuffle(rng);
+    all.truncate(n);
+    all
 }
 
 /// `Protocol::Suggested`: `n` records labelled 10 suggestions at a time, after a first one of
