@@ -218,6 +218,10 @@ fn parse_settings<T: serde::de::DeserializeOwned + Default>(
 /// record count), when given, stands for the dataset's records, and `embeddings` may then
 /// hold the labelled records only: the page passes the rows [`training_pool_rows`] names
 /// instead of every record, and trains the same head.
+///
+/// `sessions`, one per row of `labels`: the similarity session that labelled the row (1, 2,
+/// ..; 0: labelled outside a session). The pull counts a session's rows of one label as one
+/// (`prototype_pull::per_session`).
 #[wasm_bindgen(js_name = trainHead)]
 #[allow(clippy::too_many_arguments)] // the flat facade: one JS value per argument
 pub fn train_head(
@@ -229,6 +233,7 @@ pub fn train_head(
     label_names: Option<Vec<f32>>,
     pool: Option<PoolRows>,
     not: Option<NotMarks>,
+    sessions: Option<Vec<u32>>,
 ) -> Result<JsValue, JsError> {
     let config = parse_config(config)?;
     let all = Embeddings::new(embeddings, dim).map_err(js_err)?;
@@ -238,7 +243,25 @@ pub fn train_head(
     });
     let not_labels: Vec<usize> = not.labels.iter().map(|&l| l as usize).collect();
     let not_rows = Embeddings::new(not.rows, dim).map_err(js_err)?;
+    if let Some(s) = sessions.as_ref().filter(|s| s.len() != labels.len()) {
+        return Err(JsError::new(&format!(
+            "{} session ids for {} labels: give one per label",
+            s.len(),
+            labels.len()
+        )));
+    }
     let (x, y, joined) = training_set(&all, labels, label_names)?;
+    // the labelled rows' sessions, in training_set's order; the label names that joined: none
+    let sessions: Option<Vec<u32>> = sessions.map(|s| {
+        let mut kept: Vec<u32> = labels
+            .iter()
+            .zip(s)
+            .filter(|(l, _)| **l >= 0)
+            .map(|(_, s)| s)
+            .collect();
+        kept.resize(y.len(), 0);
+        kept
+    });
     let held = match pool {
         Some(p) => {
             let ids = p.row_ids();
@@ -256,6 +279,7 @@ pub fn train_head(
             not: &not_labels,
         }),
         pool: Some(pool),
+        sessions: sessions.as_deref(),
     };
     let out = train::train_with(&x, &y, context, &config, &mut |p| {
         let (fold, folds) = p.fold.unwrap_or((0, 0));

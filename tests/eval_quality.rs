@@ -63,6 +63,7 @@ fn round_robin_on_halves(
         protocol: Protocol::RoundRobin,
         negatives: false,
         names,
+        sessions: true,
     };
     evaluate(
         &emb.select(&train).unwrap(),

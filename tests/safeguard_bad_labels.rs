@@ -78,6 +78,7 @@ fn train_on(
     let context = TrainContext {
         negatives: None,
         pool: Some(simtune::pool::Pool::all(&h.train)),
+        sessions: None,
     };
     train_with(x, y, context, config, &mut |_| true)
 }

@@ -675,12 +675,17 @@ class App {
       notLabels.push(id);
     }
     const not = { rows: this.rows(notIds), labels: Uint32Array.from(notLabels) };
+    // the similarity session that gave each label (0: none, or a confident prediction): the
+    // pull counts a session's records of one label as one (src/tune/prototype_pull.rs)
+    const p = this.project;
+    const sessions = Uint32Array.from(labelled, (i) => (labels[i] === p.labels[i] ? p.sessions[i] : 0));
     return {
       emb,
       labels: Int32Array.from(labelled, (i) => labels[i]),
       pool,
       not,
-      transfer: [emb.buffer, pool.rows.buffer, ids.buffer, not.rows.buffer, not.labels.buffer],
+      sessions,
+      transfer: [emb.buffer, pool.rows.buffer, ids.buffer, not.rows.buffer, not.labels.buffer, sessions.buffer],
     };
   }
   /** Every record's predicted label (-1: none) and confidence in `index`'s space, from its

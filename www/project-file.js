@@ -39,7 +39,8 @@ function projectDoc(app) {
   const name = (l) => saved.labelNames[l];
   const labels = [];
   (saved.labels ?? []).forEach((l, i) => {
-    if (l >= 0) labels.push({ ...entry(i), label: name(l) });
+    const session = saved.sessions?.[i] ?? 0;
+    if (l >= 0) labels.push({ ...entry(i), label: name(l), ...(session > 0 ? { session } : {}) });
   });
   for (const o of saved.orphans ?? []) labels.push({ index: null, text: o.text ?? undefined, key: o.key, label: o.label });
   const c = saved.check ?? { records: [], labels: [], not: [] };
@@ -150,6 +151,7 @@ export async function importProject(app, file) {
   };
   const clean = (l) => (typeof l === "string" || typeof l === "number" ? String(l).trim() : "");
   const incoming = new Map(); // record -> label name
+  const fromSession = new Map(); // record -> the file's session id of its label
   const orphans = [];
   let invalid = 0;
   for (const e of doc.labels) {
@@ -163,7 +165,10 @@ export async function importProject(app, file) {
       const key = typeof e.text === "string" ? hashKey(textHashes([e.text]), 0) : e.key;
       orphans.push({ text: e.text ?? null, key, label });
     }
-    else incoming.set(i, label);
+    else {
+      incoming.set(i, label);
+      if (Number.isInteger(e.session) && e.session > 0) fromSession.set(i, e.session);
+    }
   }
   let fresh = 0;
   let same = 0;
@@ -191,8 +196,13 @@ export async function importProject(app, file) {
   ].filter(Boolean);
   if (!confirm(summary.join("\n"))) return;
 
-  const undo = { indices: [...incoming.keys()], prev: [...incoming.keys()].map((i) => p.labels[i]) };
-  for (const [i, label] of incoming) p.labels[i] = p.labelId(label, true);
+  const undo = { indices: [...incoming.keys()], prev: [...incoming.keys()].map((i) => p.labels[i]), prevSessions: [...incoming.keys()].map((i) => p.sessions[i]) };
+  // the file's sessions stay sessions, numbered after this project's own
+  const firstSession = p.newSession() - 1;
+  for (const [i, label] of incoming) {
+    p.labels[i] = p.labelId(label, true);
+    p.sessions[i] = fromSession.has(i) ? firstSession + fromSession.get(i) : 0;
+  }
   for (const n of Array.isArray(doc.labelNames) ? doc.labelNames : []) if (clean(n)) p.labelId(clean(n), true);
   const id = (o) => `${o.label}\u0000${o.text ?? o.key}`;
   const known = new Set(p.orphans.map(id));

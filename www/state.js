@@ -17,6 +17,9 @@ export class Project extends EventTarget {
     this.hashes = new Uint32Array(0); // texthash.js: two per record
     this.labelNames = [];
     this.labels = new Int32Array(0);
+    /** Per record, the similarity session that gave its label (1, 2, …; 0: none): training
+     * counts a session's records of one label as one where it reads the labels' regions. */
+    this.sessions = new Uint32Array(0);
     this.history = [];
     this.model = { ...DEFAULT_MODEL };
     /** The records' embeddings are ready: they live once, in the page's raw search index
@@ -55,6 +58,7 @@ export class Project extends EventTarget {
     this.hashes = hashes;
     this.labelNames = [];
     this.labels = new Int32Array(texts.length).fill(-1);
+    this.sessions = new Uint32Array(texts.length);
     this.history = [];
     this.rejected = new Map();
     this.head = null;
@@ -87,13 +91,23 @@ export class Project extends EventTarget {
     this.emit("labels");
     return id;
   }
-  /** Gives `indices` the label id (-1 clears); undoable. */
-  setLabels(indices, id) {
+  /** Gives `indices` the label id (-1 clears), from similarity session `session` (0: none;
+   * see newSession); undoable. */
+  setLabels(indices, id, session = 0) {
     if (!indices.length) return;
-    this.history.push({ indices: [...indices], prev: indices.map((i) => this.labels[i]) });
+    this.history.push({ indices: [...indices], prev: indices.map((i) => this.labels[i]), prevSessions: indices.map((i) => this.sessions[i]) });
     if (this.history.length > 500) this.history.shift();
-    for (const i of indices) this.labels[i] = id;
+    for (const i of indices) {
+      this.labels[i] = id;
+      this.sessions[i] = id >= 0 ? session : 0;
+    }
     this.emit("labels");
+  }
+  /** An id for a new similarity session: one above every session id in use. */
+  newSession() {
+    let top = 0;
+    for (const s of this.sessions) if (s > top) top = s;
+    return top + 1;
   }
   /** Says records `indices` are NOT of label `id` (their prediction rejected): they leave
    * the "predicted" filter of that label; undoable. */
@@ -119,7 +133,10 @@ export class Project extends EventTarget {
   undo() {
     const last = this.history.pop();
     if (!last) return null;
-    last.indices.forEach((i, j) => (this.labels[i] = last.prev[j]));
+    last.indices.forEach((i, j) => {
+      this.labels[i] = last.prev[j];
+      this.sessions[i] = last.prevSessions?.[j] ?? 0;
+    });
     for (const i of last.rejected?.indices ?? []) this.rejected.get(i)?.delete(last.rejected.id);
     this.emit("labels");
     return last;
@@ -229,6 +246,7 @@ export class Project extends EventTarget {
       datasetKey: this.datasetKey,
       labelNames: this.labelNames,
       labels: this.labels,
+      sessions: this.sessions,
       model: this.model,
       head: this.head,
       trainConfig: this.trainConfig,
@@ -261,6 +279,7 @@ export class Project extends EventTarget {
     this.hashes = hashes;
     this.labelNames = [...(saved.labelNames ?? [])].map(String);
     this.labels = new Int32Array(texts.length).fill(-1);
+    this.sessions = new Uint32Array(texts.length);
     this.model = saved.model ?? { ...DEFAULT_MODEL };
     this.head = saved.head ?? null;
     this.trainConfig = saved.trainConfig ?? null;
@@ -283,6 +302,7 @@ export class Project extends EventTarget {
     const idOf = (l) => (Number.isInteger(l) && l >= 0 && l < names.length ? this.labelId(String(names[l]), true) : -1);
     const byKey = recordsByKey(this.hashes);
     const old = saved.labels ?? [];
+    const oldSessions = saved.sessions ?? [];
     const taken = new Set();
     /** Where saved record i is now: the same index if its text is unchanged, else the first
      * record not yet taken with that text; -1 when the text is gone. */
@@ -309,6 +329,7 @@ export class Project extends EventTarget {
         continue;
       }
       this.labels[j] = l;
+      this.sessions[j] = Number.isInteger(oldSessions[i]) && oldSessions[i] > 0 ? oldSessions[i] : 0;
       j === i ? kept++ : moved++;
     }
     // orphans whose text is back (the file was edited back) take their place again

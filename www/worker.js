@@ -102,9 +102,10 @@ const ops = {
   /** {head, joined, config, pull, …}: the head's bytes, the label names that joined, the
    * settings run, the prototype pull the head started from (or null); see trainHead. `emb`:
    * the labelled rows (their `labels`); `pool` ({rows, ids, total}): the dataset's rows
-   * training reads besides them; `not` ({rows, labels}): records marked "not" a label (app.js
+   * training reads besides them; `not` ({rows, labels}): records marked "not" a label;
+   * `sessions`: per labelled row, the similarity session that labelled it (0: none) (app.js
    * trainingInput). */
-  train({ emb, dim, labels, config, names, pool, not }, progress) {
+  train({ emb, dim, labels, config, names, pool, not, sessions }, progress) {
     const out = trainHead(
       emb,
       dim,
@@ -116,6 +117,7 @@ const ops = {
       names ?? undefined,
       pool ? new PoolRows(pool.rows, pool.ids, pool.total) : undefined,
       not?.labels.length ? new NotMarks(not.rows, not.labels) : undefined,
+      sessions ?? undefined,
     );
     return [out, [out.head.buffer]];
   },

@@ -111,6 +111,10 @@ pub struct LabelEntry {
         skip_serializing_if = "Option::is_none"
     )]
     pub label: Option<String>,
+    /// The similarity session that gave the label (1, 2, ..), where one did: training counts
+    /// a session's records of one label as one (`prototype_pull::per_session`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -275,6 +279,7 @@ impl Project {
     pub fn labels_on<S: AsRef<str>>(&self, texts: &[S]) -> Placed {
         let records = Records::new(texts);
         let mut labels = vec![None; texts.len()];
+        let mut sessions = vec![0u32; texts.len()];
         let mut missing = 0;
         let mut skipped = 0;
         for e in &self.labels {
@@ -287,19 +292,29 @@ impl Project {
                 continue;
             }
             match records.find(e) {
-                Some(i) => labels[i] = Some(label.clone()),
+                Some(i) => {
+                    labels[i] = Some(label.clone());
+                    sessions[i] = e.session.unwrap_or(0);
+                }
                 None => missing += 1,
             }
         }
         Placed {
             labels,
+            sessions,
             missing,
             skipped,
         }
     }
 
-    /// Labels `labels[i]` (None: unlabelled) of `texts` as entries with index and text.
-    pub fn set_labels<S: AsRef<str>>(&mut self, texts: &[S], labels: &[Option<String>]) {
+    /// Labels `labels[i]` (None: unlabelled) of `texts` as entries with index and text, and
+    /// the session that gave each (`sessions[i]`, 0 or absent: none).
+    pub fn set_labels<S: AsRef<str>>(
+        &mut self,
+        texts: &[S],
+        labels: &[Option<String>],
+        sessions: &[u32],
+    ) {
         self.labels = labels
             .iter()
             .enumerate()
@@ -309,6 +324,7 @@ impl Project {
                     text: texts.get(i).map(|t| t.as_ref().to_string()),
                     key: None,
                     label: Some(l.clone()),
+                    session: sessions.get(i).copied().filter(|&s| s > 0),
                 })
             })
             .collect();
@@ -378,6 +394,8 @@ impl Default for Project {
 pub struct Placed {
     /// Per record: its label name, or None.
     pub labels: Vec<Option<String>>,
+    /// Per record: the similarity session that gave its label (0: none).
+    pub sessions: Vec<u32>,
     /// Entries whose record (text) is not in the dataset.
     pub missing: usize,
     /// Entries without a usable label or record.
@@ -401,7 +419,11 @@ mod tests {
     fn round_trip() {
         let texts = ["a", "b", "c"];
         let mut p = Project::new();
-        p.set_labels(&texts, &[Some("x".into()), None, Some("y".into())]);
+        p.set_labels(
+            &texts,
+            &[Some("x".into()), None, Some("y".into())],
+            &[0, 0, 2],
+        );
         p.head = Some(head_bytes(4));
         p.dataset.texts_hash = Some(texthash::texts_hash(&texts));
         p.metrics = Some(Metrics {
@@ -416,6 +438,10 @@ mod tests {
         assert_eq!(back, p);
         assert_eq!(back.head_dim().unwrap(), Some(4));
         assert_eq!(back.label_names, ["x", "y"]);
+        // the session that gave a label travels with it, and lands on its record
+        assert_eq!(back.labels[1].session, Some(2));
+        assert!(!json.contains("\"session\": 0"));
+        assert_eq!(back.labels_on(&texts).sessions, [0, 0, 2]);
         // a document without format and version (the page's, before writing) gets them
         let doc: Project = serde_json::from_str(r#"{"labels": []}"#).unwrap();
         assert_eq!((doc.format.as_str(), doc.version), (FORMAT, VERSION));
@@ -449,6 +475,7 @@ mod tests {
             [Some("7".to_string()), Some("x".into()), Some("y".into())]
         );
         assert_eq!((placed.missing, placed.skipped), (1, 1));
+        assert_eq!(placed.sessions, [0, 0, 0], "version 1 knew no sessions");
         assert_eq!(p.train_config.unwrap().lr, 0.01);
     }
 

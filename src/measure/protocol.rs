@@ -256,11 +256,31 @@ pub fn pick_records(
     n: usize,
     seed: u64,
 ) -> Result<Vec<usize>> {
-    Ok(pick_with_negatives(protocol, pool, labels, n, seed)?.0)
+    Ok(pick_with_negatives(protocol, pool, labels, n, seed)?.records)
 }
 
-/// Records labelled (in order) and (record, class) pairs marked "not this label".
-pub type Picked = (Vec<usize>, Vec<(usize, usize)>);
+/// What a simulated person labelled under a protocol.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Picked {
+    /// records labelled, in order
+    pub records: Vec<usize>,
+    /// (record, class) pairs marked "not this label"
+    pub not: Vec<(usize, usize)>,
+    /// per record of `records`, the similarity session that labelled it (1, 2, ..: the
+    /// n-th session; 0: labelled outside a session), as the page records it
+    pub sessions: Vec<u32>,
+}
+
+impl Picked {
+    /// Records labelled outside any session.
+    fn keyed(records: Vec<usize>) -> Self {
+        Self {
+            sessions: vec![0; records.len()],
+            records,
+            not: Vec::new(),
+        }
+    }
+}
 
 /// The rows of `pool` that (record, class) marks name, and the class each is not: what
 /// `Negatives` reads.
@@ -319,7 +339,7 @@ pub fn pick_with_negatives(
             return page.run(pool, labels, n, &mut rng, keyed);
         }
     };
-    Ok((picked, Vec::new()))
+    Ok(Picked::keyed(picked))
 }
 
 /// `n` of `total` records in a seeded random order (`Protocol::Random`, and the page's
@@ -395,6 +415,8 @@ impl Sessions {
         for &i in &picked {
             labelled[i] = true;
         }
+        let mut sessions = vec![0u32; picked.len()];
+        let mut session = 0u32;
         let mut not = Vec::new();
         let mut order: Vec<usize> = (0..labels.len()).collect();
         order.shuffle(rng);
@@ -406,9 +428,11 @@ impl Sessions {
             if labelled[anchor] && nth >= given {
                 continue;
             }
+            session += 1;
             if !labelled[anchor] {
                 labelled[anchor] = true;
                 picked.push(anchor);
+                sessions.push(session);
             }
             let c = labels[anchor];
             let hits = top_k(pool, pool.row(anchor)?, self.k * 4, Some(anchor))?;
@@ -423,6 +447,7 @@ impl Sessions {
                     if picked.len() < n {
                         labelled[i] = true;
                         picked.push(i);
+                        sessions.push(session);
                     }
                 } else if !not.contains(&(i, c)) {
                     not.push((i, c));
@@ -431,7 +456,11 @@ impl Sessions {
         }
         // a record labelled later is no negative any more (its label says more)
         not.retain(|&(i, _)| !labelled[i]);
-        Ok((picked, not))
+        Ok(Picked {
+            records: picked,
+            not,
+            sessions,
+        })
     }
 }
 
@@ -455,6 +484,8 @@ pub struct EvalSpec {
     /// The embedded label names (row = class id), trained on as records of their labels
     /// (`label_names.rs`).
     pub names: Option<Embeddings>,
+    /// Tell the trainer which session labelled each record, as the page does.
+    pub sessions: bool,
 }
 
 /// Progress of an evaluation: which run of how many is done.
@@ -536,8 +567,11 @@ pub fn evaluate_retuned(
                 Budget::Labels(n) => n,
                 Budget::All => train_labels.len(),
             };
-            let (mut picked, not) =
-                pick_with_negatives(spec.protocol, train_pool, train_labels, n, seed)?;
+            let Picked {
+                records: mut picked,
+                not,
+                sessions,
+            } = pick_with_negatives(spec.protocol, train_pool, train_labels, n, seed)?;
             let mut y: Vec<usize> = picked.iter().map(|&i| train_labels[i]).collect();
             let retuned = match retune.as_mut() {
                 Some(retune) => Some(retune(&picked, &y, seed)?),
@@ -579,9 +613,13 @@ pub fn evaluate_retuned(
                 embeddings: &not_emb,
                 not: &not_classes,
             });
+            // rows added after the picks (pseudo-labels, predictions, label names): no session
+            let mut sessions = sessions;
+            sessions.resize(y.len(), 0);
             let context = TrainContext {
                 negatives,
                 pool: Some(Pool::all(train_pool)),
+                sessions: spec.sessions.then_some(sessions.as_slice()),
             };
             match train_with(&x, &y, context, &config, &mut |_| true) {
                 Ok(out) => {
@@ -741,8 +779,23 @@ mod tests {
     #[test]
     fn session_matching_labels_the_anchors_label_and_marks_the_rest() {
         let (e, y) = clusters();
-        let (picked, not) = pick_with_negatives(Protocol::SessionMatching, &e, &y, 12, 3).unwrap();
+        let Picked {
+            records: picked,
+            not,
+            sessions,
+        } = pick_with_negatives(Protocol::SessionMatching, &e, &y, 12, 3).unwrap();
         assert_eq!(picked.len(), 12);
+        // every pick is a session's (the first is the first session's anchor); a session's
+        // records share their anchor's class
+        assert_eq!(sessions.len(), 12);
+        assert_eq!(sessions[0], 1);
+        assert!(sessions
+            .windows(2)
+            .all(|w| w[1] == w[0] || w[1] == w[0] + 1));
+        for (i, &s) in sessions.iter().enumerate() {
+            let first = sessions.iter().position(|&t| t == s).unwrap();
+            assert_eq!(y[picked[i]], y[picked[first]], "session {s}");
+        }
         let mut u = picked.clone();
         u.sort();
         u.dedup();
@@ -756,10 +809,15 @@ mod tests {
             assert!(!picked.contains(&i));
         }
         // the other protocols mark nothing, and pick_records is the first half
-        let (rr, none) = pick_with_negatives(Protocol::RoundRobin, &e, &y, 12, 3).unwrap();
-        assert!(none.is_empty());
+        let rr = pick_with_negatives(Protocol::RoundRobin, &e, &y, 12, 3).unwrap();
+        assert!(rr.not.is_empty());
         assert_eq!(
-            rr,
+            rr.sessions,
+            vec![0; 12],
+            "no record of round robin is a session's"
+        );
+        assert_eq!(
+            rr.records,
             pick_records(Protocol::RoundRobin, &e, &y, 12, 3).unwrap()
         );
     }
@@ -771,8 +829,16 @@ mod tests {
         let (e, y) = clusters_of(80);
         let n = PAGE_KEYED + 10;
         let page: Protocol = "page".parse().unwrap();
-        let (picked, not) = pick_with_negatives(page, &e, &y, n, 5).unwrap();
+        let Picked {
+            records: picked,
+            not,
+            sessions,
+        } = pick_with_negatives(page, &e, &y, n, 5).unwrap();
         assert_eq!(picked.len(), n.min(y.len()));
+        // the keyed records are no session's; the first session's records are session 1
+        assert!(sessions[..PAGE_KEYED].iter().all(|&s| s == 0));
+        assert!(sessions[PAGE_KEYED..].iter().all(|&s| s > 0));
+        assert_eq!(sessions[PAGE_KEYED], 1);
         let mut u = picked.clone();
         u.sort();
         u.dedup();
@@ -833,6 +899,7 @@ mod tests {
             protocol: Protocol::RoundRobin,
             negatives: false,
             names: None,
+            sessions: true,
         };
         let rows = evaluate(&e, &y, &e, &y, &spec, &mut |_| {}).unwrap();
         // 3 labels over 3 classes: one record per class, the triplet loss cannot train

@@ -12,7 +12,7 @@ use crate::measure::check::{
     unlabelled_unchecked, Gain, Knowledge,
 };
 use crate::measure::metrics::precision_per_query;
-use crate::measure::protocol::{marked_rows, pick_with_negatives, Protocol};
+use crate::measure::protocol::{marked_rows, pick_with_negatives, Picked, Protocol};
 use crate::tune::label_names::with_label_names;
 use crate::tune::pool::Pool;
 use crate::tune::train::{train_with, Negatives, TrainConfig, TrainContext};
@@ -64,7 +64,11 @@ pub fn replay_check(
         )));
     }
     // the labels, and the "not this label" marks on the way (sessions), which the page trains on
-    let (picked, not) = pick_with_negatives(spec.protocol, pool, gold, spec.labels, seed)?;
+    let Picked {
+        records: picked,
+        not,
+        sessions,
+    } = pick_with_negatives(spec.protocol, pool, gold, spec.labels, seed)?;
     let mut training = vec![None; n];
     for &i in &picked {
         training[i] = Some(gold[i]);
@@ -81,6 +85,8 @@ pub fn replay_check(
     if let Some(names) = &spec.names {
         (x, y, _) = with_label_names(&x, &y, names)?;
     }
+    let mut sessions = sessions;
+    sessions.resize(y.len(), 0);
     // the marks are trained on as the page does, but not those on check records: of these
     // the page trains on nothing
     let not: Vec<(usize, usize)> = not.into_iter().filter(|p| !checks.contains(&p.0)).collect();
@@ -93,6 +99,8 @@ pub fn replay_check(
             not: &not_classes,
         }),
         pool: Some(Pool::all(pool)),
+        // which session labelled each record, as the page tells the trainer (names: none)
+        sessions: Some(sessions.as_slice()),
     };
     let head = match train_with(&x, &y, context, &config, &mut |_| true) {
         Ok(out) => out.head,

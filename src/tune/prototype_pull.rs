@@ -209,6 +209,60 @@ pub fn fit(x: &Embeddings, y: &[usize], pool: &Pool, seed: u64) -> Result<Option
     }))
 }
 
+/// The training rows as the pull reads them: the rows one similarity session labelled with
+/// one label (`sessions[i]`, the same id > 0) become one row, their mean normalised; rows of
+/// no session (id 0) stay as they are. A session's rows are a neighbourhood labelled in bulk:
+/// counted one by one they tilt the prototypes, the "none of them" cosine and the kappa
+/// toward the sessions' spots (docs/tuning.md, "Stop 37"). Rows of a session come first in
+/// order of their first row, the others after, in order.
+pub fn per_session(
+    x: &Embeddings,
+    y: &[usize],
+    sessions: &[u32],
+) -> Result<(Embeddings, Vec<usize>)> {
+    if sessions.len() != x.rows() || y.len() != x.rows() {
+        return Err(Error::InvalidInput(format!(
+            "{} session ids and {} classes for {} rows",
+            sessions.len(),
+            y.len(),
+            x.rows()
+        )));
+    }
+    let d = x.dim();
+    let mut keys: Vec<(u32, usize)> = Vec::new();
+    let mut sums: Vec<Vec<f32>> = Vec::new();
+    let mut single: Vec<usize> = Vec::new();
+    for (i, (row, (&s, &c))) in x
+        .as_slice()
+        .chunks_exact(d)
+        .zip(sessions.iter().zip(y))
+        .enumerate()
+    {
+        if s == 0 {
+            single.push(i);
+            continue;
+        }
+        let k = match keys.iter().position(|&key| key == (s, c)) {
+            Some(k) => k,
+            None => {
+                keys.push((s, c));
+                sums.push(vec![0.0; d]);
+                keys.len() - 1
+            }
+        };
+        sums[k].iter_mut().zip(row).for_each(|(a, &v)| *a += v);
+    }
+    let mut means = Embeddings::new(sums.into_iter().flatten().collect(), d)?;
+    means.normalize();
+    let mut data = means.into_vec();
+    let mut classes: Vec<usize> = keys.iter().map(|k| k.1).collect();
+    for i in single {
+        data.extend_from_slice(x.row(i)?);
+        classes.push(y[i]);
+    }
+    Ok((Embeddings::new(data, d)?, classes))
+}
+
 /// How far the labels are regions of the raw space: Cohen's kappa of the leave-one-out
 /// nearest-prototype class of each training row (of a label with another row; its own label's
 /// prototype built without it) against its label, chance being the agreement of the
@@ -291,6 +345,23 @@ mod tests {
         assert_eq!(quantile(&[1.0, 2.0, 3.0, 4.0], 0.5), 2.5);
         assert_eq!(quantile(&[1.0, 2.0, 3.0, 4.0], 0.0), 1.0);
         assert_eq!(quantile(&[7.0], 0.5), 7.0);
+    }
+
+    /// A session's rows of one label become their normalised mean; its rows of another label
+    /// another row; rows of no session stay.
+    #[test]
+    fn a_sessions_rows_of_one_label_count_as_one() {
+        // rows: (1,0) s1 A, (0,1) s1 A, (0,1) s1 B, (1,0) none A, (3,4) none B
+        let x = Embeddings::new(vec![1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.6, 0.8], 2).unwrap();
+        let (px, py) = per_session(&x, &[0, 0, 1, 0, 1], &[1, 1, 1, 0, 0]).unwrap();
+        assert_eq!(py, [0, 1, 0, 1]);
+        let h = 0.5f32.sqrt();
+        let want = [h, h, 0.0, 1.0, 1.0, 0.0, 0.6, 0.8];
+        for (a, b) in px.as_slice().iter().zip(want) {
+            assert!((a - b).abs() < 1e-6, "{:?}", px.as_slice());
+        }
+        // one session id per row, or an error
+        assert!(per_session(&x, &[0, 0, 1, 0, 1], &[1, 1]).is_err());
     }
 
     /// Two noisy clusters around e0 and e1 in 8 dimensions, and a pool of 60 records of

@@ -127,6 +127,13 @@ pub fn choose(
         fold_of.extend(std::iter::repeat_n(f, scored.len()));
         let xr = x.select(&rest)?;
         let yr: Vec<usize> = rest.iter().map(|&i| y[i]).collect();
+        let sessions: Option<Vec<u32>> = context
+            .sessions
+            .map(|s| rest.iter().map(|&i| s[i]).collect());
+        let context = TrainContext {
+            sessions: sessions.as_deref(),
+            ..context
+        };
         for (m, mv) in moves.iter().enumerate() {
             let space = match *mv {
                 Move::Raw => None,
@@ -451,6 +458,7 @@ mod tests {
         let context = TrainContext {
             negatives: None,
             pool: Some(Pool::all(&pool)),
+            sessions: None,
         };
         let config = TrainConfig::default();
         let s = choose(&x, &y, context, &config, &mut |_| true)
@@ -481,6 +489,7 @@ mod tests {
         let context = TrainContext {
             negatives: None,
             pool: Some(Pool::all(&pool)),
+            sessions: None,
         };
         let few = x.select(&[0, 1, 8, 9, 16]).unwrap();
         assert!(choose(

@@ -131,7 +131,12 @@ test("a person drops a CSV, labels, runs a session, trains, compares, reloads", 
     assert.equal(await page.isDisabled("#train"), false);
     await page.click("#train");
     await page.waitForSelector("#train-status[data-state=done]", { timeout: 120_000 });
-    console.log(`# ${await page.textContent("#train-status")}`);
+    const status = await page.textContent("#train-status");
+    console.log(`# ${status}`);
+    // the sessions' labels reached the trainer with their session: the pull counted each
+    // session's records of one label as one
+    const counted = status.match(/it counted the (\d+) labels of your (\d+) similarity sessions? as (\d+)/)?.slice(1).map(Number);
+    if (/prototype pull over/.test(status)) assert.ok(counted && counted[1] >= 1 && counted[0] <= labelled && counted[2] <= counted[0], status);
     // no figure is claimed until check records are set aside and answered
     assert.equal(await page.textContent("#check-figure"), "");
     assert.match(await page.textContent("#check-status"), /No check records yet/);
@@ -186,6 +191,13 @@ test("a person drops a CSV, labels, runs a session, trains, compares, reloads", 
     assert.match(await page.textContent("#train-info"), /A head is trained/);
     assert.doesNotMatch(await page.textContent("#train-info"), /fewer than 20 labels/, `${labelled} labels`);
     assert.equal(await page.inputValue("#experiment-log li[data-run='1'] .log-note"), "first try: 4 sessions", "the log and its note survive a reload");
+    // the session that gave each label survives the reload and travels in the export
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("#export")]);
+    const doc = JSON.parse(readFileSync(await download.path(), "utf8"));
+    const fromSessions = doc.labels.filter((l) => l.session > 0);
+    assert.equal(doc.labels.length, labelled);
+    assert.ok(fromSessions.length > 0 && fromSessions.length <= labelled, `${fromSessions.length} labels from sessions`);
+    if (counted) assert.deepEqual([fromSessions.length, new Set(fromSessions.map((l) => l.session)).size], counted.slice(0, 2));
     await page.click("nav .tab[data-view=compare]");
     await page.fill("#compare-record", String(probes[0]));
     await page.click("#compare-show");

@@ -12,6 +12,9 @@ const MORE = 25;
 export function createSessionView(root, app) {
   const p = app.project;
   let anchor = null;
+  /** The session id its labels carry (state.js sessions): taken at the first label given
+   * after a new anchor opened (0 until then). */
+  let session = 0;
   let hits = { indices: [], scores: [] };
   let cur = 0;
   let selected = new Set();
@@ -96,11 +99,12 @@ export function createSessionView(root, app) {
   }
   function apply(id) {
     if (id < 0 || id >= p.labelNames.length) return;
+    if (!session && (selected.size || hits.indices.length)) session = p.newSession();
     if (selected.size) {
-      p.setLabels([...selected], id);
+      p.setLabels([...selected], id, session);
       selected = new Set();
     } else if (hits.indices.length) {
-      p.setLabels([hits.indices[cur]], id);
+      p.setLabels([hits.indices[cur]], id, session);
       if (cur < hits.indices.length - 1) cur++;
     }
     render();
@@ -215,6 +219,7 @@ export function createSessionView(root, app) {
   });
   p.addEventListener("dataset", () => {
     anchor = null;
+    session = 0;
     hits = { indices: [], scores: [] };
   });
 
@@ -224,6 +229,8 @@ export function createSessionView(root, app) {
       space.querySelector("option[value=tuned]").disabled = !p.head;
       if (!p.head) space.value = "raw";
       if (opts?.anchor != null) {
+        // another anchor opens another session; the same one goes on with its own
+        if (opts.anchor !== anchor) session = 0;
         anchor = opts.anchor;
         load();
       } else render();

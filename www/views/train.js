@@ -24,13 +24,18 @@ function lossValue(cfg) {
 function pullSentence(pull) {
   const over = `the prototype pull over ${pull.rows.toLocaleString("en")} records`;
   const share = `their average pull toward a label: ${Math.round(100 * pull.share)}%`;
-  if (pull.strength >= 1) return `, starting from ${over} (${share})`;
+  // a session's neighbours, labelled in bulk, count as one record per label there
+  // (prototype_pull::per_session), so one neighbourhood does not set where its label lies
+  const s = pull.sessions;
+  const counted = s ? `; it counted the ${s.labels} labels of your ${s.sessions} similarity session${s.sessions === 1 ? "" : "s"} as ${s.rows} (one per session and label), so one neighbourhood labelled in bulk does not outweigh the rest` : "";
+  if (pull.strength >= 1) return `, starting from ${over} (${share}${counted})`;
   if (pull.strength <= 0)
-    return `, starting from the raw space: ${over} was left at no strength, as your labels are not regions of the raw space yet (pulling their neighbours toward them would move the wrong records)`;
+    return `, starting from the raw space: ${over} was left at no strength, as your labels are not regions of the raw space yet (pulling their neighbours toward them would move the wrong records${counted})`;
   // (not the average pull's share here: "1% strength" beside "pull toward a label: 99%" read
   // as a contradiction to a newcomer; the kappa is what sets the strength)
-  const kappa = typeof pull.separability === "number" ? ` (left out in turn, a labelled record is nearest its own label with a kappa of ${pull.separability.toFixed(2)})` : "";
-  return `, starting from ${over} at ${Math.round(100 * pull.strength)}% strength, as your labels are only partly regions of the raw space${kappa}`;
+  const kappa = typeof pull.separability === "number" ? `left out in turn, a labelled record is nearest its own label with a kappa of ${pull.separability.toFixed(2)}` : "";
+  const why = kappa || counted ? ` (${[kappa, counted.replace(/^; /, "")].filter(Boolean).join("; ")})` : "";
+  return `, starting from ${over} at ${Math.round(100 * pull.strength)}% strength, as your labels are only partly regions of the raw space${why}`;
 }
 
 /** Where one label holds far more records than the others (a similarity session's bulk
@@ -256,7 +261,7 @@ export function createTrainView(root, app) {
       // the trainer says how many steps it fitted (the label names that join count as labels)
       let steps = run.steps;
       const input = app.trainingInput(labels, cfg);
-      const out = await app.trainer.call("train", { emb: input.emb, dim: p.dim, labels: input.labels, config: cfg, names, pool: input.pool, not: input.not }, {
+      const out = await app.trainer.call("train", { emb: input.emb, dim: p.dim, labels: input.labels, config: cfg, names, pool: input.pool, not: input.not, sessions: input.sessions }, {
         transfer: input.transfer,
         onProgress: ([step, l, fitted, fold, folds]) => {
           if (fold > 0) {

@@ -109,6 +109,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         let context = train::TrainContext {
             negatives: None,
             pool: Some(simtune::pool::Pool::all(&emb)),
+            sessions: None,
         };
         let out = train::train_with(&x, &py, context, &config, &mut |_| true)?;
         times.push(start.elapsed().as_secs_f64());

@@ -76,6 +76,11 @@ pub struct EvalArgs {
     /// (the page trains on them, as eval does by default; --check always does).
     #[arg(long)]
     pub no_negatives: bool,
+    /// Do not tell the trainer which similarity session labelled each record (the page
+    /// tells it, as eval does by default: the pull counts a session's records of one label
+    /// as one).
+    #[arg(long)]
+    pub no_sessions: bool,
     /// Replay the page's check on FILE: label by --protocol, set aside this many check
     /// records, train, answer every question from the gold labels; print the page's figure
     /// (checks alone, and with predictions) against the truth on the rest of FILE, with
@@ -310,6 +315,7 @@ pub fn evaluate_protocols(
             protocol,
             negatives: !args.no_negatives,
             names: names_emb.clone(),
+            sessions: !args.no_sessions,
         };
         let runs = (spec.budgets.len() as u64) * spec.seeds;
         let bar = bar(runs, &format!("{protocol}: train+eval"));

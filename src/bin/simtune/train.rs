@@ -58,6 +58,8 @@ pub fn run(args: TrainCommandArgs) -> Result<()> {
         }
         Ok(())
     })?;
+    // the similarity session that gave each record's label (the page's; 0: none)
+    let mut sessions = vec![0u32; ds.len()];
     if let Some(path) = &project {
         let placed = bundle.labels_on(&ds.texts);
         if placed.missing > 0 {
@@ -69,6 +71,7 @@ pub fn run(args: TrainCommandArgs) -> Result<()> {
             );
         }
         ds.labels = Some(placed.labels);
+        sessions = placed.sessions;
         ds.label_column = Some(label_source.clone());
         require_classes(&ds, &file, &label_source)?;
     }
@@ -86,9 +89,13 @@ pub fn run(args: TrainCommandArgs) -> Result<()> {
     let config = training.config()?.fitted(x.rows(), classes);
     let bar = bar(config.steps as u64, "training");
     let start = Instant::now();
+    // the labelled rows' sessions; the label names that joined: none
+    let mut row_sessions: Vec<u32> = rows.iter().map(|&i| sessions[i]).collect();
+    row_sessions.resize(y.len(), 0);
     let context = train::TrainContext {
         negatives: None,
         pool: Some(simtune::pool::Pool::all(&emb)),
+        sessions: Some(&row_sessions),
     };
     let out = train::train_with(&x, &y, context, &config, &mut |p| {
         bar.set_position(p.step as u64);
@@ -137,7 +144,7 @@ pub fn run(args: TrainCommandArgs) -> Result<()> {
     if let Some(out_path) = &project_out {
         let labels = ds.labels.clone().unwrap_or_default();
         let check_records = bundle.check.records.len();
-        bundle.set_labels(&ds.texts, &labels);
+        bundle.set_labels(&ds.texts, &labels, &sessions);
         bundle.exported = Some(iso_now());
         bundle.dataset.name = file.file_name().map(|n| n.to_string_lossy().into_owned());
         bundle.dataset.records = Some(ds.len());

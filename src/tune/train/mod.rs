@@ -25,6 +25,7 @@ use crate::tune::loss::{
     Loss, LossKind, Mining, OnlineContrastiveLoss, SoftmaxLoss, TripletLoss, NOT_GROUP,
 };
 use crate::tune::pool::Pool;
+use crate::tune::prototype_pull;
 use crate::tune::safeguard::{self, Safeguard};
 use crate::tune::train::adamw::AdamW;
 
@@ -76,6 +77,41 @@ pub struct PullSummary {
     pub separability: Option<f64>,
     /// the map's blend toward the identity that follows from it (0: none, 1: all)
     pub strength: f64,
+    /// the labels similarity sessions gave, and the rows they counted as
+    /// (`prototype_pull::per_session`); None where no label came from a session
+    pub sessions: Option<SessionsCounted>,
+}
+
+/// How the pull counted the labels of similarity sessions: `labels` labels of `sessions`
+/// sessions as `rows` rows (one per session and label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct SessionsCounted {
+    pub labels: usize,
+    pub sessions: usize,
+    pub rows: usize,
+}
+
+impl SessionsCounted {
+    /// What `sessions` (one id per labelled row, 0: none) and the rows' classes `y` count.
+    fn of(sessions: &[u32], y: &[usize]) -> Option<Self> {
+        let mut ids: Vec<u32> = sessions.iter().copied().filter(|&s| s > 0).collect();
+        let labels = ids.len();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut pairs: Vec<(u32, usize)> = sessions
+            .iter()
+            .zip(y)
+            .filter(|(&s, _)| s > 0)
+            .map(|(&s, &c)| (s, c))
+            .collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        (labels > 0).then_some(Self {
+            labels,
+            sessions: ids.len(),
+            rows: pairs.len(),
+        })
+    }
 }
 
 /// Records known NOT to be of a class ("not this label" in a similarity session): rows
@@ -236,6 +272,10 @@ pub struct TrainContext<'a> {
     /// prototype pull over them (`prototype_pull.rs`) unless `prototype_pull` is off, and the
     /// safeguard reads its groups on them
     pub pool: Option<Pool<'a>>,
+    /// which similarity session labelled each training row (0: none; rows with one id > 0
+    /// were labelled together): the pull counts a session's rows of one label as one
+    /// (`prototype_pull::per_session`)
+    pub sessions: Option<&'a [u32]>,
 }
 
 /// [`train`], with the records of the dataset and known negatives (ignored where their class
@@ -249,6 +289,13 @@ pub fn train_with(
     progress: &mut dyn FnMut(Progress) -> bool,
 ) -> Result<TrainOutput> {
     // (rows and labels that do not match are validate's error, in `guarded`)
+    if let Some(s) = context.sessions.filter(|s| s.len() != class_ids.len()) {
+        return Err(Error::InvalidInput(format!(
+            "{} session ids for {} labelled records: give one per record (0: no session)",
+            s.len(),
+            class_ids.len()
+        )));
+    }
     let (rows, conflicting) = if embeddings.rows() == class_ids.len() {
         conflicts::consistent_rows(embeddings, class_ids)
     } else {
@@ -259,6 +306,13 @@ pub fn train_with(
     }
     let x = embeddings.select(&rows)?;
     let y: Vec<usize> = rows.iter().map(|&i| class_ids[i]).collect();
+    let sessions: Option<Vec<u32>> = context
+        .sessions
+        .map(|s| rows.iter().map(|&i| s[i]).collect());
+    let context = TrainContext {
+        sessions: sessions.as_deref(),
+        ..context
+    };
     let mut out = guarded(&x, &y, context, config, progress).map_err(|e| match e {
         Error::Training(m) => Error::Training(format!(
             "{conflicting} labelled records were left out, as the same text is labelled with different labels; {m}"
@@ -327,7 +381,11 @@ fn train_once(
     config: &TrainConfig,
     progress: &mut dyn FnMut(Progress) -> bool,
 ) -> Result<TrainOutput> {
-    let TrainContext { negatives, pool } = context;
+    let TrainContext {
+        negatives,
+        pool,
+        sessions,
+    } = context;
     let config = &config.fitted(class_ids.len(), counts.len());
     // dense group ids 0..classes, in class-id order
     let dense: BTreeMap<usize, u32> = counts
@@ -351,9 +409,13 @@ fn train_once(
         head_seed,
     )?;
     let pull = match pool {
-        Some(pool) if config.prototype_pull => {
-            crate::tune::prototype_pull::fit(embeddings, class_ids, &pool, config.seed)?
-        }
+        Some(pool) if config.prototype_pull => match sessions {
+            Some(s) => {
+                let (x, y) = prototype_pull::per_session(embeddings, class_ids, s)?;
+                prototype_pull::fit(&x, &y, &pool, config.seed)?
+            }
+            None => prototype_pull::fit(embeddings, class_ids, &pool, config.seed)?,
+        },
         _ => None,
     };
     if let Some(p) = &pull {
@@ -496,6 +558,7 @@ fn train_once(
             share: p.share,
             separability: p.separability,
             strength: p.strength,
+            sessions: sessions.and_then(|s| SessionsCounted::of(s, class_ids)),
         }),
         safeguard: None,
         conflicting: 0,
@@ -807,6 +870,7 @@ mod tests {
         let pooled = TrainContext {
             negatives: None,
             pool: Some(Pool::all(&e)),
+            sessions: None,
         };
         let out = train_with(&x, &xy, pooled, &config, &mut |_| true).unwrap();
         let pull = out.pull.expect("a pull over the pool");
@@ -823,6 +887,51 @@ mod tests {
         assert_eq!(out.losses, plain.losses);
     }
 
+    /// Rows labelled in one similarity session reach the pull as one row per label: the
+    /// summary counts them, the pull differs from the one over every row, and rows without a
+    /// session change nothing. A session id per row, or an error.
+    #[test]
+    fn the_pull_counts_a_sessions_rows_of_one_label_as_one() {
+        let (e, y) = clusters();
+        let picks = [0, 1, 2, 3, 8, 9, 16, 17];
+        let x = e.select(&picks).unwrap();
+        let xy: Vec<usize> = picks.iter().map(|&i| y[i]).collect();
+        let config = TrainConfig {
+            steps: 5,
+            ..Default::default()
+        };
+        let run = |sessions: Option<&[u32]>| {
+            let context = TrainContext {
+                negatives: None,
+                pool: Some(Pool::all(&e)),
+                sessions,
+            };
+            train_with(&x, &xy, context, &config, &mut |_| true)
+        };
+        let rows = run(None).unwrap();
+        assert_eq!(rows.pull.unwrap().sessions, None);
+        // records 0-3 (one class) labelled in session 1, the rest outside any session
+        let one = run(Some(&[1, 1, 1, 1, 0, 0, 0, 0])).unwrap();
+        let pull = one.pull.unwrap();
+        assert_eq!(
+            pull.sessions,
+            Some(SessionsCounted {
+                labels: 4,
+                sessions: 1,
+                rows: 1
+            })
+        );
+        assert_ne!(pull.null, rows.pull.unwrap().null);
+        let none = run(Some(&[0; 8])).unwrap();
+        assert_eq!(none.pull, rows.pull);
+        assert_eq!(none.losses, rows.losses);
+        let err = run(Some(&[1, 1])).unwrap_err().to_string();
+        assert!(
+            err.contains("2 session ids for 8 labelled records"),
+            "{err}"
+        );
+    }
+
     /// Known negatives reach the triplet losses that read them (batch-hard, and semi-hard,
     /// which fitting picks) only when their class is trained (the count says how many the
     /// loss read); other losses leave them out.
@@ -832,6 +941,7 @@ mod tests {
         let with = |negatives| TrainContext {
             negatives: Some(negatives),
             pool: None,
+            sessions: None,
         };
         // the first two records of class 5, 15 and 25 said "not" another class each
         let rows = e.select(&[0, 8, 16]).unwrap();
