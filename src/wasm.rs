@@ -220,8 +220,8 @@ fn parse_settings<T: serde::de::DeserializeOwned + Default>(
 /// instead of every record, and trains the same head.
 ///
 /// `sessions`, one per row of `labels`: the similarity session that labelled the row (1, 2,
-/// ..; 0: labelled outside a session). The pull counts a session's rows of one label as one
-/// (`prototype_pull::per_session`).
+/// ..; 0: labelled outside a session). The pull holds a session's rows against their label's
+/// rows from outside the session (`prototype_pull::leave_session_out`).
 #[wasm_bindgen(js_name = trainHead)]
 #[allow(clippy::too_many_arguments)] // the flat facade: one JS value per argument
 pub fn train_head(
@@ -259,7 +259,7 @@ pub fn train_head(
             .filter(|(l, _)| **l >= 0)
             .map(|(_, s)| s)
             .collect();
-        kept.resize(y.len(), 0);
+        kept.resize(y.len(), crate::tune::prototype_pull::LABEL_NAME);
         kept
     });
     let held = match pool {

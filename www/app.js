@@ -676,7 +676,8 @@ class App {
     }
     const not = { rows: this.rows(notIds), labels: Uint32Array.from(notLabels) };
     // the similarity session that gave each label (0: none, or a confident prediction): the
-    // pull counts a session's records of one label as one (src/tune/prototype_pull.rs)
+    // pull holds a session's records against their label's records from outside it
+    // (src/tune/prototype_pull.rs)
     const p = this.project;
     const sessions = Uint32Array.from(labelled, (i) => (labels[i] === p.labels[i] ? p.sessions[i] : 0));
     return {

@@ -18,7 +18,7 @@ export class Project extends EventTarget {
     this.labelNames = [];
     this.labels = new Int32Array(0);
     /** Per record, the similarity session that gave its label (1, 2, …; 0: none): training
-     * counts a session's records of one label as one where it reads the labels' regions. */
+     * holds a session's records against their label's records from outside the session. */
     this.sessions = new Uint32Array(0);
     this.history = [];
     this.model = { ...DEFAULT_MODEL };

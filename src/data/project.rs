@@ -111,8 +111,9 @@ pub struct LabelEntry {
         skip_serializing_if = "Option::is_none"
     )]
     pub label: Option<String>,
-    /// The similarity session that gave the label (1, 2, ..), where one did: training counts
-    /// a session's records of one label as one (`prototype_pull::per_session`).
+    /// The similarity session that gave the label (1, 2, ..), where one did: training holds a
+    /// session's records against their label's records from outside the session
+    /// (`prototype_pull::leave_session_out`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<u32>,
 }

@@ -15,6 +15,7 @@ use crate::measure::metrics::precision_at_k;
 use crate::measure::search::top_k;
 use crate::tune::label_names::with_label_names;
 use crate::tune::pool::Pool;
+use crate::tune::prototype_pull::LABEL_NAME;
 use crate::tune::pseudo_label::{pseudo_labels, PseudoLabelConfig};
 use crate::tune::train::{train_with, Negatives, TrainConfig, TrainContext};
 
@@ -599,10 +600,14 @@ pub fn evaluate_retuned(
                     y.push(class);
                 }
             }
+            // pseudo-labels and predictions: no session; label names: marked as names
+            let mut sessions = sessions;
+            sessions.resize(picked.len(), 0);
             let mut x = train_pool.select(&picked)?;
             if let Some(names) = names {
                 (x, y, _) = with_label_names(&x, &y, names)?;
             }
+            sessions.resize(y.len(), LABEL_NAME);
             let config = TrainConfig {
                 seed,
                 ..spec.train.clone()
@@ -613,9 +618,6 @@ pub fn evaluate_retuned(
                 embeddings: &not_emb,
                 not: &not_classes,
             });
-            // rows added after the picks (pseudo-labels, predictions, label names): no session
-            let mut sessions = sessions;
-            sessions.resize(y.len(), 0);
             let context = TrainContext {
                 negatives,
                 pool: Some(Pool::all(train_pool)),

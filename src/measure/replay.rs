@@ -86,7 +86,7 @@ pub fn replay_check(
         (x, y, _) = with_label_names(&x, &y, names)?;
     }
     let mut sessions = sessions;
-    sessions.resize(y.len(), 0);
+    sessions.resize(y.len(), crate::tune::prototype_pull::LABEL_NAME);
     // the marks are trained on as the page does, but not those on check records: of these
     // the page trains on nothing
     let not: Vec<(usize, usize)> = not.into_iter().filter(|p| !checks.contains(&p.0)).collect();

@@ -12,8 +12,12 @@
 //! - Soft assignment of record x: `z = softmax([x·p_1, .., x·p_C, t] / tau)`, dropping the
 //!   last ("none of them") column, so a record no prototype is near stays where it is.
 //!   `t` is the `NULL_QUANTILE` quantile of the training rows' cosine to their own label's
-//!   prototype built without them: labels whose records sit close together (a session's
-//!   neighbours) pull only what lies as close.
+//!   prototype built without them: labels whose records sit close together pull only what
+//!   lies as close. A row a similarity session labelled is held against its label's rows
+//!   from outside that session (label names left out; [`leave_session_out`]): a session's
+//!   rows are an anchor's nearest neighbours, close to each other by construction, and
+//!   against each other they set `t` so high that the pull stops at the sessions' edges
+//!   (docs/tuning.md, "Stop 37").
 //! - Target: `y = normalise(x + z P)`, P: (C, d) the prototypes.
 //! - Map: `A, c = argmin |X A + 1 c - Y|^2 + lambda |A - I|^2 + lambda |c|^2` over up to
 //!   `pool::PULL_ROWS` records, solved in closed form (Cholesky of the (d+1) x (d+1) Gram).
@@ -78,8 +82,25 @@ pub struct Pull {
 /// not finite are left out. None where
 /// fewer than two labels have rows, no row has a leave-one-out prototype (every label a
 /// single row), or no pool row is finite.
-pub fn fit(x: &Embeddings, y: &[usize], pool: &Pool, seed: u64) -> Result<Option<Pull>> {
+///
+/// `sessions` (one per row, as `TrainContext::sessions`: 0 none, [`LABEL_NAME`] a label
+/// name's row, else the session that labelled it) sets the rows each row's "none of them"
+/// cosine is measured against; without it, every row stands alone.
+pub fn fit(
+    x: &Embeddings,
+    y: &[usize],
+    sessions: Option<&[u32]>,
+    pool: &Pool,
+    seed: u64,
+) -> Result<Option<Pull>> {
     let d = x.dim();
+    if sessions.is_some_and(|s| s.len() != x.rows()) {
+        return Err(Error::InvalidInput(format!(
+            "prototype pull: {} session ids for {} rows",
+            sessions.map_or(0, <[u32]>::len),
+            x.rows()
+        )));
+    }
     if pool.dim() != d || y.len() != x.rows() {
         return Err(Error::InvalidInput(format!(
             "prototype pull: {} classes for {} rows of dim {d}, pool of dim {}",
@@ -92,20 +113,24 @@ pub fn fit(x: &Embeddings, y: &[usize], pool: &Pool, seed: u64) -> Result<Option
     if sums.ids.len() < 2 {
         return Ok(None);
     }
-    // leave-one-out cosines of each row to its prototype built without it
+    // leave-one-out cosines of each row to its prototype built without it (without its
+    // session, where a session labelled it and its label has rows from elsewhere)
     let mut loo: Vec<f64> = Vec::new();
-    for (row, c) in x.as_slice().chunks_exact(d).zip(y) {
+    for (i, (row, c)) in x.as_slice().chunks_exact(d).zip(y).enumerate() {
         let k = sums.index(*c).unwrap_or_default();
         if sums.counts[k] < 2 {
             continue;
         }
-        let rest: Vec<f64> = sums
-            .sums
-            .row(k)?
-            .iter()
-            .zip(row)
-            .map(|(&s, &v)| s as f64 - v as f64)
-            .collect();
+        let rest = match sessions.and_then(|s| leave_session_out(x, y, s, i)) {
+            Some(rest) => rest,
+            None => sums
+                .sums
+                .row(k)?
+                .iter()
+                .zip(row)
+                .map(|(&s, &v)| s as f64 - v as f64)
+                .collect(),
+        };
         loo.push(cosine(row, &rest));
     }
     loo.retain(|v| v.is_finite());
@@ -209,58 +234,34 @@ pub fn fit(x: &Embeddings, y: &[usize], pool: &Pool, seed: u64) -> Result<Option
     }))
 }
 
-/// The training rows as the pull reads them: the rows one similarity session labelled with
-/// one label (`sessions[i]`, the same id > 0) become one row, their mean normalised; rows of
-/// no session (id 0) stay as they are. A session's rows are a neighbourhood labelled in bulk:
-/// counted one by one they tilt the prototypes, the "none of them" cosine and the kappa
-/// toward the sessions' spots (docs/tuning.md, "Stop 37"). Rows of a session come first in
-/// order of their first row, the others after, in order.
-pub fn per_session(
+/// `sessions` value of a label name's row (`label_names.rs`): no record of the label, so
+/// never what a session's row is held against.
+pub const LABEL_NAME: u32 = u32::MAX;
+
+/// The sum of the rows of row `i`'s label outside its session (label names left out), where
+/// a session labelled row `i` and such rows exist; None elsewhere (the row is held against
+/// its label's other rows, as every row without a session).
+pub fn leave_session_out(
     x: &Embeddings,
     y: &[usize],
     sessions: &[u32],
-) -> Result<(Embeddings, Vec<usize>)> {
-    if sessions.len() != x.rows() || y.len() != x.rows() {
-        return Err(Error::InvalidInput(format!(
-            "{} session ids and {} classes for {} rows",
-            sessions.len(),
-            y.len(),
-            x.rows()
-        )));
+    i: usize,
+) -> Option<Vec<f64>> {
+    let own = *sessions.get(i)?;
+    if own == 0 || own == LABEL_NAME {
+        return None;
     }
     let d = x.dim();
-    let mut keys: Vec<(u32, usize)> = Vec::new();
-    let mut sums: Vec<Vec<f32>> = Vec::new();
-    let mut single: Vec<usize> = Vec::new();
-    for (i, (row, (&s, &c))) in x
-        .as_slice()
-        .chunks_exact(d)
-        .zip(sessions.iter().zip(y))
-        .enumerate()
-    {
-        if s == 0 {
-            single.push(i);
+    let mut rest = vec![0f64; d];
+    let mut others = 0;
+    for ((row, &c), &s) in x.as_slice().chunks_exact(d).zip(y).zip(sessions) {
+        if c != y[i] || s == own || s == LABEL_NAME {
             continue;
         }
-        let k = match keys.iter().position(|&key| key == (s, c)) {
-            Some(k) => k,
-            None => {
-                keys.push((s, c));
-                sums.push(vec![0.0; d]);
-                keys.len() - 1
-            }
-        };
-        sums[k].iter_mut().zip(row).for_each(|(a, &v)| *a += v);
+        others += 1;
+        rest.iter_mut().zip(row).for_each(|(a, &v)| *a += v as f64);
     }
-    let mut means = Embeddings::new(sums.into_iter().flatten().collect(), d)?;
-    means.normalize();
-    let mut data = means.into_vec();
-    let mut classes: Vec<usize> = keys.iter().map(|k| k.1).collect();
-    for i in single {
-        data.extend_from_slice(x.row(i)?);
-        classes.push(y[i]);
-    }
-    Ok((Embeddings::new(data, d)?, classes))
+    (others > 0).then_some(rest)
 }
 
 /// How far the labels are regions of the raw space: Cohen's kappa of the leave-one-out
@@ -347,23 +348,6 @@ mod tests {
         assert_eq!(quantile(&[7.0], 0.5), 7.0);
     }
 
-    /// A session's rows of one label become their normalised mean; its rows of another label
-    /// another row; rows of no session stay.
-    #[test]
-    fn a_sessions_rows_of_one_label_count_as_one() {
-        // rows: (1,0) s1 A, (0,1) s1 A, (0,1) s1 B, (1,0) none A, (3,4) none B
-        let x = Embeddings::new(vec![1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.6, 0.8], 2).unwrap();
-        let (px, py) = per_session(&x, &[0, 0, 1, 0, 1], &[1, 1, 1, 0, 0]).unwrap();
-        assert_eq!(py, [0, 1, 0, 1]);
-        let h = 0.5f32.sqrt();
-        let want = [h, h, 0.0, 1.0, 1.0, 0.0, 0.6, 0.8];
-        for (a, b) in px.as_slice().iter().zip(want) {
-            assert!((a - b).abs() < 1e-6, "{:?}", px.as_slice());
-        }
-        // one session id per row, or an error
-        assert!(per_session(&x, &[0, 0, 1, 0, 1], &[1, 1]).is_err());
-    }
-
     /// Two noisy clusters around e0 and e1 in 8 dimensions, and a pool of 60 records of
     /// both: the pull maps the pool's records nearer their own cluster's prototype.
     #[test]
@@ -380,7 +364,7 @@ mod tests {
         let pool = Embeddings::new(pool_y.iter().flat_map(|&c| make(c)).collect(), d).unwrap();
         let x = pool.select(&[0, 1, 2, 3, 4, 5]).unwrap();
         let y = &pool_y[..6];
-        let pull = fit(&x, y, &Pool::all(&pool), 0)
+        let pull = fit(&x, y, None, &Pool::all(&pool), 0)
             .unwrap()
             .expect("two labels with 3 rows each");
         assert_eq!(pull.rows, 60);
@@ -431,7 +415,7 @@ mod tests {
         // no label with a second record: unknown
         assert_eq!(separability(&apart, &[0, 1, 2, 3]).unwrap(), None);
         // and at kappa -1 the pull keeps the raw space: A = I, c = 0
-        let pull = fit(&across, &[0, 0, 1, 1], &Pool::all(&across), 0)
+        let pull = fit(&across, &[0, 0, 1, 1], None, &Pool::all(&across), 0)
             .unwrap()
             .expect("a pull");
         assert_eq!(pull.strength, 0.0);
@@ -439,16 +423,62 @@ mod tests {
         assert!(pull.c.iter().all(|&v| v == 0.0));
     }
 
+    /// A session's row is held against its label's rows from outside the session, never a
+    /// label name; a row of no session, a name, or a label only one session labelled: None.
+    #[test]
+    fn a_sessions_row_is_held_against_its_label_outside_the_session() {
+        // rows: A s1 (1,0), A s1 (0,1), A keyed (3,4), A name (5,5), B s2 (1,1), B s1 (2,2)
+        let x = Embeddings::new(
+            vec![1.0, 0.0, 0.0, 1.0, 3.0, 4.0, 5.0, 5.0, 1.0, 1.0, 2.0, 2.0],
+            2,
+        )
+        .unwrap();
+        let y = [0, 0, 0, 0, 1, 1];
+        let s = [1, 1, 0, LABEL_NAME, 2, 1];
+        assert_eq!(leave_session_out(&x, &y, &s, 0), Some(vec![3.0, 4.0]));
+        assert_eq!(leave_session_out(&x, &y, &s, 1), Some(vec![3.0, 4.0]));
+        assert_eq!(leave_session_out(&x, &y, &s, 4), Some(vec![2.0, 2.0]));
+        for i in [2, 3] {
+            assert_eq!(leave_session_out(&x, &y, &s, i), None, "row {i}");
+        }
+        // B's rows of session 1 have B's row of session 2 to be held against; were session 2
+        // the name's, none
+        let only = [1, 1, 0, LABEL_NAME, LABEL_NAME, 1];
+        assert_eq!(leave_session_out(&x, &y, &only, 5), None);
+        // the "none of them" cosine (the median): A = (1, 0) s1, (0.8, 0.6) s1, (0, 1) keyed;
+        // B = (-1, 0), (0, -1) keyed. Each row alone: A's rows against the rest of A give
+        // 0.8 / |(0.8, 1.6)| = 0.447, 1.4 / |(1, 1)| = 0.990, 0.6 / |(1.8, 0.6)| = 0.316,
+        // B's 0 and 0: median 0.316. With session 1 held out, its rows meet (0, 1) alone:
+        // 0 and 0.6, so the values are 0, 0.6, 0.316, 0, 0: median 0.
+        let x =
+            Embeddings::new(vec![1.0, 0.0, 0.8, 0.6, 0.0, 1.0, -1.0, 0.0, 0.0, -1.0], 2).unwrap();
+        let y = [0, 0, 0, 1, 1];
+        let pool = Pool::all(&x);
+        let with = fit(&x, &y, Some(&[1, 1, 0, 0, 0]), &pool, 0)
+            .unwrap()
+            .unwrap();
+        let without = fit(&x, &y, None, &pool, 0).unwrap().unwrap();
+        assert!(with.null.abs() < 1e-6, "{}", with.null);
+        assert!(
+            (without.null - 0.6 / 1.8f64.hypot(0.6)).abs() < 1e-6,
+            "{}",
+            without.null
+        );
+        let alone = fit(&x, &y, Some(&[0; 5]), &pool, 0).unwrap().unwrap();
+        assert_eq!(alone.null, without.null);
+        assert!(fit(&x, &y, Some(&[0; 2]), &pool, 0).is_err());
+    }
+
     #[test]
     fn no_pull_without_two_labels_or_a_second_row() {
         let pool = Embeddings::new(vec![1.0, 0.0, 0.0, 1.0, 0.7, 0.7], 2).unwrap();
         let one_class = pool.select(&[0, 2]).unwrap();
-        assert!(fit(&one_class, &[4, 4], &Pool::all(&pool), 0)
+        assert!(fit(&one_class, &[4, 4], None, &Pool::all(&pool), 0)
             .unwrap()
             .is_none());
         // every label a single row: no leave-one-out prototype to set "none of them" by
         let singles = pool.select(&[0, 1]).unwrap();
-        assert!(fit(&singles, &[4, 5], &Pool::all(&pool), 0)
+        assert!(fit(&singles, &[4, 5], None, &Pool::all(&pool), 0)
             .unwrap()
             .is_none());
         // a pool row that is not finite is left out, not an error
@@ -456,13 +486,13 @@ mod tests {
         let mut with_nan = pool.as_slice().to_vec();
         with_nan.extend([f32::NAN, 1.0]);
         let with_nan = Embeddings::new(with_nan, 2).unwrap();
-        let pull = fit(&x, &[4, 4, 5, 5], &Pool::all(&with_nan), 0)
+        let pull = fit(&x, &[4, 4, 5, 5], None, &Pool::all(&with_nan), 0)
             .unwrap()
             .expect("a pull");
         assert_eq!(pull.rows, 3);
         assert!(pull.a.iter().chain(&pull.c).all(|v| v.is_finite()));
         // dimensions that do not match are an error
         let other = Embeddings::new(vec![1.0; 3], 3).unwrap();
-        assert!(fit(&singles, &[4, 5], &Pool::all(&other), 0).is_err());
+        assert!(fit(&singles, &[4, 5], None, &Pool::all(&other), 0).is_err());
     }
 }

@@ -133,10 +133,10 @@ test("a person drops a CSV, labels, runs a session, trains, compares, reloads", 
     await page.waitForSelector("#train-status[data-state=done]", { timeout: 120_000 });
     const status = await page.textContent("#train-status");
     console.log(`# ${status}`);
-    // the sessions' labels reached the trainer with their session: the pull counted each
-    // session's records of one label as one
-    const counted = status.match(/it counted the (\d+) labels of your (\d+) similarity sessions? as (\d+)/)?.slice(1).map(Number);
-    if (/prototype pull over/.test(status)) assert.ok(counted && counted[1] >= 1 && counted[0] <= labelled && counted[2] <= counted[0], status);
+    // the sessions' labels reached the trainer with their session: the pull held them
+    // against their labels' records from outside each session
+    const counted = status.match(/it held the (\d+) labels of your (\d+) similarity sessions? against/)?.slice(1).map(Number);
+    if (/prototype pull over/.test(status)) assert.ok(counted && counted[1] >= 1 && counted[0] <= labelled, status);
     // no figure is claimed until check records are set aside and answered
     assert.equal(await page.textContent("#check-figure"), "");
     assert.match(await page.textContent("#check-status"), /No check records yet/);
@@ -197,7 +197,7 @@ test("a person drops a CSV, labels, runs a session, trains, compares, reloads", 
     const fromSessions = doc.labels.filter((l) => l.session > 0);
     assert.equal(doc.labels.length, labelled);
     assert.ok(fromSessions.length > 0 && fromSessions.length <= labelled, `${fromSessions.length} labels from sessions`);
-    if (counted) assert.deepEqual([fromSessions.length, new Set(fromSessions.map((l) => l.session)).size], counted.slice(0, 2));
+    if (counted) assert.ok(fromSessions.length >= counted[0] && new Set(fromSessions.map((l) => l.session)).size >= counted[1], `${fromSessions.length} labels of sessions exported; ${counted}`);
     await page.click("nav .tab[data-view=compare]");
     await page.fill("#compare-record", String(probes[0]));
     await page.click("#compare-show");

@@ -24,10 +24,11 @@ function lossValue(cfg) {
 function pullSentence(pull) {
   const over = `the prototype pull over ${pull.rows.toLocaleString("en")} records`;
   const share = `their average pull toward a label: ${Math.round(100 * pull.share)}%`;
-  // a session's neighbours, labelled in bulk, count as one record per label there
-  // (prototype_pull::per_session), so one neighbourhood does not set where its label lies
+  // a session's records are an anchor's nearest neighbours: near each other by construction,
+  // they are held against their label's records from outside the session
+  // (prototype_pull::leave_session_out), so the pull reaches past the sessions' edges
   const s = pull.sessions;
-  const counted = s ? `; it counted the ${s.labels} labels of your ${s.sessions} similarity session${s.sessions === 1 ? "" : "s"} as ${s.rows} (one per session and label), so one neighbourhood labelled in bulk does not outweigh the rest` : "";
+  const counted = s ? `; it held the ${s.labels} labels of your ${s.sessions} similarity session${s.sessions === 1 ? "" : "s"} against their labels' records from outside each session, as a session's neighbours lie near each other by construction` : "";
   if (pull.strength >= 1) return `, starting from ${over} (${share}${counted})`;
   if (pull.strength <= 0)
     return `, starting from the raw space: ${over} was left at no strength, as your labels are not regions of the raw space yet (pulling their neighbours toward them would move the wrong records${counted})`;

@@ -77,8 +77,8 @@ pub struct EvalArgs {
     #[arg(long)]
     pub no_negatives: bool,
     /// Do not tell the trainer which similarity session labelled each record (the page
-    /// tells it, as eval does by default: the pull counts a session's records of one label
-    /// as one).
+    /// tells it, as eval does by default: the pull holds a session's records against their
+    /// label's records from outside the session).
     #[arg(long)]
     pub no_sessions: bool,
     /// Replay the page's check on FILE: label by --protocol, set aside this many check

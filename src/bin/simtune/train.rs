@@ -91,7 +91,7 @@ pub fn run(args: TrainCommandArgs) -> Result<()> {
     let start = Instant::now();
     // the labelled rows' sessions; the label names that joined: none
     let mut row_sessions: Vec<u32> = rows.iter().map(|&i| sessions[i]).collect();
-    row_sessions.resize(y.len(), 0);
+    row_sessions.resize(y.len(), simtune::prototype_pull::LABEL_NAME);
     let context = train::TrainContext {
         negatives: None,
         pool: Some(simtune::pool::Pool::all(&emb)),

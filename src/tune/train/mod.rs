@@ -77,39 +77,32 @@ pub struct PullSummary {
     pub separability: Option<f64>,
     /// the map's blend toward the identity that follows from it (0: none, 1: all)
     pub strength: f64,
-    /// the labels similarity sessions gave, and the rows they counted as
-    /// (`prototype_pull::per_session`); None where no label came from a session
-    pub sessions: Option<SessionsCounted>,
+    /// the rows similarity sessions labelled that were held against their label's rows
+    /// from outside their session (`prototype_pull::leave_session_out`); None where none was
+    pub sessions: Option<SessionsHeldOut>,
 }
 
-/// How the pull counted the labels of similarity sessions: `labels` labels of `sessions`
-/// sessions as `rows` rows (one per session and label).
+/// `labels` rows of `sessions` similarity sessions, each held against its label's rows from
+/// outside its session when the pull set its "none of them" cosine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct SessionsCounted {
+pub struct SessionsHeldOut {
     pub labels: usize,
     pub sessions: usize,
-    pub rows: usize,
 }
 
-impl SessionsCounted {
-    /// What `sessions` (one id per labelled row, 0: none) and the rows' classes `y` count.
-    fn of(sessions: &[u32], y: &[usize]) -> Option<Self> {
-        let mut ids: Vec<u32> = sessions.iter().copied().filter(|&s| s > 0).collect();
-        let labels = ids.len();
+impl SessionsHeldOut {
+    /// What `sessions` (one per labelled row) and the rows' classes `y` give.
+    fn of(x: &Embeddings, y: &[usize], sessions: &[u32]) -> Option<Self> {
+        let held: Vec<u32> = (0..y.len())
+            .filter(|&i| prototype_pull::leave_session_out(x, y, sessions, i).is_some())
+            .map(|i| sessions[i])
+            .collect();
+        let mut ids = held.clone();
         ids.sort_unstable();
         ids.dedup();
-        let mut pairs: Vec<(u32, usize)> = sessions
-            .iter()
-            .zip(y)
-            .filter(|(&s, _)| s > 0)
-            .map(|(&s, &c)| (s, c))
-            .collect();
-        pairs.sort_unstable();
-        pairs.dedup();
-        (labels > 0).then_some(Self {
-            labels,
+        (!held.is_empty()).then_some(Self {
+            labels: held.len(),
             sessions: ids.len(),
-            rows: pairs.len(),
         })
     }
 }
@@ -272,9 +265,10 @@ pub struct TrainContext<'a> {
     /// prototype pull over them (`prototype_pull.rs`) unless `prototype_pull` is off, and the
     /// safeguard reads its groups on them
     pub pool: Option<Pool<'a>>,
-    /// which similarity session labelled each training row (0: none; rows with one id > 0
-    /// were labelled together): the pull counts a session's rows of one label as one
-    /// (`prototype_pull::per_session`)
+    /// which similarity session labelled each training row (0: none; rows with one id were
+    /// labelled together; `prototype_pull::LABEL_NAME`: a label name's row): the pull holds a
+    /// session's rows against their label's rows from outside the session
+    /// (`prototype_pull::leave_session_out`)
     pub sessions: Option<&'a [u32]>,
 }
 
@@ -409,13 +403,9 @@ fn train_once(
         head_seed,
     )?;
     let pull = match pool {
-        Some(pool) if config.prototype_pull => match sessions {
-            Some(s) => {
-                let (x, y) = prototype_pull::per_session(embeddings, class_ids, s)?;
-                prototype_pull::fit(&x, &y, &pool, config.seed)?
-            }
-            None => prototype_pull::fit(embeddings, class_ids, &pool, config.seed)?,
-        },
+        Some(pool) if config.prototype_pull => {
+            prototype_pull::fit(embeddings, class_ids, sessions, &pool, config.seed)?
+        }
         _ => None,
     };
     if let Some(p) = &pull {
@@ -558,7 +548,7 @@ fn train_once(
             share: p.share,
             separability: p.separability,
             strength: p.strength,
-            sessions: sessions.and_then(|s| SessionsCounted::of(s, class_ids)),
+            sessions: sessions.and_then(|s| SessionsHeldOut::of(embeddings, class_ids, s)),
         }),
         safeguard: None,
         conflicting: 0,
@@ -887,13 +877,14 @@ mod tests {
         assert_eq!(out.losses, plain.losses);
     }
 
-    /// Rows labelled in one similarity session reach the pull as one row per label: the
-    /// summary counts them, the pull differs from the one over every row, and rows without a
-    /// session change nothing. A session id per row, or an error.
+    /// Rows a similarity session labelled are held against their label's rows from outside
+    /// the session when the pull sets its "none of them" cosine: the summary counts them, the
+    /// pull differs from the one that holds every row alone, and rows of no session change
+    /// nothing. A session id per row, or an error.
     #[test]
-    fn the_pull_counts_a_sessions_rows_of_one_label_as_one() {
+    fn the_pull_holds_a_sessions_rows_against_their_label_outside_it() {
         let (e, y) = clusters();
-        let picks = [0, 1, 2, 3, 8, 9, 16, 17];
+        let picks = [0, 1, 2, 3, 4, 8, 9, 10, 16, 17];
         let x = e.select(&picks).unwrap();
         let xy: Vec<usize> = picks.iter().map(|&i| y[i]).collect();
         let config = TrainConfig {
@@ -908,26 +899,30 @@ mod tests {
             };
             train_with(&x, &xy, context, &config, &mut |_| true)
         };
-        let rows = run(None).unwrap();
-        assert_eq!(rows.pull.unwrap().sessions, None);
-        // records 0-3 (one class) labelled in session 1, the rest outside any session
-        let one = run(Some(&[1, 1, 1, 1, 0, 0, 0, 0])).unwrap();
-        let pull = one.pull.unwrap();
+        let alone = run(None).unwrap();
+        assert_eq!(alone.pull.unwrap().sessions, None);
+        // records 0-3 of class 5 labelled in session 1 (record 4 by key), 8 and 9 of class
+        // 15 in session 2 (10 by key); class 25 keyed
+        let two = run(Some(&[1, 1, 1, 1, 0, 2, 2, 0, 0, 0])).unwrap();
+        let pull = two.pull.unwrap();
         assert_eq!(
             pull.sessions,
-            Some(SessionsCounted {
-                labels: 4,
-                sessions: 1,
-                rows: 1
+            Some(SessionsHeldOut {
+                labels: 6,
+                sessions: 2
             })
         );
-        assert_ne!(pull.null, rows.pull.unwrap().null);
-        let none = run(Some(&[0; 8])).unwrap();
-        assert_eq!(none.pull, rows.pull);
-        assert_eq!(none.losses, rows.losses);
+        assert_ne!(pull.null, alone.pull.unwrap().null);
+        // a class only one session labelled has nothing outside it: as without sessions
+        let none = run(Some(&[0; 10])).unwrap();
+        assert_eq!(none.pull, alone.pull);
+        assert_eq!(none.losses, alone.losses);
+        let whole = run(Some(&[1, 1, 1, 1, 1, 0, 0, 0, 0, 0])).unwrap();
+        assert_eq!(whole.pull.unwrap().sessions, None);
+        assert_eq!(whole.pull.unwrap().null, alone.pull.unwrap().null);
         let err = run(Some(&[1, 1])).unwrap_err().to_string();
         assert!(
-            err.contains("2 session ids for 8 labelled records"),
+            err.contains("2 session ids for 10 labelled records"),
             "{err}"
         );
     }
