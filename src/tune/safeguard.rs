@@ -127,9 +127,7 @@ pub fn choose(
         fold_of.extend(std::iter::repeat_n(f, scored.len()));
         let xr = x.select(&rest)?;
         let yr: Vec<usize> = rest.iter().map(|&i| y[i]).collect();
-        let sessions: Option<Vec<u32>> = context
-            .sessions
-            .map(|s| rest.iter().map(|&i| s[i]).collect());
+        let sessions = context.sessions_of(&rest);
         let context = TrainContext {
             sessions: sessions.as_deref(),
             ..context

@@ -272,6 +272,17 @@ pub struct TrainContext<'a> {
     pub sessions: Option<&'a [u32]>,
 }
 
+impl TrainContext<'_> {
+    /// The session ids of training rows `rows` (a subset, e.g. a fold), where given.
+    pub fn sessions_of(&self, rows: &[usize]) -> Option<Vec<u32>> {
+        self.sessions.map(|s| {
+            rows.iter()
+                .map(|&i| s.get(i).copied().unwrap_or(0))
+                .collect()
+        })
+    }
+}
+
 /// [`train`], with the records of the dataset and known negatives (ignored where their class
 /// has no training label, or the loss is not the batch-hard triplet; with some, fitting keeps
 /// batch-hard).
@@ -300,9 +311,7 @@ pub fn train_with(
     }
     let x = embeddings.select(&rows)?;
     let y: Vec<usize> = rows.iter().map(|&i| class_ids[i]).collect();
-    let sessions: Option<Vec<u32>> = context
-        .sessions
-        .map(|s| rows.iter().map(|&i| s[i]).collect());
+    let sessions = context.sessions_of(&rows);
     let context = TrainContext {
         sessions: sessions.as_deref(),
         ..context
