@@ -221,7 +221,7 @@ fn parse_settings<T: serde::de::DeserializeOwned + Default>(
 ///
 /// `sessions`, one per row of `labels`: the similarity session that labelled the row (1, 2,
 /// ..; 0: labelled outside a session). The pull holds a session's rows against their label's
-/// rows from outside the session (`prototype_pull::leave_session_out`).
+/// rows from outside the session (`prototype_pull::SessionSums`).
 #[wasm_bindgen(js_name = trainHead)]
 #[allow(clippy::too_many_arguments)] // the flat facade: one JS value per argument
 pub fn train_head(

@@ -113,7 +113,7 @@ pub struct LabelEntry {
     pub label: Option<String>,
     /// The similarity session that gave the label (1, 2, ..), where one did: training holds a
     /// session's records against their label's records from outside the session
-    /// (`prototype_pull::leave_session_out`).
+    /// (`prototype_pull::SessionSums`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<u32>,
 }

@@ -14,7 +14,7 @@
 //!   `t` is the `NULL_QUANTILE` quantile of the training rows' cosine to their own label's
 //!   prototype built without them: labels whose records sit close together pull only what
 //!   lies as close. A row a similarity session labelled is held against its label's rows
-//!   from outside that session (label names left out; [`leave_session_out`]): a session's
+//!   from outside that session (label names left out; [`SessionSums`]): a session's
 //!   rows are an anchor's nearest neighbours, close to each other by construction, and
 //!   against each other they set `t` so high that the pull stops at the sessions' edges
 //!   (docs/tuning.md, "Stop 37").
@@ -29,6 +29,8 @@
 //! - As a SkipConnectionHead layer (`out = x + sigmoid(g) (x W^T + b)`), gates at -4:
 //!   `W = (A - I)^T / sigmoid(g)`, `b = c / sigmoid(g)`. With more layers, the first starts
 //!   as the map and the others as PyTorch initialises them (near the identity).
+
+use std::collections::HashMap;
 
 use candle_core::{Device, Tensor};
 
@@ -74,6 +76,9 @@ pub struct Pull {
     pub separability: Option<f64>,
     /// the blend toward the identity applied to `a` and `c` ([`strength`])
     pub strength: f64,
+    /// training rows held against their label's rows from outside their session, and the
+    /// sessions they came from ([`SessionSums`])
+    pub held_out: (usize, usize),
 }
 
 /// The pull fitted for the training rows `x` (n, d), classes `y`, over `pool` (every record
@@ -115,13 +120,19 @@ pub fn fit(
     }
     // leave-one-out cosines of each row to its prototype built without it (without its
     // session, where a session labelled it and its label has rows from elsewhere)
+    let held = sessions.map(|s| SessionSums::new(x, y, s));
+    let mut held_ids: Vec<u32> = Vec::new();
     let mut loo: Vec<f64> = Vec::new();
     for (i, (row, c)) in x.as_slice().chunks_exact(d).zip(y).enumerate() {
         let k = sums.index(*c).unwrap_or_default();
         if sums.counts[k] < 2 {
             continue;
         }
-        let rest = match sessions.and_then(|s| leave_session_out(x, y, s, i)) {
+        let outside = held.as_ref().and_then(|h| h.rest(i));
+        if let (Some(_), Some(s)) = (&outside, sessions) {
+            held_ids.push(s[i]);
+        }
+        let rest = match outside {
             Some(rest) => rest,
             None => sums
                 .sums
@@ -139,6 +150,12 @@ pub fn fit(
     }
     loo.sort_by(f64::total_cmp);
     let null = quantile(&loo, NULL_QUANTILE);
+    let held_out = {
+        let rows = held_ids.len();
+        held_ids.sort_unstable();
+        held_ids.dedup();
+        (rows, held_ids.len())
+    };
     let protos = sums.prototypes(); // (C, d)
 
     // the pool rows the map is fitted on: a seeded sample beyond pool::PULL_ROWS, the finite
@@ -192,6 +209,7 @@ pub fn fit(
             rows: n,
             separability,
             strength: s,
+            held_out,
         }));
     }
     // Xa (n, d + 1): the pool rows and a column of ones; its transpose is the products' input
@@ -231,6 +249,7 @@ pub fn fit(
         rows: n,
         separability,
         strength: s,
+        held_out,
     }))
 }
 
@@ -238,30 +257,58 @@ pub fn fit(
 /// never what a session's row is held against.
 pub const LABEL_NAME: u32 = u32::MAX;
 
-/// The sum of the rows of row `i`'s label outside its session (label names left out), where
-/// a session labelled row `i` and such rows exist; None elsewhere (the row is held against
-/// its label's other rows, as every row without a session).
-pub fn leave_session_out(
-    x: &Embeddings,
-    y: &[usize],
-    sessions: &[u32],
-    i: usize,
-) -> Option<Vec<f64>> {
-    let own = *sessions.get(i)?;
-    if own == 0 || own == LABEL_NAME {
-        return None;
-    }
-    let d = x.dim();
-    let mut rest = vec![0f64; d];
-    let mut others = 0;
-    for ((row, &c), &s) in x.as_slice().chunks_exact(d).zip(y).zip(sessions) {
-        if c != y[i] || s == own || s == LABEL_NAME {
-            continue;
+/// The sums the "none of them" cosine holds a session's rows against, made in one pass: per
+/// label, its rows' sum and count (label names left out), and the same per label and session.
+pub struct SessionSums<'a> {
+    y: &'a [usize],
+    sessions: &'a [u32],
+    labels: HashMap<usize, (Vec<f64>, usize)>,
+    groups: HashMap<(usize, u32), (Vec<f64>, usize)>,
+}
+
+impl<'a> SessionSums<'a> {
+    /// The sums of `x`'s rows, classes `y`, one `sessions` id per row.
+    pub fn new(x: &Embeddings, y: &'a [usize], sessions: &'a [u32]) -> Self {
+        let d = x.dim();
+        let mut labels: HashMap<usize, (Vec<f64>, usize)> = HashMap::new();
+        let mut groups: HashMap<(usize, u32), (Vec<f64>, usize)> = HashMap::new();
+        let add = |(sum, n): &mut (Vec<f64>, usize), row: &[f32]| {
+            sum.iter_mut().zip(row).for_each(|(a, &v)| *a += v as f64);
+            *n += 1;
+        };
+        for ((row, &c), &s) in x.as_slice().chunks_exact(d).zip(y).zip(sessions) {
+            if s == LABEL_NAME {
+                continue;
+            }
+            add(labels.entry(c).or_insert_with(|| (vec![0.0; d], 0)), row);
+            if s > 0 {
+                add(
+                    groups.entry((c, s)).or_insert_with(|| (vec![0.0; d], 0)),
+                    row,
+                );
+            }
         }
-        others += 1;
-        rest.iter_mut().zip(row).for_each(|(a, &v)| *a += v as f64);
+        Self {
+            y,
+            sessions,
+            labels,
+            groups,
+        }
     }
-    (others > 0).then_some(rest)
+
+    /// The sum of the rows of row `i`'s label outside its session (label names left out),
+    /// where a session labelled row `i` and such rows exist; None elsewhere (the row is held
+    /// against its label's other rows, as every row without a session).
+    pub fn rest(&self, i: usize) -> Option<Vec<f64>> {
+        let own = *self.sessions.get(i)?;
+        if own == 0 || own == LABEL_NAME {
+            return None;
+        }
+        let c = *self.y.get(i)?;
+        let (all, n) = self.labels.get(&c)?;
+        let (group, m) = self.groups.get(&(c, own))?;
+        (n > m).then(|| all.iter().zip(group).map(|(a, g)| a - g).collect())
+    }
 }
 
 /// How far the labels are regions of the raw space: Cohen's kappa of the leave-one-out
@@ -435,16 +482,17 @@ mod tests {
         .unwrap();
         let y = [0, 0, 0, 0, 1, 1];
         let s = [1, 1, 0, LABEL_NAME, 2, 1];
-        assert_eq!(leave_session_out(&x, &y, &s, 0), Some(vec![3.0, 4.0]));
-        assert_eq!(leave_session_out(&x, &y, &s, 1), Some(vec![3.0, 4.0]));
-        assert_eq!(leave_session_out(&x, &y, &s, 4), Some(vec![2.0, 2.0]));
+        let sums = SessionSums::new(&x, &y, &s);
+        assert_eq!(sums.rest(0), Some(vec![3.0, 4.0]));
+        assert_eq!(sums.rest(1), Some(vec![3.0, 4.0]));
+        assert_eq!(sums.rest(4), Some(vec![2.0, 2.0]));
         for i in [2, 3] {
-            assert_eq!(leave_session_out(&x, &y, &s, i), None, "row {i}");
+            assert_eq!(sums.rest(i), None, "row {i}");
         }
         // B's rows of session 1 have B's row of session 2 to be held against; were session 2
         // the name's, none
         let only = [1, 1, 0, LABEL_NAME, LABEL_NAME, 1];
-        assert_eq!(leave_session_out(&x, &y, &only, 5), None);
+        assert_eq!(SessionSums::new(&x, &y, &only).rest(5), None);
         // the "none of them" cosine (the median): A = (1, 0) s1, (0.8, 0.6) s1, (0, 1) keyed;
         // B = (-1, 0), (0, -1) keyed. Each row alone: A's rows against the rest of A give
         // 0.8 / |(0.8, 1.6)| = 0.447, 1.4 / |(1, 1)| = 0.990, 0.6 / |(1.8, 0.6)| = 0.316,

@@ -260,7 +260,7 @@ for (const [file, roundRobin] of [
         else assert.equal(read, null, est.status);
         // the labels of each session reach the trainer with their session, and the pull holds
         // them against their labels' records from outside the session (src/tune/
-        // prototype_pull.rs leave_session_out); labels brought in by Import carry no session
+        // prototype_pull.rs SessionSums); labels brought in by Import carry no session
         const counted = est.status.match(/it held the (\d+) labels of your (\d+) similarity sessions? against their labels' records from outside each session/);
         if (name === "sessions" && /prototype pull over/.test(est.status)) {
           assert.ok(counted, est.status);

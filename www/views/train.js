@@ -26,7 +26,7 @@ function pullSentence(pull) {
   const share = `their average pull toward a label: ${Math.round(100 * pull.share)}%`;
   // a session's records are an anchor's nearest neighbours: near each other by construction,
   // they are held against their label's records from outside the session
-  // (prototype_pull::leave_session_out), so the pull reaches past the sessions' edges
+  // (prototype_pull::SessionSums), so the pull reaches past the sessions' edges
   const s = pull.sessions;
   const counted = s ? `; it held the ${s.labels} labels of your ${s.sessions} similarity session${s.sessions === 1 ? "" : "s"} against their labels' records from outside each session, as a session's neighbours lie near each other by construction` : "";
   if (pull.strength >= 1) return `, starting from ${over} (${share}${counted})`;

@@ -78,7 +78,7 @@ pub struct PullSummary {
     /// the map's blend toward the identity that follows from it (0: none, 1: all)
     pub strength: f64,
     /// the rows similarity sessions labelled that were held against their label's rows
-    /// from outside their session (`prototype_pull::leave_session_out`); None where none was
+    /// from outside their session (`prototype_pull::SessionSums`); None where none was
     pub sessions: Option<SessionsHeldOut>,
 }
 
@@ -88,23 +88,6 @@ pub struct PullSummary {
 pub struct SessionsHeldOut {
     pub labels: usize,
     pub sessions: usize,
-}
-
-impl SessionsHeldOut {
-    /// What `sessions` (one per labelled row) and the rows' classes `y` give.
-    fn of(x: &Embeddings, y: &[usize], sessions: &[u32]) -> Option<Self> {
-        let held: Vec<u32> = (0..y.len())
-            .filter(|&i| prototype_pull::leave_session_out(x, y, sessions, i).is_some())
-            .map(|i| sessions[i])
-            .collect();
-        let mut ids = held.clone();
-        ids.sort_unstable();
-        ids.dedup();
-        (!held.is_empty()).then_some(Self {
-            labels: held.len(),
-            sessions: ids.len(),
-        })
-    }
 }
 
 /// Records known NOT to be of a class ("not this label" in a similarity session): rows
@@ -268,7 +251,7 @@ pub struct TrainContext<'a> {
     /// which similarity session labelled each training row (0: none; rows with one id were
     /// labelled together; `prototype_pull::LABEL_NAME`: a label name's row): the pull holds a
     /// session's rows against their label's rows from outside the session
-    /// (`prototype_pull::leave_session_out`)
+    /// (`prototype_pull::SessionSums`)
     pub sessions: Option<&'a [u32]>,
 }
 
@@ -557,7 +540,10 @@ fn train_once(
             share: p.share,
             separability: p.separability,
             strength: p.strength,
-            sessions: sessions.and_then(|s| SessionsHeldOut::of(embeddings, class_ids, s)),
+            sessions: (p.held_out.0 > 0).then_some(SessionsHeldOut {
+                labels: p.held_out.0,
+                sessions: p.held_out.1,
+            }),
         }),
         safeguard: None,
         conflicting: 0,
