@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::label::predict::{confident_labels, PREDICT_K};
 use crate::label::suggest::{suggest, typicality};
 use crate::measure::metrics::precision_at_k;
+use crate::measure::projection::pca_2d;
 use crate::measure::search::top_k;
 use crate::tune::label_names::with_label_names;
 use crate::tune::pool::Pool;
@@ -167,6 +168,13 @@ pub enum Protocol {
     /// the page trains on as negatives of that label (`EvalSpec::negatives`, the CLI's
     /// default).
     Page { session_k: usize, keyed: ListOrder },
+    /// The page's Map with its lasso: `PAGE_KEYED` records labelled by keyboard (the list's
+    /// random order), then lassos on the raw map (the pool's first two principal components,
+    /// `projection::pca_2d`), each the `PAGE_SESSION_K` records nearest an anchor on the map
+    /// (anchored as `Page`), of which those of the anchor's label are labelled it (a person
+    /// who lassos only what is that label; the map marks nothing "not" it). As in the page,
+    /// the lassos are no sessions to the trainer (tuning.md: "The map's lasso").
+    Lasso,
 }
 
 /// The Label list's order a simulated person keys records from (`Protocol::Page`).
@@ -198,10 +206,11 @@ impl std::str::FromStr for Protocol {
             "suggested" => Ok(Protocol::Suggested),
             "session-matching" => Ok(Protocol::SessionMatching),
             "suggested-sessions" => Ok(Protocol::SuggestedSessions),
+            "lasso" => Ok(Protocol::Lasso),
             t => {
                 let bad = || {
                     Error::InvalidInput(format!(
-                        "protocol {t:?}: use round-robin, random, session, session-matching, suggested, suggested-sessions, page, page-suggested, or page:N / page-suggested:N (sessions of N)"
+                        "protocol {t:?}: use round-robin, random, session, session-matching, suggested, suggested-sessions, page, page-suggested, lasso, or page:N / page-suggested:N (sessions of N)"
                     ))
                 };
                 let (name, k) = match t.split_once(':') {
@@ -234,6 +243,7 @@ impl std::fmt::Display for Protocol {
             Protocol::Suggested => "suggested",
             Protocol::SessionMatching => "session-matching",
             Protocol::SuggestedSessions => "suggested-sessions",
+            Protocol::Lasso => "lasso",
             Protocol::Page { session_k, keyed } => {
                 let name = match keyed {
                     ListOrder::Random => "page",
@@ -321,26 +331,57 @@ pub fn pick_with_negatives(
             let first = suggested(pool, labels, n / 2, &mut rng)?;
             return Sessions::new(SESSION_K, false).run(pool, labels, n, &mut rng, first);
         }
+        Protocol::Lasso => {
+            let keyed = random_records(labels.len(), PAGE_KEYED.min(n), &mut rng);
+            let lassos = Sessions {
+                anchors: first_of_each_label(&keyed, labels),
+                map: Some(pca_2d(pool)?),
+                ..Sessions::new(PAGE_SESSION_K, true)
+            };
+            return lassos.run(pool, labels, n, &mut rng, keyed);
+        }
         Protocol::Page { session_k, keyed } => {
             let keyed = match keyed {
                 ListOrder::Random => random_records(labels.len(), PAGE_KEYED.min(n), &mut rng),
                 ListOrder::Suggested => suggested(pool, labels, PAGE_KEYED.min(n), &mut rng)?,
             };
-            // one session per label among the keyed records, in the order they were keyed
-            let mut anchors: Vec<usize> = Vec::new();
-            for &i in &keyed {
-                if !anchors.iter().any(|&a| labels[a] == labels[i]) {
-                    anchors.push(i);
-                }
-            }
             let page = Sessions {
-                anchors,
+                anchors: first_of_each_label(&keyed, labels),
                 ..Sessions::new(session_k, true)
             };
             return page.run(pool, labels, n, &mut rng, keyed);
         }
     };
     Ok(Picked::keyed(picked))
+}
+
+/// One anchor per label among the keyed records, in the order they were keyed (the page's
+/// first sessions).
+fn first_of_each_label(keyed: &[usize], labels: &[usize]) -> Vec<usize> {
+    let mut anchors: Vec<usize> = Vec::new();
+    for &i in keyed {
+        if !anchors.iter().any(|&a| labels[a] == labels[i]) {
+            anchors.push(i);
+        }
+    }
+    anchors
+}
+
+/// The `k` rows nearest row `at` on a 2D map ((n * 2) coordinates), `at` itself left out,
+/// nearest first (ties by row).
+fn nearest_on_map(map: &[f32], at: usize, k: usize) -> Vec<usize> {
+    let (x, y) = (map[2 * at], map[2 * at + 1]);
+    let mut rows: Vec<(f32, usize)> = (0..map.len() / 2)
+        .filter(|&i| i != at)
+        .map(|i| ((map[2 * i] - x).powi(2) + (map[2 * i + 1] - y).powi(2), i))
+        .collect();
+    let k = k.min(rows.len());
+    if k < rows.len() {
+        rows.select_nth_unstable_by(k, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        rows.truncate(k);
+    }
+    rows.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    rows.into_iter().map(|(_, i)| i).collect()
 }
 
 /// `n` of `total` records in a seeded random order (`Protocol::Random`, and the page's
@@ -391,6 +432,9 @@ struct Sessions {
     matching: bool,
     /// anchored first (labelled or not), before random unlabelled records
     anchors: Vec<usize>,
+    /// neighbours on this 2D map instead of in the embedding space (`Protocol::Lasso`),
+    /// where nothing is marked "not" the anchor's label and the records are of no session
+    map: Option<Vec<f32>>,
 }
 
 impl Sessions {
@@ -399,6 +443,7 @@ impl Sessions {
             k,
             matching,
             anchors: Vec::new(),
+            map: None,
         }
     }
 
@@ -429,17 +474,23 @@ impl Sessions {
             if labelled[anchor] && nth >= given {
                 continue;
             }
-            session += 1;
+            // the page tells the trainer of sessions, not of lassos on the map
+            session += u32::from(self.map.is_none());
             if !labelled[anchor] {
                 labelled[anchor] = true;
                 picked.push(anchor);
                 sessions.push(session);
             }
             let c = labels[anchor];
-            let hits = top_k(pool, pool.row(anchor)?, self.k * 4, Some(anchor))?;
-            let fresh: Vec<usize> = hits
-                .iter()
-                .map(|h| h.index)
+            let near: Vec<usize> = match &self.map {
+                Some(map) => nearest_on_map(map, anchor, self.k * 4),
+                None => top_k(pool, pool.row(anchor)?, self.k * 4, Some(anchor))?
+                    .iter()
+                    .map(|h| h.index)
+                    .collect(),
+            };
+            let fresh: Vec<usize> = near
+                .into_iter()
                 .filter(|&i| !labelled[i])
                 .take(self.k)
                 .collect();
@@ -450,7 +501,7 @@ impl Sessions {
                         picked.push(i);
                         sessions.push(session);
                     }
-                } else if !not.contains(&(i, c)) {
+                } else if self.map.is_none() && !not.contains(&(i, c)) {
                     not.push((i, c));
                 }
             }
@@ -883,6 +934,46 @@ mod tests {
         assert!("page-suggested:0".parse::<Protocol>().is_err());
         assert!("page:0".parse::<Protocol>().is_err());
         assert!("page:x".parse::<Protocol>().is_err());
+    }
+
+    #[test]
+    fn nearest_on_the_map_by_hand() {
+        // points on a line at x = 0, 3, 1, 10, 2 (y = 0)
+        let map = [0.0, 0.0, 3.0, 0.0, 1.0, 0.0, 10.0, 0.0, 2.0, 0.0];
+        assert_eq!(nearest_on_map(&map, 0, 3), vec![2, 4, 1]);
+        assert_eq!(nearest_on_map(&map, 3, 2), vec![1, 4]);
+        assert_eq!(nearest_on_map(&map, 4, 10), vec![1, 2, 0, 3]);
+    }
+
+    /// The map's lasso: keyed records, then lassos of the anchor's nearest records on the
+    /// pool's 2D map, those of the anchor's label labelled; nothing is marked "not" a label,
+    /// and no record is a session's.
+    #[test]
+    fn lasso_is_keyed_records_then_the_maps_neighbours() {
+        let (e, y) = clusters_of(80);
+        let n = PAGE_KEYED + 10;
+        let lasso: Protocol = "lasso".parse().unwrap();
+        assert_eq!(lasso.to_string(), "lasso");
+        let picked = pick_with_negatives(lasso, &e, &y, n, 5).unwrap();
+        assert_eq!(picked.records.len(), n);
+        assert!(picked.not.is_empty());
+        assert!(picked.sessions.iter().all(|&s| s == 0));
+        let keyed = &picked.records[..PAGE_KEYED];
+        let map = pca_2d(&e).unwrap();
+        let anchor = keyed[0];
+        let matching: Vec<usize> = nearest_on_map(&map, anchor, y.len())
+            .into_iter()
+            .filter(|i| !keyed.contains(i))
+            .take(PAGE_SESSION_K)
+            .filter(|&i| y[i] == y[anchor])
+            .collect();
+        let first = matching.len().min(10);
+        assert!(first > 0);
+        let got = &picked.records[PAGE_KEYED..PAGE_KEYED + first];
+        assert_eq!(got, &matching[..first]);
+        // the same seed keys the same records as the page's flow
+        let page = pick_with_negatives("page".parse().unwrap(), &e, &y, n, 5).unwrap();
+        assert_eq!(page.records[..PAGE_KEYED], picked.records[..PAGE_KEYED]);
     }
 
     #[test]

@@ -69,7 +69,9 @@ pub struct EvalArgs {
     /// time), suggested-sessions (the page's flow: half the labels suggested, then sessions),
     /// page (the page's replay test: 30 records in list order, then sessions of 25, the page's
     /// default, anchored on them, matching neighbours labelled, the rest marked "not"; page:N
-    /// for sessions of N; page-suggested[:N]: the 30 from the list's "suggested next" order).
+    /// for sessions of N; page-suggested[:N]: the 30 from the list's "suggested next" order),
+    /// lasso (the 30, then lassos on the raw map: an anchor's 25 nearest on the map, those of
+    /// its label labelled).
     #[arg(long, value_delimiter = ',', default_value = "round-robin")]
     pub protocol: Vec<String>,
     /// Do not train on the "not this label" marks of --protocol session-matching and page
