@@ -177,10 +177,24 @@ test("the tuned map separates the labelled classes more than the raw one; predic
     await page.waitForSelector("#map-selected");
     const n = Number((await page.textContent("#map-selected")).match(/(\d+) records selected/)[1]);
     assert.ok(n > 1, `the lasso selected ${n} records`);
+    // the selection lists each record's own text to read before labelling; one unticked is
+    // left out
+    const listed = await page.$$eval("#map-selected-list .record", (els) => els.map((e) => [Number(e.dataset.index), e.querySelector(".text").textContent]));
+    assert.equal(listed.length, Math.min(n, 200));
+    for (const [r, text] of listed) assert.equal(text, rows[r][0]);
+    const [left] = listed[0];
+    await page.click(`#map-selected-list .record[data-index="${left}"] input[type=checkbox]`);
+    assert.match(await page.textContent("#map-selected"), new RegExp(`${n} records selected, ${n - 1} ticked`));
     await page.click('#map-selection .chip[data-label="Sports"]');
-    await page.waitForFunction(() => /labelled “Sports” on the map/.test(document.querySelector("#notice-text").textContent));
+    await page.waitForFunction(() => /labelled “Sports” on the map \(1 unticked/.test(document.querySelector("#notice-text").textContent));
     const after = await labelledCount(page);
-    assert.ok(after > before && after <= before + n, `${before} + up to ${n} = ${after}`);
+    assert.ok(after > before && after <= before + n - 1, `${before} + up to ${n - 1} = ${after}`);
+    // the unticked record kept what it had (the export's labels)
+    const [d] = await Promise.all([page.waitForEvent("download"), page.click("#export")]);
+    const exported = JSON.parse(readFileSync(await d.path(), "utf8"));
+    const kept = exported.labels.find((l) => l.index === left);
+    assert.equal(kept?.label, labelled.includes(left) ? gold[left] : undefined, `#${left} was unticked`);
+    console.log(`# lasso: ${n} selected, 1 unticked, ${after - before} newly labelled`);
     assert.deepEqual(errors, []);
   } finally {
     await close();

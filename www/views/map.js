@@ -3,7 +3,8 @@
 // whose confidence passes the threshold). A toggle moves the points from the raw to the tuned
 // map (animated). Drag pans, the wheel zooms, hover shows the text, a click opens the record
 // (label it, its similar records, compare), shift+drag (or the Lasso button) draws a lasso
-// that selects records to label in bulk.
+// that selects records to label in bulk: their texts are listed to read first, each with a
+// tick to leave it out.
 //
 // Drawn on a 2D canvas by writing the points' pixels (ImageData): 20,000 points take a few
 // ms a frame (the test measures it). Not regl-scatterplot: regl generates code at run time (new Function), which
@@ -14,6 +15,8 @@ import { createLabelBar } from "./labelbar.js";
 /** Records drawn at most (a stride sample beyond). */
 export const MAX_POINTS = 50_000;
 const HIT_PX = 8;
+/** Selected records listed with their text (a larger lasso labels the rest unread). */
+const LIST_MAX = 200;
 const ANIMATE_MS = 500;
 
 export const PALETTE = ["#2f6fde", "#e4572e", "#29a36a", "#9b5de5", "#f3a712", "#17becf", "#d62f84", "#8c564b", "#7f7f00", "#1b3a6b"];
@@ -95,6 +98,7 @@ export function createMapView(root, app) {
   let pos = null; // the positions drawn now (animated between the two)
   let view = { x: 0, y: 0, k: 1 }; // pan (css px) and zoom
   let selected = []; // records
+  let unticked = new Set(); // selected records the person unticked in the selection's list
   let lassoPath = null;
   let stale = true;
   let computing = null;
@@ -238,6 +242,7 @@ export function createMapView(root, app) {
       ctx.beginPath();
       for (const r of selected) {
         const j = pointOf.get(r);
+        if (unticked.has(r)) continue;
         if (j === undefined) continue;
         const [x, y] = toScreen(pos[2 * j], pos[2 * j + 1]);
         ctx.rect(x - 4.5, y - 4.5, 9, 9);
@@ -339,7 +344,32 @@ export function createMapView(root, app) {
         h("p", { class: "hint" }, `label: ${name ?? "none"}${pr}`),
       );
     } else {
-      selection.append(h("p", { id: "map-selected" }, h("strong", {}, `${selected.length} records selected`), " — label them all with a chip below (or press 1–9)."));
+      // the records a lasso took, to read before labelling them in bulk: untick those that
+      // are not what is meant (a lasso on a 2D map catches neighbours of other kinds)
+      const count = h("strong", {}, "");
+      const recount = () => (count.textContent = `${selected.length} records selected${unticked.size ? `, ${selected.length - unticked.size} ticked` : ""}`);
+      recount();
+      const list = h("ol", { class: "records map-selected-list", id: "map-selected-list", "aria-label": "Selected records" });
+      for (const r of selected.slice(0, LIST_MAX)) {
+        const name = p.labelName(r);
+        const guess = !name && predictions && predictions.label[r] >= 0 ? `predicted ${p.labelNames[predictions.label[r]]}` : null;
+        const box = h("input", { type: "checkbox", checked: !unticked.has(r), "aria-label": `Include #${r}` });
+        box.addEventListener("change", () => {
+          if (box.checked) unticked.delete(r);
+          else unticked.add(r);
+          recount();
+          draw();
+        });
+        list.append(
+          h("li", { class: "record", dataset: { index: String(r) } }, box, h("span", { class: "idx" }, `#${r}`), h("span", { class: "text" }, p.texts[r]), h("span", { class: `label${name ? "" : " none"}` }, name ?? guess ?? "unlabelled")),
+        );
+      }
+      selection.append(h("p", { id: "map-selected" }, count, " — read them, untick any that do not belong, and label the ticked ones with a chip below (or press 1–9)."), list);
+      if (selected.length > LIST_MAX) selection.append(h("p", { class: "hint" }, `The list shows the first ${LIST_MAX}; the other ${selected.length - LIST_MAX} are ticked. Zoom in and draw a smaller lasso to read each.`));
+      list.addEventListener("keydown", (e) => {
+        const d = Number(e.key);
+        if (d >= 1 && d <= 9 && d <= p.labelNames.length) labelSelected(d - 1);
+      });
     }
     selection.append(
       bar.el,
@@ -354,14 +384,18 @@ export function createMapView(root, app) {
   }
   function select(records) {
     selected = records;
+    unticked = new Set();
     showSelection();
     draw();
+    if (records.length > 1) selection.scrollIntoView({ block: "nearest" });
   }
   function labelSelected(id) {
-    if (!selected.length) return;
-    const targets = selected.filter((r) => !p.isCheck(r));
+    const ticked = selected.filter((r) => !unticked.has(r));
+    if (!ticked.length) return;
+    const targets = ticked.filter((r) => !p.isCheck(r));
     p.setLabels(targets, id);
-    app.notify(`${targets.length} record${targets.length === 1 ? "" : "s"} labelled “${p.labelNames[id]}” on the map${targets.length < selected.length ? ` (${selected.length - targets.length} check records left as they are)` : ""}.`);
+    const left = [ticked.length < selected.length ? `${selected.length - ticked.length} unticked` : null, targets.length < ticked.length ? `${ticked.length - targets.length} check records` : null].filter(Boolean);
+    app.notify(`${targets.length} record${targets.length === 1 ? "" : "s"} labelled “${p.labelNames[id]}” on the map${left.length ? ` (${left.join(" and ")} left as they are)` : ""}.`);
     select([]);
   }
 
