@@ -1,7 +1,8 @@
 // Browser benchmark: the page's embedding path (www/pool.js) in f32 and int8 vs
 // transformers.js fp32 and int8 (threads = cores, cross-origin isolated), same model, texts
 // and headless Chromium, one run; median of 3 after a warm-up; peak memory of the browser's
-// renderer (the tab and its workers) per engine; head and search timings in wasm.
+// renderer (the tab and its workers) per engine; head and search timings in wasm. Each engine
+// runs BENCH_PASSES times (default 2), in turn with the others; its figure pools them.
 // Usage: node bench/browser.mjs [records] [page records, comma-separated, 0: skip]. The last
 // line is machine-readable:
 // RESULT short_ratio=X long_ratio=Y long128_ratio=.. long256_ratio=.. q8_short_ratio=Z
@@ -25,6 +26,9 @@ const pageRuns = String(process.argv[3] ?? "20000,100000")
   .map(Number)
   .filter((n) => n > 0);
 const repeats = 3;
+/** Turns of every engine (BENCH_PASSES; the figures pool them). */
+const passes = Math.max(1, Number(process.env.BENCH_PASSES ?? 2));
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** The text column of a shared CSV: its first `n` records, or its `n` longest. */
 function texts(file, n, longest = false) {
@@ -82,7 +86,7 @@ try {
   await page.waitForFunction(() => window.bench);
   const env = await page.evaluate(() => window.bench.env());
   console.log(`browser: ${env.agent}; engine build: ${env.build} (www/engine.js)`);
-  console.log(`cores ${env.cores}, crossOriginIsolated ${env.isolated}; per run ${sets.short.length} short records (Banking77, ${words(sets.short)} words each on average), ${sets.long.length} long (AG News' longest, ${words(sets.long)} words), ${sets.long128.length} of 128 tokens (AG News joined and cut, ${long128.meanTokens.toFixed(1)} tokens on average) and ${sets.long256.length} of 256 (${long256.meanTokens.toFixed(1)}); median of ${repeats} after a warm-up`);
+  console.log(`cores ${env.cores}, crossOriginIsolated ${env.isolated}; per run ${sets.short.length} short records (Banking77, ${words(sets.short)} words each on average), ${sets.long.length} long (AG News' longest, ${words(sets.long)} words), ${sets.long128.length} of 128 tokens (AG News joined and cut, ${long128.meanTokens.toFixed(1)} tokens on average) and ${sets.long256.length} of 256 (${long256.meanTokens.toFixed(1)}); median of ${repeats} runs in each of ${passes} passes, each pass after a warm-up`);
   const engines = [
     ["simtune", "f32"],
     ["simtune", "int8"],
@@ -94,17 +98,28 @@ try {
       : []),
   ];
   const peer = { tjsUrl: "/__tjs/transformers.web.min.js", ortUrl: "/__ort/", peerUrl: "/__shared/peer/" };
+  // every engine in turn, `passes` times over: each engine's figure is the median of all its
+  // passes' runs pooled, so a stall of the machine during one engine's turn moves one run of
+  // several, not the ratio
   const rows = [];
-  for (const [name, precision] of engines) {
-    console.log(`${name} ${precision}: load average before its run ${load()}`);
-    const base = rendererMiB();
-    try {
-      const [r, peak] = await withPeak(() => page.evaluate((o) => window.bench.engine(o), { name, precision, sets, repeats, ...peer }));
-      rows.push({ name, precision, ...r, peak, base });
-    } catch (e) {
-      console.log(`${name} ${precision}: failed: ${e.message.split("\n")[0]}`);
+  for (let pass = 1; pass <= passes; pass++) {
+    for (const [name, precision] of engines) {
+      console.log(`${name} ${precision}, pass ${pass} of ${passes}: load average before its run ${load()}`);
+      const base = rendererMiB();
+      try {
+        const [r, peak] = await withPeak(() => page.evaluate((o) => window.bench.engine(o), { name, precision, sets, repeats, ...peer }));
+        const row = rows.find((x) => x.name === name && x.precision === precision);
+        if (!row) rows.push({ name, precision, ...r, peak, base });
+        else {
+          for (const set of SETS) row.sets[set].rates.push(...r.sets[set].rates);
+          row.peak = Math.max(row.peak, peak);
+        }
+      } catch (e) {
+        console.log(`${name} ${precision}: failed: ${e.message.split("\n")[0]}`);
+      }
     }
   }
+  for (const row of rows) for (const set of SETS) row.sets[set].median = median(row.sets[set].rates);
   if (!havePeer) console.log("(transformers.js not installed: run `npm run bench`, which installs it)");
   console.log("");
   console.log("| engine | precision | how | short rec/s | long rec/s | 128-token rec/s | 256-token rec/s | renderer MiB before / peak |");
@@ -122,13 +137,12 @@ try {
       for (const [key, times] of Object.entries(r.runs)) (runs[build] ??= {})[key] = [...(runs[build][key] ?? []), ...times];
     }
   }
-  const medianOf = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const fig = (key, digits = 0) => builds.map((b) => medianOf(runs[b][key]).toFixed(digits)).join(" / ");
+  const fig = (key, digits = 0) => builds.map((b) => median(runs[b][key]).toFixed(digits)).join(" / ");
   const names = builds.map((b) => (b === "relaxed" ? "relaxed SIMD" : "simd128")).join(" / ");
   console.log("");
   console.log(`wasm, page thread, ${names} build (the page runs the ${env.build} one here): head applied to 20,000 x 384: ${fig("apply")} ms (goal < 500); top-1000 search over 20,000: ${fig("search", 1)} ms/query (goal < 10)`);
   console.log(`wasm, ${names}: training on 261 of 20,000 records, 100 steps: ${fig("trainPull")} ms starting from the prototype pull, ${fig("trainPlain")} ms without (goal < 1000; median of 6 each)`);
-  const hs = { trainPullMs: medianOf(runs[env.build].trainPull) };
+  const hs = { trainPullMs: median(runs[env.build].trainPull) };
 
   const best = (name, set, precision) =>
     Math.max(...rows.filter((r) => r.name === name && (!precision || r.precision === precision)).map((r) => r.sets[set].median));
