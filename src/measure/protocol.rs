@@ -173,7 +173,7 @@ pub enum Protocol {
     /// `projection::pca_2d`), each the `PAGE_SESSION_K` records nearest an anchor on the map
     /// (anchored as `Page`), of which those of the anchor's label are labelled it (a person
     /// who lassos only what is that label; the map marks nothing "not" it). As in the page,
-    /// the lassos are no sessions to the trainer (tuning.md: "The map's lasso").
+    /// the lassos are no sessions to the trainer (tuning.md, stop 38).
     Lasso,
 }
 
