@@ -202,9 +202,9 @@ fn parse_settings<T: serde::de::DeserializeOwned + Default>(
 /// false cancels. `label_names` (one row per label id, embedded like the records) are
 /// trained on as records of their labels where they lie nearest them (`label_names.rs`).
 /// The head starts from the prototype pull over every row (`prototype_pull.rs`) unless the
-/// settings turn it off. Returns `{head, joined, config, pull, safeguard, conflicting,
-/// negatives}`: the head as safetensors bytes (see `head.rs` for the tensor names), how many
-/// label names joined, the settings run (fitted to the labels), the pull it started from
+/// settings turn it off. Returns `{head, joined, joinedLabels, config, pull, safeguard,
+/// conflicting, negatives}`: the head as safetensors bytes (see `head.rs` for the tensor
+/// names), how many label names joined and the label ids whose names did, the settings run (fitted to the labels), the pull it started from
 /// (`{rows, null, share, separability, strength}`, or null), what the safeguard chose
 /// (`safeguard.rs`'s `Safeguard`, with its `message`; null where it did not run), how many
 /// labelled records were left out for conflicting with a copy of themselves
@@ -251,6 +251,8 @@ pub fn train_head(
         )));
     }
     let (x, y, joined) = training_set(&all, labels, label_names)?;
+    // the labels whose names joined: with_label_names appends them after the labelled rows
+    let joined_labels: Vec<u32> = y[y.len() - joined..].iter().map(|&c| c as u32).collect();
     // the labelled rows' sessions, in training_set's order; the label names that joined: none
     let sessions: Option<Vec<u32>> = sessions.map(|s| {
         let mut kept: Vec<u32> = labels
@@ -304,6 +306,10 @@ pub fn train_head(
     };
     set("head", &js_sys::Uint8Array::from(head.as_slice()).into())?;
     set("joined", &JsValue::from_f64(joined as f64))?;
+    set(
+        "joinedLabels",
+        &js_sys::Uint32Array::from(joined_labels.as_slice()).into(),
+    )?;
     set("config", &to_js(&out.config)?)?;
     set("pull", &to_js(&out.pull)?)?;
     set("safeguard", &to_js(&out.safeguard)?)?;

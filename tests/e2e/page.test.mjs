@@ -143,7 +143,17 @@ test("a person drops a CSV, labels, runs a session, trains, compares, reloads", 
     // the run is in the experiment log, with what it rests on; the person adds a note
     const run = await page.textContent("#experiment-log li[data-run='1']");
     // the label names it trained on as records are counted apart from the labels
-    const joined = Number((await page.textContent("#train-status")).match(/with (\d+) of \d+ label names as records/)[1]);
+    const [, joinedText, classesText] = (await page.textContent("#train-status")).match(/with (\d+) of (\d+) label names as records/);
+    const joined = Number(joinedText);
+    // the names that stayed out are named (up to 4), each one of the labels trained
+    const out = status.match(/label names as records \((.+?) stays? out: (?:it|each) lies nearer another label's records than its own\)/);
+    assert.equal(Boolean(out), joined < Number(classesText), status);
+    if (out && Number(classesText) - joined <= 4) {
+      const named = [...out[1].matchAll(/“([^”]+)”/g)].map((m) => m[1]);
+      assert.equal(named.length, Number(classesText) - joined, status);
+      const chips = await page.$$eval("#view-label .chip[data-label]", (els) => els.map((e) => e.dataset.label));
+      for (const name of named) assert.ok(chips.includes(name), `${name} is a label`);
+    }
     assert.match(run, new RegExp(`Run 1 .* all-MiniLM-L6-v2 · \\S+ loss, lr .*${labelled} labels \\+ ${joined} label names in \\d+ classes`));
     assert.match(run, /Check: no figure for this head/);
     await page.fill("#experiment-log li[data-run='1'] .log-note", "first try: 4 sessions");

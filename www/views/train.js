@@ -20,6 +20,17 @@ function lossValue(cfg) {
   return typeof l === "string" ? l : "triplet";
 }
 
+/** Which trained labels' names stayed out of training (label_names.rs: a name joins only
+ * where it lies nearer its own label's records than any other label's), at most 4 named. */
+function namesLeftOut(present, joinedLabels, labelNames) {
+  const joined = new Set(joinedLabels ?? []);
+  const out = present.filter((l) => !joined.has(l)).map((l) => `“${labelNames[l]}”`);
+  if (!out.length) return "";
+  const shown = out.length <= 4 ? out : [...out.slice(0, 3), `${out.length - 3} more`];
+  const list = shown.length === 1 ? shown[0] : `${shown.slice(0, -1).join(", ")} and ${shown.at(-1)}`;
+  return ` (${list} stay${out.length === 1 ? "s" : ""} out: ${out.length === 1 ? "it lies" : "each lies"} nearer another label's records than its own)`;
+}
+
 /** The prototype pull in words: how hard it pulled and why (src/tune/prototype_pull.rs). */
 function pullSentence(pull) {
   const over = `the prototype pull over ${pull.rows.toLocaleString("en")} records`;
@@ -262,6 +273,8 @@ export function createTrainView(root, app) {
       // the trainer says how many steps it fitted (the label names that join count as labels)
       let steps = run.steps;
       const input = app.trainingInput(labels, cfg);
+      // the labels trained (read before the call hands the arrays to the worker)
+      const present = [...new Set(input.labels.filter((l) => l >= 0))];
       const out = await app.trainer.call("train", { emb: input.emb, dim: p.dim, labels: input.labels, config: cfg, names, pool: input.pool, not: input.not, sessions: input.sessions }, {
         transfer: input.transfer,
         onProgress: ([step, l, fitted, fold, folds]) => {
@@ -277,7 +290,7 @@ export function createTrainView(root, app) {
           frame = requestAnimationFrame(() => drawLoss(canvas, losses, steps));
         },
       });
-      const { head, joined, pull, safeguard, conflicting, negatives } = out;
+      const { head, joined, joinedLabels, pull, safeguard, conflicting, negatives } = out;
       run = out.config;
       const secs = (performance.now() - t0) / 1000;
       p.trainConfig = cfg;
@@ -310,7 +323,7 @@ export function createTrainView(root, app) {
         ? `${guard.trim()} Search stays as it was (checked on ${labelled} records in ${classes} classes in ${secs.toFixed(2)} s); more labels, or labels from similarity sessions, may change that.`
         :
         `Head trained on ${labelled} records${added ? ` and ${added} confident predictions (≥ ${threshold})` : ""} in ${classes} classes in ${secs.toFixed(2)} s (final loss ${losses.at(-1)?.toFixed(4) ?? "–"})` +
-        (useNames.checked ? (names ? `, with ${joined} of ${classes} label names as records` : ", without the label names (the model could not embed them)") : "") +
+        (useNames.checked ? (names ? `, with ${joined} of ${classes} label names as records${namesLeftOut(present, joinedLabels, p.labelNames)}` : ", without the label names (the model could not embed them)") : "") +
         // the "not this label" marks (sessions, rejected predictions), read as negatives
         (negatives ? `, reading ${negatives} “not this label” mark${negatives === 1 ? "" : "s"} as negatives` : "") +
         (pull ? pullSentence(pull) : usePull.checked ? (safeguard && !safeguard.pull ? ", without the prototype pull (your labels ranked better without it)" : ", without the prototype pull (every label has a single record: it needs a second, or a label name that joins)") : "") +
