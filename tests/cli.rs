@@ -140,6 +140,19 @@ fn eval_writes_a_json_report_and_train_search_work() {
         ],
     );
     assert!(o.status.success(), "{}", text(&o));
+    // the label names: how many joined, and the ones that stayed out named
+    let err = String::from_utf8_lossy(&o.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.contains("label names trained on as records"))
+        .unwrap_or_else(|| panic!("{err}"));
+    let counts: Vec<usize> = line
+        .split(' ')
+        .take(3)
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert_eq!(counts.len(), 2, "{line}");
+    assert_eq!(counts[0] < counts[1], line.contains("stayed out"), "{line}");
     let o = simtune(
         &tmp.0,
         &[

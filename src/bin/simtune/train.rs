@@ -80,8 +80,28 @@ pub fn run(args: TrainCommandArgs) -> Result<()> {
     let (x, y) = match embed_label_names(&model, &ds.classes(), &training)? {
         None => (emb.select(&rows)?, y),
         Some(names) => {
-            let (x, y, joined) = with_label_names(&emb.select(&rows)?, &y, &names)?;
-            eprintln!("{joined} of {classes} label names trained on as records of their labels");
+            let n = rows.len();
+            let (x, y, joined) = with_label_names(&emb.select(&rows)?, &y[..], &names)?;
+            // the names that joined follow the labelled rows (label_names.rs)
+            let names_of = ds.classes();
+            let out: Vec<&str> = y[..n]
+                .iter()
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .filter(|c| !y[n..].contains(c))
+                .map(|&c| names_of[c].as_str())
+                .collect();
+            eprintln!(
+                "{joined} of {classes} label names trained on as records of their labels{}",
+                if out.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " ({} stayed out: nearer another label's records than their own)",
+                        out.join(", ")
+                    )
+                }
+            );
             (x, y)
         }
     };
