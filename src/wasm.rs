@@ -204,7 +204,8 @@ fn parse_settings<T: serde::de::DeserializeOwned + Default>(
 /// The head starts from the prototype pull over every row (`prototype_pull.rs`) unless the
 /// settings turn it off. Returns `{head, joined, joinedLabels, config, pull, safeguard,
 /// conflicting, negatives}`: the head as safetensors bytes (see `head.rs` for the tensor
-/// names), how many label names joined and the label ids whose names did, the settings run (fitted to the labels), the pull it started from
+/// names), how many label names joined and the label ids whose names did, the settings run
+/// (fitted to the labels), the pull it started from
 /// (`{rows, null, share, separability, strength}`, or null), what the safeguard chose
 /// (`safeguard.rs`'s `Safeguard`, with its `message`; null where it did not run), how many
 /// labelled records were left out for conflicting with a copy of themselves
@@ -251,8 +252,6 @@ pub fn train_head(
         )));
     }
     let (x, y, joined) = training_set(&all, labels, label_names)?;
-    // the labels whose names joined: with_label_names appends them after the labelled rows
-    let joined_labels: Vec<u32> = y[y.len() - joined..].iter().map(|&c| c as u32).collect();
     // the labelled rows' sessions, in training_set's order; the label names that joined: none
     let sessions: Option<Vec<u32>> = sessions.map(|s| {
         let mut kept: Vec<u32> = labels
@@ -305,10 +304,11 @@ pub fn train_head(
             .map_err(|_| JsError::new("could not build the training result"))
     };
     set("head", &js_sys::Uint8Array::from(head.as_slice()).into())?;
-    set("joined", &JsValue::from_f64(joined as f64))?;
+    set("joined", &JsValue::from_f64(joined.len() as f64))?;
+    let joined: Vec<u32> = joined.iter().map(|&c| c as u32).collect();
     set(
         "joinedLabels",
-        &js_sys::Uint32Array::from(joined_labels.as_slice()).into(),
+        &js_sys::Uint32Array::from(joined.as_slice()).into(),
     )?;
     set("config", &to_js(&out.config)?)?;
     set("pull", &to_js(&out.pull)?)?;
@@ -426,12 +426,13 @@ pub fn tune_encoder(
 }
 
 /// The labelled rows of `embeddings` (n x dim) and their classes (`labels[i]` >= 0), with
-/// the label names (one row per label id) that join them, and how many joined.
+/// the label names (one row per label id) that join them, and the label ids whose names
+/// joined.
 fn training_set(
     all: &Embeddings,
     labels: &[i32],
     label_names: Option<Vec<f32>>,
-) -> Result<(Embeddings, Vec<usize>, usize), JsError> {
+) -> Result<(Embeddings, Vec<usize>, Vec<usize>), JsError> {
     let dim = all.dim();
     let ids = class_ids(labels);
     if ids.len() != all.rows() {
@@ -449,7 +450,7 @@ fn training_set(
             let names = Embeddings::new(names, dim).map_err(js_err)?;
             with_label_names(&x, &y, &names).map_err(js_err)
         }
-        None => Ok((x, y, 0)),
+        None => Ok((x, y, Vec::new())),
     }
 }
 

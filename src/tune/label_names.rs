@@ -42,12 +42,12 @@ pub fn embed(encoder: &Encoder, classes: &[String]) -> Result<Embeddings> {
 /// `x` (the labelled records, one row each) and their classes `y`, with the name of each
 /// class of `y` that passes the test above appended as one more record. `names`: one row
 /// per class id (L2-normalised, as the encoder gives them). Returns the records, their
-/// classes and how many names joined.
+/// classes and the classes whose names joined (in class order; the rows appended last).
 pub fn with_label_names(
     x: &Embeddings,
     y: &[usize],
     names: &Embeddings,
-) -> Result<(Embeddings, Vec<usize>, usize)> {
+) -> Result<(Embeddings, Vec<usize>, Vec<usize>)> {
     let d = x.dim();
     if y.len() != x.rows() || names.dim() != d {
         return Err(Error::InvalidInput(format!(
@@ -70,12 +70,12 @@ pub fn with_label_names(
     let nearest = top_k_batch(&means, &names.select(&named)?, 1, false)?;
     let mut data = x.as_slice().to_vec();
     let mut classes = y.to_vec();
-    let mut joined = 0;
+    let mut joined = Vec::new();
     for (&c, hit) in named.iter().zip(&nearest) {
         if hit.first().map(|h| present[h.index]) == Some(c) {
             data.extend_from_slice(&names.as_slice()[c * d..(c + 1) * d]);
             classes.push(c);
-            joined += 1;
+            joined.push(c);
         }
     }
     Ok((Embeddings::new(data, d)?, classes, joined))
@@ -92,7 +92,7 @@ mod tests {
         let y = [0, 0, 1];
         let names = Embeddings::new(vec![0.8, 0.6, 1.0, 0.0], 2).unwrap();
         let (out, classes, joined) = with_label_names(&x, &y, &names).unwrap();
-        assert_eq!(joined, 1);
+        assert_eq!(joined, [0]);
         assert_eq!(classes, [0, 0, 1, 0]);
         assert_eq!(out.rows(), 4);
         assert_eq!(&out.as_slice()[6..], &[0.8, 0.6]);
@@ -104,11 +104,11 @@ mod tests {
         // one name row (class 0's): class 1 has none
         let names = Embeddings::new(vec![1.0, 0.0], 2).unwrap();
         let (_, classes, joined) = with_label_names(&x, &[0, 1], &names).unwrap();
-        assert_eq!((classes, joined), (vec![0, 1, 0], 1));
+        assert_eq!((classes, joined), (vec![0, 1, 0], vec![0]));
         // no label with a name: nothing joins
         let one = Embeddings::new(vec![0.0, 1.0], 2).unwrap();
         let (_, classes, joined) = with_label_names(&one, &[1], &names).unwrap();
-        assert_eq!((classes, joined), (vec![1], 0));
+        assert_eq!((classes, joined), (vec![1], vec![]));
         assert!(with_label_names(&x, &[0], &names).is_err());
         let wide = Embeddings::new(vec![1.0, 0.0, 0.0], 3).unwrap();
         assert!(with_label_names(&x, &[0, 1], &wide).is_err());

@@ -80,19 +80,18 @@ pub fn run(args: TrainCommandArgs) -> Result<()> {
     let (x, y) = match embed_label_names(&model, &ds.classes(), &training)? {
         None => (emb.select(&rows)?, y),
         Some(names) => {
-            let n = rows.len();
-            let (x, y, joined) = with_label_names(&emb.select(&rows)?, &y[..], &names)?;
-            // the names that joined follow the labelled rows (label_names.rs)
+            let (x, y, joined) = with_label_names(&emb.select(&rows)?, &y, &names)?;
             let names_of = ds.classes();
-            let out: Vec<&str> = y[..n]
+            let out: Vec<&str> = y
                 .iter()
                 .collect::<std::collections::BTreeSet<_>>()
                 .into_iter()
-                .filter(|c| !y[n..].contains(c))
+                .filter(|c| !joined.contains(c))
                 .map(|&c| names_of[c].as_str())
                 .collect();
             eprintln!(
-                "{joined} of {classes} label names trained on as records of their labels{}",
+                "{} of {classes} label names trained on as records of their labels{}",
+                joined.len(),
                 if out.is_empty() {
                     String::new()
                 } else {
