@@ -167,6 +167,15 @@ test("the tuned map separates the labelled classes more than the raw one; predic
     await page.waitForSelector("#map-selection:not([hidden])");
     assert.match(await page.textContent("#map-selection"), new RegExp(`#${hovered} `));
     const before = await labelledCount(page);
+    // a lasso around no dot (a canvas corner, outside the fitted points) says so
+    await page.keyboard.down("Shift");
+    await page.mouse.move(box.x + 3, box.y + 3);
+    await page.mouse.down();
+    for (const [dx, dy] of [[12, 3], [12, 12], [3, 12]]) await page.mouse.move(box.x + dx, box.y + dy, { steps: 2 });
+    await page.mouse.up();
+    await page.keyboard.up("Shift");
+    await page.waitForFunction(() => /lasso holds no records/.test(document.querySelector("#notice-text").textContent));
+    assert.ok(await page.isHidden("#map-selection"), "nothing is selected");
     await page.keyboard.down("Shift");
     const [cx, cy] = [box.x + box.width / 2, box.y + box.height / 2];
     await page.mouse.move(cx - 40, cy - 40);

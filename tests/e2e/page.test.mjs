@@ -178,6 +178,11 @@ test("a person drops a CSV, labels, runs a session, trains, compares, reloads", 
       };
       raw += await share("#compare-raw");
       tuned += await share("#compare-tuned");
+      // the share line says how many neighbours it could not count (not labelled yet)
+      const unlabelled = await page.$$eval("#compare-tuned .record .label.none", (els) => els.length);
+      const line = await page.textContent("#compare-tuned .share");
+      if (unlabelled) assert.match(line, new RegExp(`· ${unlabelled} not labelled yet, so not counted$`), line);
+      else assert.doesNotMatch(line, /not labelled yet/, line);
     }
     raw /= probes.length;
     tuned /= probes.length;

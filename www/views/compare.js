@@ -83,7 +83,7 @@ export function createCompareView(root, app) {
         { class: "share", dataset: { share: same == null ? "" : String(same / hits.indices.length) } },
         same == null
           ? `${labelled} of ${hits.indices.length} neighbours labelled`
-          : `same label: ${same} of ${hits.indices.length} (${pct(same / hits.indices.length)})`,
+          : `same label: ${same} of ${hits.indices.length} (${pct(same / hits.indices.length)})${labelled < hits.indices.length ? ` · ${hits.indices.length - labelled} not labelled yet, so not counted` : ""}`,
       ),
       h(
         "ol",

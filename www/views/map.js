@@ -451,6 +451,7 @@ export function createMapView(root, app) {
         if (inside(px, py, poly)) picked.push(rows[j]);
       }
       lassoBtn.setAttribute("aria-pressed", "false");
+      if (!picked.length) app.notify("The lasso holds no records: draw it around the dots you mean (hold Shift and drag, or press Lasso first).");
       return select(picked);
     }
     lassoPath = null;
