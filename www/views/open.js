@@ -9,7 +9,7 @@ import { memoryWarning } from "../memory.js";
 const MAX_FILE_BYTES = 100 * 1024 * 1024;
 const SAMPLE_LOCAL = "data/banking77_test.csv";
 const SAMPLE_PUBLIC = "https://raw.githubusercontent.com/PolyAI-LDN/task-specific-datasets/master/banking_data/test.csv";
-const LABEL_GUESSES = ["label", "labels", "category", "categories", "intent", "class", "target", "topic", "tag", "tags", "sentiment", "type"];
+const LABEL_GUESSES = ["label", "labels", "category", "categories", "intent", "class", "target", "topic", "tag", "tags", "sentiment", "emotion", "stance", "type", "genre", "group", "newsgroup", "role"];
 
 function size(n) {
   return n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${Math.ceil(n / 1e3)} kB`;
