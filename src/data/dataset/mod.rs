@@ -251,6 +251,26 @@ mod tests {
     }
 
     #[test]
+    fn tsv_with_literal_quotes_keeps_them() {
+        let o = opts("f.tsv", &["text"], Some("label"));
+        // a field that opens with a quote but is no quoted field: read as written
+        let tsv = "text\tlabel\n\"Sure,\" he said.\tx\n5\" screen\ty\n";
+        let ds = load(tsv.as_bytes(), &o).unwrap();
+        assert_eq!(ds.texts, vec!["\"Sure,\" he said.", "5\" screen"]);
+        // a quote opened and never closed is a quote, not the rest of the file
+        let tsv = "text\tlabel\n\"unclosed start\tx\nnext\ty\nthird\tz\n";
+        let ds = load(tsv.as_bytes(), &o).unwrap();
+        assert_eq!(ds.texts, vec!["\"unclosed start", "next", "third"]);
+        // quoted fields as pandas writes them (one spanning two lines) stay quoted fields
+        let tsv = "text\tlabel\n\"\"\"Hi\"\" there\"\tx\n\"two\nlines\"\ty\n\"plain\"\tz\n";
+        let ds = load(tsv.as_bytes(), &o).unwrap();
+        assert_eq!(ds.texts, vec!["\"Hi\" there", "two\nlines", "plain"]);
+        // one line, fields quoted whole: the quoted reading
+        let ds = load(b"text\tlabel\n\"a \"\"b\"\"\"\tx\n", &o).unwrap();
+        assert_eq!(ds.texts, vec!["a \"b\""]);
+    }
+
+    #[test]
     fn json_values_lines_and_errors() {
         let json = "[\n  {\"text\": \"a, [b] \\\"q\\\" {c}\", \"n\": 1.5, \"ok\": false},\n  {\"text\": \"d\"}\n]";
         let t = parse_table(json.as_bytes(), "x", None).unwrap();

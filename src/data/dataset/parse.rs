@@ -175,8 +175,8 @@ pub fn parse_table(bytes: &[u8], name: &str, format: Option<Format>) -> Result<T
         ));
     }
     let table = match format {
-        Format::Csv => parse_delimited(body, name, b',', format)?,
-        Format::Tsv => parse_delimited(body, name, b'\t', format)?,
+        Format::Csv => parse_delimited(body, name, b',', format, true)?,
+        Format::Tsv => parse_tsv(body, name)?,
         Format::Json => parse_json(body, name)?,
         Format::Jsonl => parse_jsonl(body, name)?,
     };
@@ -191,7 +191,45 @@ fn count_newlines(bytes: &[u8]) -> usize {
     bytes.iter().filter(|&&b| b == b'\n').count()
 }
 
-fn parse_delimited(body: &[u8], name: &str, delimiter: u8, format: Format) -> Result<Table> {
+/// TSV as spreadsheets and pandas write it (CSV-style quotes around fields that hold a quote,
+/// tab or line break), unless its quotes are literal text, as plain TSV writers leave them
+/// (IANA text/tab-separated-values has no quoting): then each line is a record, quotes kept.
+/// The quotes are literal where the quoted reading fails (a quote opened and never closed)
+/// or where, with every record on one line, a field opens with a quote but is no quoted
+/// field (`"Sure," he said`, which the quoted reading turns into `Sure, he said`).
+fn parse_tsv(body: &[u8], name: &str) -> Result<Table> {
+    let quoted = parse_delimited(body, name, b'\t', Format::Tsv, true);
+    if !body.contains(&b'"') {
+        return quoted;
+    }
+    let literal = parse_delimited(body, name, b'\t', Format::Tsv, false);
+    match (quoted, literal) {
+        (Err(e), Err(_)) => Err(e),
+        (Err(_), Ok(l)) => Ok(l),
+        (Ok(q), Err(_)) => Ok(q),
+        (Ok(q), Ok(l)) => {
+            let stray = |f: &String| f.starts_with('"') && !is_quoted_field(f);
+            if q.rows.len() == l.rows.len() && l.rows.iter().flatten().any(stray) {
+                Ok(l)
+            } else {
+                Ok(q)
+            }
+        }
+    }
+}
+
+/// `"..."` with every inner quote doubled: a field as a CSV-style writer quotes it.
+fn is_quoted_field(f: &str) -> bool {
+    f.len() >= 2 && f.ends_with('"') && !f[1..f.len() - 1].replace("\"\"", "").contains('"')
+}
+
+fn parse_delimited(
+    body: &[u8],
+    name: &str,
+    delimiter: u8,
+    format: Format,
+    quoting: bool,
+) -> Result<Table> {
     // csv's own line numbers run one short after CRLF and blank lines (the position is taken
     // before the terminator is consumed), so lines come from byte offsets: skip the line
     // breaks at the offset, then count the newlines before it (incrementally: offsets grow).
@@ -210,6 +248,7 @@ fn parse_delimited(body: &[u8], name: &str, delimiter: u8, format: Format) -> Re
     };
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
+        .quoting(quoting)
         .has_headers(true)
         .flexible(true)
         .from_reader(body);
