@@ -37,7 +37,11 @@ export class Project extends EventTarget {
     this.log = [];
     this.headRun = null; // the log run whose head is in use
     this.clearCheck();
-    this.settings = { sessionK: 25, compareK: 10, checkK: 10, checkCount: 40 };
+    // sessionSpread: a similarity session shows every this-many-th of the anchor's nearest
+    // records (4: its 25 from the nearest 100; 1: the nearest only). Labels spread over its
+    // group teach the head more than its closest records (docs/tuning.md, stop 39;
+    // `protocol.rs` PAGE_SESSION_SPREAD replays it).
+    this.settings = { sessionK: 25, sessionSpread: 4, compareK: 10, checkK: 10, checkCount: 40 };
   }
   get n() {
     return this.texts.length;

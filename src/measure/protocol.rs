@@ -162,12 +162,18 @@ pub enum Protocol {
     /// keyboard from the top of the Label list (`page`: its random order; `page-suggested`:
     /// its "suggested next" order, `Suggested`'s picks), then similarity sessions of
     /// `session_k` neighbours (the page's default `PAGE_SESSION_K`; `page:N` or
-    /// `page-suggested:N`: N, as a person who asks for more), anchored first on keyed records
+    /// `page-suggested:N`: N, as a person who asks for more), every `spread`-th of the
+    /// anchor's `session_k * spread` nearest (the page's default `PAGE_SESSION_SPREAD`;
+    /// `page:N:S`: S, 1 for the nearest only), anchored first on keyed records
     /// of labels not yet anchored, then on random unlabelled records: the anchor's label given
     /// to the neighbours that have it, the rest marked "not" it (`SessionMatching`'s), which
     /// the page trains on as negatives of that label (`EvalSpec::negatives`, the CLI's
     /// default).
-    Page { session_k: usize, keyed: ListOrder },
+    Page {
+        session_k: usize,
+        keyed: ListOrder,
+        spread: usize,
+    },
     /// The page's Map with its lasso: `PAGE_KEYED` records labelled by keyboard (the list's
     /// random order), then lassos on the raw map (the pool's first two principal components,
     /// `projection::pca_2d`), each the `PAGE_SESSION_K` records nearest an anchor on the map
@@ -195,6 +201,9 @@ pub const SUGGEST_BATCH: usize = 10;
 pub const PAGE_KEYED: usize = 30;
 /// `Protocol::Page`: neighbours shown per session (the page's default, `www/state.js`).
 pub const PAGE_SESSION_K: usize = 25;
+/// `Protocol::Page`: a session shows every this-many-th of the anchor's nearest records (the
+/// page's default, `www/state.js`): its 25 from the nearest 100 (tuning.md, stop 39).
+pub const PAGE_SESSION_SPREAD: usize = 4;
 
 impl std::str::FromStr for Protocol {
     type Err = Error;
@@ -210,16 +219,20 @@ impl std::str::FromStr for Protocol {
             t => {
                 let bad = || {
                     Error::InvalidInput(format!(
-                        "protocol {t:?}: use round-robin, random, session, session-matching, suggested, suggested-sessions, page, page-suggested, lasso, or page:N / page-suggested:N (sessions of N)"
+                        "protocol {t:?}: use round-robin, random, session, session-matching, suggested, suggested-sessions, page, page-suggested, lasso, or page:N / page-suggested:N (sessions of N), page:N:S (every S-th of the N x S nearest; 1: the nearest)"
                     ))
                 };
-                let (name, k) = match t.split_once(':') {
-                    None => (t, PAGE_SESSION_K),
-                    Some((name, k)) => match k.parse::<usize>() {
-                        Ok(k) if k > 0 => (name, k),
-                        _ => return Err(bad()),
-                    },
+                let count = |v: &str| match v.parse::<usize>() {
+                    Ok(v) if v > 0 => Ok(v),
+                    _ => Err(bad()),
                 };
+                let mut parts = t.split(':');
+                let name = parts.next().unwrap_or_default();
+                let k = parts.next().map_or(Ok(PAGE_SESSION_K), count)?;
+                let spread = parts.next().map_or(Ok(PAGE_SESSION_SPREAD), count)?;
+                if parts.next().is_some() {
+                    return Err(bad());
+                }
                 let keyed = match name {
                     "page" => ListOrder::Random,
                     "page-suggested" => ListOrder::Suggested,
@@ -228,6 +241,7 @@ impl std::str::FromStr for Protocol {
                 Ok(Protocol::Page {
                     session_k: k,
                     keyed,
+                    spread,
                 })
             }
         }
@@ -244,14 +258,19 @@ impl std::fmt::Display for Protocol {
             Protocol::SessionMatching => "session-matching",
             Protocol::SuggestedSessions => "suggested-sessions",
             Protocol::Lasso => "lasso",
-            Protocol::Page { session_k, keyed } => {
+            Protocol::Page {
+                session_k,
+                keyed,
+                spread,
+            } => {
                 let name = match keyed {
                     ListOrder::Random => "page",
                     ListOrder::Suggested => "page-suggested",
                 };
-                return match session_k {
-                    PAGE_SESSION_K => f.write_str(name),
-                    k => write!(f, "{name}:{k}"),
+                return match (session_k, spread) {
+                    (PAGE_SESSION_K, PAGE_SESSION_SPREAD) => f.write_str(name),
+                    (k, PAGE_SESSION_SPREAD) => write!(f, "{name}:{k}"),
+                    (k, s) => write!(f, "{name}:{k}:{s}"),
                 };
             }
         })
@@ -340,13 +359,18 @@ pub fn pick_with_negatives(
             };
             return lassos.run(pool, labels, n, &mut rng, keyed);
         }
-        Protocol::Page { session_k, keyed } => {
+        Protocol::Page {
+            session_k,
+            keyed,
+            spread,
+        } => {
             let keyed = match keyed {
                 ListOrder::Random => random_records(labels.len(), PAGE_KEYED.min(n), &mut rng),
                 ListOrder::Suggested => suggested(pool, labels, PAGE_KEYED.min(n), &mut rng)?,
             };
             let page = Sessions {
                 anchors: first_of_each_label(&keyed, labels),
+                spread,
                 ..Sessions::new(session_k, true)
             };
             return page.run(pool, labels, n, &mut rng, keyed);
@@ -435,6 +459,8 @@ struct Sessions {
     /// neighbours on this 2D map instead of in the embedding space (`Protocol::Lasso`),
     /// where nothing is marked "not" the anchor's label and the records are of no session
     map: Option<Vec<f32>>,
+    /// every this-many-th of the nearest unlabelled records (`Protocol::Page`'s spread)
+    spread: usize,
 }
 
 impl Sessions {
@@ -444,6 +470,7 @@ impl Sessions {
             matching,
             anchors: Vec::new(),
             map: None,
+            spread: 1,
         }
     }
 
@@ -482,9 +509,10 @@ impl Sessions {
                 sessions.push(session);
             }
             let c = labels[anchor];
+            let wide = self.k * self.spread;
             let near: Vec<usize> = match &self.map {
-                Some(map) => nearest_on_map(map, anchor, self.k * 4),
-                None => top_k(pool, pool.row(anchor)?, self.k * 4, Some(anchor))?
+                Some(map) => nearest_on_map(map, anchor, wide * 4),
+                None => top_k(pool, pool.row(anchor)?, wide * 4, Some(anchor))?
                     .iter()
                     .map(|h| h.index)
                     .collect(),
@@ -492,7 +520,8 @@ impl Sessions {
             let fresh: Vec<usize> = near
                 .into_iter()
                 .filter(|&i| !labelled[i])
-                .take(self.k)
+                .take(wide)
+                .step_by(self.spread)
                 .collect();
             for i in fresh {
                 if !self.matching || labels[i] == c {
@@ -897,16 +926,20 @@ mod tests {
         u.dedup();
         assert_eq!(u.len(), picked.len(), "no record twice");
         let keyed = &picked[..PAGE_KEYED];
-        // the first session's anchor is the first keyed record: its nearest records follow,
-        // those of its label labelled, the others marked not it
+        // the first session's anchor is the first keyed record: every 4th of its nearest
+        // unlabelled records follow, those of its label labelled, the others marked not it
         let anchor = keyed[0];
         let hits = top_k(&e, e.row(anchor).unwrap(), y.len() - 1, Some(anchor)).unwrap();
-        let fresh: Vec<usize> = hits
+        let unlabelled = hits
             .iter()
             .map(|h| h.index)
-            .filter(|i| !keyed.contains(i))
-            .take(PAGE_SESSION_K)
+            .filter(|i| !keyed.contains(i));
+        let fresh: Vec<usize> = unlabelled
+            .clone()
+            .take(PAGE_SESSION_K * 4)
+            .step_by(4)
             .collect();
+        assert_eq!(PAGE_SESSION_SPREAD, 4);
         let matching: Vec<usize> = fresh
             .iter()
             .copied()
@@ -924,16 +957,30 @@ mod tests {
             longer,
             Protocol::Page {
                 session_k: 100,
-                keyed: ListOrder::Random
+                keyed: ListOrder::Random,
+                spread: 4,
             }
         );
         assert_eq!(longer.to_string(), "page:100");
-        for name in ["page-suggested", "page-suggested:40"] {
+        // page:N:1, the nearest only: the first session labels the anchor's nearest
+        let nearest: Protocol = "page:25:1".parse().unwrap();
+        assert_eq!(nearest.to_string(), "page:25:1");
+        let picked = pick_records(nearest, &e, &y, n, 5).unwrap();
+        let closest: Vec<usize> = unlabelled
+            .take(PAGE_SESSION_K)
+            .filter(|&i| y[i] == y[anchor])
+            .collect();
+        let first = closest.len().min(10);
+        assert_eq!(picked[PAGE_KEYED..PAGE_KEYED + first], closest[..first]);
+        assert_ne!(closest[..first], matching[..first], "the spread picks others");
+        for name in ["page-suggested", "page-suggested:40", "page-suggested:40:2"] {
             assert_eq!(name.parse::<Protocol>().unwrap().to_string(), name);
         }
         assert!("page-suggested:0".parse::<Protocol>().is_err());
         assert!("page:0".parse::<Protocol>().is_err());
         assert!("page:x".parse::<Protocol>().is_err());
+        assert!("page:25:0".parse::<Protocol>().is_err());
+        assert!("page:25:4:1".parse::<Protocol>().is_err());
     }
 
     #[test]

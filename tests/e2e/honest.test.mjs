@@ -282,11 +282,14 @@ for (const [file, roundRobin] of [
         console.log(`#   ${name}: labels per label ${JSON.stringify(sorted)}; the status ${big ? "names" : "does not name"} one`);
         if (sorted.at(-1) >= 3 * sorted[Math.floor((sorted.length - 1) / 2)]) {
           assert.ok(big, est.status);
-          assert.deepEqual([big[1], Number(big[2]), Number(big[3])], [top[0], top[1], labels], est.status);
+          // (labels tied for the most records: the status names one of them)
+          const tied = counts.filter(([, n]) => n === top[1]).map(([l]) => l);
+          assert.ok(tied.includes(big[1]), `${big[1]} is not among ${tied}: ${est.status}`);
+          assert.deepEqual([Number(big[2]), Number(big[3])], [top[1], labels], est.status);
           // (the page trains semi-hard triplets up to 512 labels: a label's pairs are weighed)
           assert.deepEqual([Number(big[4]), Number(big[5]), big[6]], [top[1], top[1] - 1, Math.sqrt(top[1] * (top[1] - 1)).toFixed(1)], est.status);
         } else assert.equal(big, null, est.status);
-        if (name === "sessions" && file.startsWith("banking77")) assert.ok(big, "Banking77's sessions give three labels ~30 records each, the rest 1");
+        if (name === "sessions" && file.startsWith("banking77")) assert.ok(big, "Banking77's sessions give their three labels 5-30 records each, the rest 1");
         await page.click("nav .tab[data-view=train]");
         const truthNow = await truth(page, ds);
         await shot(page, `honest-${file.replace(/\.csv$/, "")}-${name.replace(/ /g, "-")}`);
@@ -310,6 +313,12 @@ for (const [file, roundRobin] of [
         // issue 20: a person's labels never leave search below raw (beyond 0.002 of noise) on
         // the records nobody labelled
         assert.ok(truthNow.gain >= -0.002, `${name}: tuned search is below raw on unlabelled records (${truthNow.gain.toFixed(4)})`);
+        // issue 20's replay goal: 30 keyed records and 3 sessions on the AG News sample gain
+        // at least 2 points on the records nobody labelled. This replay is one seeded draw
+        // (+2.39 since sessions spread over the anchor's nearest 100, stop 39; +1.6-1.7 with
+        // the nearest 25); natively over 5 draws the flow gains +2.67 at 60 labels, the
+        // lowest draw +1.12 (docs/tuning.md, stop 39), so a person's own draw can fall short.
+        if (name === "sessions" && file.startsWith("agnews")) assert.ok(truthNow.gain >= 0.02, `the AG News replay gains ${truthNow.gain.toFixed(4)}, under 2 points`);
         outcomes.push({ replay: `${file}, ${name}`, truth: truthNow.gain, ...est, inside: est.low <= truthNow.gain && truthNow.gain <= est.high });
 
         // then as the page advises: more check records until it is ±3 points

@@ -115,6 +115,21 @@ test("a person drops a CSV, labels, runs a session, trains, compares, reloads", 
       const share = Number(await page.getAttribute("#session-share", "data-share"));
       assert.ok(share >= want.size / 30 - 1e-9, `session share ${share} after labelling ${want.size} of 30`);
       if (n === 0) {
+        // the session shows every 4th of the anchor's 120 nearest (the default spread); "its
+        // nearest only" shows those 120 in order
+        assert.match(await page.textContent("#session-anchor h2"), new RegExp(`^Records near #${a}: every 4th of its 120 nearest`));
+        const list = () => page.$$eval("#session-list .record", (els) => els.map((e) => Number(e.dataset.index)));
+        await page.selectOption("#session-spread", "1");
+        await page.fill("#session-k", "120");
+        await page.press("#session-k", "Enter");
+        await page.waitForFunction(() => document.querySelectorAll("#session-list .record").length === 120);
+        assert.deepEqual(shown, (await list()).filter((_, r) => r % 4 === 0));
+        assert.match(await page.textContent("#session-anchor h2"), new RegExp(`^Records nearest #${a}$`));
+        await page.selectOption("#session-spread", "4");
+        await page.fill("#session-k", "30");
+        await page.press("#session-k", "Enter");
+        await page.waitForFunction(() => document.querySelectorAll("#session-list .record").length === 30);
+        assert.deepEqual(await list(), shown);
         await page.click("#select-all");
         assert.equal(await page.textContent("#session-selected"), "30 selected");
         await page.click("#select-none");
@@ -181,7 +196,8 @@ test("a person drops a CSV, labels, runs a session, trains, compares, reloads", 
       // the share line says how many neighbours it could not count (not labelled yet)
       const unlabelled = await page.$$eval("#compare-tuned .record .label.none", (els) => els.length);
       const line = await page.textContent("#compare-tuned .share");
-      if (unlabelled) assert.match(line, new RegExp(`· ${unlabelled} not labelled yet, so not counted$`), line);
+      if (!line.startsWith("same label")) assert.equal(line, `${10 - unlabelled} of 10 neighbours labelled`); // an unlabelled anchor
+      else if (unlabelled) assert.match(line, new RegExp(`· ${unlabelled} not labelled yet, so not counted$`), line);
       else assert.doesNotMatch(line, /not labelled yet/, line);
     }
     raw /= probes.length;

@@ -1,5 +1,6 @@
-// Similar: a similarity labeling session. The k nearest records of an anchor record
-// (raw or tuned space); label one by one (keys as in Label) or select many (checkboxes,
+// Similar: a similarity labeling session. k near records of an anchor record (raw or tuned
+// space): by default every 4th of its 4k nearest, so labels reach the edge of its group (the
+// nearest only on request); label one by one (keys as in Label) or select many (checkboxes,
 // shift-click for a range, select all, x toggles) and label them in bulk, or mark them "not
 // the anchor's label" (r). Shows how many carry the anchor's label, how many are marked not
 // to, and how many are unlabelled. The marks answer the check's questions about them.
@@ -21,6 +22,12 @@ export function createSessionView(root, app) {
   let lastClicked = null;
 
   const kInput = h("input", { type: "number", id: "session-k", min: 1, max: 1000, value: p.settings.sessionK });
+  const spread = h(
+    "select",
+    { id: "session-spread", title: "Labels spread over the anchor's group teach the head more than its closest records, which it already places together (docs/tuning.md)" },
+    h("option", { value: "4" }, "spread over its nearest ×4 (every 4th)"),
+    h("option", { value: "1" }, "its nearest only"),
+  );
   const space = h("select", { id: "session-space" }, h("option", { value: "raw" }, "raw embeddings"), h("option", { value: "tuned" }, "tuned (trained head)"));
   const anchorBox = h("div", { class: "anchor", id: "session-anchor" });
   const share = h("p", { class: "share", id: "session-share", "aria-live": "polite" });
@@ -33,8 +40,9 @@ export function createSessionView(root, app) {
     h(
       "div",
       { class: "toolbar" },
-      h("label", { for: "session-k" }, "k nearest"),
+      h("label", { for: "session-k" }, "records"),
       kInput,
+      spread,
       h("label", { for: "session-space" }, "in"),
       space,
       h("button", { type: "button", id: "session-refresh", onclick: () => load() }, "Show"),
@@ -75,12 +83,20 @@ export function createSessionView(root, app) {
     }
     const k = Math.max(1, Math.min(p.n - 1, 1000, Number(kInput.value) || 100));
     kInput.value = k;
-    if (p.settings.sessionK !== k) {
+    const want = spread.value === "1" ? 1 : 4;
+    if (p.settings.sessionK !== k || p.settings.sessionSpread !== want) {
       p.settings.sessionK = k;
+      p.settings.sessionSpread = want;
       p.emit("settings");
     }
+    // a dataset with fewer than k * 4 other records is spread less, so k records still show
+    const s = Math.max(1, Math.min(want, Math.floor((p.n - 1) / k)));
+    shownSpread = s;
     try {
-      hits = idx.neighbours(anchor, k);
+      // every s-th of the k * s nearest (as many as the dataset holds)
+      const near = idx.neighbours(anchor, Math.min(p.n - 1, k * s));
+      const at = Array.from({ length: Math.min(k, Math.ceil(near.indices.length / s)) }, (_, j) => j * s);
+      hits = { indices: at.map((r) => near.indices[r]), scores: at.map((r) => near.scores[r]) };
     } catch (e) {
       app.error(e, "Search failed");
       hits = { indices: [], scores: [] };
@@ -170,7 +186,7 @@ export function createSessionView(root, app) {
     }
     const aName = p.labelName(anchor);
     anchorBox.append(
-      h("h2", {}, `Records nearest #${anchor}`),
+      h("h2", {}, spreadOf() > 1 ? `Records near #${anchor}: every ${spreadOf() === 2 ? "2nd" : spreadOf() === 3 ? "3rd" : `${spreadOf()}th`} of its ${hits.indices.length * spreadOf()} nearest` : `Records nearest #${anchor}`),
       h("p", { class: "anchor-text" }, h("span", { class: "text" }, p.texts[anchor]), " ", h("span", { class: `label${aName ? "" : " none"}` }, aName ?? "unlabelled")),
     );
     if (message) {
@@ -209,7 +225,12 @@ export function createSessionView(root, app) {
     render();
   }
 
+  /** The spread the list on screen was drawn with. */
+  let shownSpread = 1;
+  const spreadOf = () => shownSpread;
+
   kInput.addEventListener("change", load);
+  spread.addEventListener("change", load);
   space.addEventListener("change", load);
   p.addEventListener("labels", () => {
     if (!root.hidden) render();
@@ -226,6 +247,7 @@ export function createSessionView(root, app) {
   return {
     show(opts) {
       kInput.value = p.settings.sessionK;
+      spread.value = String(p.settings.sessionSpread === 1 ? 1 : 4);
       space.querySelector("option[value=tuned]").disabled = !p.head;
       if (!p.head) space.value = "raw";
       if (opts?.anchor != null) {

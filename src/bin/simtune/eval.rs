@@ -67,9 +67,11 @@ pub struct EvalArgs {
     /// session-matching (the same, labelling only the neighbours of the anchor's label and
     /// marking the others "not this label"), suggested (the page's suggestions, 10 at a
     /// time), suggested-sessions (the page's flow: half the labels suggested, then sessions),
-    /// page (the page's replay test: 30 records in list order, then sessions of 25, the page's
-    /// default, anchored on them, matching neighbours labelled, the rest marked "not"; page:N
-    /// for sessions of N; page-suggested[:N]: the 30 from the list's "suggested next" order),
+    /// page (the page's replay test: 30 records in list order, then sessions of 25, every 4th
+    /// of the anchor's 100 nearest, the page's default, anchored on them, matching neighbours
+    /// labelled, the rest marked "not"; page:N for sessions of N; page:N:S for every S-th of
+    /// the N x S nearest, page:25:1 the nearest 25; page-suggested[:N[:S]]: the 30 from the
+    /// list's "suggested next" order),
     /// lasso (the 30, then lassos on the raw map: an anchor's 25 nearest on the map, those of
     /// its label labelled).
     #[arg(long, value_delimiter = ',', default_value = "round-robin")]
