@@ -20,6 +20,9 @@ export function createSessionView(root, app) {
   let cur = 0;
   let selected = new Set();
   let lastClicked = null;
+  /** The spread the list on screen was drawn with (1–4: every s-th of the k * s nearest). */
+  let shownSpread = 1;
+  const ORDINAL = ["", "", "2nd", "3rd", "4th"];
 
   const kInput = h("input", { type: "number", id: "session-k", min: 1, max: 1000, value: p.settings.sessionK });
   const spread = h(
@@ -186,7 +189,7 @@ export function createSessionView(root, app) {
     }
     const aName = p.labelName(anchor);
     anchorBox.append(
-      h("h2", {}, spreadOf() > 1 ? `Records near #${anchor}: every ${spreadOf() === 2 ? "2nd" : spreadOf() === 3 ? "3rd" : `${spreadOf()}th`} of its ${hits.indices.length * spreadOf()} nearest` : `Records nearest #${anchor}`),
+      h("h2", {}, shownSpread > 1 ? `Records near #${anchor}: every ${ORDINAL[shownSpread]} of its ${hits.indices.length * shownSpread} nearest` : `Records nearest #${anchor}`),
       h("p", { class: "anchor-text" }, h("span", { class: "text" }, p.texts[anchor]), " ", h("span", { class: `label${aName ? "" : " none"}` }, aName ?? "unlabelled")),
     );
     if (message) {
@@ -224,10 +227,6 @@ export function createSessionView(root, app) {
     cur = Math.max(0, Math.min(hits.indices.length - 1, cur + d));
     render();
   }
-
-  /** The spread the list on screen was drawn with. */
-  let shownSpread = 1;
-  const spreadOf = () => shownSpread;
 
   kInput.addEventListener("change", load);
   spread.addEventListener("change", load);
