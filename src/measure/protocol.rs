@@ -930,10 +930,7 @@ mod tests {
         // unlabelled records follow, those of its label labelled, the others marked not it
         let anchor = keyed[0];
         let hits = top_k(&e, e.row(anchor).unwrap(), y.len() - 1, Some(anchor)).unwrap();
-        let unlabelled = hits
-            .iter()
-            .map(|h| h.index)
-            .filter(|i| !keyed.contains(i));
+        let unlabelled = hits.iter().map(|h| h.index).filter(|i| !keyed.contains(i));
         let fresh: Vec<usize> = unlabelled
             .clone()
             .take(PAGE_SESSION_K * 4)
@@ -972,7 +969,11 @@ mod tests {
             .collect();
         let first = closest.len().min(10);
         assert_eq!(picked[PAGE_KEYED..PAGE_KEYED + first], closest[..first]);
-        assert_ne!(closest[..first], matching[..first], "the spread picks others");
+        assert_ne!(
+            closest[..first],
+            matching[..first],
+            "the spread picks others"
+        );
         for name in ["page-suggested", "page-suggested:40", "page-suggested:40:2"] {
             assert_eq!(name.parse::<Protocol>().unwrap().to_string(), name);
         }
