@@ -202,9 +202,9 @@ fn parse_settings<T: serde::de::DeserializeOwned + Default>(
 /// false cancels. `label_names` (one row per label id, embedded like the records) are
 /// trained on as records of their labels where they lie nearest them (`label_names.rs`).
 /// The head starts from the prototype pull over every row (`prototype_pull.rs`) unless the
-/// settings turn it off. Returns `{head, joined, joinedLabels, config, pull, safeguard,
+/// settings turn it off. Returns `{head, joinedLabels, config, pull, safeguard,
 /// conflicting, negatives}`: the head as safetensors bytes (see `head.rs` for the tensor
-/// names), how many label names joined and the label ids whose names did, the settings run
+/// names), the label ids whose names joined, the settings run
 /// (fitted to the labels), the pull it started from
 /// (`{rows, null, share, separability, strength}`, or null), what the safeguard chose
 /// (`safeguard.rs`'s `Safeguard`, with its `message`; null where it did not run), how many
@@ -304,7 +304,6 @@ pub fn train_head(
             .map_err(|_| JsError::new("could not build the training result"))
     };
     set("head", &js_sys::Uint8Array::from(head.as_slice()).into())?;
-    set("joined", &JsValue::from_f64(joined.len() as f64))?;
     let joined: Vec<u32> = joined.iter().map(|&c| c as u32).collect();
     set(
         "joinedLabels",

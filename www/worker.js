@@ -99,7 +99,7 @@ const ops = {
     });
     return [out, [out.weights.buffer]];
   },
-  /** {head, joined, config, pull, …}: the head's bytes, the label names that joined, the
+  /** {head, joinedLabels, config, pull, …}: the head's bytes, the labels whose names joined, the
    * settings run, the prototype pull the head started from (or null); see trainHead. `emb`:
    * the labelled rows (their `labels`); `pool` ({rows, ids, total}): the dataset's rows
    * training reads besides them; `not` ({rows, labels}): records marked "not" a label;

@@ -23,7 +23,7 @@ function lossValue(cfg) {
 /** Which trained labels' names stayed out of training (label_names.rs: a name joins only
  * where it lies nearer its own label's records than any other label's), at most 4 named. */
 function namesLeftOut(present, joinedLabels, labelNames) {
-  const joined = new Set(joinedLabels ?? []);
+  const joined = new Set(joinedLabels);
   const out = present.filter((l) => !joined.has(l)).map((l) => `“${labelNames[l]}”`);
   if (!out.length) return "";
   const shown = out.length <= 4 ? out : [...out.slice(0, 3), `${out.length - 3} more`];
@@ -290,7 +290,8 @@ export function createTrainView(root, app) {
           frame = requestAnimationFrame(() => drawLoss(canvas, losses, steps));
         },
       });
-      const { head, joined, joinedLabels, pull, safeguard, conflicting, negatives } = out;
+      const { head, joinedLabels, pull, safeguard, conflicting, negatives } = out;
+      const joined = joinedLabels.length; // label names trained on as records
       run = out.config;
       const secs = (performance.now() - t0) / 1000;
       p.trainConfig = cfg;
