@@ -186,7 +186,15 @@ export function createLabelView(root, app) {
         if (!picks) awaitReady("Suggestions", app.suggest(index, SUGGEST));
         reasons = new Map((picks ?? []).map((s) => [s.record, reasonText(s.reason, p.labelNames)]));
         const shown = new Set(order);
-        order = (picks ?? []).map((s) => s.record).filter((i) => shown.has(i));
+        const suggested = (picks ?? []).map((s) => s.record).filter((i) => shown.has(i));
+        if (q || (f !== "all" && f !== "unlabelled")) {
+          // a search or a label filter reads every record: the suggestions it keeps first, then
+          // its other matches in the random order (not "no record matches" for a word that
+          // only the suggestions lack)
+          const first = new Set(suggested);
+          rank ??= randomRanks(p.n, p.datasetKey);
+          order = [...suggested, ...order.filter((i) => !first.has(i)).sort((a, b) => rank[a] - rank[b])];
+        } else order = suggested;
       }
     } else if (predictions) order.sort((a, b) => predictions.confidence[b] - predictions.confidence[a]);
     else if (sortSel.value === "random") {
