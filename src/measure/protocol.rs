@@ -494,6 +494,11 @@ impl Sessions {
         let mut order: Vec<usize> = (0..labels.len()).collect();
         order.shuffle(rng);
         let given = self.anchors.len();
+        // as the page (`www/views/session.js`): a pool with fewer than k * spread other records
+        // is spread less, so k records still show
+        let spread = self
+            .spread
+            .min((pool.rows().saturating_sub(1) / self.k.max(1)).max(1));
         for (nth, anchor) in self.anchors.into_iter().chain(order).enumerate() {
             if picked.len() >= n {
                 break;
@@ -509,7 +514,7 @@ impl Sessions {
                 sessions.push(session);
             }
             let c = labels[anchor];
-            let wide = self.k * self.spread;
+            let wide = self.k * spread;
             let near: Vec<usize> = match &self.map {
                 Some(map) => nearest_on_map(map, anchor, wide * 4),
                 None => top_k(pool, pool.row(anchor)?, wide * 4, Some(anchor))?
@@ -521,7 +526,7 @@ impl Sessions {
                 .into_iter()
                 .filter(|&i| !labelled[i])
                 .take(wide)
-                .step_by(self.spread)
+                .step_by(spread)
                 .collect();
             for i in fresh {
                 if !self.matching || labels[i] == c {
@@ -982,6 +987,36 @@ mod tests {
         assert!("page:x".parse::<Protocol>().is_err());
         assert!("page:25:0".parse::<Protocol>().is_err());
         assert!("page:25:4:1".parse::<Protocol>().is_err());
+    }
+
+    /// As the page: a pool with fewer than k * 4 other records is spread less (every 2nd of
+    /// 60 records' nearest for sessions of 25), so a session still lists k records.
+    #[test]
+    fn page_spreads_less_on_a_small_pool() {
+        let (e, y) = clusters_of(20);
+        let n = PAGE_KEYED + 8;
+        let Picked {
+            records: picked, ..
+        } = pick_with_negatives("page".parse().unwrap(), &e, &y, n, 5).unwrap();
+        let keyed = &picked[..PAGE_KEYED];
+        let anchor = keyed[0];
+        let hits = top_k(&e, e.row(anchor).unwrap(), y.len() - 1, Some(anchor)).unwrap();
+        let every = |s: usize| -> Vec<usize> {
+            hits.iter()
+                .map(|h| h.index)
+                .filter(|i| !keyed.contains(i))
+                .take(PAGE_SESSION_K * s)
+                .step_by(s)
+                .filter(|&i| y[i] == y[anchor])
+                .take(8)
+                .collect()
+        };
+        assert_eq!((y.len() - 1) / PAGE_SESSION_K, 2);
+        // the first session: the anchor's label among every 2nd of its 50 nearest unlabelled
+        let first = every(2);
+        assert!(first.len() >= 4, "{first:?}");
+        assert_eq!(picked[PAGE_KEYED..PAGE_KEYED + first.len()], first[..]);
+        assert_ne!(first, every(4));
     }
 
     #[test]
