@@ -199,7 +199,12 @@ fn count_newlines(bytes: &[u8]) -> usize {
 /// field (`"Sure," he said`, which the quoted reading turns into `Sure, he said`).
 fn parse_tsv(body: &[u8], name: &str) -> Result<Table> {
     let quoted = parse_delimited(body, name, b'\t', Format::Tsv, true);
-    if !body.contains(&b'"') {
+    // quoting only acts on a field that opens with a quote: without one, both readings agree
+    let opens_quoted = body.first() == Some(&b'"')
+        || body
+            .windows(2)
+            .any(|w| matches!(w[0], b'\t' | b'\n' | b'\r') && w[1] == b'"');
+    if !opens_quoted {
         return quoted;
     }
     let literal = parse_delimited(body, name, b'\t', Format::Tsv, false);
