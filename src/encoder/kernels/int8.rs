@@ -172,37 +172,45 @@ impl QLinear {
 /// `out[i] = clamp(round(row[i] * inv), ±act_max)`, round half away from zero.
 #[inline(always)]
 fn quantize_row(row: &[f32], out: &mut [i16], inv: f32, act_max: i32) {
-    let mut done = 0;
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    {
-        // 8 at a time, the same float operations per lane as the scalar loop (so the same
-        // codes): mul, add copysign(0.5), truncate (saturating, as `as`), clamp
-        use core::arch::wasm32::*;
-        let (invv, half, sign) = (f32x4_splat(inv), f32x4_splat(0.5), f32x4_splat(-0.0));
-        let (hi, lo) = (i32x4_splat(act_max), i32x4_splat(-act_max));
-        let q = |v: v128| -> v128 {
-            let v = f32x4_mul(v, invv);
-            let t = i32x4_trunc_sat_f32x4(f32x4_add(v, v128_or(half, v128_and(v, sign))));
-            i32x4_max(i32x4_min(t, hi), lo)
-        };
-        let n = row.len().min(out.len()) / 8 * 8;
-        while done < n {
-            // SAFETY: done + 8 <= both lengths; unaligned loads and stores are allowed
-            unsafe {
-                let p = row.as_ptr().add(done);
-                let a = q(v128_load(p as *const v128));
-                let b = q(v128_load(p.add(4) as *const v128));
-                v128_store(
-                    out.as_mut_ptr().add(done) as *mut v128,
-                    i16x8_narrow_i32x4(a, b),
-                );
-            }
-            done += 8;
-        }
-    }
+    let done = quantize_row_simd(row, out, inv, act_max);
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    let done = 0;
     for (q, &v) in out[done..].iter_mut().zip(&row[done..]) {
         *q = round_i32(v * inv).clamp(-act_max, act_max) as i16;
     }
+}
+
+/// [`quantize_row`] 8 values at a time, the same float operations per lane as the scalar
+/// loop (so the same codes): mul, add copysign(0.5), truncate (saturating, as `as`), clamp.
+/// Returns how many it did (a multiple of 8); the scalar loop does the rest.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn quantize_row_simd(row: &[f32], out: &mut [i16], inv: f32, act_max: i32) -> usize {
+    use core::arch::wasm32::*;
+    let (invv, half, sign) = (f32x4_splat(inv), f32x4_splat(0.5), f32x4_splat(-0.0));
+    let (hi, lo) = (i32x4_splat(act_max), i32x4_splat(-act_max));
+    let q = |v: v128| -> v128 {
+        let v = f32x4_mul(v, invv);
+        let t = i32x4_trunc_sat_f32x4(f32x4_add(v, v128_or(half, v128_and(v, sign))));
+        i32x4_max(i32x4_min(t, hi), lo)
+    };
+    let n = row.len().min(out.len()) / 8 * 8;
+    let mut done = 0;
+    while done < n {
+        // SAFETY: done + 8 <= both lengths; unaligned loads and stores are allowed
+        unsafe {
+            let p = row.as_ptr().add(done);
+            let a = q(v128_load(p as *const v128));
+            let b = q(v128_load(p.add(4) as *const v128));
+            v128_store(
+                out.as_mut_ptr().add(done) as *mut v128,
+                i16x8_narrow_i32x4(a, b),
+            );
+        }
+        done += 8;
+    }
+    n
 }
 
 /// The largest |v| of a row (NaN ignored, as `f32::max` does), by a comparison: `f32::max`
