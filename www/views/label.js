@@ -147,6 +147,11 @@ export function createLabelView(root, app) {
       return `${from} Of your ${track.labelled} labelled records, each predicted from the others, ${track.predicted} get ${name} at this confidence and ${track.right} of them are ${name}.`;
     return `${from} None of your labelled or check records gets ${name} at this confidence: nothing shows yet how often it is right.`;
   }
+  /** Sorts `records` in place into the dataset's seeded random order; returns them. */
+  function inRandomOrder(records) {
+    rank ??= randomRanks(p.n, p.datasetKey);
+    return records.sort((a, b) => rank[a] - rank[b]);
+  }
   function refilter() {
     const q = search.value.trim().toLowerCase();
     const f = filter.value;
@@ -192,15 +197,11 @@ export function createLabelView(root, app) {
           // its other matches in the random order (not "no record matches" for a word that
           // only the suggestions lack)
           const first = new Set(suggested);
-          rank ??= randomRanks(p.n, p.datasetKey);
-          order = [...suggested, ...order.filter((i) => !first.has(i)).sort((a, b) => rank[a] - rank[b])];
+          order = [...suggested, ...inRandomOrder(order.filter((i) => !first.has(i)))];
         } else order = suggested;
       }
     } else if (predictions) order.sort((a, b) => predictions.confidence[b] - predictions.confidence[a]);
-    else if (sortSel.value === "random") {
-      rank ??= randomRanks(p.n, p.datasetKey);
-      order.sort((a, b) => rank[a] - rank[b]);
-    }
+    else if (sortSel.value === "random") inRandomOrder(order);
     const at = order.indexOf(keepIdx);
     cur = at >= 0 ? at : 0;
     render();
