@@ -215,11 +215,29 @@ fn quantize_row_simd(row: &[f32], out: &mut [i16], inv: f32, act_max: i32) -> us
 
 /// The largest |v| of a row (NaN ignored, as `f32::max` does), by a comparison: `f32::max`
 /// is a libm call (`fmaxf`) per element in wasm, ~4 % of embedding time on long records.
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(always)]
 fn abs_max(row: &[f32]) -> f32 {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    let (lanes, done) = abs_max_simd(row);
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    let (lanes, done) = ([0f32; 4], 0);
+    lanes.iter().chain(&row[done..]).fold(0f32, |m, v| {
+        let a = v.abs();
+        if a > m {
+            a
+        } else {
+            m
+        }
+    })
+}
+
+/// [`abs_max`]'s fold 4 lanes at a time (`pmax`: m < |v| ? |v| : m, the same comparison):
+/// each lane's largest |v|, and how many values it read (a multiple of 4); the scalar fold
+/// takes the lanes and the rest.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn abs_max_simd(row: &[f32]) -> ([f32; 4], usize) {
     use core::arch::wasm32::*;
-    // per lane as the scalar fold: m < |v| ? |v| : m (pmax), then the lanes the same way
     let mut m = f32x4_splat(0.0);
     let n = row.len() / 4 * 4;
     for c in row[..n].chunks_exact(4) {
@@ -233,25 +251,7 @@ fn abs_max(row: &[f32]) -> f32 {
         f32x4_extract_lane::<2>(m),
         f32x4_extract_lane::<3>(m),
     ];
-    lanes
-        .iter()
-        .chain(&row[n..])
-        .fold(0f32, |m, v| if v.abs() > m { v.abs() } else { m })
-}
-
-/// The largest |v| of a row (NaN ignored, as `f32::max` does), by a comparison: `f32::max`
-/// is a libm call (`fmaxf`) per element in wasm, ~4 % of embedding time on long records.
-#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-#[inline(always)]
-fn abs_max(row: &[f32]) -> f32 {
-    row.iter().fold(0f32, |m, v| {
-        let a = v.abs();
-        if a > m {
-            a
-        } else {
-            m
-        }
-    })
+    (lanes, n)
 }
 
 /// Round half away from zero (no libm call; `as` saturates).
