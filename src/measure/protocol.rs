@@ -809,6 +809,19 @@ mod tests {
     }
 
     /// [`clusters`] with `per` records per class.
+    /// `anchor`'s nearest records outside `keyed`, every `s`-th of the first `k * s`: what a
+    /// session of `k` spread `s` lists before its labels are read.
+    fn spread_of(e: &Embeddings, anchor: usize, keyed: &[usize], k: usize, s: usize) -> Vec<usize> {
+        top_k(e, e.row(anchor).unwrap(), e.rows() - 1, Some(anchor))
+            .unwrap()
+            .iter()
+            .map(|h| h.index)
+            .filter(|i| !keyed.contains(i))
+            .take(k * s)
+            .step_by(s)
+            .collect()
+    }
+
     fn clusters_of(per: usize) -> (Embeddings, Vec<usize>) {
         let mut rng = StdRng::seed_from_u64(5);
         let mut data = Vec::new();
@@ -934,13 +947,7 @@ mod tests {
         // the first session's anchor is the first keyed record: every 4th of its nearest
         // unlabelled records follow, those of its label labelled, the others marked not it
         let anchor = keyed[0];
-        let hits = top_k(&e, e.row(anchor).unwrap(), y.len() - 1, Some(anchor)).unwrap();
-        let unlabelled = hits.iter().map(|h| h.index).filter(|i| !keyed.contains(i));
-        let fresh: Vec<usize> = unlabelled
-            .clone()
-            .take(PAGE_SESSION_K * 4)
-            .step_by(4)
-            .collect();
+        let fresh = spread_of(&e, anchor, keyed, PAGE_SESSION_K, 4);
         assert_eq!(PAGE_SESSION_SPREAD, 4);
         let matching: Vec<usize> = fresh
             .iter()
@@ -968,8 +975,8 @@ mod tests {
         let nearest: Protocol = "page:25:1".parse().unwrap();
         assert_eq!(nearest.to_string(), "page:25:1");
         let picked = pick_records(nearest, &e, &y, n, 5).unwrap();
-        let closest: Vec<usize> = unlabelled
-            .take(PAGE_SESSION_K)
+        let closest: Vec<usize> = spread_of(&e, anchor, keyed, PAGE_SESSION_K, 1)
+            .into_iter()
             .filter(|&i| y[i] == y[anchor])
             .collect();
         let first = closest.len().min(10);
@@ -1000,13 +1007,9 @@ mod tests {
         } = pick_with_negatives("page".parse().unwrap(), &e, &y, n, 5).unwrap();
         let keyed = &picked[..PAGE_KEYED];
         let anchor = keyed[0];
-        let hits = top_k(&e, e.row(anchor).unwrap(), y.len() - 1, Some(anchor)).unwrap();
         let every = |s: usize| -> Vec<usize> {
-            hits.iter()
-                .map(|h| h.index)
-                .filter(|i| !keyed.contains(i))
-                .take(PAGE_SESSION_K * s)
-                .step_by(s)
+            spread_of(&e, anchor, keyed, PAGE_SESSION_K, s)
+                .into_iter()
                 .filter(|&i| y[i] == y[anchor])
                 .take(8)
                 .collect()
