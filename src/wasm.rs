@@ -58,6 +58,7 @@ pub fn parse_table(bytes: &[u8], name: &str, preview_rows: usize) -> Result<JsVa
     #[derive(serde::Serialize)]
     struct Preview<'a> {
         format: dataset::Format,
+        delimiter: Option<char>,
         columns: &'a [String],
         rows: &'a [Vec<String>],
         total_rows: usize,
@@ -65,6 +66,7 @@ pub fn parse_table(bytes: &[u8], name: &str, preview_rows: usize) -> Result<JsVa
     }
     to_js(&Preview {
         format: table.format,
+        delimiter: table.delimiter,
         columns: &table.columns,
         rows: &table.rows[..preview_rows.min(table.rows.len())],
         total_rows: table.rows.len(),

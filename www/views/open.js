@@ -278,7 +278,7 @@ export function createOpenView(root, app) {
     const form = h(
       "form",
       { class: "card", id: "columns-form" },
-      h("h2", {}, `${name}: ${table.partial ? "about " : ""}${table.total_rows.toLocaleString("en")} records (${table.format.toUpperCase()})`),
+      h("h2", {}, `${name}: ${table.partial ? "about " : ""}${table.total_rows.toLocaleString("en")} records (${table.format.toUpperCase()}${table.delimiter && !",\t".includes(table.delimiter) ? `, fields separated by “${table.delimiter}”` : ""})`),
       table.partial ? h("p", { class: "hint" }, "A big file: the preview reads its first megabyte; every record is read when you use the columns.") : null,
       ((warning) => (warning ? h("p", { class: "warning", id: "memory-warning", role: "alert" }, warning) : null))(memoryWarning(table.total_rows, app.project.dim || undefined)),
       h("fieldset", {}, h("legend", {}, "Text column(s) — several are joined with “. ”"), textBoxes),

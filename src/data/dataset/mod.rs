@@ -119,6 +119,53 @@ mod tests {
     }
 
     #[test]
+    fn csv_delimiter_comes_from_the_header_line() {
+        // what a spreadsheet writes as CSV where the decimal mark is a comma
+        let semi = "id;intent;text\n1;alarm;\"wake me at 7, please\"\n2;weather;rain, today?\n";
+        let t = parse_table(semi.as_bytes(), "hwu.csv", None).unwrap();
+        assert_eq!((t.format, t.delimiter), (Format::Csv, Some(';')));
+        assert_eq!(t.columns, vec!["id", "intent", "text"]);
+        assert_eq!(t.rows[0], vec!["1", "alarm", "wake me at 7, please"]);
+        assert_eq!(t.rows[1], vec!["2", "weather", "rain, today?"]);
+        // a comma in the header wins, whatever the cells hold; quoted header text is no delimiter
+        let comma = "\"a;b\",text\n1;2,x;y\n";
+        let t = parse_table(comma.as_bytes(), "c.csv", None).unwrap();
+        assert_eq!(
+            (t.delimiter, t.columns.clone()),
+            (Some(','), vec!["a;b".into(), "text".into()])
+        );
+        assert_eq!(t.rows[0], vec!["1;2", "x;y"]);
+        // one column: commas in the records stay text only if quoted, as before
+        let one = "\n\ntext\n\"hello, world\"\n";
+        let t = parse_table(one.as_bytes(), "one.csv", None).unwrap();
+        assert_eq!(
+            (t.delimiter, t.rows.clone()),
+            (Some(','), vec![vec!["hello, world".to_string()]])
+        );
+        // pipes; and tabs in a file named .csv read as TSV
+        let t = parse_table(b"a|b\nx|y\n", "p.csv", None).unwrap();
+        assert_eq!(
+            (t.delimiter, t.rows[0].clone()),
+            (Some('|'), vec!["x".into(), "y".into()])
+        );
+        let t = parse_table(b"a\tb\nx, 1\ty\n", "t.csv", None).unwrap();
+        assert_eq!((t.format, t.delimiter), (Format::Tsv, Some('\t')));
+        assert_eq!(t.rows[0], vec!["x, 1", "y"]);
+        // a record with the wrong field count still names its line
+        let bad = "id;text\n1;a\n2;b;c\n";
+        let e = parse_table(bad.as_bytes(), "bad.csv", None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("bad.csv")
+                && e.contains("line 3")
+                && e.contains("expected 2 fields")
+                && e.contains("separated by \";\""),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn format_detection_and_text_column_detection() {
         assert_eq!(Format::detect("a.TSV", b""), Format::Tsv);
         assert_eq!(Format::detect("a", b"  [{}]"), Format::Json);

@@ -130,6 +130,8 @@ fn decode_utf16(bytes: &[u8], name: &str) -> Option<Result<Vec<u8>>> {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Table {
     pub format: Format,
+    /// The field delimiter CSV and TSV were read with (`None` for JSON and JSONL).
+    pub delimiter: Option<char>,
     pub columns: Vec<String>,
     pub rows: Vec<Vec<String>>,
     pub lines: Vec<usize>,
@@ -175,7 +177,10 @@ pub fn parse_table(bytes: &[u8], name: &str, format: Option<Format>) -> Result<T
         ));
     }
     let table = match format {
-        Format::Csv => parse_delimited(body, name, b',', format, true)?,
+        Format::Csv => match csv_delimiter(body) {
+            b'\t' => parse_tsv(body, name)?,
+            d => parse_delimited(body, name, d, format, true)?,
+        },
         Format::Tsv => parse_tsv(body, name)?,
         Format::Json => parse_json(body, name)?,
         Format::Jsonl => parse_jsonl(body, name)?,
@@ -185,6 +190,38 @@ pub fn parse_table(bytes: &[u8], name: &str, format: Option<Format>) -> Result<T
         return Err(Error::dataset(name, None, "has no records"));
     }
     Ok(table)
+}
+
+/// The delimiter of a file read as CSV, from its header line (outside quotes): a comma where
+/// the header holds one; else the most frequent of `;` (what spreadsheets write as "CSV"
+/// where the decimal mark is a comma), tab and `|`; a comma where it holds none (one column).
+fn csv_delimiter(body: &[u8]) -> u8 {
+    const OTHERS: [u8; 3] = [b';', b'\t', b'|'];
+    let (mut commas, mut others, mut quoted) = (0usize, [0usize; 3], false);
+    // blank lines before the header are skipped, as the reader does
+    let start = body.iter().position(|b| !matches!(b, b'\r' | b'\n'));
+    for &b in &body[start.unwrap_or(body.len())..] {
+        match b {
+            b'"' => quoted = !quoted,
+            _ if quoted => {}
+            b'\r' | b'\n' => break,
+            b',' => commas += 1,
+            _ => {
+                if let Some(i) = OTHERS.iter().position(|&d| d == b) {
+                    others[i] += 1;
+                }
+            }
+        }
+    }
+    let (mut best, mut most) = (b',', 0);
+    if commas == 0 {
+        for (&d, &n) in OTHERS.iter().zip(&others) {
+            if n > most {
+                (best, most) = (d, n);
+            }
+        }
+    }
+    best
 }
 
 fn count_newlines(bytes: &[u8]) -> usize {
@@ -300,10 +337,17 @@ fn parse_delimited(
                 name,
                 Some(line),
                 format!(
-                    "expected {} fields ({}), found {}{}",
+                    "expected {} fields ({}), found {}{}{}",
                     columns.len(),
                     columns.join(", "),
                     record.len(),
+                    match delimiter {
+                        b',' | b'\t' => String::new(),
+                        d => format!(
+                            " (fields separated by \"{}\", as in the header line)",
+                            d as char
+                        ),
+                    },
                     if has_lone_cr(body) {
                         " (the file holds a lone carriage return, which ends a record in CSV: quote fields that contain one)"
                     } else {
@@ -324,6 +368,7 @@ fn parse_delimited(
     }
     Ok(Table {
         format,
+        delimiter: Some(delimiter as char),
         columns,
         rows,
         lines,
@@ -442,6 +487,7 @@ fn table_from_objects(
     }
     Ok(Table {
         format,
+        delimiter: None,
         columns,
         rows,
         lines,
