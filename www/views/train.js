@@ -40,14 +40,14 @@ function pullSentence(pull) {
   // (prototype_pull::SessionSums), so the pull reaches past the sessions' edges
   const s = pull.sessions;
   const counted = s ? `; it held the ${s.labels} labels of your ${s.sessions} similarity session${s.sessions === 1 ? "" : "s"} against their labels' records from outside each session, as a session's neighbours lie near each other by construction` : "";
-  if (pull.strength >= 1) return `, starting from ${over} (${share}${counted})`;
+  if (pull.strength >= 1) return `Starting from ${over} (${share}${counted}).`;
   if (pull.strength <= 0)
-    return `, starting from the raw space: ${over} was left at no strength, as your labels are not regions of the raw space yet (pulling their neighbours toward them would move the wrong records${counted})`;
+    return `Starting from the raw space: ${over} was left at no strength, as your labels are not regions of the raw space yet (pulling their neighbours toward them would move the wrong records${counted}).`;
   // (not the average pull's share here: "1% strength" beside "pull toward a label: 99%" read
   // as a contradiction to a newcomer; the kappa is what sets the strength)
   const kappa = typeof pull.separability === "number" ? `left out in turn, a labelled record is nearest its own label with a kappa of ${pull.separability.toFixed(2)}` : "";
   const why = kappa || counted ? ` (${[kappa, counted.replace(/^; /, "")].filter(Boolean).join("; ")})` : "";
-  return `, starting from ${over} at ${Math.round(100 * pull.strength)}% strength, as your labels are only partly regions of the raw space${why}`;
+  return `Starting from ${over} at ${Math.round(100 * pull.strength)}% strength, as your labels are only partly regions of the raw space${why}.`;
 }
 
 /** Where one label holds far more records than the others (a similarity session's bulk
@@ -67,7 +67,7 @@ function balanceSentence(perLabel, names, run) {
   const total = counts.reduce((a, [n]) => a + n, 0);
   const [what, count] = pairs ? [`${most} × ${most - 1} pairs of records`, most * (most - 1)] : [`${most} records`, most];
   const how = beta === 0.5 ? "the square root" : `their number to the power ${+(1 - beta).toFixed(3)}`;
-  return ` “${names[id]}” holds ${most} of ${total} labels: training counts its ${what} as ${(count ** (1 - beta)).toFixed(1)}, ${how}, so it outweighs the others less.`;
+  return `“${names[id]}” holds ${most} of ${total} labels: training counts its ${what} as ${(count ** (1 - beta)).toFixed(1)}, ${how}, so it outweighs the others less.`;
 }
 
 export function createTrainView(root, app) {
@@ -78,7 +78,8 @@ export function createTrainView(root, app) {
   const info = h("p", { id: "train-info" });
   const trainBtn = h("button", { type: "button", id: "train", class: "primary" }, "Train head");
   const cancelBtn = h("button", { type: "button", id: "cancel-train", hidden: true }, "Cancel");
-  const status = h("p", { id: "train-status", "aria-live": "polite" });
+  // one line on what happened, then (after a training) a list of how it trained
+  const status = h("div", { id: "train-status", "aria-live": "polite" });
   const canvas = h("canvas", { id: "loss-canvas", width: 640, height: 220, "aria-label": "Training loss by step" });
   const loss = h("select", { id: "cfg-loss" }, LOSSES.map((l) => h("option", { value: l }, l)));
   const lr = h("input", { type: "number", id: "cfg-lr", step: "any", min: 0 });
@@ -320,23 +321,30 @@ export function createTrainView(root, app) {
       const stopped = losses.length < run.steps ? ` It stopped after ${losses.length} of ${run.steps} steps: the loss had stopped falling.` : "";
       // the safeguard's choice, in its own sentence (src/tune/safeguard.rs)
       const guard = safeguard ? ` ${safeguard.message[0].toUpperCase()}${safeguard.message.slice(1)}.` : "";
-      status.textContent = safeguard?.kept_raw
-        ? `${guard.trim()} Search stays as it was (checked on ${labelled} records in ${classes} classes in ${secs.toFixed(2)} s); more labels, or labels from similarity sessions, may change that.`
-        :
-        `Head trained on ${labelled} records${added ? ` and ${added} confident predictions (≥ ${threshold})` : ""} in ${classes} classes in ${secs.toFixed(2)} s (final loss ${losses.at(-1)?.toFixed(4) ?? "–"})` +
-        (useNames.checked ? (names ? `, with ${joined} of ${classes} label names as records${namesLeftOut(present, joinedLabels, p.labelNames)}` : ", without the label names (the model could not embed them)") : "") +
-        // the "not this label" marks (sessions, rejected predictions), read as negatives
-        (negatives ? `, reading ${negatives} “not this label” mark${negatives === 1 ? "" : "s"} as negatives` : "") +
-        (pull ? pullSentence(pull) : usePull.checked ? (safeguard && !safeguard.pull ? ", without the prototype pull (your labels ranked better without it)" : ", without the prototype pull (every label has a single record: it needs a second, or a label name that joins)") : "") +
-        (run.steps !== cfg.steps
-          ? `; ${run.steps} steps on balanced batches, lr ${run.lr}, fitted to ${fittedTo}.`
-          : run.lr !== cfg.lr || run.loss !== cfg.loss
-            ? `; ${run.loss === "triplet-semihard" ? "semi-hard triplets" : run.loss} at lr ${+run.lr.toFixed(6)}, fitted to ${fittedTo} in ${classes} classes.`
-            : ".") +
-        stopped +
-        balanceSentence(perLabel, p.labelNames, run) +
-        guard;
-      if (conflicting > 0) status.textContent += ` ${conflicting} labelled records were left out: the same text carries different labels (relabel them in the Label list to use them).`;
+      const leftOut = conflicting > 0 ? ` ${conflicting} labelled records were left out: the same text carries different labels (relabel them in the Label list to use them).` : "";
+      if (safeguard?.kept_raw) {
+        status.textContent = `${guard.trim()} Search stays as it was (checked on ${labelled} records in ${classes} classes in ${secs.toFixed(2)} s); more labels, or labels from similarity sessions, may change that.${leftOut}`;
+      } else {
+        const headline =
+          `Head trained on ${labelled} records${added ? ` and ${added} confident predictions (≥ ${threshold})` : ""} in ${classes} classes in ${secs.toFixed(2)} s (final loss ${losses.at(-1)?.toFixed(4) ?? "–"}).` +
+          stopped +
+          guard +
+          leftOut;
+        // how it trained, one point each (the settings' why is in docs/tuning.md)
+        const how = [
+          useNames.checked ? (names ? `With ${joined} of ${classes} label names as records${namesLeftOut(present, joinedLabels, p.labelNames)}.` : "Without the label names: the model could not embed them.") : "",
+          // the "not this label" marks (sessions, rejected predictions), read as negatives
+          negatives ? `Reading ${negatives} “not this label” mark${negatives === 1 ? "" : "s"} as negatives.` : "",
+          pull ? pullSentence(pull) : usePull.checked ? (safeguard && !safeguard.pull ? "Without the prototype pull: your labels ranked better without it." : "Without the prototype pull: every label has a single record (it needs a second, or a label name that joins).") : "",
+          run.steps !== cfg.steps
+            ? `${run.steps} steps on balanced batches, lr ${run.lr}, fitted to ${fittedTo}.`
+            : run.lr !== cfg.lr || run.loss !== cfg.loss
+              ? `${run.loss === "triplet-semihard" ? "Semi-hard triplets" : run.loss} at lr ${+run.lr.toFixed(6)}, fitted to ${fittedTo} in ${classes} classes.`
+              : "",
+          balanceSentence(perLabel, p.labelNames, run),
+        ].filter(Boolean);
+        status.replaceChildren(h("p", { class: "train-headline" }, headline), ...(how.length ? [h("ul", { class: "train-how" }, how.map((t) => h("li", {}, t)))] : []));
+      }
       status.dataset.steps = String(losses.length);
       canvas.hidden = losses.length === 0; // the raw space kept: no step ran, no curve
       status.dataset.state = "done";
