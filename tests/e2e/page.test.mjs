@@ -158,8 +158,12 @@ test("a person drops a CSV, labels, runs a session, trains, compares, reloads", 
     // the run is in the experiment log, with what it rests on; the person adds a note
     const run = await page.textContent("#experiment-log li[data-run='1']");
     // the label names it trained on as records are counted apart from the labels
-    const [, joinedText, classesText] = (await page.textContent("#train-status")).match(/with (\d+) of (\d+) label names as records/);
+    const [, joinedText, classesText] = (await page.textContent("#train-status")).match(/With (\d+) of (\d+) label names as records/);
     const joined = Number(joinedText);
+    // one line on what happened, then how it trained, one point each
+    assert.match(await page.textContent("#train-status .train-headline"), /^Head trained on \d+ records in \d+ classes in [\d.]+ s/);
+    const how = await page.$$eval("#train-status .train-how li", (items) => items.map((li) => li.textContent));
+    assert.ok(how.some((t) => /^With \d+ of \d+ label names as records/.test(t)) && how.some((t) => /^Starting from /.test(t)), how.join(" | "));
     // the names that stayed out are named (up to 4), each one of the labels trained
     const out = status.match(/label names as records \((.+?) stays? out: (?:it|each) lies nearer another label's records than its own\)/);
     assert.equal(Boolean(out), joined < Number(classesText), status);
