@@ -119,7 +119,21 @@ export function createCheckView(root, app) {
     const seed = (parseInt(String(p.datasetKey ?? "").slice(0, 7), 16) || 0) + p.settings.checkDraws;
     const labels = p.trainingLabels();
     if (add) for (const r of p.check.records) labels[r] = 0; // not eligible
-    const records = app.engine.drawChecks(labels, n, seed);
+    let records = app.engine.drawChecks(labels, n, seed);
+    if (!records.length && !p.check.records.some((r) => p.check.labels.has(r))) {
+      // every record carries a label (a label column imported): the check records are drawn
+      // among them; their own labels answer for them, and training leaves them out from now on
+      const any = new Int32Array(p.n).fill(-1);
+      for (const r of p.check.records) any[r] = 0;
+      records = app.engine.drawChecks(any, n, seed);
+      if (records.length && p.head) {
+        // the head in use trained on them: no figure may come from it
+        p.head = null;
+        p.headRun = null;
+        p.emit("head");
+        app.notify(`Every record carries a label, so the ${records.length} check records were drawn among them. The head in use had trained on them: train again (it leaves them out now) to measure it.`);
+      }
+    }
     if (!records.length) {
       app.notify(`Every record is labelled${add ? " or a check record" : ""}: there is nothing left to check on.`, "error");
       return null;
@@ -159,11 +173,16 @@ export function createCheckView(root, app) {
       status.textContent = p.n ? "Waiting for the embeddings." : "";
       return;
     }
+    const allLabelled = p.labels.every((l) => l >= 0);
     if (!checks.length) {
-      status.textContent = "No check records yet.";
+      status.textContent = allLabelled
+        ? "No check records yet. Every record carries a label, so they will be drawn among your labelled records: their labels answer the check, and training leaves them out."
+        : "No check records yet.";
       return;
     }
     const labelledChecks = checks.filter((r) => p.knownLabel(r) >= 0).length;
+    // drawn among labelled records (every record carried a label): held out of training
+    const heldOut = checks.filter((r) => p.labels[r] >= 0).length;
     estimate = null;
     try {
       estimate = app.checkEstimate();
@@ -173,7 +192,8 @@ export function createCheckView(root, app) {
     const questions = estimate?.questions ?? [];
     status.textContent =
       `${checks.length} check records set aside, ${labelledChecks} labelled` +
-      (p.head ? ` · ${questions.length} question${questions.length === 1 ? "" : "s"} left` : " · train a head to get the questions");
+      (heldOut ? ` (${heldOut === checks.length ? "all" : heldOut} with the labels they carried: training leaves them out)` : "") +
+      (p.head ? ` · ${questions.length} question${questions.length === 1 ? "" : "s"} left` : heldOut ? " · train a head to measure it" : " · train a head to get the questions");
     status.dataset.questions = String(questions.length);
     status.dataset.unlabelled = String(checks.length - labelledChecks);
 
