@@ -255,7 +255,7 @@ for (const [file, roundRobin] of [
         const est = await checkAndTrain(page, ds);
         // the sessions' "not this label" marks are trained on as negatives (those on records
         // later drawn for the check excepted), and the status says how many
-        const read = est.status.match(/reading (\d+) “not this label” marks? as negatives/);
+        const read = est.status.match(/Reading (\d+) “not this label” marks? as negatives/);
         if (marks) assert.ok(read && Number(read[1]) > 0 && Number(read[1]) <= marks, `${marks} marks: ${est.status}`);
         else assert.equal(read, null, est.status);
         // the labels of each session reach the trainer with their session, and the pull holds
