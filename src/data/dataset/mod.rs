@@ -151,6 +151,15 @@ mod tests {
         let t = parse_table(b"a\tb\nx, 1\ty\n", "t.csv", None).unwrap();
         assert_eq!((t.format, t.delimiter), (Format::Tsv, Some('\t')));
         assert_eq!(t.rows[0], vec!["x, 1", "y"]);
+        // a one-column header with a `;` in its name: the records say it is no delimiter
+        let named = "Review (1-5; higher is better)\ngood\n\"fine, really\"\n";
+        let t = parse_table(named.as_bytes(), "r.csv", None).unwrap();
+        assert_eq!(t.delimiter, Some(','));
+        assert_eq!(t.columns, vec!["Review (1-5; higher is better)"]);
+        assert_eq!(
+            t.rows,
+            vec![vec!["good".to_string()], vec!["fine, really".to_string()]]
+        );
         // a record with the wrong field count still names its line
         let bad = "id;text\n1;a\n2;b;c\n";
         let e = parse_table(bad.as_bytes(), "bad.csv", None)

@@ -177,10 +177,20 @@ pub fn parse_table(bytes: &[u8], name: &str, format: Option<Format>) -> Result<T
         ));
     }
     let table = match format {
-        Format::Csv => match csv_delimiter(body) {
-            b'\t' => parse_tsv(body, name)?,
-            d => parse_delimited(body, name, d, format, true)?,
-        },
+        Format::Csv => {
+            let (d, header_end) = csv_delimiter(body);
+            let sniffed = match d {
+                b'\t' => parse_tsv(body, name),
+                _ => parse_delimited(body, name, d, format, true),
+            };
+            match sniffed {
+                // a one-column header with a `;` in its name, and no record holding one
+                Err(e) if d != b',' && !body[header_end..].contains(&d) => {
+                    parse_delimited(body, name, b',', format, true).map_err(|_| e)?
+                }
+                t => t?,
+            }
+        }
         Format::Tsv => parse_tsv(body, name)?,
         Format::Json => parse_json(body, name)?,
         Format::Jsonl => parse_jsonl(body, name)?,
@@ -195,20 +205,29 @@ pub fn parse_table(bytes: &[u8], name: &str, format: Option<Format>) -> Result<T
 /// The delimiter of a file read as CSV, from its header line (outside quotes): a comma where
 /// the header holds one; else the most frequent of `;` (what spreadsheets write as "CSV"
 /// where the decimal mark is a comma), tab and `|`; a comma where it holds none (one column).
-fn csv_delimiter(body: &[u8]) -> u8 {
+/// Also where the header line ends. Where the file does not read with that delimiter and no
+/// record holds it, `parse_table` reads commas (it was part of a column's name).
+fn csv_delimiter(body: &[u8]) -> (u8, usize) {
     const OTHERS: [u8; 3] = [b';', b'\t', b'|'];
     let (mut commas, mut others, mut quoted) = (0usize, [0usize; 3], false);
     // blank lines before the header are skipped, as the reader does
-    let start = body.iter().position(|b| !matches!(b, b'\r' | b'\n'));
-    for &b in &body[start.unwrap_or(body.len())..] {
+    let start = body
+        .iter()
+        .position(|b| !matches!(b, b'\r' | b'\n'))
+        .unwrap_or(body.len());
+    let mut end = body.len();
+    for (i, &b) in body.iter().enumerate().skip(start) {
         match b {
             b'"' => quoted = !quoted,
             _ if quoted => {}
-            b'\r' | b'\n' => break,
+            b'\r' | b'\n' => {
+                end = i;
+                break;
+            }
             b',' => commas += 1,
             _ => {
-                if let Some(i) = OTHERS.iter().position(|&d| d == b) {
-                    others[i] += 1;
+                if let Some(k) = OTHERS.iter().position(|&d| d == b) {
+                    others[k] += 1;
                 }
             }
         }
@@ -221,7 +240,7 @@ fn csv_delimiter(body: &[u8]) -> u8 {
             }
         }
     }
-    best
+    (best, end)
 }
 
 fn count_newlines(bytes: &[u8]) -> usize {
