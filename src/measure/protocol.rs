@@ -808,7 +808,6 @@ mod tests {
         clusters_of(10)
     }
 
-    /// [`clusters`] with `per` records per class.
     /// `anchor`'s nearest records outside `keyed`, every `s`-th of the first `k * s`: what a
     /// session of `k` spread `s` lists before its labels are read.
     fn spread_of(e: &Embeddings, anchor: usize, keyed: &[usize], k: usize, s: usize) -> Vec<usize> {
@@ -822,6 +821,7 @@ mod tests {
             .collect()
     }
 
+    /// [`clusters`] with `per` records per class.
     fn clusters_of(per: usize) -> (Embeddings, Vec<usize>) {
         let mut rng = StdRng::seed_from_u64(5);
         let mut data = Vec::new();
