@@ -18,7 +18,7 @@ pub enum Format {
 
 impl Format {
     /// From the file name's extension, else sniffed from the content: `[` -> JSON, `{` ->
-    /// JSONL, a tab and no comma in the first line -> TSV, otherwise CSV.
+    /// JSONL, a header line whose delimiter is a tab ([`csv_delimiter`]) -> TSV, otherwise CSV.
     pub fn detect(name: &str, bytes: &[u8]) -> Format {
         let lower = name.to_ascii_lowercase();
         let ext = lower.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
@@ -33,14 +33,8 @@ impl Format {
         match body.iter().find(|b| !b.is_ascii_whitespace()) {
             Some(b'[') => Format::Json,
             Some(b'{') => Format::Jsonl,
-            _ => {
-                let first = body.split(|&b| b == b'\n').next().unwrap_or(&[]);
-                if first.contains(&b'\t') && !first.contains(&b',') {
-                    Format::Tsv
-                } else {
-                    Format::Csv
-                }
-            }
+            _ if csv_delimiter(body).0 == b'\t' => Format::Tsv,
+            _ => Format::Csv,
         }
     }
 }
