@@ -9,17 +9,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { start, SHARED, shot } from "./harness.mjs";
-import { parseCsv, openPage, waitEmbedded } from "./flow.mjs";
+import { parseCsv, openPage, waitEmbedded, train } from "./flow.mjs";
 
 const N = 300;
-
-async function train(page) {
-  await page.click("nav .tab[data-view=train]");
-  await page.click("#train");
-  await page.waitForSelector("#train-status[data-state=done], #train-status[data-state=error]", { timeout: 120_000 });
-  assert.equal(await page.getAttribute("#train-status", "data-state"), "done", await page.textContent("#train-status"));
-  return page.textContent("#train-status .train-headline");
-}
 
 test("a semicolon CSV labelled throughout: read as such, and checked on records held out of training", async () => {
   const [, ...rows] = parseCsv(readFileSync(join(SHARED, "data/agnews_test_sample2000.csv"), "utf8"));

@@ -54,6 +54,17 @@ export async function waitEmbedded(page, state = "done") {
   assert.equal(await page.getAttribute("#embed-text", "data-state"), state, await page.textContent("#embed-text"));
 }
 
+/** Trains a head from the Train view, asserts the training finished, and returns the
+ * status's text (its headline first). */
+export async function train(page) {
+  await page.click("nav .tab[data-view=train]");
+  await page.click("#train");
+  await page.waitForSelector("#train-status[data-state=done], #train-status[data-state=error]", { timeout: 120_000 });
+  const status = await page.textContent("#train-status");
+  assert.equal(await page.getAttribute("#train-status", "data-state"), "done", status);
+  return status;
+}
+
 /** Labels the current record of the list (or session) with `name` by keyboard. */
 export async function keyLabel(page, name, prefix = "label", scope = `#view-${prefix}`) {
   const names = await page.$$eval(`${scope} .chip[data-label]`, (els) => els.map((e) => e.dataset.label));

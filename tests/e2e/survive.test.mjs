@@ -13,7 +13,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { start, ROOT, SHARED, shot as shotAs } from "./harness.mjs";
-import { parseCsv, toCsv, openPage, loadCsv, waitEmbedded, keyLabel, labelledCount } from "./flow.mjs";
+import { parseCsv, toCsv, openPage, loadCsv, waitEmbedded, keyLabel, labelledCount, train } from "./flow.mjs";
 
 const shot = (page, name) => shotAs(page, `survive-${name}`);
 const TMP = mkdtempSync(join(tmpdir(), "simtune-survive-"));
@@ -34,13 +34,6 @@ async function openError(page, file) {
   await page.setInputFiles("#file-input", file);
   await page.waitForFunction(() => document.querySelector("#open-message").dataset.kind === "error" || document.querySelector("#use-columns"), null, { timeout: 60_000 });
   return page.evaluate(() => (document.querySelector("#open-message").dataset.kind === "error" ? document.querySelector("#open-message").textContent : null));
-}
-
-async function train(page) {
-  await page.click("nav .tab[data-view=train]");
-  await page.click("#train");
-  await page.waitForSelector("#train-status[data-state=done], #train-status[data-state=error]", { timeout: 120_000 });
-  assert.equal(await page.getAttribute("#train-status", "data-state"), "done", await page.textContent("#train-status"));
 }
 
 async function exportDoc(page) {
