@@ -59,6 +59,7 @@ pub fn parse_table(bytes: &[u8], name: &str, preview_rows: usize) -> Result<JsVa
     struct Preview<'a> {
         format: dataset::Format,
         delimiter: Option<char>,
+        decoded_from: Option<&'static str>,
         columns: &'a [String],
         rows: &'a [Vec<String>],
         total_rows: usize,
@@ -67,6 +68,7 @@ pub fn parse_table(bytes: &[u8], name: &str, preview_rows: usize) -> Result<JsVa
     to_js(&Preview {
         format: table.format,
         delimiter: table.delimiter,
+        decoded_from: table.decoded_from,
         columns: &table.columns,
         rows: &table.rows[..preview_rows.min(table.rows.len())],
         total_rows: table.rows.len(),

@@ -61,9 +61,17 @@ data("nul-bytes.csv", utf8("text,label\nmy card\u0000 was declined,card\nwhere i
 // ---- encodings ---------------------------------------------------------------------------
 data("utf16le.csv", utf16(good, true), { what: "UTF-16 little-endian with its BOM", expect: null, records: 3, classes: 2 });
 data("utf16be.csv", utf16(good, false), { what: "UTF-16 big-endian with its BOM", expect: null, records: 3, classes: 2 });
+// not UTF-8: read as Windows-1252 (Excel's "CSV" on Western Windows; Latin-1 prints the same)
 data("latin1.csv", Uint8Array.from([...utf8("text,label\nmy card was declined,card\ncaf"), 0xe9, ...utf8(" near the bank,place\n")]), {
   what: "Latin-1 (é as byte 0xE9)",
-  expect: ["latin1.csv", "line 3", "UTF-8", "Latin-1"],
+  expect: null,
+  records: 2,
+  classes: 2,
+});
+// UTF-8 elsewhere (é as 0xC3 0xA9), one damaged byte: an error naming its line, not a re-read
+data("damaged-utf8.csv", Uint8Array.from([...utf8("text,label\ncafé near the bank,place\nbad "), 0xff, ...utf8(" byte,card\n")]), {
+  what: "UTF-8 with a damaged byte",
+  expect: ["damaged-utf8.csv", "line 3", "UTF-8", "damaged"],
 });
 data("bom.csv", Uint8Array.from([0xef, 0xbb, 0xbf, ...utf8(good)]), { what: "a UTF-8 BOM before the header", expect: null, records: 3, classes: 2 });
 // ---- empty and degenerate ----------------------------------------------------------------

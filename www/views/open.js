@@ -279,6 +279,9 @@ export function createOpenView(root, app) {
       "form",
       { class: "card", id: "columns-form" },
       h("h2", {}, `${name}: ${table.partial ? "about " : ""}${table.total_rows.toLocaleString("en")} records (${table.format.toUpperCase()}${table.delimiter && !",\t".includes(table.delimiter) ? `, fields separated by “${table.delimiter}”` : ""})`),
+      table.decoded_from === "Windows-1252"
+        ? h("p", { class: "hint", id: "encoding-note" }, "This file is not UTF-8, so it was read as Windows-1252 (what Excel saves as “CSV” on Windows). If letters look wrong in the preview, save it as “CSV UTF-8” and open it again.")
+        : null,
       table.partial ? h("p", { class: "hint" }, "A big file: the preview reads its first megabyte; every record is read when you use the columns.") : null,
       ((warning) => (warning ? h("p", { class: "warning", id: "memory-warning", role: "alert" }, warning) : null))(memoryWarning(table.total_rows, app.project.dim || undefined)),
       h("fieldset", {}, h("legend", {}, "Text column(s) — several are joined with “. ”"), textBoxes),

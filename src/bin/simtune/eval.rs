@@ -451,6 +451,7 @@ fn subset(ds: &Dataset, idx: &[usize]) -> Dataset {
             .map(|l| idx.iter().map(|&i| l[i].clone()).collect()),
         text_columns: ds.text_columns.clone(),
         label_column: ds.label_column.clone(),
+        decoded_from: ds.decoded_from,
     }
 }
 /// The truth about a project's head: for every record with a gold label that the project did

@@ -23,6 +23,9 @@ pub fn read_dataset(path: &Path, data: &DataArgs) -> Result<(Vec<u8>, Dataset)> 
         label_column: data.label_column.clone(),
     };
     let ds = dataset::load(&bytes, &options)?;
+    if let Some(encoding) = ds.decoded_from {
+        eprintln!("{}: not UTF-8, read as {encoding}", path.display());
+    }
     Ok((bytes, ds))
 }
 

@@ -1,5 +1,5 @@
 //! Bytes -> records: parsed into a [`Table`] ([`parse`]: CSV, TSV, JSON, JSONL, in UTF-8 or
-//! UTF-16), then the text and label columns picked into a [`Dataset`] ([`columns`]). Every
+//! UTF-16, CSV and TSV also in Windows-1252), then the text and label columns picked into a [`Dataset`] ([`columns`]). Every
 //! malformed input is an [`Error::Dataset`](crate::error::Error::Dataset) naming the file,
 //! the line (or record) and the problem; nothing here panics on input.
 
@@ -33,6 +33,8 @@ pub struct Dataset {
     pub labels: Option<Vec<Option<String>>>,
     pub text_columns: Vec<String>,
     pub label_column: Option<String>,
+    /// The file's encoding where it was not UTF-8 ([`Table::decoded_from`]).
+    pub decoded_from: Option<&'static str>,
 }
 
 /// Parses `bytes` and picks the text (and label) columns.
@@ -212,7 +214,7 @@ mod tests {
             e.contains("\"text\" not found; columns are: txt, label"),
             "{e}"
         );
-        let e = err(b"text,label\nok,b\nbad \xff byte,c\n", &o);
+        let e = err(b"text,label\nok \xc3\xa9,b\nbad \xff byte,c\n", &o);
         assert!(e.contains("line 3") && e.contains("UTF-8"), "{e}");
         let e = err(b"text,text\na,b\n", &o);
         assert!(e.contains("duplicate") && e.contains("text"), "{e}");
@@ -401,7 +403,10 @@ mod tests {
                 .flat_map(|u| u.to_le_bytes()),
         );
         let ds = load(&le, &o).unwrap();
-        assert_eq!(ds.texts, vec!["hé"]);
+        assert_eq!(
+            (ds.texts, ds.decoded_from),
+            (vec!["hé".to_string()], Some("UTF-16"))
+        );
         le.push(0x41); // an odd trailing byte
         assert!(err(&le, &o).contains("bad UTF-16"), "{}", err(&le, &o));
         assert!(err(b"%PDF-1.4 ...", &o).contains("PDF"));
@@ -421,12 +426,46 @@ mod tests {
     }
 
     #[test]
-    fn invalid_utf8_names_line_and_byte() {
-        let o = opts("u.tsv", &["text"], None);
-        let e = err(b"\xEF\xBB\xBFtext\tlabel\nok\tx\nbad \xe9\ty\n", &o);
+    fn tables_not_in_utf8_read_as_windows_1252_unless_damaged_utf8() {
+        // what Excel writes as "CSV" on Western Windows: é, smart quotes, the euro sign
+        let o = opts("u.tsv", &["text"], Some("label"));
+        let ds = load(b"text\tlabel\ncaf\xe9\tx\n\x93ok\x94 \x80 5\ty\n", &o).unwrap();
+        assert_eq!(ds.texts, vec!["caf\u{e9}", "\u{201c}ok\u{201d} \u{20ac} 5"]);
+        assert_eq!(ds.decoded_from, Some("Windows-1252"));
+        let t = parse_table(b"text\ncaf\xe9\n", "w.csv", None).unwrap();
+        assert_eq!(
+            (t.decoded_from, t.rows[0][0].as_str()),
+            (Some("Windows-1252"), "caf\u{e9}")
+        );
+        // UTF-8 stays UTF-8, and UTF-16 says so
+        let t = parse_table("text\ncaf\u{e9}\n".as_bytes(), "u.csv", None).unwrap();
+        assert_eq!(t.decoded_from, None);
+        // a UTF-8 file with a damaged byte is not re-read: the error names line and byte
+        let e = err(
+            b"\xEF\xBB\xBFtext\tlabel\ncaf\xc3\xa9\tx\nbad \xe9\ty\n",
+            &o,
+        );
         assert_eq!(
             e,
-            "u.tsv, line 3: invalid UTF-8 at byte 23 (byte 0xE9; is the file Latin-1 or Windows-1252? re-save it as UTF-8)"
+            "u.tsv, line 3: invalid UTF-8 at byte 26 (byte 0xE9; the rest of the file reads as UTF-8, so this byte is damaged: fix or remove it)"
+        );
+        // JSON is UTF-8 by definition
+        let e = err(
+            b"[{\"text\": \"caf\xe9\"}]",
+            &opts("d.json", &["text"], None),
+        );
+        assert!(
+            e.contains("JSON is UTF-8: re-save the file as UTF-8"),
+            "{e}"
+        );
+        // every byte decodes; the upper half is Latin-1's, 0x80-0x9F Windows-1252's
+        let all: Vec<u8> = (0..=255).collect();
+        let s: Vec<char> = parse::windows_1252(&all).chars().collect();
+        assert_eq!(s.len(), 256);
+        assert!((0xA0..=0xFF).all(|b| s[b] as u32 == b as u32));
+        assert_eq!(
+            (s[0x80], s[0x92], s[0x96], s[0x9F], s[0x81]),
+            ('\u{20ac}', '\u{2019}', '\u{2013}', '\u{178}', '\u{81}')
         );
     }
 

@@ -1,7 +1,9 @@
 //! Bytes -> a [`Table`]: column names, string cells and each row's source line. CSV and TSV
 //! (RFC 4180: quoted fields with delimiters, `""` quotes and line breaks; CRLF or LF), a
 //! JSON array of objects, JSONL. UTF-8 with or without BOM, or UTF-16 with its BOM (what
-//! Excel's "Unicode text" writes), decoded to UTF-8 first. Spreadsheets, PDFs and archives
+//! Excel's "Unicode text" writes), decoded to UTF-8 first; a CSV or TSV that is not UTF-8 is
+//! read as Windows-1252 (Excel's "CSV" on Western Windows; Latin-1's printable characters are
+//! the same), unless it is UTF-8 with damaged bytes. Spreadsheets, PDFs and archives
 //! renamed .csv are recognised by their first bytes. Every malformed input is an
 //! [`Error::Dataset`] naming the file, the line (or record) and the problem.
 
@@ -126,6 +128,9 @@ pub struct Table {
     pub format: Format,
     /// The field delimiter CSV and TSV were read with (`None` for JSON and JSONL).
     pub delimiter: Option<char>,
+    /// The encoding the file was decoded from where it was not UTF-8: "UTF-16" (with its byte
+    /// order mark) or "Windows-1252" (a CSV or TSV that is not UTF-8, [`windows_1252`]).
+    pub decoded_from: Option<&'static str>,
     pub columns: Vec<String>,
     pub rows: Vec<Vec<String>>,
     pub lines: Vec<usize>,
@@ -141,25 +146,41 @@ pub fn parse_table(bytes: &[u8], name: &str, format: Option<Format>) -> Result<T
         ));
     }
     let decoded = decode_utf16(bytes, name).transpose()?;
+    let mut decoded_from = decoded.as_ref().map(|_| "UTF-16");
     let bytes = decoded.as_deref().unwrap_or(bytes);
     let format = format.unwrap_or_else(|| Format::detect(name, bytes));
     let body = strip_bom(bytes);
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(Error::dataset(name, None, "file is empty"));
     }
-    if let Err(e) = std::str::from_utf8(body) {
-        let at = e.valid_up_to();
-        let line = body.get(..at).map_or(0, count_newlines) + 1;
-        let offset = at + (bytes.len() - body.len());
-        return Err(Error::dataset(
-            name,
-            Some(line),
-            format!(
-                "invalid UTF-8 at byte {offset} (byte 0x{:02X}; is the file Latin-1 or Windows-1252? re-save it as UTF-8)",
-                body.get(at).copied().unwrap_or(0)
-            ),
-        ));
-    }
+    let western;
+    let body = match std::str::from_utf8(body) {
+        Ok(_) => body,
+        // a table that is not UTF-8 and holds no more UTF-8 characters than bad bytes: what
+        // Excel writes as "CSV" on Western Windows (and Latin-1 files, whose printable
+        // characters Windows-1252 shares)
+        Err(_) if matches!(format, Format::Csv | Format::Tsv) && !mostly_utf8(body) => {
+            western = windows_1252(body);
+            decoded_from = Some("Windows-1252");
+            western.as_bytes()
+        }
+        Err(e) => {
+            let at = e.valid_up_to();
+            let line = body.get(..at).map_or(0, count_newlines) + 1;
+            let offset = at + (bytes.len() - body.len());
+            let byte = body.get(at).copied().unwrap_or(0);
+            let why = if matches!(format, Format::Json | Format::Jsonl) {
+                "JSON is UTF-8: re-save the file as UTF-8"
+            } else {
+                "the rest of the file reads as UTF-8, so this byte is damaged: fix or remove it"
+            };
+            return Err(Error::dataset(
+                name,
+                Some(line),
+                format!("invalid UTF-8 at byte {offset} (byte 0x{byte:02X}; {why})"),
+            ));
+        }
+    };
     if let Some(at) = body.iter().position(|&b| b == 0) {
         return Err(Error::dataset(
             name,
@@ -193,7 +214,53 @@ pub fn parse_table(bytes: &[u8], name: &str, format: Option<Format>) -> Result<T
         // CSV/TSV report a header-only file themselves (with the header's line)
         return Err(Error::dataset(name, None, "has no records"));
     }
-    Ok(table)
+    Ok(Table {
+        decoded_from,
+        ..table
+    })
+}
+
+/// Whether bytes that are not valid UTF-8 hold at least as many UTF-8 characters beyond ASCII
+/// (valid multi-byte sequences) as invalid sequences, and one at least: then it is a UTF-8 file with damaged bytes,
+/// not a file in a one-byte encoding (where a valid multi-byte sequence is a rare accident,
+/// such as "Ã©").
+fn mostly_utf8(mut bytes: &[u8]) -> bool {
+    let (mut valid, mut invalid) = (0usize, 0usize);
+    loop {
+        match std::str::from_utf8(bytes) {
+            Ok(s) => {
+                valid += s.chars().filter(|c| !c.is_ascii()).count();
+                return valid > 0 && valid >= invalid;
+            }
+            Err(e) => {
+                let (good, rest) = bytes.split_at(e.valid_up_to());
+                valid += std::str::from_utf8(good)
+                    .map_or(0, |s| s.chars().filter(|c| !c.is_ascii()).count());
+                invalid += 1;
+                bytes = &rest[e.error_len().unwrap_or(rest.len()).min(rest.len())..];
+            }
+        }
+    }
+}
+
+/// Windows-1252 decoded as the WHATWG Encoding Standard does (index-windows-1252): bytes below
+/// 0x80 and from 0xA0 are the same code points (as in Latin-1); 0x80-0x9F are its letters and
+/// punctuation (€, ‘ ’ “ ” – — …), the five it leaves undefined map to the C1 controls.
+pub fn windows_1252(bytes: &[u8]) -> String {
+    const HIGH: [char; 32] = [
+        '\u{20AC}', '\u{81}', '\u{201A}', '\u{192}', '\u{201E}', '\u{2026}', '\u{2020}',
+        '\u{2021}', '\u{2C6}', '\u{2030}', '\u{160}', '\u{2039}', '\u{152}', '\u{8D}', '\u{17D}',
+        '\u{8F}', '\u{90}', '\u{2018}', '\u{2019}', '\u{201C}', '\u{201D}', '\u{2022}', '\u{2013}',
+        '\u{2014}', '\u{2DC}', '\u{2122}', '\u{161}', '\u{203A}', '\u{153}', '\u{9D}', '\u{17E}',
+        '\u{178}',
+    ];
+    bytes
+        .iter()
+        .map(|&b| match b {
+            0x80..=0x9F => HIGH[usize::from(b - 0x80)],
+            _ => char::from(b),
+        })
+        .collect()
 }
 
 /// The delimiter of a file read as CSV, from its header line (outside quotes): a comma where
@@ -382,6 +449,7 @@ fn parse_delimited(
     Ok(Table {
         format,
         delimiter: Some(delimiter as char),
+        decoded_from: None,
         columns,
         rows,
         lines,
@@ -501,6 +569,7 @@ fn table_from_objects(
     Ok(Table {
         format,
         delimiter: None,
+        decoded_from: None,
         columns,
         rows,
         lines,
