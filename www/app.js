@@ -163,6 +163,8 @@ class App {
   async useDataset(file, name, columns, source = null) {
     const ds = await this.readRecords({ file, name, columns });
     if (!ds.texts.length) throw new Error(`${name} has no records`);
+    // a big file's preview reads its head only, which may have been plain ASCII
+    if (ds.decodedFrom === "Windows-1252") this.notify(`${name} is not UTF-8, so it was read as Windows-1252 (what Excel saves as “CSV” on Windows). If letters look wrong, save it as “CSV UTF-8” and open it again.`);
     const p = this.project;
     if (p.n && p.datasetKey === ds.key) {
       this.notify("This dataset with these columns is already open; your labels are kept.");

@@ -65,7 +65,7 @@ const ops = {
     const bytes = new Uint8Array(await file.arrayBuffer());
     const ds = loadDataset(bytes, { name, text_columns: columns.text, label_column: columns.label || null });
     const hashes = textHashes(ds.texts);
-    return [{ texts: ds.texts, labels: ds.labels, key: await datasetKey(bytes, columns), hashes }, [hashes.buffer]];
+    return [{ texts: ds.texts, labels: ds.labels, decodedFrom: ds.decoded_from, key: await datasetKey(bytes, columns), hashes }, [hashes.buffer]];
   },
   async loadModel({ base, precision }) {
     encoder?.free();

@@ -68,6 +68,10 @@ test("every bad input gets a clear message, and the labels made before survive",
       } else {
         assert.equal(msg, null, `${e.file} (${e.what}): ${msg}`);
         assert.match(await page.textContent("#preview h2"), new RegExp(`${e.records.toLocaleString("en")} records`), e.file);
+        // a file that is not UTF-8 is read as Windows-1252, and the page says so
+        const note = await page.$("#encoding-note");
+        assert.equal(Boolean(note), e.file === "latin1.csv", `${e.file}: the encoding note`);
+        if (note) assert.match(await page.textContent("#preview"), /not UTF-8, so it was read as Windows-1252[\s\S]*café near the bank/);
       }
       console.log(`# ${e.file} (${e.what}): ${msg ?? (await page.textContent("#preview h2"))}`);
       tried++;

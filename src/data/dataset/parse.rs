@@ -153,12 +153,22 @@ pub fn parse_table(bytes: &[u8], name: &str, format: Option<Format>) -> Result<T
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(Error::dataset(name, None, "file is empty"));
     }
+    if let Some(at) = body.iter().position(|&b| b == 0) {
+        return Err(Error::dataset(
+            name,
+            Some(count_newlines(&body[..at]) + 1),
+            format!(
+                "holds a NUL byte (byte {}): is it a binary file? text records never contain one",
+                at + (bytes.len() - body.len())
+            ),
+        ));
+    }
     let western;
     let body = match std::str::from_utf8(body) {
         Ok(_) => body,
-        // a table that is not UTF-8 and holds no more UTF-8 characters than bad bytes: what
-        // Excel writes as "CSV" on Western Windows (and Latin-1 files, whose printable
-        // characters Windows-1252 shares)
+        // a table that is not UTF-8 and not mostly UTF-8 with damaged bytes: what Excel
+        // writes as "CSV" on Western Windows (and Latin-1, whose printable characters
+        // Windows-1252 shares)
         Err(_) if matches!(format, Format::Csv | Format::Tsv) && !mostly_utf8(body) => {
             western = windows_1252(body);
             decoded_from = Some("Windows-1252");
@@ -181,16 +191,6 @@ pub fn parse_table(bytes: &[u8], name: &str, format: Option<Format>) -> Result<T
             ));
         }
     };
-    if let Some(at) = body.iter().position(|&b| b == 0) {
-        return Err(Error::dataset(
-            name,
-            Some(count_newlines(&body[..at]) + 1),
-            format!(
-                "holds a NUL byte (byte {}): is it a binary file? text records never contain one",
-                at + (bytes.len() - body.len())
-            ),
-        ));
-    }
     let table = match format {
         Format::Csv => {
             let (d, header_end) = csv_delimiter(body);
@@ -221,9 +221,9 @@ pub fn parse_table(bytes: &[u8], name: &str, format: Option<Format>) -> Result<T
 }
 
 /// Whether bytes that are not valid UTF-8 hold at least as many UTF-8 characters beyond ASCII
-/// (valid multi-byte sequences) as invalid sequences, and one at least: then it is a UTF-8 file with damaged bytes,
-/// not a file in a one-byte encoding (where a valid multi-byte sequence is a rare accident,
-/// such as "Ã©").
+/// (valid multi-byte sequences) as invalid sequences, and one at least: then it is a UTF-8
+/// file with damaged bytes, not a file in a one-byte encoding (where a valid multi-byte
+/// sequence is a rare accident, such as "Ã©").
 fn mostly_utf8(mut bytes: &[u8]) -> bool {
     let (mut valid, mut invalid) = (0usize, 0usize);
     loop {
