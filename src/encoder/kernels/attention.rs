@@ -117,15 +117,8 @@ mod wasm {
         out_stride: usize,
         at: usize,
     ) {
-        let HeadColumns {
-            rows,
-            stride,
-            len,
-            q,
-            k,
-            v,
-            ..
-        } = *head;
+        let (rows, stride, len) = (head.rows, head.stride, head.len);
+        let (q, k, v) = (head.q, head.k, head.v);
         let load = |p: *const f32, c: usize| {
             // SAFETY: the caller's asserts keep every head row (N * 4 floats from p) in bounds
             unsafe { (p.add(4 * c) as *const v128).read_unaligned() }
