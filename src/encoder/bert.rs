@@ -10,7 +10,7 @@ use candle_core::Tensor;
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{Config, HiddenAct};
 
-use super::kernels::{attention_head, softmax_scaled, F32Linear, HeadColumns};
+use super::kernels::{attention_head, softmax_scaled, sum8, F32Linear, HeadColumns};
 use super::linear::{for_row_chunks, threads, Activation, Linear, Precision, PARALLEL_WORK};
 use super::Pooling;
 use crate::error::{Error, Result};
@@ -89,25 +89,6 @@ impl LayerNorm {
             }
         });
     }
-}
-
-/// `sum f(v)` over a row in 8 interleaved partial sums, added in a fixed order: independent
-/// lanes the compiler vectorises (a sequential f32 sum it may not reorder, so it stays
-/// scalar: LayerNorm's two sums were 3 % of embedding short records in wasm).
-#[inline(always)]
-fn sum8(row: &[f32], f: impl Fn(f32) -> f32) -> f32 {
-    let mut acc = [0f32; 8];
-    let chunks = row.chunks_exact(8);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for (a, &v) in acc.iter_mut().zip(c) {
-            *a += f(v);
-        }
-    }
-    for (a, &v) in acc.iter_mut().zip(rest) {
-        *a += f(v);
-    }
-    ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]))
 }
 
 /// Embeddings: `LN(word[id] + token_type[0] + position[p])`, p restarting at 0 per sentence.

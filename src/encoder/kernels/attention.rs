@@ -12,10 +12,11 @@
 //!
 //! Order of operations (the same on every target: plain f32 code in independent lanes, which
 //! the compiler vectorises; no FMA): a score is `q . k` summed in 8 interleaved partial sums
-//! added in a fixed order, the softmax is [`super::softmax_scaled`], and the context sums
-//! `p_j v_j` over j = 0, 1, ... in order from 0, as the packed kernel does.
+//! added in a fixed order (`sum8::dot8`), the softmax is [`super::softmax_scaled`], and the
+//! context sums `p_j v_j` over j = 0, 1, ... in order from 0, as the packed kernel does.
 
 use super::softmax_scaled;
+use super::sum8::dot8;
 
 /// The QKV rows of one sentence, `len` rows of `stride` floats, and where one head's `d`
 /// columns of Q, K and V start in a row.
@@ -85,25 +86,8 @@ pub fn attention_head(
     }
 }
 
-/// `a . b` in 8 interleaved partial sums, added in a fixed order.
-#[inline(always)]
-fn dot8(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for l in 0..8 {
-            acc[l] += x[l] * y[l];
-        }
-    }
-    for (l, (x, y)) in ra.iter().zip(rb).enumerate() {
-        acc[l] += x * y;
-    }
-    ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]))
-}
-
 /// The same operations on f32x4 vectors, for head rows of `N` vectors (`N` even: the 8
-/// partial sums of [`dot8`] are two vectors).
+/// partial sums of [`dot8`] are two vectors, added as `reduce8` does).
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod wasm {
     use super::{softmax_scaled, HeadColumns};

@@ -11,6 +11,8 @@
 //! in the same order, so they return bit-identical rows.
 
 #![allow(clippy::excessive_precision)]
+use super::sum8::reduce8;
+
 const LOG2E: f32 = std::f32::consts::LOG2_E;
 const LN2_HI: f32 = 0.693_359_375;
 const LN2_LO: f32 = -2.121_944_400_546_905_8e-4;
@@ -42,12 +44,6 @@ fn exp1(x: f32) -> f32 {
     p = p * r + P5;
     let e = (p * (r * r) + r) + 1.0;
     e * f32::from_bits(((n as i32 + 127) as u32) << 23)
-}
-
-/// Adds the 8 partial sums in one fixed order.
-#[inline(always)]
-fn reduce(p: [f32; LANES]) -> f32 {
-    ((p[0] + p[4]) + (p[2] + p[6])) + ((p[1] + p[5]) + (p[3] + p[7]))
 }
 
 /// row = softmax(row / scale), in place.
@@ -84,7 +80,7 @@ fn softmax_scalar(row: &mut [f32], scale: f32) {
         *v = exp1(*v - max);
         sums[i % LANES] += *v;
     }
-    let sum = reduce(sums);
+    let sum = reduce8(sums);
     row.iter_mut().for_each(|v| *v /= sum);
 }
 
@@ -157,7 +153,7 @@ mod avx2 {
             *v = exp1(*v - max);
             sums[j] += *v;
         }
-        let sum = reduce(sums);
+        let sum = reduce8(sums);
         let vs = _mm256_set1_ps(sum);
         for i in (0..body).step_by(LANES) {
             _mm256_storeu_ps(ptr.add(i), _mm256_div_ps(_mm256_loadu_ps(ptr.add(i)), vs));
@@ -261,7 +257,7 @@ mod wasm {
             *v = exp1(*v - max);
             sums[j] += *v;
         }
-        let sum = reduce(sums);
+        let sum = reduce8(sums);
         let vs = f32x4_splat(sum);
         // SAFETY: as above
         unsafe {
