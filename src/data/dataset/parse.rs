@@ -224,23 +224,13 @@ pub fn parse_table(bytes: &[u8], name: &str, format: Option<Format>) -> Result<T
 /// (valid multi-byte sequences) as invalid sequences, and one at least: then it is a UTF-8
 /// file with damaged bytes, not a file in a one-byte encoding (where a valid multi-byte
 /// sequence is a rare accident, such as "Ã©").
-fn mostly_utf8(mut bytes: &[u8]) -> bool {
+fn mostly_utf8(bytes: &[u8]) -> bool {
     let (mut valid, mut invalid) = (0usize, 0usize);
-    loop {
-        match std::str::from_utf8(bytes) {
-            Ok(s) => {
-                valid += s.chars().filter(|c| !c.is_ascii()).count();
-                return valid > 0 && valid >= invalid;
-            }
-            Err(e) => {
-                let (good, rest) = bytes.split_at(e.valid_up_to());
-                valid += std::str::from_utf8(good)
-                    .map_or(0, |s| s.chars().filter(|c| !c.is_ascii()).count());
-                invalid += 1;
-                bytes = &rest[e.error_len().unwrap_or(rest.len()).min(rest.len())..];
-            }
-        }
+    for chunk in bytes.utf8_chunks() {
+        valid += chunk.valid().chars().filter(|c| !c.is_ascii()).count();
+        invalid += usize::from(!chunk.invalid().is_empty());
     }
+    valid > 0 && valid >= invalid
 }
 
 /// Windows-1252 decoded as the WHATWG Encoding Standard does (index-windows-1252): bytes below
