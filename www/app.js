@@ -18,7 +18,7 @@ import { Pool, EngineWorker, Cancelled } from "./pool.js";
 import { Project } from "./state.js";
 import { hashKey, recordsByKey, savedKeys } from "./texthash.js";
 import { typing } from "./dom.js";
-import { createOpenView } from "./views/open.js";
+import { createOpenView, notUtf8Note } from "./views/open.js";
 import { createLabelView } from "./views/label.js";
 import { createSessionView } from "./views/session.js";
 import { createTrainView } from "./views/train.js";
@@ -164,7 +164,7 @@ class App {
     const ds = await this.readRecords({ file, name, columns });
     if (!ds.texts.length) throw new Error(`${name} has no records`);
     // a big file's preview reads its head only, which may have been plain ASCII
-    if (ds.decodedFrom === "Windows-1252") this.notify(`${name} is not UTF-8, so it was read as Windows-1252 (what Excel saves as “CSV” on Windows). If letters look wrong, save it as “CSV UTF-8” and open it again.`);
+    if (ds.decodedFrom === "Windows-1252") this.notify(notUtf8Note(name));
     const p = this.project;
     if (p.n && p.datasetKey === ds.key) {
       this.notify("This dataset with these columns is already open; your labels are kept.");

@@ -15,6 +15,12 @@ function size(n) {
   return n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${Math.ceil(n / 1e3)} kB`;
 }
 
+/** What the page says of a file read as Windows-1252 (parse.rs: a CSV or TSV that is not
+ * UTF-8), above its columns and again after a big file's full read. */
+export function notUtf8Note(name) {
+  return `${name} is not UTF-8, so it was read as Windows-1252 (what Excel saves as “CSV” on Windows). If letters look wrong, save it as “CSV UTF-8” and open it again.`;
+}
+
 export function createOpenView(root, app) {
   let pending = null; // {file, name, table, source}
 
@@ -279,9 +285,7 @@ export function createOpenView(root, app) {
       "form",
       { class: "card", id: "columns-form" },
       h("h2", {}, `${name}: ${table.partial ? "about " : ""}${table.total_rows.toLocaleString("en")} records (${table.format.toUpperCase()}${table.delimiter && !",\t".includes(table.delimiter) ? `, fields separated by “${table.delimiter}”` : ""})`),
-      table.decoded_from === "Windows-1252"
-        ? h("p", { class: "hint", id: "encoding-note" }, "This file is not UTF-8, so it was read as Windows-1252 (what Excel saves as “CSV” on Windows). If letters look wrong in the preview, save it as “CSV UTF-8” and open it again.")
-        : null,
+      table.decoded_from === "Windows-1252" ? h("p", { class: "hint", id: "encoding-note" }, notUtf8Note(name)) : null,
       table.partial ? h("p", { class: "hint" }, "A big file: the preview reads its first megabyte; every record is read when you use the columns.") : null,
       ((warning) => (warning ? h("p", { class: "warning", id: "memory-warning", role: "alert" }, warning) : null))(memoryWarning(table.total_rows, app.project.dim || undefined)),
       h("fieldset", {}, h("legend", {}, "Text column(s) — several are joined with “. ”"), textBoxes),
