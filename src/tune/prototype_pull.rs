@@ -19,13 +19,12 @@
 //!   against each other they set `t` so high that the pull stops at the sessions' edges
 //!   (docs/tuning.md, "Stop 37").
 //! - Refinement ([`refine`]): each label's prototype moves halfway toward the records it
-//!   pulls, `p'_c = normalise(p_c +
-//!   normalise(sum_i z_ic x_i))`, one step of semi-supervised k-means, and the records are
-//!   assigned again (same "none of them" cosine). A few records' mean is a noisy estimate of
-//!   where their label's region lies; the records they pull say more (AG News at 25 labels,
-//!   round robin: p@100 0.718 -> 0.752; docs/tuning.md, "Stop 43"). Half, not all: moved
-//!   all the way (k-means' own step), a label absorbed its unlabelled neighbours' records on
-//!   Banking77 and irony.
+//!   pulls, `p'_c = normalise(p_c + normalise(sum_i z_ic x_i))`, one step of semi-supervised
+//!   k-means, and the records are assigned again (same "none of them" cosine). A few
+//!   records' mean is a noisy estimate of where their label's region lies; the records they
+//!   pull say more (AG News at 25 labels, round robin: p@100 0.718 -> 0.753; docs/tuning.md,
+//!   "Stop 43"). Half, not all: moved all the way (k-means' own step), a label absorbed its
+//!   unlabelled neighbours' records on Banking77 and irony.
 //! - Target: `y = normalise(x + z P)`, P: (C, d) the prototypes.
 //! - Map: `A, c = argmin |X A + 1 c - Y|^2 + lambda |A - I|^2 + lambda |c|^2` over up to
 //!   `pool::PULL_ROWS` records, solved in closed form (Cholesky of the (d+1) x (d+1) Gram).
@@ -64,6 +63,7 @@ pub const SEPARABILITY_FULL: f64 = 0.4;
 /// Weight of the direction of the records a label pulls against the direction of its own
 /// records when its prototype is refined ([`refine`]): 1, half each.
 pub const REFINE_WEIGHT: f64 = 1.0;
+
 /// The pull's strength for a [`separability`]: 0 up to `SEPARABILITY_NONE`, 1 from
 /// `SEPARABILITY_FULL`, linear between; 1 where it is unknown.
 pub fn strength(separability: Option<f64>) -> f64 {
@@ -90,8 +90,6 @@ pub struct Pull {
     /// training rows held against their label's rows from outside their session, and the
     /// sessions they came from ([`SessionSums`])
     pub held_out: (usize, usize),
-    /// labels whose prototype moved toward the records it pulls ([`refine`])
-    pub refined: usize,
 }
 
 /// The pull fitted for the training rows `x` (n, d), classes `y`, over `pool` (every record
@@ -186,12 +184,10 @@ pub fn fit(
     let n = rows.len();
     let xp = sampled.select(&rows)?.to_tensor()?; // (n, d)
     let p = protos.to_tensor()?; // (C, d)
-                                 // soft assignment over the prototypes and "none of them", whose column is then dropped:
-                                 // logits (n, C + 1) -> z (n, C)
-                                 // soft assignment to the labels' own prototypes, which then move toward the records
-                                 // they pull, and the assignment to those
+
+    // soft assignment to the labels' own prototypes and "none of them" (its column dropped),
+    // then the prototypes moved toward the records they pull, and the assignment to those
     let z = assign(&xp, &p, null)?; // (n, C)
-    let refined = refined_labels(&z)?;
     let p = refine(&p, &z, &xp)?; // (C, d)
     let z = assign(&xp, &p, null)?; // (n, C)
     let share = z.sum_all()?.to_scalar::<f32>()? as f64 / n as f64;
@@ -219,7 +215,6 @@ pub fn fit(
             separability,
             strength: s,
             held_out,
-            refined,
         }));
     }
     // Xa (n, d + 1): the pool rows and a column of ones; its transpose is the products' input
@@ -260,7 +255,6 @@ pub fn fit(
         separability,
         strength: s,
         held_out,
-        refined,
     }))
 }
 
@@ -277,13 +271,6 @@ fn assign(xp: &Tensor, p: &Tensor, null: f64) -> Result<Tensor> {
         1,
     )?;
     Ok(candle_nn::ops::softmax_last_dim(&(logits / TAU)?)?.narrow(1, 0, p.dim(0)?)?)
-}
-
-/// Labels that pull some record (their column of the soft assignment `z` (n, C) sums above
-/// 0), whose prototype [`refine`] moves.
-fn refined_labels(z: &Tensor) -> Result<usize> {
-    let pulled = z.sum(0)?.to_vec1::<f32>()?; // (C)
-    Ok(pulled.iter().filter(|&&v| v > 0.0).count())
 }
 
 /// The prototypes moved toward the records they pull: one step of semi-supervised k-means,
@@ -495,7 +482,6 @@ mod tests {
         let p = Tensor::new(&[[1f32, 0.0], [0.0, 1.0], [0.6, 0.8]], cpu).unwrap(); // (3, 2)
         let xp = Tensor::new(&[[0.6f32, 0.8], [0.6, 0.8], [0.0, 1.0]], cpu).unwrap(); // (3, 2)
         let z = Tensor::new(&[[1f32, 0.0, 1.0], [1.0, 0.0, 1.0], [0.5, 0.0, 0.0]], cpu).unwrap();
-        assert_eq!(refined_labels(&z).unwrap(), 2);
         let r = refine(&p, &z, &xp).unwrap().to_vec2::<f32>().unwrap();
         let dir = (1.2f32 * 1.2 + 2.1 * 2.1).sqrt();
         let (a, b) = (1.0 + 1.2 / dir, 2.1 / dir);

@@ -137,11 +137,10 @@ pub fn run(args: TrainCommandArgs) -> Result<()> {
     );
     if let Some(p) = out.pull {
         eprintln!(
-            "started from the prototype pull over {} records (none-of-them cosine {:.3}; mean pull {:.0}%; {} of the labels' prototypes moved toward the records they pull) at {:.0}% strength (labels as regions of the raw space: kappa {})",
+            "started from the prototype pull over {} records (none-of-them cosine {:.3}; mean pull {:.0}%) at {:.0}% strength (labels as regions of the raw space: kappa {})",
             p.rows,
             p.null,
             100.0 * p.share,
-            p.refined,
             100.0 * p.strength,
             p.separability.map_or("unknown".into(), |k| format!("{k:.2}")),
         );

@@ -80,8 +80,6 @@ pub struct PullSummary {
     /// the rows similarity sessions labelled that were held against their label's rows
     /// from outside their session (`prototype_pull::SessionSums`); None where none was
     pub sessions: Option<SessionsHeldOut>,
-    /// labels whose prototype moved toward the records it pulls (`prototype_pull::refine`)
-    pub refined: usize,
 }
 
 /// `labels` rows of `sessions` similarity sessions, each held against its label's rows from
@@ -546,7 +544,6 @@ fn train_once(
                 labels: p.held_out.0,
                 sessions: p.held_out.1,
             }),
-            refined: p.refined,
         }),
         safeguard: None,
         conflicting: 0,
