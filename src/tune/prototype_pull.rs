@@ -193,12 +193,7 @@ pub fn fit(
     let share = z.sum_all()?.to_scalar::<f32>()? as f64 / n as f64;
     // targets y = normalise(x + z P); the fit is of y - x
     let target = (&xp + matmul_t(&z, &p.t()?)?)?; // (n, d)
-    let norm = target // (n, 1)
-        .sqr()?
-        .sum_keepdim(1)?
-        .sqrt()?
-        .clamp(1e-12, f32::MAX)?;
-    let delta = (target.broadcast_div(&norm)? - &xp)?; // (n, d)
+    let delta = (unit_rows(&target)? - &xp)?; // (n, d)
     let e = d + 1;
     // the map's strength; at none it is the identity, and the fit would be work thrown away
     let separability = kappa(&sums, x, y)?;
@@ -278,13 +273,15 @@ fn assign(xp: &Tensor, p: &Tensor, null: f64) -> Result<Tensor> {
 /// `p'_c = normalise(p_c + REFINE_WEIGHT * normalise(sum_i z_ic x_i))`; a label that pulls
 /// nothing keeps `p_c`. `p` (C, d) unit rows, `z` (n, C) the soft assignment of `xp` (n, d).
 fn refine(p: &Tensor, z: &Tensor, xp: &Tensor) -> Result<Tensor> {
-    let unit = |t: &Tensor| -> Result<Tensor> {
-        let norm = t.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f32::MAX)?; // (C, 1)
-        Ok(t.broadcast_div(&norm)?)
-    };
     // sum_i z_ic x_i: (C, n) (n, d)
     let pulled = matmul_t(&z.t()?.contiguous()?, &xp.t()?.contiguous()?)?; // (C, d)
-    unit(&(p + (unit(&pulled)? * REFINE_WEIGHT)?)?)
+    unit_rows(&(p + (unit_rows(&pulled)? * REFINE_WEIGHT)?)?)
+}
+
+/// The rows of `t` (r, d) L2-normalised; a zero row stays zero (its norm clamped to 1e-12).
+fn unit_rows(t: &Tensor) -> Result<Tensor> {
+    let norm = t.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f32::MAX)?; // (r, 1)
+    Ok(t.broadcast_div(&norm)?)
 }
 
 /// `sessions` value of a label name's row (`label_names.rs`): no record of the label, so
