@@ -201,7 +201,8 @@ test("a person drops a CSV, labels, runs a session, trains, compares, reloads", 
       const unlabelled = await page.$$eval("#compare-tuned .record .label.none", (els) => els.length);
       const line = await page.textContent("#compare-tuned .share");
       if (!line.startsWith("same label")) assert.equal(line, `${10 - unlabelled} of 10 neighbours labelled`); // an unlabelled anchor
-      else if (unlabelled) assert.match(line, new RegExp(`· ${unlabelled} not labelled yet, so not counted$`), line);
+      else if (unlabelled === 10) assert.equal(line, "same label: unknown · none of the 10 is labelled yet");
+      else if (unlabelled) assert.match(line, new RegExp(`· ${unlabelled} not labelled yet, counted as not the same$`), line);
       else assert.doesNotMatch(line, /not labelled yet/, line);
     }
     raw /= probes.length;
@@ -333,6 +334,8 @@ test("bad input gets a clear message and keeps the labels already made", { timeo
   writeFileSync(empty, "");
   const unlabelled = join(TMP, "unlabelled.csv");
   writeFileSync(unlabelled, toCsv([["text", "label"], ["card did not arrive", ""], ["where is my card", ""]]));
+  const goldLabel = join(TMP, "gold.csv");
+  writeFileSync(goldLabel, toCsv([["id", "sentence", "gold_label"], ["1", "card did not arrive", "card"], ["2", "what rate do you use", "fx"]]));
   const gpt2 = join(TMP, "gpt2-model");
   mkdirSync(gpt2, { recursive: true });
   writeFileSync(join(gpt2, "config.json"), JSON.stringify({ model_type: "gpt2", n_embd: 768 }));
@@ -382,6 +385,10 @@ test("bad input gets a clear message and keeps the labels already made", { timeo
     await page.waitForFunction(() => document.querySelector("#preview h2")?.textContent.startsWith("good.csv"));
     assert.equal(await page.inputValue("#label-col"), "label");
     assert.equal(await page.$("#label-col-empty"), null);
+    // a label column named otherwise ("gold_label", "result", ...) is proposed too
+    await page.setInputFiles("#file-input", goldLabel);
+    await page.waitForFunction(() => document.querySelector("#preview h2")?.textContent.startsWith("gold.csv"));
+    assert.equal(await page.inputValue("#label-col"), "gold_label");
     await page.click("nav .tab[data-view=open]");
     await page.setInputFiles("#model-folder", gpt2);
     await page.waitForFunction(() => /Model not changed/.test(document.querySelector("#model-message").textContent));

@@ -83,7 +83,9 @@ export function createCompareView(root, app) {
         { class: "share", dataset: { share: same == null ? "" : String(same / hits.indices.length) } },
         same == null
           ? `${labelled} of ${hits.indices.length} neighbours labelled`
-          : `same label: ${same} of ${hits.indices.length} (${pct(same / hits.indices.length)})${labelled < hits.indices.length ? ` · ${hits.indices.length - labelled} not labelled yet, so not counted` : ""}`,
+          : labelled === 0
+            ? `same label: unknown · none of the ${hits.indices.length} is labelled yet`
+            : `same label: ${same} of ${hits.indices.length} (${pct(same / hits.indices.length)})${labelled < hits.indices.length ? ` · ${hits.indices.length - labelled} not labelled yet, counted as not the same` : ""}`,
       ),
       h(
         "ol",

@@ -9,7 +9,13 @@ import { memoryWarning } from "../memory.js";
 const MAX_FILE_BYTES = 100 * 1024 * 1024;
 const SAMPLE_LOCAL = "data/banking77_test.csv";
 const SAMPLE_PUBLIC = "https://raw.githubusercontent.com/PolyAI-LDN/task-specific-datasets/master/banking_data/test.csv";
-const LABEL_GUESSES = ["label", "labels", "category", "categories", "intent", "class", "target", "topic", "tag", "tags", "sentiment", "emotion", "stance", "type", "genre", "group", "newsgroup", "role"];
+const LABEL_GUESSES = ["label", "labels", "category", "categories", "intent", "class", "target", "topic", "tag", "tags", "sentiment", "emotion", "stance", "type", "genre", "group", "newsgroup", "role", "result", "outcome", "polarity", "gold", "y", "annotation", "classification"];
+/** A column name that reads as labels: one of LABEL_GUESSES, or one that ends in "_label",
+ * "-class", " category" and the like ("gold_label", "coarse-label"; "label_text" does not). */
+function labelLike(name) {
+  const n = name.toLowerCase().trim();
+  return LABEL_GUESSES.includes(n) || /[_\- ](label|labels|class|category|intent|sentiment)$/.test(n);
+}
 
 function size(n) {
   return n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${Math.ceil(n / 1e3)} kB`;
@@ -261,7 +267,7 @@ export function createOpenView(root, app) {
     if (!pending) return;
     const { table, name } = pending;
     const suggested = table.suggested_text_column ?? table.columns[0];
-    const named = table.columns.find((c) => LABEL_GUESSES.includes(c.toLowerCase()) && c !== suggested) ?? "";
+    const named = table.columns.find((c) => labelLike(c) && c !== suggested) ?? "";
     // a label-like name over empty cells (a column left for the person to fill) is not
     // proposed: importing it would import nothing
     const at = table.columns.indexOf(named);
