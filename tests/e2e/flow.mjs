@@ -70,8 +70,8 @@ export async function keyLabel(page, name, prefix = "label", scope = `#view-${pr
   const names = await page.$$eval(`${scope} .chip[data-label]`, (els) => els.map((e) => e.dataset.label));
   const id = names.indexOf(name);
   if (id >= 0 && id < 9) await page.keyboard.press(String(id + 1));
-  else if (id >= 9) await page.click(`${scope} .chip[data-label="${JSON.stringify(name).slice(1, -1)}"]`);
   else {
+    // a new label, or one past the ninth (no number key): `n` and its name, as a person types it
     await page.keyboard.press("n");
     await page.fill(`#${prefix}-new-name`, name);
     await page.keyboard.press("Enter");

@@ -334,6 +334,9 @@ test("bad input gets a clear message and keeps the labels already made", { timeo
   writeFileSync(empty, "");
   const unlabelled = join(TMP, "unlabelled.csv");
   writeFileSync(unlabelled, toCsv([["text", "label"], ["card did not arrive", ""], ["where is my card", ""]]));
+  // a headerless TSV named .csv, its first record holding a comma (as a public News Category file is)
+  const noHeader = join(TMP, "news_category.csv");
+  writeFileSync(noHeader, "There were 2 shootings, but 1 on TV\tCRIME\nHugh Grant marries\tENTERTAINMENT\nA robbery downtown\tCRIME\n");
   const goldLabel = join(TMP, "gold.csv");
   writeFileSync(goldLabel, toCsv([["id", "sentence", "gold_label"], ["1", "card did not arrive", "card"], ["2", "what rate do you use", "fx"]]));
   const gpt2 = join(TMP, "gpt2-model");
@@ -389,6 +392,13 @@ test("bad input gets a clear message and keeps the labels already made", { timeo
     await page.setInputFiles("#file-input", goldLabel);
     await page.waitForFunction(() => document.querySelector("#preview h2")?.textContent.startsWith("gold.csv"));
     assert.equal(await page.inputValue("#label-col"), "gold_label");
+    // no header line: its first record is kept, the columns numbered, the label column proposed
+    await page.setInputFiles("#file-input", noHeader);
+    await page.waitForFunction(() => document.querySelector("#preview h2")?.textContent.startsWith("news_category.csv"));
+    assert.match(await page.textContent("#preview h2"), /: 3 records \(TSV\)/);
+    assert.match(await page.textContent("#headerless-note"), /No header line: line 1 reads as a record \(“CRIME” in column 2 is also a value of that column on line 3\)/);
+    assert.deepEqual(await page.$$eval("#view-open input[name=text-col]", (bs) => bs.map((b) => b.value)), ["column 1", "column 2"]);
+    assert.equal(await page.inputValue("#label-col"), "column 2");
     await page.click("nav .tab[data-view=open]");
     await page.setInputFiles("#model-folder", gpt2);
     await page.waitForFunction(() => /Model not changed/.test(document.querySelector("#model-message").textContent));

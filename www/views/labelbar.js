@@ -5,7 +5,10 @@ import { h, clear } from "../dom.js";
 export function createLabelBar(app, { idPrefix, onPick, onCancel }) {
   const p = app.project;
   const chips = h("div", { class: "chips", role: "group", "aria-label": "Labels (keys 1–9)" });
-  const nameInput = h("input", { type: "text", id: `${idPrefix}-new-name`, placeholder: "new label name", autocomplete: "off", spellcheck: false });
+  // the labels so far as the name field's suggestions: past the ninth label (no number key),
+  // `n` and a few letters pick an existing one
+  const known = h("datalist", { id: `${idPrefix}-label-names` });
+  const nameInput = h("input", { type: "text", id: `${idPrefix}-new-name`, placeholder: "a label's name, new or existing", autocomplete: "off", spellcheck: false });
   const form = h(
     "form",
     { class: "new-label", hidden: true },
@@ -13,7 +16,9 @@ export function createLabelBar(app, { idPrefix, onPick, onCancel }) {
     nameInput,
     h("button", { type: "submit" }, "Add"),
     h("button", { type: "button", onclick: () => close() }, "Cancel"),
+    known,
   );
+  nameInput.setAttribute("list", known.id); // `list` is a read-only property: an attribute
   const el = h("div", { class: "labelbar" }, chips, form);
 
   function close() {
@@ -50,7 +55,9 @@ export function createLabelBar(app, { idPrefix, onPick, onCancel }) {
         ),
       );
     });
-    chips.append(h("button", { type: "button", class: "chip add", onclick: () => openNew() }, h("kbd", {}, "n"), "New label"));
+    chips.append(h("button", { type: "button", class: "chip add", title: p.labelNames.length > 9 ? "n, then type a name: a new label or one of those past 9" : "", onclick: () => openNew() }, h("kbd", {}, "n"), p.labelNames.length > 9 ? "New or other label" : "New label"));
+    clear(known);
+    known.append(...p.labelNames.map((name) => h("option", { value: name })));
   }
   function openNew() {
     form.hidden = false;

@@ -267,7 +267,9 @@ export function createOpenView(root, app) {
     if (!pending) return;
     const { table, name } = pending;
     const suggested = table.suggested_text_column ?? table.columns[0];
-    const named = table.columns.find((c) => labelLike(c) && c !== suggested) ?? "";
+    // a file without a header line: the column whose value came back is a label column
+    const echoed = table.headerless ? table.columns[table.headerless.column] : undefined;
+    const named = table.columns.find((c) => labelLike(c) && c !== suggested) ?? (echoed !== suggested ? echoed : undefined) ?? "";
     // a label-like name over empty cells (a column left for the person to fill) is not
     // proposed: importing it would import nothing
     const at = table.columns.indexOf(named);
@@ -292,6 +294,13 @@ export function createOpenView(root, app) {
       { class: "card", id: "columns-form" },
       h("h2", {}, `${name}: ${table.partial ? "about " : ""}${table.total_rows.toLocaleString("en")} records (${table.format.toUpperCase()}${table.delimiter && !",\t".includes(table.delimiter) ? `, fields separated by “${table.delimiter}”` : ""})`),
       table.decoded_from === "Windows-1252" ? h("p", { class: "hint", id: "encoding-note" }, notUtf8Note(name)) : null,
+      table.headerless
+        ? h(
+            "p",
+            { class: "hint", id: "headerless-note" },
+            `No header line: line 1 reads as a record (“${table.headerless.value}” in column ${table.headerless.column + 1} is also a value of that column on line ${table.headerless.line}), so it is kept as one and the columns are numbered.`,
+          )
+        : null,
       table.partial ? h("p", { class: "hint" }, "A big file: the preview reads its first megabyte; every record is read when you use the columns.") : null,
       ((warning) => (warning ? h("p", { class: "warning", id: "memory-warning", role: "alert" }, warning) : null))(memoryWarning(table.total_rows, app.project.dim || undefined)),
       h("fieldset", {}, h("legend", {}, "Text column(s) — several are joined with “. ”"), textBoxes),

@@ -28,6 +28,14 @@ pub fn run(args: CheckArgs) -> Result<()> {
         ds.len(),
         ds.text_columns.join(", ")
     );
+    if let Some(h) = &ds.headerless {
+        println!(
+            "no header line: line 1 is read as a record, as \"{}\" (column {}) is also a value of that column on line {}; its columns are numbered",
+            h.value,
+            h.column + 1,
+            h.line
+        );
+    }
     match &ds.label_column {
         Some(column) => println!(
             "label column {column}: {} class(es), {labelled} labelled records",

@@ -452,6 +452,7 @@ fn subset(ds: &Dataset, idx: &[usize]) -> Dataset {
         text_columns: ds.text_columns.clone(),
         label_column: ds.label_column.clone(),
         decoded_from: ds.decoded_from,
+        headerless: ds.headerless.clone(),
     }
 }
 /// The truth about a project's head: for every record with a gold label that the project did

@@ -114,5 +114,6 @@ pub fn from_table(table: &Table, name: &str, options: &LoadOptions) -> Result<Da
         text_columns,
         label_column: options.label_column.clone(),
         decoded_from: table.decoded_from,
+        headerless: table.headerless.clone(),
     })
 }

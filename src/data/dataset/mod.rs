@@ -7,7 +7,7 @@ pub mod columns;
 pub mod parse;
 
 pub use columns::from_table;
-pub use parse::{parse_table, Format, Table, MAX_COLUMNS};
+pub use parse::{parse_table, Format, Headerless, Table, MAX_COLUMNS};
 
 use crate::error::Result;
 
@@ -35,6 +35,8 @@ pub struct Dataset {
     pub label_column: Option<String>,
     /// The file's encoding where it was not UTF-8 ([`Table::decoded_from`]).
     pub decoded_from: Option<&'static str>,
+    /// Where the file had no header line ([`Table::headerless`]).
+    pub headerless: Option<Headerless>,
 }
 
 /// Parses `bytes` and picks the text (and label) columns.
@@ -174,6 +176,42 @@ mod tests {
                 && e.contains("separated by \";\""),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_file_without_a_header_line_keeps_its_first_record() {
+        // a headerless TSV named .csv whose first record holds a comma (as the News Category
+        // file of a public repository is): the comma does not read it, tabs do, and its first
+        // line is a record, as its label "CRIME" is a value of that column further down
+        let tsv = "\nThere were 2 shootings, but 1 on TV\tCRIME\nHugh Grant marries\tENTERTAINMENT\nA robbery downtown\tCRIME\n";
+        let t = parse_table(tsv.as_bytes(), "news_category.csv", None).unwrap();
+        assert_eq!((t.format, t.delimiter), (Format::Tsv, Some('\t')));
+        assert_eq!(t.columns, vec!["column 1", "column 2"]);
+        assert_eq!(t.rows.len(), 3);
+        assert_eq!(t.rows[0], vec!["There were 2 shootings, but 1 on TV", "CRIME"]);
+        assert_eq!(t.lines, vec![2, 3, 4]);
+        let why = t.headerless.unwrap();
+        assert_eq!((why.column, why.value.as_str(), why.line), (1, "CRIME", 4));
+        let ds = load(tsv.as_bytes(), &opts("n.csv", &["column 1"], Some("column 2"))).unwrap();
+        assert_eq!(ds.len(), 3);
+        assert!(ds.headerless.is_some());
+
+        // a header is kept: names of a few words whose values never come back in their column,
+        // names of one or two words (a repeat alone is no evidence), and a header line that a
+        // concatenated export repeats whole
+        let headed = [
+            "How did you hear about us,Which plan are you on\na friend,basic\nan ad,basic\n",
+            "text,label\nlabel,label\nsome text,x\n",
+            "review text here,label\ngood,pos\nreview text here,label\nbad,label\n",
+        ];
+        for csv in headed {
+            let t = parse_table(csv.as_bytes(), "h.csv", None).unwrap();
+            assert!(t.headerless.is_none(), "{csv}");
+            assert!(!t.columns[0].starts_with("column "), "{csv}");
+        }
+        // a ragged CSV that no other delimiter reads still names its line
+        let e = parse_table(b"a,b\nx,y\nz\n", "r.csv", None).unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("expected 2 fields"), "{e}");
     }
 
     #[test]

@@ -134,7 +134,28 @@ pub struct Table {
     pub columns: Vec<String>,
     pub rows: Vec<Vec<String>>,
     pub lines: Vec<usize>,
+    /// Where a CSV or TSV file has no header line: its first line read as a record, the
+    /// columns numbered ("column 1", ...), and why ([`headerless`]).
+    pub headerless: Option<Headerless>,
 }
+
+/// Why a delimited file's first line was read as a record, not as column names: a value of
+/// it is also a value of its column further down (a label such as "CRIME"), and it holds a
+/// sentence, which column names rarely are.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Headerless {
+    /// 0-based column of the repeated value
+    pub column: usize,
+    pub value: String,
+    /// a later line where the column holds it
+    pub line: usize,
+}
+
+/// Rows read after the first line when deciding whether it is a header ([`headerless`]),
+/// those that start in the file's first [`HEADER_CHECK_BYTES`]: the page previews a big file
+/// from its first megabyte, so it decides as the load of the whole file does.
+const HEADER_CHECK_ROWS: usize = 1000;
+const HEADER_CHECK_BYTES: usize = 512 << 10;
 
 /// Parses a whole file; `name` is used in messages and for format detection.
 pub fn parse_table(bytes: &[u8], name: &str, format: Option<Format>) -> Result<Table> {
@@ -203,6 +224,9 @@ pub fn parse_table(bytes: &[u8], name: &str, format: Option<Format>) -> Result<T
                 Err(e) if d != b',' && !body[header_end..].contains(&d) => {
                     parse_delimited(body, name, b',', format, true).map_err(|_| e)?
                 }
+                // the header line's delimiter does not read the file (a headerless TSV whose
+                // first record holds a comma): another that gives two columns or more
+                Err(e) => other_delimiter(body, name, d).ok_or(e)?,
                 t => t?,
             }
         }
@@ -214,10 +238,79 @@ pub fn parse_table(bytes: &[u8], name: &str, format: Option<Format>) -> Result<T
         // CSV/TSV report a header-only file themselves (with the header's line)
         return Err(Error::dataset(name, None, "has no records"));
     }
+    let last_line = count_newlines(&body[..body.len().min(HEADER_CHECK_BYTES)]) + 1;
+    let table = match (table.delimiter, headerless(&table, last_line)) {
+        (Some(_), Some(why)) => {
+            // blank lines before the header are skipped, as the reader does
+            let skipped = body.iter().take_while(|b| matches!(b, b'\r' | b'\n'));
+            let line = skipped.filter(|&&b| b == b'\n').count() + 1;
+            first_line_as_record(table, why, line)
+        }
+        _ => table,
+    };
     Ok(Table {
         decoded_from,
         ..table
     })
+}
+
+/// A delimiter other than `tried` (tab, `;`, `|`, comma) that reads the file into two columns
+/// or more, if one does.
+fn other_delimiter(body: &[u8], name: &str, tried: u8) -> Option<Table> {
+    [b'\t', b';', b'|', b',']
+        .into_iter()
+        .filter(|&d| d != tried)
+        .find_map(|d| {
+            let t = match d {
+                b'\t' => parse_tsv(body, name),
+                _ => parse_delimited(body, name, d, Format::Csv, true),
+            };
+            t.ok().filter(|t| t.columns.len() >= 2)
+        })
+}
+
+/// Whether a delimited table's "header" is a record: one of its values is also a value of
+/// its column in one of the next [`HEADER_CHECK_ROWS`] rows up to line `last_line` (not a
+/// header line repeated whole, as concatenated exports hold), and one of its values has
+/// three words or more.
+fn headerless(table: &Table, last_line: usize) -> Option<Headerless> {
+    let names = &table.columns;
+    if names.len() < 2 || !names.iter().any(|c| c.split_whitespace().count() >= 3) {
+        return None;
+    }
+    let rows = table
+        .rows
+        .iter()
+        .zip(&table.lines)
+        .take(HEADER_CHECK_ROWS)
+        .take_while(|(_, &line)| line <= last_line);
+    let repeated_header = |r: &Vec<String>| r.iter().zip(names).all(|(v, c)| v.trim() == c);
+    if rows.clone().any(|(r, _)| repeated_header(r)) {
+        return None;
+    }
+    rows.flat_map(|(r, &line)| {
+        r.iter()
+            .zip(names)
+            .enumerate()
+            .filter(|(_, (v, c))| !c.is_empty() && v.trim() == c.as_str())
+            .map(move |(column, (_, c))| Headerless {
+                column,
+                value: c.clone(),
+                line,
+            })
+    })
+    .next()
+}
+
+/// The table with its header line (`line`) as its first record, its cells trimmed as the
+/// names were, and numbered columns.
+fn first_line_as_record(mut table: Table, why: Headerless, line: usize) -> Table {
+    let record = std::mem::take(&mut table.columns);
+    table.columns = (1..=record.len()).map(|i| format!("column {i}")).collect();
+    table.rows.insert(0, record);
+    table.lines.insert(0, line);
+    table.headerless = Some(why);
+    table
 }
 
 /// Whether bytes that are not valid UTF-8 hold at least as many UTF-8 characters beyond ASCII
@@ -443,6 +536,7 @@ fn parse_delimited(
         columns,
         rows,
         lines,
+        headerless: None,
     })
 }
 
@@ -563,6 +657,7 @@ fn table_from_objects(
         columns,
         rows,
         lines,
+        headerless: None,
     })
 }
 
