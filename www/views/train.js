@@ -152,7 +152,7 @@ export function createTrainView(root, app) {
         h(
           "p",
           { class: "hint" },
-          "With the default learning rate and steps, training fits its settings to your labels (up to 512 labels: semi-hard triplets at a lower rate; beyond: more steps on class-balanced batches). Set either by hand and they are used as they are. The status says what ran.",
+          "With the default learning rate and steps, training fits its settings to your labels (up to 512 labels: semi-hard triplets at a lower rate; beyond: more steps on shuffled batches, at a rate that rises with the labels). Set either by hand and they are used as they are. The status says what ran.",
         ),
       ),
       canvas,
@@ -337,7 +337,7 @@ export function createTrainView(root, app) {
           negatives ? `Reading ${negatives} “not this label” mark${negatives === 1 ? "" : "s"} as negatives.` : "",
           pull ? pullSentence(pull) : usePull.checked ? (safeguard && !safeguard.pull ? "Without the prototype pull: your labels ranked better without it." : "Without the prototype pull: every label has a single record (it needs a second, or a label name that joins).") : "",
           run.steps !== cfg.steps
-            ? `${run.steps} steps on balanced batches, lr ${run.lr}, fitted to ${fittedTo}.`
+            ? `${run.steps} steps on ${run.balanced_batches ? "class-balanced" : "shuffled"} batches of ${run.batch_size}, lr ${+run.lr.toFixed(6)}, fitted to ${fittedTo}.`
             : run.lr !== cfg.lr || run.loss !== cfg.loss
               ? `${run.loss === "triplet-semihard" ? "Semi-hard triplets" : run.loss} at lr ${+run.lr.toFixed(6)}, fitted to ${fittedTo} in ${classes} classes.`
               : "",

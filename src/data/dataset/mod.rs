@@ -188,11 +188,18 @@ mod tests {
         assert_eq!((t.format, t.delimiter), (Format::Tsv, Some('\t')));
         assert_eq!(t.columns, vec!["column 1", "column 2"]);
         assert_eq!(t.rows.len(), 3);
-        assert_eq!(t.rows[0], vec!["There were 2 shootings, but 1 on TV", "CRIME"]);
+        assert_eq!(
+            t.rows[0],
+            vec!["There were 2 shootings, but 1 on TV", "CRIME"]
+        );
         assert_eq!(t.lines, vec![2, 3, 4]);
         let why = t.headerless.unwrap();
         assert_eq!((why.column, why.value.as_str(), why.line), (1, "CRIME", 4));
-        let ds = load(tsv.as_bytes(), &opts("n.csv", &["column 1"], Some("column 2"))).unwrap();
+        let ds = load(
+            tsv.as_bytes(),
+            &opts("n.csv", &["column 1"], Some("column 2")),
+        )
+        .unwrap();
         assert_eq!(ds.len(), 3);
         assert!(ds.headerless.is_some());
 
@@ -210,8 +217,13 @@ mod tests {
             assert!(!t.columns[0].starts_with("column "), "{csv}");
         }
         // a ragged CSV that no other delimiter reads still names its line
-        let e = parse_table(b"a,b\nx,y\nz\n", "r.csv", None).unwrap_err().to_string();
-        assert!(e.contains("line 3") && e.contains("expected 2 fields"), "{e}");
+        let e = parse_table(b"a,b\nx,y\nz\n", "r.csv", None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 3") && e.contains("expected 2 fields"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -664,12 +664,13 @@ mod tests {
         let hundred = c.fitted(100, 4);
         assert_eq!(hundred.loss, LossKind::TripletSemiHard);
         assert!((hundred.lr - 0.003).abs() < 1e-12);
-        // beyond: more steps per batch of labels, capped; balanced, no skip dropout,
-        // semi-hard at the one-batch lr up to 1,000 labels, rising beyond (6x at 6,000)
+        // beyond: more steps per batch of labels, capped; plain shuffled batches (not
+        // class-balanced), no skip dropout, semi-hard at the one-batch lr up to 1,000
+        // labels, rising beyond (6x at 6,000)
         let f = c.fitted(1000, 77);
         assert_eq!(
             (f.steps, f.balanced_batches, f.skip_dropout, f.loss),
-            (150, true, 0.0, LossKind::TripletSemiHard)
+            (150, false, 0.0, LossKind::TripletSemiHard)
         );
         assert!((f.lr - 0.005).abs() < 1e-12 && !f.fit_to_labels);
         assert!((c.fitted(3000, 77).lr - 0.015).abs() < 1e-12);
