@@ -40,20 +40,8 @@ fn banking77_test() -> &'static (Dataset, Embeddings, Embeddings) {
     })
 }
 
-/// DESIGN.md section 5 on `ds` split per class into halves (seed 0): `labels` round-robin
-/// labels of one half, 2 seeds, precision at `ks` on the other.
-fn round_robin_on_halves(
-    ds: &Dataset,
-    emb: &Embeddings,
-    labels: usize,
-    ks: Vec<usize>,
-    names: Option<Embeddings>,
-    config: TrainConfig,
-) -> Vec<EvalRow> {
-    on_halves(ds, emb, labels, ks, names, config, Protocol::RoundRobin)
-}
-
-/// [`round_robin_on_halves`] with the labels drawn by `protocol`.
+/// DESIGN.md section 5 on `ds` split per class into halves (seed 0): `labels` labels of one
+/// half drawn by `protocol`, 2 seeds, precision at `ks` on the other.
 fn on_halves(
     ds: &Dataset,
     emb: &Embeddings,
@@ -92,7 +80,15 @@ fn on_halves(
 #[test]
 fn tuned_beats_raw_on_ag_news() {
     let (ds, _, emb) = embedded("agnews_test_sample2000.csv");
-    let rows = round_robin_on_halves(&ds, &emb, 100, vec![10, 100], None, TrainConfig::default());
+    let rows = on_halves(
+        &ds,
+        &emb,
+        100,
+        vec![10, 100],
+        None,
+        TrainConfig::default(),
+        Protocol::RoundRobin,
+    );
     let p10 = &rows[0];
     let p100 = &rows[1];
     eprintln!("AG News, 100 labels: {rows:?}");
@@ -121,10 +117,18 @@ fn tuned_beats_raw_on_ag_news() {
 fn label_names_let_one_label_per_class_train_on_banking77() {
     let (ds, emb, names) = banking77_test();
     let run = |names| {
-        round_robin_on_halves(ds, emb, 50, vec![39], names, TrainConfig::default())
-            .into_iter()
-            .next()
-            .unwrap()
+        on_halves(
+            ds,
+            emb,
+            50,
+            vec![39],
+            names,
+            TrainConfig::default(),
+            Protocol::RoundRobin,
+        )
+        .into_iter()
+        .next()
+        .unwrap()
     };
     let without = run(None);
     let with = run(Some(names.clone()));
@@ -154,10 +158,18 @@ fn prototype_pull_lifts_banking77_at_100_labels() {
             prototype_pull,
             ..TrainConfig::default()
         };
-        round_robin_on_halves(ds, emb, 100, vec![10], Some(names.clone()), train)
-            .into_iter()
-            .next()
-            .unwrap()
+        on_halves(
+            ds,
+            emb,
+            100,
+            vec![10],
+            Some(names.clone()),
+            train,
+            Protocol::RoundRobin,
+        )
+        .into_iter()
+        .next()
+        .unwrap()
     };
     let (with, without) = (run(true), run(false));
     eprintln!(

@@ -9,7 +9,7 @@ import { memoryWarning } from "../memory.js";
 const MAX_FILE_BYTES = 100 * 1024 * 1024;
 const SAMPLE_LOCAL = "data/banking77_test.csv";
 const SAMPLE_PUBLIC = "https://raw.githubusercontent.com/PolyAI-LDN/task-specific-datasets/master/banking_data/test.csv";
-const LABEL_GUESSES = ["label", "labels", "category", "categories", "intent", "class", "target", "topic", "tag", "tags", "sentiment", "emotion", "stance", "type", "genre", "group", "newsgroup", "role", "result", "outcome", "polarity", "gold", "y", "annotation", "classification"];
+const LABEL_GUESSES = ["label", "labels", "category", "categories", "intent", "class", "target", "topic", "tag", "tags", "sentiment", "emotion", "stance", "type", "genre", "group", "newsgroup", "role", "result", "outcome", "polarity", "gold", "annotation", "classification"];
 /** A column name that reads as labels: one of LABEL_GUESSES, or one that ends in "_label",
  * "-class", " category" and the like ("gold_label", "coarse-label"; "label_text" does not). */
 function labelLike(name) {
