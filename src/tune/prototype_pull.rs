@@ -42,6 +42,7 @@ use std::collections::HashMap;
 use candle_core::{Device, Tensor};
 
 use crate::data::embeddings::Embeddings;
+use crate::encoder::l2_normalize;
 use crate::error::{Error, Result};
 use crate::tune::linalg::cholesky_solve;
 use crate::tune::matmul::{a_b, matmul_t, transpose};
@@ -193,7 +194,7 @@ pub fn fit(
     let share = z.sum_all()?.to_scalar::<f32>()? as f64 / n as f64;
     // targets y = normalise(x + z P); the fit is of y - x
     let target = (&xp + matmul_t(&z, &p.t()?)?)?; // (n, d)
-    let delta = (unit_rows(&target)? - &xp)?; // (n, d)
+    let delta = (l2_normalize(&target)? - &xp)?; // (n, d)
     let e = d + 1;
     // the map's strength; at none it is the identity, and the fit would be work thrown away
     let separability = kappa(&sums, x, y)?;
@@ -275,13 +276,7 @@ fn assign(xp: &Tensor, p: &Tensor, null: f64) -> Result<Tensor> {
 fn refine(p: &Tensor, z: &Tensor, xp: &Tensor) -> Result<Tensor> {
     // sum_i z_ic x_i: (C, n) (n, d)
     let pulled = matmul_t(&z.t()?.contiguous()?, &xp.t()?.contiguous()?)?; // (C, d)
-    unit_rows(&(p + (unit_rows(&pulled)? * REFINE_WEIGHT)?)?)
-}
-
-/// The rows of `t` (r, d) L2-normalised; a zero row stays zero (its norm clamped to 1e-12).
-fn unit_rows(t: &Tensor) -> Result<Tensor> {
-    let norm = t.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f32::MAX)?; // (r, 1)
-    Ok(t.broadcast_div(&norm)?)
+    l2_normalize(&(p + (l2_normalize(&pulled)? * REFINE_WEIGHT)?)?)
 }
 
 /// `sessions` value of a label name's row (`label_names.rs`): no record of the label, so

@@ -65,12 +65,12 @@ function balanceSentence(perLabel, names, run) {
   const [most, id] = counts.at(-1);
   if (most < 3 * median) return "";
   const total = counts.reduce((a, [n]) => a + n, 0);
+  const how = beta === 0.5 ? "the square root" : `their number to the power ${+(1 - beta).toFixed(3)}`;
   // beyond one batch the weights act within each batch, on the label's records drawn into it
   if (total > run.batch_size) {
-    return `“${names[id]}” holds ${most} of ${total} labels: in each batch, training counts its ${pairs ? "pairs of records" : "records"} by ${beta === 0.5 ? "their number's square root" : `their number to the power ${+(1 - beta).toFixed(3)}`}, so it outweighs the others less.`;
+    return `“${names[id]}” holds ${most} of ${total} labels: in each batch, training counts its ${pairs ? "pairs of records" : "records"} by ${how}${beta === 0.5 ? " of their number" : ""}, so it outweighs the others less.`;
   }
   const [what, count] = pairs ? [`${most} × ${most - 1} pairs of records`, most * (most - 1)] : [`${most} records`, most];
-  const how = beta === 0.5 ? "the square root" : `their number to the power ${+(1 - beta).toFixed(3)}`;
   return `“${names[id]}” holds ${most} of ${total} labels: training counts its ${what} as ${(count ** (1 - beta)).toFixed(1)}, ${how}, so it outweighs the others less.`;
 }
 

@@ -152,9 +152,10 @@ pub struct Headerless {
 }
 
 /// Rows read after the first line when deciding whether it is a header ([`headerless`]),
-/// those that start in the file's first [`HEADER_CHECK_BYTES`]: the page previews a big file
-/// from its first megabyte, so it decides as the load of the whole file does.
+/// those that start in the file's first [`HEADER_CHECK_BYTES`].
 const HEADER_CHECK_ROWS: usize = 1000;
+/// The page previews a big file from its first megabyte: rows that start in the first half
+/// of it are in the preview, so it decides as the load of the whole file does.
 const HEADER_CHECK_BYTES: usize = 512 << 10;
 
 /// Parses a whole file; `name` is used in messages and for format detection.
@@ -242,8 +243,8 @@ pub fn parse_table(bytes: &[u8], name: &str, format: Option<Format>) -> Result<T
     let table = match (table.delimiter, headerless(&table, last_line)) {
         (Some(_), Some(why)) => {
             // blank lines before the header are skipped, as the reader does
-            let skipped = body.iter().take_while(|b| matches!(b, b'\r' | b'\n'));
-            let line = skipped.filter(|&&b| b == b'\n').count() + 1;
+            let start = body.iter().position(|b| !matches!(b, b'\r' | b'\n'));
+            let line = count_newlines(&body[..start.unwrap_or(0)]) + 1;
             first_line_as_record(table, why, line)
         }
         _ => table,
