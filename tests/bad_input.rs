@@ -31,6 +31,11 @@ struct Entry {
     train: Option<Vec<String>>,
     #[serde(default = "yes")]
     cli: bool,
+    /// a dataset's columns to load ("text" and "label" unless the manifest says otherwise)
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    label: String,
 }
 
 fn yes() -> bool {
@@ -104,7 +109,7 @@ fn every_corpus_input_gets_a_clear_answer() {
             "dataset" => {
                 let file = m.dir.join(e.file.as_ref().unwrap());
                 let file = file.to_str().unwrap();
-                let args = ["--text-column", "text", "--label-column", "label"];
+                let args = ["--text-column", &e.text, "--label-column", &e.label];
                 let (ok, text) = simtune(&[&["check", file][..], &args].concat());
                 match &e.expect {
                     Some(expect) => expect_error(&what, ok, &text, expect),

@@ -105,8 +105,21 @@ data("odd-labels.json", utf8(JSON.stringify([
   { text: "card stuck", label: null },
   { text: "atm ate it", label: { class: "card" } },
 ])), {
+  // the object's field becomes its own column ("label.class"), so "label" is empty there
   what: "labels that are numbers, null and an object",
-  expect: ["odd-labels.json", "record 4", "field \"label\" is an object"],
+  expect: null, records: 4, classes: 2,
+});
+data("wrapped.json", utf8(JSON.stringify({ version: 1, data: [
+  { text: "my card was declined", meta: { label: "card" } },
+  { text: "where is my transfer", meta: { label: "transfer" } },
+  { text: "card stuck in the atm", meta: { label: "card" } },
+] })), {
+  what: "one object whose array holds the records, labels in a nested field",
+  expect: null, records: 3, classes: 2, label: "meta.label",
+});
+data("two-arrays.json", utf8(JSON.stringify({ train: [{ text: "my card", label: "card" }], test: [{ text: "atm", label: "card" }] })), {
+  what: "one object holding two arrays of records",
+  expect: ["two-arrays.json", "2 arrays of records", "\"train\"", "\"test\""],
 });
 data("number-labels.json", utf8(JSON.stringify([
   { text: "my card was declined", label: 1 },

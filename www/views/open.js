@@ -301,6 +301,9 @@ export function createOpenView(root, app) {
             `No header line: line 1 reads as a record (“${table.headerless.value}” in column ${table.headerless.column + 1} is also a value of that column on line ${table.headerless.line}), so it is kept as one and the columns are numbered.`,
           )
         : null,
+      table.records_under
+        ? h("p", { class: "hint", id: "records-under-note" }, `The file is one object: its records are the array under “${table.records_under}”.`)
+        : null,
       table.partial ? h("p", { class: "hint" }, "A big file: the preview reads its first megabyte; every record is read when you use the columns.") : null,
       ((warning) => (warning ? h("p", { class: "warning", id: "memory-warning", role: "alert" }, warning) : null))(memoryWarning(table.total_rows, app.project.dim || undefined)),
       h("fieldset", {}, h("legend", {}, "Text column(s) — several are joined with “. ”"), textBoxes),

@@ -453,6 +453,7 @@ fn subset(ds: &Dataset, idx: &[usize]) -> Dataset {
         label_column: ds.label_column.clone(),
         decoded_from: ds.decoded_from,
         headerless: ds.headerless.clone(),
+        records_under: ds.records_under.clone(),
     }
 }
 /// The truth about a project's head: for every record with a gold label that the project did

@@ -115,5 +115,6 @@ pub fn from_table(table: &Table, name: &str, options: &LoadOptions) -> Result<Da
         label_column: options.label_column.clone(),
         decoded_from: table.decoded_from,
         headerless: table.headerless.clone(),
+        records_under: table.records_under.clone(),
     })
 }

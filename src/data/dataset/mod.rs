@@ -37,6 +37,8 @@ pub struct Dataset {
     pub decoded_from: Option<&'static str>,
     /// Where the file had no header line ([`Table::headerless`]).
     pub headerless: Option<Headerless>,
+    /// The key whose array held a JSON file's records ([`Table::records_under`]).
+    pub records_under: Option<String>,
 }
 
 /// Parses `bytes` and picks the text (and label) columns.
@@ -279,11 +281,8 @@ mod tests {
         assert!(e.contains("array"), "{e}");
         let e = err(b"[{\"text\": \"a\"}, 3]", &jo);
         assert!(e.contains("record 2") && e.contains("not an object"), "{e}");
-        let e = err(b"[{\"text\": [1]}]", &jo);
-        assert!(
-            e.contains("record 1") && e.contains("\"text\" is an array"),
-            "{e}"
-        );
+        // an array field is one text now (json_nested_fields_flatten_and_wrapped_records_load)
+        assert_eq!(load(b"[{\"text\": [1]}]", &jo).unwrap().texts, vec!["1"]);
         let e = err(b"[{\"text\": \"a\"},", &jo);
         assert!(
             e.contains("d.json, line 1") && e.contains("invalid JSON"),
@@ -388,11 +387,6 @@ mod tests {
         assert_eq!(t.rows[1], vec!["d", "", ""]);
         assert_eq!(t.lines, vec![2, 3]);
         let jo = opts("d.json", &["text"], None);
-        let e = err(b"[\n{\"text\": \"a\"},\n{\"text\": {\"x\": 1}}\n]", &jo);
-        assert!(
-            e.starts_with("d.json, line 3: record 2: field \"text\" is an object"),
-            "{e}"
-        );
         let e = err(b"[\n{\"text\": \"a\"},\n\"b\"\n]", &jo);
         assert_eq!(
             e,
@@ -419,6 +413,53 @@ mod tests {
     }
 
     #[test]
+    fn json_nested_fields_flatten_and_wrapped_records_load() {
+        // nested objects as dotted columns, arrays of scalars joined, other arrays as JSON
+        let json = br#"[
+  {"id": 1, "meta": {"title": "card declined", "src": {"app": "ios"}}, "tags": ["a", 2, null], "label": "card"},
+  {"id": 2, "meta": {"title": "where is my transfer"}, "tags": [], "pts": [{"x": 1}], "label": {}}
+]"#;
+        let t = parse_table(json, "n.json", None).unwrap();
+        assert_eq!(
+            t.columns,
+            vec!["id", "meta.src.app", "meta.title", "tags", "label", "pts"]
+        );
+        assert_eq!(
+            t.rows[0],
+            vec!["1", "ios", "card declined", "a, 2", "card", ""]
+        );
+        assert_eq!(
+            t.rows[1],
+            vec!["2", "", "where is my transfer", "", "", "[{\"x\":1}]"]
+        );
+        assert_eq!(
+            (t.lines.clone(), t.records_under.clone()),
+            (vec![2, 3], None)
+        );
+        let ds = load(json, &opts("n.json", &["meta.title"], Some("label"))).unwrap();
+        assert_eq!(ds.labels, Some(vec![Some("card".to_string()), None]));
+        // one object holding the records' array: read from it, lines from the file's start
+        let wrapped = b"{\"version\": 3, \"note\": [1, 2],\n \"data\": [\n  {\"text\": \"a\"},\n\n  {\"text\": \"b\"}\n]}";
+        let t = parse_table(wrapped, "w.json", None).unwrap();
+        assert_eq!(t.records_under.as_deref(), Some("data"));
+        assert_eq!((t.rows.len(), t.lines.clone()), (2, vec![3, 5]));
+        let ds = load(wrapped, &opts("w.json", &["text"], None)).unwrap();
+        assert_eq!(
+            (ds.texts.len(), ds.records_under.as_deref()),
+            (2, Some("data"))
+        );
+        // none or two arrays of records: refused, naming them
+        let jo = opts("w.json", &["text"], None);
+        let e = err(
+            b"{\"a\": [{\"text\": \"x\"}], \"b\": [{\"text\": \"y\"}]}",
+            &jo,
+        );
+        assert!(e.contains("2 arrays of records (\"a\", \"b\")"), "{e}");
+        let e = err(b"{\"text\": \"x\", \"n\": [1]}", &jo);
+        assert!(e.contains("no array of records"), "{e}");
+    }
+
+    #[test]
     fn jsonl_crlf_blank_lines_and_errors() {
         let jsonl = "\u{feff}{\"text\": \"a\", \"label\": \"x\"}\r\n\r\n   \r\n{\"text\": \"b\", \"label\": \" \"}\r\n";
         let ds = load(
@@ -434,11 +475,8 @@ mod tests {
             e.starts_with("d.jsonl, line 3: the record is a number, not an object"),
             "{e}"
         );
-        let e = err(b"{\"text\": \"a\"}\n{\"text\": [\"b\"]}\n", &lo);
-        assert!(
-            e.starts_with("d.jsonl, line 2: the record: field \"text\" is an array"),
-            "{e}"
-        );
+        let ds = load(b"{\"text\": \"a\"}\n{\"text\": [\"b\", \"c\"]}\n", &lo).unwrap();
+        assert_eq!(ds.texts, vec!["a", "b, c"]);
         let e = err(b"{\"text\": \"a\"}\n{\"text\": \"\xc3\"}\n", &lo);
         assert!(e.starts_with("d.jsonl, line 2: invalid UTF-8"), "{e}");
     }

@@ -1,6 +1,7 @@
 //! Bytes -> a [`Table`]: column names, string cells and each row's source line. CSV and TSV
 //! (RFC 4180: quoted fields with delimiters, `""` quotes and line breaks; CRLF or LF), a
-//! JSON array of objects, JSONL. UTF-8 with or without BOM, or UTF-16 with its BOM (what
+//! JSON array of objects (or one object holding that array), JSONL; nested fields flattened
+//! to dotted columns ([`flatten`]). UTF-8 with or without BOM, or UTF-16 with its BOM (what
 //! Excel's "Unicode text" writes), decoded to UTF-8 first; a CSV or TSV that is not UTF-8 is
 //! read as Windows-1252 (Excel's "CSV" on Western Windows; Latin-1's printable characters are
 //! the same), unless it is UTF-8 with damaged bytes. Spreadsheets, PDFs and archives
@@ -137,6 +138,9 @@ pub struct Table {
     /// Where a CSV or TSV file has no header line: its first line read as a record, the
     /// columns numbered ("column 1", ...), and why ([`headerless`]).
     pub headerless: Option<Headerless>,
+    /// Where a JSON file holds one object whose array holds the records (`{"data": [...]}`,
+    /// as APIs and dataset exports write): that key ([`parse_json`]).
+    pub records_under: Option<String>,
 }
 
 /// Why a delimited file's first line was read as a record, not as column names: a value of
@@ -538,6 +542,7 @@ fn parse_delimited(
         rows,
         lines,
         headerless: None,
+        records_under: None,
     })
 }
 
@@ -585,6 +590,40 @@ fn check_columns(columns: &[String], name: &str, line: Option<usize>) -> Result<
     Ok(())
 }
 
+/// One field of a JSON record as columns: a nested object's fields under dotted names
+/// ("meta.title", as pandas' `json_normalize` names them), an array of text, numbers or
+/// booleans as one text joined by ", " (tags), any other array as its JSON text. Nothing is
+/// refused, so a record's other fields still load; an empty object is an empty value.
+fn flatten(key: String, v: serde_json::Value, out: &mut Vec<(String, serde_json::Value)>) {
+    use serde_json::Value;
+    match v {
+        Value::Object(fields) if !fields.is_empty() => {
+            for (k, v) in fields {
+                flatten(format!("{key}.{k}"), v, out);
+            }
+        }
+        Value::Object(_) => out.push((key, Value::Null)),
+        Value::Array(items) => {
+            let scalar = |v: &Value| !matches!(v, Value::Array(_) | Value::Object(_));
+            let text = if items.iter().all(scalar) {
+                let parts: Vec<String> = items
+                    .iter()
+                    .filter(|v| !v.is_null())
+                    .map(|v| match v {
+                        Value::String(s) => s.clone(),
+                        v => v.to_string(),
+                    })
+                    .collect();
+                parts.join(", ")
+            } else {
+                Value::Array(items).to_string()
+            };
+            out.push((key, Value::String(text)));
+        }
+        v => out.push((key, v)),
+    }
+}
+
 /// Builds a table from JSON objects. Each object comes with the 1-based source line it
 /// starts on and a name for messages ("record 3" in a JSON array; JSONL, whose
 /// line already names it: "the record").
@@ -609,18 +648,22 @@ fn table_from_objects(
                 ),
             ));
         };
-        let mut map = std::collections::HashMap::with_capacity(pairs.len());
+        let mut flat = Vec::with_capacity(pairs.len());
         for (key, v) in pairs {
+            flatten(key, v, &mut flat);
+        }
+        let mut map = std::collections::HashMap::with_capacity(flat.len());
+        for (key, v) in flat {
             if !map.contains_key(&key) && !columns.contains(&key) {
                 columns.push(key.clone());
             }
             map.insert(key, v); // a repeated key: the last value wins, as in serde_json
         }
-        maps.push((line, what, map));
+        maps.push((line, map));
     }
     let mut rows = Vec::with_capacity(maps.len());
     let mut lines = Vec::with_capacity(maps.len());
-    for (line, what, map) in maps {
+    for (line, map) in maps {
         let mut row = Vec::with_capacity(columns.len());
         for c in &columns {
             row.push(match map.get(c) {
@@ -629,16 +672,8 @@ fn table_from_objects(
                 Some(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => {
                     v.to_string()
                 }
-                Some(v) => {
-                    return Err(Error::dataset(
-                        name,
-                        Some(line),
-                        format!(
-                            "{what}: field \"{c}\" is {}; values must be text, numbers, booleans or null (flatten it to text)",
-                            json_kind(v)
-                        ),
-                    ))
-                }
+                // flatten() leaves text, numbers, booleans and null only
+                Some(v) => v.to_string(),
             });
         }
         rows.push(row);
@@ -659,6 +694,7 @@ fn table_from_objects(
         rows,
         lines,
         headerless: None,
+        records_under: None,
     })
 }
 
@@ -666,25 +702,35 @@ fn parse_json(body: &[u8], name: &str) -> Result<Table> {
     let invalid =
         |e: serde_json::Error| Error::dataset(name, Some(e.line()), format!("invalid JSON: {e}"));
     let value: serde_json::Value = serde_json::from_slice(body).map_err(invalid)?;
-    let serde_json::Value::Array(_) = value else {
-        let first = body.iter().take_while(|b| b.is_ascii_whitespace());
-        let line = first.filter(|&&b| b == b'\n').count() + 1;
-        return Err(Error::dataset(
-            name,
-            Some(line),
-            format!(
-                "the file holds {}, but a JSON file must hold an array of records \
-                 ([{{\"text\": ...}}, ...]); for one object per line, name it .jsonl",
-                json_kind(&value)
-            ),
-        ));
+    let under = match &value {
+        serde_json::Value::Array(_) => None,
+        // one object: the records are the array it holds ({"data": [...]}), where exactly one
+        // of its values is an array of objects
+        serde_json::Value::Object(map) => match records_key(map) {
+            Some(key) => Some(key.clone()),
+            None => return Err(not_records(body, name, &value)),
+        },
+        _ => return Err(not_records(body, name, &value)),
+    };
+    let fields: std::collections::HashMap<String, &serde_json::value::RawValue>;
+    let items_bytes = match &under {
+        // the array's own bytes inside the file, so lines still count from the file's start
+        Some(key) => {
+            fields = serde_json::from_slice(body).map_err(invalid)?;
+            fields[key].get().as_bytes()
+        }
+        None => body,
     };
     // parsed again, keeping each object's keys in file order (serde_json's map sorts them)
-    let items: Vec<Record> = serde_json::from_slice(body).map_err(invalid)?;
+    let items: Vec<Record> = serde_json::from_slice(items_bytes).map_err(invalid)?;
     // each record's source line, from where it starts in the text (the record number if
     // the scan and the parse ever disagree, which valid JSON should not allow); counted
     // incrementally, as the offsets grow
-    let starts = array_element_starts(body);
+    let offset = items_bytes.as_ptr() as usize - body.as_ptr() as usize;
+    let starts: Vec<usize> = array_element_starts(items_bytes)
+        .into_iter()
+        .map(|o| o + offset)
+        .collect();
     let scanned = starts.len() == items.len();
     let mut counted = (0usize, 1usize);
     let mut line_at = |offset: usize| {
@@ -703,7 +749,60 @@ fn parse_json(body: &[u8], name: &str) -> Result<Table> {
             (line, format!("record {}", i + 1), v)
         })
         .collect();
-    table_from_objects(objects, name, Format::Json)
+    let table = table_from_objects(objects, name, Format::Json)?;
+    Ok(Table {
+        records_under: under,
+        ..table
+    })
+}
+
+/// The key of the one value of `map` that is a non-empty array of objects, if exactly one is.
+fn records_key(map: &serde_json::Map<String, serde_json::Value>) -> Option<&String> {
+    let mut keys = map.iter().filter(|(_, v)| match v {
+        serde_json::Value::Array(items) => {
+            !items.is_empty() && items.iter().all(serde_json::Value::is_object)
+        }
+        _ => false,
+    });
+    match (keys.next(), keys.next()) {
+        (Some((key, _)), None) => Some(key),
+        _ => None,
+    }
+}
+
+/// A JSON file that holds no array of records.
+fn not_records(body: &[u8], name: &str, value: &serde_json::Value) -> Error {
+    let first = body.iter().take_while(|b| b.is_ascii_whitespace());
+    let line = first.filter(|&&b| b == b'\n').count() + 1;
+    let what = match value {
+        serde_json::Value::Object(map) => {
+            let arrays: Vec<String> = map
+                .iter()
+                .filter(|(_, v)| {
+                    v.as_array()
+                        .is_some_and(|a| a.iter().any(|r| r.is_object()))
+                })
+                .map(|(k, _)| format!("\"{k}\""))
+                .collect();
+            match arrays.len() {
+                0 => "an object with no array of records in it".to_string(),
+                n => format!(
+                    "an object with {n} arrays of records ({})",
+                    arrays.join(", ")
+                ),
+            }
+        }
+        v => json_kind(v).to_string(),
+    };
+    Error::dataset(
+        name,
+        Some(line),
+        format!(
+            "the file holds {what}, but a JSON file must hold an array of records \
+             ([{{\"text\": ...}}, ...] or {{\"data\": [{{\"text\": ...}}, ...]}}); for one object per \
+             line, name it .jsonl"
+        ),
+    )
 }
 
 /// Byte offsets where the elements of a top-level JSON array start (`body` already parsed
