@@ -457,6 +457,12 @@ mod tests {
         assert!(e.contains("2 arrays of records (\"a\", \"b\")"), "{e}");
         let e = err(b"{\"text\": \"x\", \"n\": [1]}", &jo);
         assert!(e.contains("no array of records"), "{e}");
+        // pandas' df.to_json() default: one object per column, keyed by the index
+        let e = err(
+            b"{\"text\": {\"0\": \"a\", \"1\": \"b\"}, \"label\": {\"0\": \"x\", \"1\": null}}",
+            &jo,
+        );
+        assert!(e.contains("orient=\"records\""), "{e}");
     }
 
     #[test]

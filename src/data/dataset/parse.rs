@@ -784,7 +784,24 @@ fn not_records(body: &[u8], name: &str, value: &serde_json::Value) -> Error {
                 })
                 .map(|(k, _)| format!("\"{k}\""))
                 .collect();
+            // pandas' `df.to_json()` (its default "columns" layout): {"text": {"0": ...}, ...}
+            let columns_layout = !map.is_empty()
+                && map.values().all(|v| {
+                    v.as_object().is_some_and(|rows| {
+                        !rows.is_empty() && rows.values().all(|c| !c.is_object() && !c.is_array())
+                    })
+                });
             match arrays.len() {
+                0 if columns_layout => {
+                    return Error::dataset(
+                        name,
+                        Some(line),
+                        "the file holds one object per column ({\"text\": {\"0\": ...}, ...}: \
+                         pandas' df.to_json() layout), but a JSON file must hold an array of \
+                         records: save it with df.to_json(path, orient=\"records\"), or \
+                         lines=True as .jsonl",
+                    )
+                }
                 0 => "an object with no array of records in it".to_string(),
                 n => format!(
                     "an object with {n} arrays of records ({})",
