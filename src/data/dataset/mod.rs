@@ -457,6 +457,11 @@ mod tests {
         assert!(e.contains("2 arrays of records (\"a\", \"b\")"), "{e}");
         let e = err(b"{\"text\": \"x\", \"n\": [1]}", &jo);
         assert!(e.contains("no array of records"), "{e}");
+        let e = err(b"{\"data\": [{\"text\": \"x\"}, 3]}", &jo);
+        assert!(
+            e.contains("array \"data\" holds values that are not records"),
+            "{e}"
+        );
         // pandas' df.to_json() default: one object per column, keyed by the index
         let e = err(
             b"{\"text\": {\"0\": \"a\", \"1\": \"b\"}, \"label\": {\"0\": \"x\", \"1\": null}}",

@@ -717,7 +717,10 @@ fn parse_json(body: &[u8], name: &str) -> Result<Table> {
         // the array's own bytes inside the file, so lines still count from the file's start
         Some(key) => {
             fields = serde_json::from_slice(body).map_err(invalid)?;
-            fields[key].get().as_bytes()
+            match fields.get(key) {
+                Some(raw) => raw.get().as_bytes(),
+                None => return Err(not_records(body, name, &value)),
+            }
         }
         None => body,
     };
@@ -803,6 +806,11 @@ fn not_records(body: &[u8], name: &str, value: &serde_json::Value) -> Error {
                     )
                 }
                 0 => "an object with no array of records in it".to_string(),
+                // records_key() wants every element an object
+                1 => format!(
+                    "an object whose array {} holds values that are not records",
+                    arrays[0]
+                ),
                 n => format!(
                     "an object with {n} arrays of records ({})",
                     arrays.join(", ")
