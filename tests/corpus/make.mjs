@@ -117,6 +117,13 @@ data("wrapped.json", utf8(JSON.stringify({ version: 1, data: [
   what: "one object whose array holds the records, labels in a nested field",
   expect: null, records: 3, classes: 2, label: "meta.label",
 });
+data("pandas.json", utf8(JSON.stringify({
+  text: { 0: "my card was declined", 1: "where is my transfer", 2: "card stuck in the atm" },
+  label: { 0: "card", 1: "transfer", 2: "card" },
+})), {
+  what: "a pandas DataFrame saved with df.to_json() (one object per column)",
+  expect: null, records: 3, classes: 2,
+});
 data("two-arrays.json", utf8(JSON.stringify({ train: [{ text: "my card", label: "card" }], test: [{ text: "atm", label: "card" }] })), {
   what: "one object holding two arrays of records",
   expect: ["two-arrays.json", "2 arrays of records", "\"train\"", "\"test\""],

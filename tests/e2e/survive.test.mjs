@@ -72,6 +72,7 @@ test("every bad input gets a clear message, and the labels made before survive",
         const note = await page.$("#encoding-note");
         assert.equal(Boolean(note), e.file === "latin1.csv", `${e.file}: the encoding note`);
         if (note) assert.match(await page.textContent("#preview"), /not UTF-8, so it was read as Windows-1252[\s\S]*café near the bank/);
+        if (e.file === "pandas.json") assert.match(await page.textContent("#pandas-note"), /pandas DataFrame saved with to_json\(\) \(one object per column/);
         if (e.file === "wrapped.json") assert.match(await page.textContent("#records-under-note"), /its records are the array under “data”/);
       }
       console.log(`# ${e.file} (${e.what}): ${msg ?? (await page.textContent("#preview h2"))}`);

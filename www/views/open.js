@@ -304,6 +304,13 @@ export function createOpenView(root, app) {
       table.records_under
         ? h("p", { class: "hint", id: "records-under-note" }, `The file is one object: its records are the array under “${table.records_under}”.`)
         : null,
+      table.pandas_orient
+        ? h(
+            "p",
+            { class: "hint", id: "pandas-note" },
+            `Read as a pandas DataFrame saved with to_json() (${table.pandas_orient === "columns" ? "one object per column, keyed by the row number" : "one object per row, keyed by the row number"}).`,
+          )
+        : null,
       table.partial ? h("p", { class: "hint" }, "A big file: the preview reads its first megabyte; every record is read when you use the columns.") : null,
       ((warning) => (warning ? h("p", { class: "warning", id: "memory-warning", role: "alert" }, warning) : null))(memoryWarning(table.total_rows, app.project.dim || undefined)),
       h("fieldset", {}, h("legend", {}, "Text column(s) — several are joined with “. ”"), textBoxes),

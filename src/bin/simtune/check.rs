@@ -31,6 +31,9 @@ pub fn run(args: CheckArgs) -> Result<()> {
     if let Some(key) = &ds.records_under {
         println!("records read from the array under \"{key}\"");
     }
+    if let Some(orient) = ds.pandas_orient {
+        println!("read as a pandas DataFrame's to_json() (orient \"{orient}\")");
+    }
     if let Some(h) = &ds.headerless {
         println!(
             "no header line: line 1 is read as a record, as \"{}\" (column {}) is also a value of that column on line {}; its columns are numbered",

@@ -454,6 +454,7 @@ fn subset(ds: &Dataset, idx: &[usize]) -> Dataset {
         decoded_from: ds.decoded_from,
         headerless: ds.headerless.clone(),
         records_under: ds.records_under.clone(),
+        pandas_orient: ds.pandas_orient,
     }
 }
 /// The truth about a project's head: for every record with a gold label that the project did

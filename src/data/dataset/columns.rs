@@ -116,5 +116,6 @@ pub fn from_table(table: &Table, name: &str, options: &LoadOptions) -> Result<Da
         decoded_from: table.decoded_from,
         headerless: table.headerless.clone(),
         records_under: table.records_under.clone(),
+        pandas_orient: table.pandas_orient,
     })
 }

@@ -39,6 +39,8 @@ pub struct Dataset {
     pub headerless: Option<Headerless>,
     /// The key whose array held a JSON file's records ([`Table::records_under`]).
     pub records_under: Option<String>,
+    /// pandas' `orient` where the file is a DataFrame's `to_json()` ([`Table::pandas_orient`]).
+    pub pandas_orient: Option<&'static str>,
 }
 
 /// Parses `bytes` and picks the text (and label) columns.
@@ -462,10 +464,54 @@ mod tests {
             e.contains("array \"data\" holds values that are not records"),
             "{e}"
         );
-        // pandas' df.to_json() default: one object per column, keyed by the index
+    }
+
+    #[test]
+    fn pandas_to_json_reads_in_row_order() {
+        // df.to_json(): one object per column, keyed by the row number, on one line; rows
+        // 0..11 in the file's order ("10" after "9", not after "1")
+        let texts: Vec<String> = (0..12).map(|i| format!("record {i}")).collect();
+        let column = |f: &dyn Fn(usize) -> String| {
+            let cells: Vec<String> = (0..12).map(|i| format!("\"{i}\":{}", f(i))).collect();
+            format!("{{{}}}", cells.join(","))
+        };
+        let json = format!(
+            "{{\"text\":{},\"label\":{}}}",
+            column(&|i| format!("\"{}\"", texts[i])),
+            column(&|i| if i == 3 {
+                "null".into()
+            } else {
+                format!("{}", i % 2)
+            })
+        );
+        let ds = load(json.as_bytes(), &opts("p.json", &["text"], Some("label"))).unwrap();
+        assert_eq!(
+            (ds.texts.clone(), ds.pandas_orient),
+            (texts, Some("columns"))
+        );
+        let labels = ds.labels.unwrap();
+        assert_eq!(
+            (labels[3].clone(), labels[10].as_deref()),
+            (None, Some("0"))
+        );
+        // orient="index": one object per row, keyed by the row number; lines as written
+        let json = b"{\n\"0\": {\"text\": \"a\", \"label\": \"x\"},\n\"1\": {\"text\": \"b\", \"label\": \"y\"}\n}";
+        let t = parse_table(json, "i.json", None).unwrap();
+        assert_eq!(
+            (t.columns.clone(), t.rows.clone()),
+            (
+                vec!["text".to_string(), "label".into()],
+                vec![
+                    vec!["a".to_string(), "x".into()],
+                    vec!["b".to_string(), "y".into()]
+                ]
+            )
+        );
+        assert_eq!((t.lines, t.pandas_orient), (vec![2, 3], Some("index")));
+        // an index that is not row numbers is not guessed: refused, saying how to save it
         let e = err(
-            b"{\"text\": {\"0\": \"a\", \"1\": \"b\"}, \"label\": {\"0\": \"x\", \"1\": null}}",
-            &jo,
+            b"{\"text\": {\"a\": \"x\", \"b\": \"y\"}, \"label\": {\"a\": \"p\", \"b\": null}}",
+            &opts("p.json", &["text"], None),
         );
         assert!(e.contains("orient=\"records\""), "{e}");
     }

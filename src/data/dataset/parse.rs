@@ -1,7 +1,7 @@
 //! Bytes -> a [`Table`]: column names, string cells and each row's source line. CSV and TSV
 //! (RFC 4180: quoted fields with delimiters, `""` quotes and line breaks; CRLF or LF), a
-//! JSON array of objects (or one object holding that array), JSONL; nested fields flattened
-//! to dotted columns ([`flatten`]). UTF-8 with or without BOM, or UTF-16 with its BOM (what
+//! JSON array of objects (or one object holding that array, or a pandas DataFrame's
+//! `to_json()`), JSONL; nested fields flattened to dotted columns ([`flatten`]). UTF-8 with or without BOM, or UTF-16 with its BOM (what
 //! Excel's "Unicode text" writes), decoded to UTF-8 first; a CSV or TSV that is not UTF-8 is
 //! read as Windows-1252 (Excel's "CSV" on Western Windows; Latin-1's printable characters are
 //! the same), unless it is UTF-8 with damaged bytes. Spreadsheets, PDFs and archives
@@ -141,6 +141,10 @@ pub struct Table {
     /// Where a JSON file holds one object whose array holds the records (`{"data": [...]}`,
     /// as APIs and dataset exports write): that key ([`parse_json`]).
     pub records_under: Option<String>,
+    /// Where a JSON file is a pandas DataFrame as `df.to_json()` writes it: its `orient`,
+    /// "columns" (pandas' default, one object per column keyed by the row index) or "index"
+    /// (one object per row, keyed by the index) ([`pandas_orient`]).
+    pub pandas_orient: Option<&'static str>,
 }
 
 /// Why a delimited file's first line was read as a record, not as column names: a value of
@@ -543,6 +547,7 @@ fn parse_delimited(
         lines,
         headerless: None,
         records_under: None,
+        pandas_orient: None,
     })
 }
 
@@ -695,6 +700,7 @@ fn table_from_objects(
         lines,
         headerless: None,
         records_under: None,
+        pandas_orient: None,
     })
 }
 
@@ -706,9 +712,10 @@ fn parse_json(body: &[u8], name: &str) -> Result<Table> {
         serde_json::Value::Array(_) => None,
         // one object: the records are the array it holds ({"data": [...]}), where exactly one
         // of its values is an array of objects
-        serde_json::Value::Object(map) => match records_key(map) {
-            Some(key) => Some(key.clone()),
-            None => return Err(not_records(body, name, &value)),
+        serde_json::Value::Object(map) => match (records_key(map), pandas_orient(map)) {
+            (Some(key), _) => Some(key.clone()),
+            (None, Some(orient)) => return parse_pandas(body, name, orient),
+            (None, None) => return Err(not_records(body, name, &value)),
         },
         _ => return Err(not_records(body, name, &value)),
     };
@@ -773,6 +780,123 @@ fn records_key(map: &serde_json::Map<String, serde_json::Value>) -> Option<&Stri
     }
 }
 
+/// Whether `map` is a pandas DataFrame as `df.to_json()` writes it, and in which `orient`:
+/// every value an object of text, numbers, booleans or null, and the row index (integer
+/// labels, pandas' default) either the inner keys ("columns": `{"text": {"0": ...}}`) or the
+/// outer ones ("index": `{"0": {"text": ...}}`). Other indexes are too ambiguous to read.
+fn pandas_orient(map: &serde_json::Map<String, serde_json::Value>) -> Option<&'static str> {
+    let index = |k: &String| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit());
+    let mut inner_index = true;
+    for v in map.values() {
+        let fields = v.as_object().filter(|f| !f.is_empty())?;
+        if fields.values().any(|c| c.is_object() || c.is_array()) {
+            return None;
+        }
+        inner_index &= fields.keys().all(index);
+    }
+    match (map.keys().all(index), inner_index) {
+        (false, true) => Some("columns"),
+        (true, false) => Some("index"),
+        _ => None,
+    }
+}
+
+/// A pandas DataFrame's JSON ([`pandas_orient`]) as a table, rows in the file's order. pandas
+/// writes it on one line; a row's line is where its first value (orient "columns") or its
+/// record (orient "index") starts.
+fn parse_pandas(body: &[u8], name: &str, orient: &'static str) -> Result<Table> {
+    let invalid =
+        |e: serde_json::Error| Error::dataset(name, Some(e.line()), format!("invalid JSON: {e}"));
+    // the outer object's values in file order, each an object in file order
+    let outer: OrderedObject = serde_json::from_slice(body).map_err(invalid)?;
+    let starts = array_element_starts(body);
+    let line_of = |i: usize| starts.get(i).map_or(1, |&o| count_newlines(&body[..o]) + 1);
+    let table = if orient == "index" {
+        let objects = outer
+            .0
+            .into_iter()
+            .enumerate()
+            .map(|(i, (key, record))| (line_of(i), format!("record \"{key}\""), record))
+            .collect();
+        table_from_objects(objects, name, Format::Json)?
+    } else {
+        let Some(Record::Object(first)) = outer.0.first().map(|(_, r)| r) else {
+            return Err(Error::dataset(name, Some(1), "has no records"));
+        };
+        let index: Vec<String> = first.iter().map(|(k, _)| k.clone()).collect();
+        let at: std::collections::HashMap<&str, usize> = index
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.as_str(), i))
+            .collect();
+        let columns: Vec<String> = outer.0.iter().map(|(c, _)| c.clone()).collect();
+        let mut rows = vec![vec![String::new(); columns.len()]; index.len()];
+        for (c, (_, column)) in outer.0.into_iter().enumerate() {
+            let Record::Object(cells) = column else {
+                continue; // pandas_orient() saw objects only
+            };
+            for (k, v) in cells {
+                // a label missing from the first column's index: a row of its own
+                let r = match at.get(k.as_str()) {
+                    Some(&r) => r,
+                    None => {
+                        rows.push(vec![String::new(); columns.len()]);
+                        rows.len() - 1
+                    }
+                };
+                rows[r][c] = match v {
+                    serde_json::Value::Null => String::new(),
+                    serde_json::Value::String(s) => s,
+                    v => v.to_string(),
+                };
+            }
+        }
+        check_columns(&columns, name, Some(1))?;
+        let lines = vec![line_of(0); rows.len()];
+        Table {
+            format: Format::Json,
+            delimiter: None,
+            decoded_from: None,
+            columns,
+            rows,
+            lines,
+            headerless: None,
+            records_under: None,
+            pandas_orient: None,
+        }
+    };
+    Ok(Table {
+        pandas_orient: Some(orient),
+        ..table
+    })
+}
+
+/// A JSON object's (key, value) pairs in file order, each value a [`Record`].
+struct OrderedObject(Vec<(String, Record)>);
+
+impl<'de> serde::Deserialize<'de> for OrderedObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = OrderedObject;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> std::result::Result<OrderedObject, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some(pair) = m.next_entry::<String, Record>()? {
+                    pairs.push(pair);
+                }
+                Ok(OrderedObject(pairs))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
 /// A JSON file that holds no array of records.
 fn not_records(body: &[u8], name: &str, value: &serde_json::Value) -> Error {
     let first = body.iter().take_while(|b| b.is_ascii_whitespace());
@@ -787,7 +911,8 @@ fn not_records(body: &[u8], name: &str, value: &serde_json::Value) -> Error {
                 })
                 .map(|(k, _)| format!("\"{k}\""))
                 .collect();
-            // pandas' `df.to_json()` (its default "columns" layout): {"text": {"0": ...}, ...}
+            // pandas' `df.to_json()` whose index is not row numbers ([`pandas_orient`] reads
+            // the others): {"text": {"a": ...}, ...}
             let columns_layout = !map.is_empty()
                 && map.values().all(|v| {
                     v.as_object().is_some_and(|rows| {
