@@ -147,6 +147,28 @@ pub struct Table {
     pub pandas_orient: Option<&'static str>,
 }
 
+impl Table {
+    /// Rows as read, with no remark yet (delimiter, encoding, header or JSON layout).
+    fn read(
+        format: Format,
+        columns: Vec<String>,
+        rows: Vec<Vec<String>>,
+        lines: Vec<usize>,
+    ) -> Self {
+        Self {
+            format,
+            delimiter: None,
+            decoded_from: None,
+            columns,
+            rows,
+            lines,
+            headerless: None,
+            records_under: None,
+            pandas_orient: None,
+        }
+    }
+}
+
 /// Why a delimited file's first line was read as a record, not as column names: a value of
 /// it is also a value of its column further down (a label such as "CRIME"), and it holds a
 /// sentence, which column names rarely are.
@@ -539,15 +561,8 @@ fn parse_delimited(
         ));
     }
     Ok(Table {
-        format,
         delimiter: Some(delimiter as char),
-        decoded_from: None,
-        columns,
-        rows,
-        lines,
-        headerless: None,
-        records_under: None,
-        pandas_orient: None,
+        ..Table::read(format, columns, rows, lines)
     })
 }
 
@@ -691,17 +706,7 @@ fn table_from_objects(
             "the records have no fields (every object is {})",
         ));
     }
-    Ok(Table {
-        format,
-        delimiter: None,
-        decoded_from: None,
-        columns,
-        rows,
-        lines,
-        headerless: None,
-        records_under: None,
-        pandas_orient: None,
-    })
+    Ok(Table::read(format, columns, rows, lines))
 }
 
 fn parse_json(body: &[u8], name: &str) -> Result<Table> {
@@ -808,7 +813,7 @@ fn parse_pandas(body: &[u8], name: &str, orient: &'static str) -> Result<Table> 
     let invalid =
         |e: serde_json::Error| Error::dataset(name, Some(e.line()), format!("invalid JSON: {e}"));
     // the outer object's values in file order, each an object in file order
-    let outer: OrderedObject = serde_json::from_slice(body).map_err(invalid)?;
+    let outer: Pairs<Record> = serde_json::from_slice(body).map_err(invalid)?;
     let starts = array_element_starts(body);
     let line_of = |i: usize| starts.get(i).map_or(1, |&o| count_newlines(&body[..o]) + 1);
     let table = if orient == "index" {
@@ -853,17 +858,7 @@ fn parse_pandas(body: &[u8], name: &str, orient: &'static str) -> Result<Table> 
         }
         check_columns(&columns, name, Some(1))?;
         let lines = vec![line_of(0); rows.len()];
-        Table {
-            format: Format::Json,
-            delimiter: None,
-            decoded_from: None,
-            columns,
-            rows,
-            lines,
-            headerless: None,
-            records_under: None,
-            pandas_orient: None,
-        }
+        Table::read(Format::Json, columns, rows, lines)
     };
     Ok(Table {
         pandas_orient: Some(orient),
@@ -871,30 +866,37 @@ fn parse_pandas(body: &[u8], name: &str, orient: &'static str) -> Result<Table> 
     })
 }
 
-/// A JSON object's (key, value) pairs in file order, each value a [`Record`].
-struct OrderedObject(Vec<(String, Record)>);
+/// A JSON object's (key, value) pairs in file order (serde_json's map sorts its keys).
+struct Pairs<T>(Vec<(String, T)>);
 
-impl<'de> serde::Deserialize<'de> for OrderedObject {
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Pairs<T> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = OrderedObject;
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for V<T> {
+            type Value = Pairs<T>;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(
                 self,
-                mut m: A,
-            ) -> std::result::Result<OrderedObject, A::Error> {
-                let mut pairs = Vec::new();
-                while let Some(pair) = m.next_entry::<String, Record>()? {
-                    pairs.push(pair);
-                }
-                Ok(OrderedObject(pairs))
+                m: A,
+            ) -> std::result::Result<Pairs<T>, A::Error> {
+                ordered_pairs(m).map(Pairs)
             }
         }
-        d.deserialize_map(V)
+        d.deserialize_map(V(std::marker::PhantomData))
     }
+}
+
+/// A map's entries in the order the file holds them.
+fn ordered_pairs<'de, A: serde::de::MapAccess<'de>, T: serde::Deserialize<'de>>(
+    mut m: A,
+) -> std::result::Result<Vec<(String, T)>, A::Error> {
+    let mut pairs = Vec::new();
+    while let Some(pair) = m.next_entry::<String, T>()? {
+        pairs.push(pair);
+    }
+    Ok(pairs)
 }
 
 /// A JSON file that holds no array of records.
@@ -1011,13 +1013,9 @@ impl<'de> serde::Deserialize<'de> for Record {
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(
                 self,
-                mut m: A,
+                m: A,
             ) -> std::result::Result<Record, A::Error> {
-                let mut pairs = Vec::new();
-                while let Some(pair) = m.next_entry::<String, serde_json::Value>()? {
-                    pairs.push(pair);
-                }
-                Ok(Record::Object(pairs))
+                ordered_pairs(m).map(Record::Object)
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(
                 self,
