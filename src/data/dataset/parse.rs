@@ -610,6 +610,15 @@ fn check_columns(columns: &[String], name: &str, line: Option<usize>) -> Result<
     Ok(())
 }
 
+/// A JSON value as a table cell: text as it is, null empty, numbers and booleans as written.
+fn cell(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s.clone(),
+        v => v.to_string(),
+    }
+}
+
 /// One field of a JSON record as columns: a nested object's fields under dotted names
 /// ("meta.title", as pandas' `json_normalize` names them), an array of text, numbers or
 /// booleans as one text joined by ", " (tags), any other array as its JSON text. Nothing is
@@ -686,15 +695,8 @@ fn table_from_objects(
     for (line, map) in maps {
         let mut row = Vec::with_capacity(columns.len());
         for c in &columns {
-            row.push(match map.get(c) {
-                None | Some(serde_json::Value::Null) => String::new(),
-                Some(serde_json::Value::String(s)) => s.clone(),
-                Some(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => {
-                    v.to_string()
-                }
-                // flatten() leaves text, numbers, booleans and null only
-                Some(v) => v.to_string(),
-            });
+            // flatten() leaves text, numbers, booleans and null only
+            row.push(map.get(c).map_or_else(String::new, cell));
         }
         rows.push(row);
         lines.push(line);
@@ -790,20 +792,30 @@ fn records_key(map: &serde_json::Map<String, serde_json::Value>) -> Option<&Stri
 /// labels, pandas' default) either the inner keys ("columns": `{"text": {"0": ...}}`) or the
 /// outer ones ("index": `{"0": {"text": ...}}`). Other indexes are too ambiguous to read.
 fn pandas_orient(map: &serde_json::Map<String, serde_json::Value>) -> Option<&'static str> {
-    let index = |k: &String| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit());
-    let mut inner_index = true;
-    for v in map.values() {
-        let fields = v.as_object().filter(|f| !f.is_empty())?;
-        if fields.values().any(|c| c.is_object() || c.is_array()) {
-            return None;
-        }
-        inner_index &= fields.keys().all(index);
+    if !objects_of_values(map) {
+        return None;
     }
+    let index = |k: &String| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit());
+    let inner_index = map
+        .values()
+        .filter_map(serde_json::Value::as_object)
+        .all(|fields| fields.keys().all(index));
     match (map.keys().all(index), inner_index) {
         (false, true) => Some("columns"),
         (true, false) => Some("index"),
         _ => None,
     }
+}
+
+/// Whether `map` has values and each is a non-empty object of text, numbers, booleans or null:
+/// the shape of a pandas DataFrame's `to_json()` in its "columns" and "index" layouts.
+fn objects_of_values(map: &serde_json::Map<String, serde_json::Value>) -> bool {
+    !map.is_empty()
+        && map.values().all(|v| {
+            v.as_object().is_some_and(|fields| {
+                !fields.is_empty() && fields.values().all(|c| !c.is_object() && !c.is_array())
+            })
+        })
 }
 
 /// A pandas DataFrame's JSON ([`pandas_orient`]) as a table, rows in the file's order. pandas
@@ -849,11 +861,7 @@ fn parse_pandas(body: &[u8], name: &str, orient: &'static str) -> Result<Table> 
                         rows.len() - 1
                     }
                 };
-                rows[r][c] = match v {
-                    serde_json::Value::Null => String::new(),
-                    serde_json::Value::String(s) => s,
-                    v => v.to_string(),
-                };
+                rows[r][c] = cell(&v);
             }
         }
         check_columns(&columns, name, Some(1))?;
@@ -915,14 +923,8 @@ fn not_records(body: &[u8], name: &str, value: &serde_json::Value) -> Error {
                 .collect();
             // pandas' `df.to_json()` whose index is not row numbers ([`pandas_orient`] reads
             // the others): {"text": {"a": ...}, ...}
-            let columns_layout = !map.is_empty()
-                && map.values().all(|v| {
-                    v.as_object().is_some_and(|rows| {
-                        !rows.is_empty() && rows.values().all(|c| !c.is_object() && !c.is_array())
-                    })
-                });
             match arrays.len() {
-                0 if columns_layout => {
+                0 if objects_of_values(map) => {
                     return Error::dataset(
                         name,
                         Some(line),
