@@ -8,8 +8,12 @@
 //! - `fcs.{i}.bias` (d)
 //! - `gates.{i}` (d)
 //!
+//! - `center` (d), where the head was trained on centred embeddings (`center.rs`): its input
+//!   is then `normalise(x - center)`
+//!
 //! and the metadata key `simtune_head` holding the [`SkipConnectionHeadConfig`] as JSON,
-//! with `"format": "simtune-skip-connection-head/1"` and the head's `"formula"` in words.
+//! with `"format": "simtune-skip-connection-head/1"` (`/2` with a `center`) and the head's
+//! `"formula"` in words.
 
 use std::collections::HashMap;
 
@@ -19,13 +23,18 @@ use rand::{Rng, RngCore, SeedableRng};
 
 use crate::data::embeddings::Embeddings;
 use crate::error::{Error, Result};
+use crate::tune::center::center_rows;
 use crate::tune::gated_branch::gated_branch;
 use crate::tune::matmul::matmul_t;
 
 const FORMAT: &str = "simtune-skip-connection-head/1";
+/// A head with a `center` (an older simtune refuses it rather than apply it uncentred).
+const FORMAT_CENTERED: &str = "simtune-skip-connection-head/2";
 const META_KEY: &str = "simtune_head";
 /// Written into every saved head, for whoever applies it outside simtune (numpy, PyTorch).
 pub const FORMULA: &str = "for each layer i in order: x = x + sigmoid(gates.i) * (x @ fcs.i.weight.T + fcs.i.bias); then search by cosine (L2-normalise x). x: (n, dim) float32 raw sentence embeddings, L2-normalised.";
+/// [`FORMULA`] for a head with a `center`.
+pub const FORMULA_CENTERED: &str = "x = x - center, then L2-normalise x; for each layer i in order: x = x + sigmoid(gates.i) * (x @ fcs.i.weight.T + fcs.i.bias); then search by cosine (L2-normalise x). x: (n, dim) float32 raw sentence embeddings, L2-normalised.";
 /// Rows per (rows x d)(d x d) product in [`SkipConnectionHead::apply`].
 const APPLY_CHUNK: usize = 4096;
 
@@ -89,6 +98,8 @@ struct SkipLayer {
 pub struct SkipConnectionHead {
     config: SkipConnectionHeadConfig,
     layers: Vec<SkipLayer>,
+    /// (dim,): the mean taken out of the raw embeddings before the layers (`center.rs`)
+    center: Option<Vec<f32>>,
 }
 
 /// Inverted dropout: x * mask / (1 - p), the mask drawn from a small fast generator
@@ -179,11 +190,35 @@ impl SkipConnectionHead {
                 gates: Var::from_tensor(&g.to_dtype(DType::F32)?)?,
             });
         }
-        Ok(Self { config, layers })
+        Ok(Self {
+            config,
+            layers,
+            center: None,
+        })
     }
 
     pub fn config(&self) -> &SkipConnectionHeadConfig {
         &self.config
+    }
+
+    /// The mean [`Self::apply`] takes out of raw embeddings first, where the head has one.
+    pub fn center(&self) -> Option<&[f32]> {
+        self.center.as_deref()
+    }
+
+    /// Makes the head read `normalise(x - center)` in [`Self::apply`] (the layers were
+    /// trained on such rows: `center.rs`). [`Self::forward`] is unchanged.
+    pub fn set_center(&mut self, center: Vec<f32>) -> Result<()> {
+        if center.len() != self.config.dim || center.iter().any(|v| !v.is_finite()) {
+            return Err(Error::InvalidInput(format!(
+                "a center for a {}-dimensional head needs {} finite values (got {})",
+                self.config.dim,
+                self.config.dim,
+                center.len()
+            )));
+        }
+        self.center = Some(center);
+        Ok(())
     }
 
     /// Sets layer `layer` so that, at its current gates, it maps x (a row) to `x A + c`:
@@ -243,7 +278,8 @@ impl SkipConnectionHead {
             .collect()
     }
 
-    /// x: (batch, dim) -> (batch, dim). With `train` set, dropouts draw masks from it.
+    /// x: (batch, dim) -> (batch, dim), x as the layers read it (centred where the head has a
+    /// center: [`Self::apply`] centres raw rows). With `train` set, dropouts draw masks from it.
     pub fn forward(&self, x: &Tensor, mut train: Option<&mut StdRng>) -> Result<Tensor> {
         let mut x = match train.as_deref_mut() {
             Some(rng) => dropout(x, self.config.dropout, rng)?,
@@ -261,7 +297,8 @@ impl SkipConnectionHead {
         Ok(x)
     }
 
-    /// Tuned embeddings: L2-normalise(head(x)) in eval mode, in chunks of rows.
+    /// Tuned embeddings of raw rows: L2-normalise(head(x)) in eval mode (x centred first where
+    /// the head has a center), in chunks of rows.
     pub fn apply(&self, e: &Embeddings) -> Result<Embeddings> {
         let mut out = Vec::with_capacity(e.rows() * e.dim());
         self.apply_rows(e.as_slice(), e.dim(), &mut out)?;
@@ -281,7 +318,14 @@ impl SkipConnectionHead {
             )));
         }
         for chunk in x.chunks(APPLY_CHUNK * dim) {
-            let t = Tensor::from_slice(chunk, (chunk.len() / dim, dim), &Device::Cpu)?;
+            let t = match &self.center {
+                Some(center) => {
+                    let mut rows = chunk.to_vec();
+                    center_rows(&mut rows, center);
+                    Tensor::from_vec(rows, (chunk.len() / dim, dim), &Device::Cpu)?
+                }
+                None => Tensor::from_slice(chunk, (chunk.len() / dim, dim), &Device::Cpu)?,
+            };
             out.extend(self.forward(&t, None)?.flatten_all()?.to_vec1::<f32>()?);
         }
         Ok(())
@@ -301,12 +345,17 @@ impl SkipConnectionHead {
                 tensors.push((name, bytes, t.dims().to_vec()));
             }
         }
+        if let Some(center) = &self.center {
+            let bytes = center.iter().flat_map(|v| v.to_le_bytes()).collect();
+            tensors.push(("center".into(), bytes, vec![center.len()]));
+        }
         let mut meta =
             serde_json::to_value(&self.config).map_err(|e| Error::format("head", e.to_string()))?;
-        meta["format"] = FORMAT.into();
+        let centered = self.center.is_some();
+        meta["format"] = if centered { FORMAT_CENTERED } else { FORMAT }.into();
         // one metadata key: safetensors keeps metadata in a HashMap, and two keys would come
         // out in a different order each time (a saved head must be byte-for-byte deterministic)
-        meta["formula"] = FORMULA.into();
+        meta["formula"] = if centered { FORMULA_CENTERED } else { FORMULA }.into();
         let metadata = HashMap::from([(META_KEY.to_string(), meta.to_string())]);
         let views = tensors
             .iter()
@@ -334,15 +383,16 @@ impl SkipConnectionHead {
             .ok_or_else(|| bad(format!("no \"{META_KEY}\" metadata: not a simtune head")))?;
         let meta: serde_json::Value = serde_json::from_str(config_json)
             .map_err(|e| bad(format!("bad \"{META_KEY}\" metadata: {e}")))?;
-        match meta.get("format").and_then(|f| f.as_str()) {
-            Some(FORMAT) => {}
+        let centered = match meta.get("format").and_then(|f| f.as_str()) {
+            Some(FORMAT) => false,
+            Some(FORMAT_CENTERED) => true,
             other => {
                 return Err(bad(format!(
-                    "format {:?} is not {FORMAT:?}",
+                    "format {:?} is not {FORMAT:?} or {FORMAT_CENTERED:?}",
                     other.unwrap_or("(none)")
                 )))
             }
-        }
+        };
         let config: SkipConnectionHeadConfig = serde_json::from_value(meta)
             .map_err(|e| bad(format!("bad \"{META_KEY}\" metadata: {e}")))?;
         config
@@ -373,7 +423,13 @@ impl SkipConnectionHead {
             b.push(read(format!("fcs.{i}.bias"), &[d])?);
             g.push(read(format!("gates.{i}"), &[d])?);
         }
-        Self::from_tensors(config, w, b, g)
+        let mut head = Self::from_tensors(config, w, b, g)?;
+        if centered {
+            let center = read("center".into(), &[d])?.to_vec1::<f32>()?;
+            head.set_center(center)
+                .map_err(|e| bad(format!("tensor center: {e}")))?;
+        }
+        Ok(head)
     }
 }
 

@@ -209,12 +209,18 @@ async function checkDownloads(page) {
   assert.deepEqual(x.shape, [4, 384]);
   assert.deepEqual(y.shape, [4, 384]);
   const { metadata, tensors } = readSafetensors(head.buf);
-  assert.match(JSON.parse(metadata.simtune_head).formula, /x = x \+ sigmoid\(gates\.i\) \* \(x @ fcs\.i\.weight\.T \+ fcs\.i\.bias\)/);
+  const formula = JSON.parse(metadata.simtune_head).formula;
+  assert.match(formula, /x = x \+ sigmoid\(gates\.i\) \* \(x @ fcs\.i\.weight\.T \+ fcs\.i\.bias\)/);
+  // the page's head reads the dataset's mean taken out (src/tune/center.rs), and says so
+  assert.match(formula, /^x = x - center, then L2-normalise x;/);
   const d = 384;
-  const [W, b, g] = [tensors["fcs.0.weight"], tensors["fcs.0.bias"], tensors["gates.0"]];
+  const [W, b, g, c] = [tensors["fcs.0.weight"], tensors["fcs.0.bias"], tensors["gates.0"], tensors.center];
+  assert.equal(c?.length, d, "the head holds its center");
   let worst = 0;
   for (let r = 0; r < 4; r++) {
-    const row = x.data.subarray(r * d, (r + 1) * d);
+    const centred = Array.from(x.data.subarray(r * d, (r + 1) * d), (v, i) => v - c[i]);
+    const len = Math.hypot(...centred);
+    const row = centred.map((v) => v / len);
     const out = new Float64Array(d);
     for (let o = 0; o < d; o++) {
       let s = b[o];

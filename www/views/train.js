@@ -100,6 +100,9 @@ export function createTrainView(root, app) {
   // the head starts from the prototype pull over every record (src/tune/prototype_pull.rs): on
   // by default, `simtune eval` finds it wins at every budget on both shared datasets (README)
   const usePull = h("input", { type: "checkbox", id: "cfg-pull" });
+  // the dataset's mean taken out before the head (src/tune/center.rs): on by default, the
+  // suite finds it lifts the gain on every dataset (docs/tuning.md, "Stop 46")
+  const useCenter = h("input", { type: "checkbox", id: "cfg-center" });
   // the safeguard (src/tune/safeguard.rs): off by default, as on the suite it lost more gain
   // than it saved (docs/tuning.md, "The safeguard")
   const useGuard = h("input", { type: "checkbox", id: "cfg-safeguard" });
@@ -129,6 +132,12 @@ export function createTrainView(root, app) {
         { class: "row option" },
         usePull,
         h("label", { for: "cfg-pull" }, "Start from the prototype pull: every record that lies as near a label as its own records do is pulled toward it, so a label moves its neighbourhood too"),
+      ),
+      h(
+        "div",
+        { class: "row option" },
+        useCenter,
+        h("label", { for: "cfg-center" }, "Take out what every record shares first: the head reads each record minus the dataset's average embedding, so the kind of text all records are (all tweets, all news) no longer counts toward their similarity"),
       ),
       h(
         "div",
@@ -189,6 +198,7 @@ export function createTrainView(root, app) {
     const cfg = { ...base, loss: loss.value, lr: num(lr, base.lr), steps: Math.max(1, Math.round(num(steps, base.steps))), margin: num(margin, base.margin) };
     cfg.fit_to_labels = cfg.lr === d.lr && cfg.steps === d.steps;
     cfg.prototype_pull = usePull.checked;
+    cfg.center = useCenter.checked;
     cfg.safeguard = useGuard.checked;
     return cfg;
   }
@@ -210,6 +220,7 @@ export function createTrainView(root, app) {
     usePredicted.checked = !!p.settings.usePredicted;
     useNames.checked = p.settings.useLabelNames ?? true;
     usePull.checked = p.settings.usePrototypePull ?? true;
+    useCenter.checked = p.settings.useCenter ?? true;
     useGuard.checked = p.settings.useSafeguard ?? false;
     predictedAt.value = p.settings.predictedThreshold ?? 0.7;
     const ok = labelled >= 2 && classes >= 2 && ready;
@@ -245,6 +256,7 @@ export function createTrainView(root, app) {
   usePredicted.addEventListener("change", () => (notePredicted(), p.emit("settings")));
   useNames.addEventListener("change", () => ((p.settings.useLabelNames = useNames.checked), p.emit("settings")));
   usePull.addEventListener("change", () => ((p.settings.usePrototypePull = usePull.checked), p.emit("settings")));
+  useCenter.addEventListener("change", () => ((p.settings.useCenter = useCenter.checked), p.emit("settings")));
   useGuard.addEventListener("change", () => ((p.settings.useSafeguard = useGuard.checked), p.emit("settings")));
   predictedAt.addEventListener("change", () => (notePredicted(), p.emit("settings")));
   async function train() {
@@ -346,6 +358,7 @@ export function createTrainView(root, app) {
               ? `${run.loss === "triplet-semihard" ? "Semi-hard triplets" : run.loss} at lr ${+run.lr.toFixed(6)}, fitted to ${fittedTo} in ${classes} classes.`
               : "",
           balanceSentence(perLabel, p.labelNames, run),
+          run.center ? "Reading every record minus the dataset's average embedding (what all its records share)." : "",
         ].filter(Boolean);
         status.replaceChildren(h("p", { class: "train-headline" }, headline), ...(how.length ? [h("ul", { class: "train-how" }, how.map((t) => h("li", {}, t)))] : []));
       }

@@ -56,6 +56,9 @@ pub struct TrainConfig {
     /// they support, or the raw space (`safeguard.rs`). Off by default: on the suite it
     /// lost more than it saved (docs/tuning.md, "The safeguard")
     pub safeguard: bool,
+    /// train and apply the head on the records with the dataset's mean taken out
+    /// (`center.rs`), where the trainer is given the dataset's records
+    pub center: bool,
 }
 
 impl Default for TrainConfig {
@@ -82,6 +85,7 @@ impl Default for TrainConfig {
             fit_to_labels: true,
             prototype_pull: true,
             safeguard: false,
+            center: true,
         }
     }
 }

@@ -20,6 +20,7 @@ use rand::{RngCore, SeedableRng};
 
 use crate::data::embeddings::Embeddings;
 use crate::error::{Error, Result};
+use crate::tune::center;
 use crate::tune::head::{SkipConnectionHead, SkipConnectionHeadConfig};
 use crate::tune::loss::{
     Loss, LossKind, Mining, OnlineContrastiveLoss, SoftmaxLoss, TripletLoss, NOT_GROUP,
@@ -309,8 +310,8 @@ pub fn train_with(
     Ok(out)
 }
 
-/// [`train_with`] on labels that agree: validated, then through the safeguard where the
-/// settings ask.
+/// [`train_with`] on labels that agree: validated, centred where the settings ask and the
+/// dataset's records are given (`center.rs`), then trained.
 fn guarded(
     embeddings: &Embeddings,
     class_ids: &[usize],
@@ -319,8 +320,53 @@ fn guarded(
     progress: &mut dyn FnMut(Progress) -> bool,
 ) -> Result<TrainOutput> {
     let counts = validate(embeddings, class_ids, config)?;
+    let Some(pool) = context.pool.filter(|_| config.center) else {
+        let mut out = safeguarded(embeddings, class_ids, &counts, context, config, progress)?;
+        out.config.center = false;
+        return Ok(out);
+    };
+    // every row the layers read, with the dataset's mean taken out: (rows, dim)
+    let mean = center::pool_mean(&pool, config.seed)?;
+    let x = center::centered(embeddings, &mean)?;
+    let ids = Pool::needed(pool.total(), config.seed);
+    let rows = center::centered(&pool.select(&ids)?, &mean)?;
+    // (negatives of another width are train_once's error)
+    let negatives = context
+        .negatives
+        .filter(|n| n.embeddings.dim() == mean.len());
+    let not_rows = match negatives {
+        Some(n) => Some(center::centered(n.embeddings, &mean)?),
+        None => None,
+    };
+    let context = TrainContext {
+        pool: Some(Pool::partial(&rows, &ids, pool.total())?),
+        negatives: match (negatives, &not_rows) {
+            (Some(n), Some(e)) => Some(Negatives { embeddings: e, ..n }),
+            _ => context.negatives,
+        },
+        ..context
+    };
+    let mut out = safeguarded(&x, class_ids, &counts, context, config, progress)?;
+    // the raw space kept by the safeguard stays raw
+    if out.safeguard.as_ref().is_some_and(|g| g.kept_raw) {
+        out.config.center = false;
+    } else {
+        out.head.set_center(mean)?;
+    }
+    Ok(out)
+}
+
+/// [`guarded`]'s training, through the safeguard where the settings ask.
+fn safeguarded(
+    embeddings: &Embeddings,
+    class_ids: &[usize],
+    counts: &BTreeMap<usize, usize>,
+    context: TrainContext,
+    config: &TrainConfig,
+    progress: &mut dyn FnMut(Progress) -> bool,
+) -> Result<TrainOutput> {
     let run = |config: &TrainConfig, progress: &mut dyn FnMut(Progress) -> bool| {
-        train_once(embeddings, class_ids, &counts, context, config, progress)
+        train_once(embeddings, class_ids, counts, context, config, progress)
     };
     if !(config.safeguard && config.fit_to_labels) {
         return run(config, progress);
@@ -866,11 +912,68 @@ mod tests {
         assert_ne!(out.losses, plain.losses);
         let off = TrainConfig {
             prototype_pull: false,
+            center: false,
             ..config
         };
         let out = train_with(&x, &xy, pooled, &off, &mut |_| true).unwrap();
         assert!(out.pull.is_none());
         assert_eq!(out.losses, plain.losses);
+    }
+
+    /// Given the dataset's records, the head trains on every row with their mean taken out
+    /// (`center.rs`) and keeps that mean: it trains as a plain head on centred rows, applies
+    /// to raw rows as that head to centred ones, and saves and reads back its center.
+    #[test]
+    fn the_head_reads_the_records_with_the_pool_mean_taken_out() {
+        let (e, y) = clusters();
+        let picks = [0, 1, 8, 9, 16, 17];
+        let x = e.select(&picks).unwrap();
+        let xy: Vec<usize> = picks.iter().map(|&i| y[i]).collect();
+        let config = TrainConfig {
+            steps: 5,
+            prototype_pull: false,
+            ..Default::default()
+        };
+        let pooled = TrainContext {
+            pool: Some(Pool::all(&e)),
+            ..Default::default()
+        };
+        let out = train_with(&x, &xy, pooled, &config, &mut |_| true).unwrap();
+        assert!(out.config.center);
+        let mean = center::mean(&e).unwrap();
+        assert_eq!(out.head.center(), Some(mean.as_slice()));
+        let plain = train(
+            &center::centered(&x, &mean).unwrap(),
+            &xy,
+            &config,
+            &mut |_| true,
+        )
+        .unwrap();
+        assert!(plain.head.center().is_none() && !plain.config.center);
+        assert_eq!(out.losses, plain.losses);
+        let tuned = out.head.apply(&e).unwrap();
+        let want = plain
+            .head
+            .apply(&center::centered(&e, &mean).unwrap())
+            .unwrap();
+        assert_eq!(tuned, want);
+        // and not what the plain head makes of the raw rows
+        assert_ne!(tuned, plain.head.apply(&e).unwrap());
+        let back =
+            SkipConnectionHead::from_safetensors(&out.head.to_safetensors().unwrap()).unwrap();
+        assert_eq!(back.center(), out.head.center());
+        assert_eq!(back.apply(&e).unwrap(), tuned);
+        // turned off: raw rows, no center
+        let off = TrainConfig {
+            center: false,
+            ..config
+        };
+        let raw = train_with(&x, &xy, pooled, &off, &mut |_| true).unwrap();
+        assert!(raw.head.center().is_none() && !raw.config.center);
+        assert_eq!(
+            raw.losses,
+            train(&x, &xy, &off, &mut |_| true).unwrap().losses
+        );
     }
 
     /// Rows a similarity session labelled are held against their label's rows from outside
