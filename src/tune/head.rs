@@ -675,5 +675,43 @@ mod tests {
         });
         assert!(err(&other_format).contains("something/9"));
         err(b"garbage");
+        // a centred head: format /2 with its center; without it, or with NaN, refused
+        let mut centred = SkipConnectionHead::new(SkipConnectionHeadConfig::new(2), 0).unwrap();
+        assert!(centred.set_center(vec![0.5]).is_err());
+        assert!(centred.set_center(vec![0.5, f32::NAN]).is_err());
+        centred.set_center(vec![0.5, -0.25]).unwrap();
+        let bytes = centred.to_safetensors().unwrap();
+        assert!(String::from_utf8_lossy(&bytes).contains(FORMAT_CENTERED));
+        let back = SkipConnectionHead::from_safetensors(&bytes).unwrap();
+        assert_eq!(back.center(), Some([0.5, -0.25].as_slice()));
+        let lost = rewrite(&bytes, |t, _| t.retain(|(n, _)| n != "center"));
+        assert!(err(&lost).contains("center"), "{}", err(&lost));
+        let nan = f32::NAN.to_le_bytes().repeat(2);
+        let bad_center = rewrite(&bytes, |t, _| {
+            t.retain(|(n, _)| n != "center");
+            t.push((
+                "center".into(),
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![2], &nan)
+                    .unwrap(),
+            ));
+        });
+        assert!(err(&bad_center).contains("center"), "{}", err(&bad_center));
+    }
+
+    /// A centred head applies `normalise(x - center)` before its layers: with the identity
+    /// layers, its output is that row.
+    #[test]
+    fn a_centred_head_reads_rows_minus_its_center() {
+        let mut head = SkipConnectionHead::identity(SkipConnectionHeadConfig::new(2)).unwrap();
+        head.set_center(vec![1.0, 0.0]).unwrap();
+        // (3, 4) - (1, 0) = (2, 4) -> (1, 2) / sqrt 5
+        let out = head
+            .apply(&Embeddings::new(vec![3.0, 4.0], 2).unwrap())
+            .unwrap();
+        let s = 5f32.sqrt();
+        assert!(
+            (out.as_slice()[0] - 1.0 / s).abs() < 1e-6
+                && (out.as_slice()[1] - 2.0 / s).abs() < 1e-6
+        );
     }
 }
