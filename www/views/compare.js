@@ -97,7 +97,7 @@ export function createCompareView(root, app) {
             "li",
             { class: `record${cls}`, dataset: { index: String(i) } },
             h("span", { class: "score" }, hits.scores[r].toFixed(3)),
-            h("span", { class: "text" }, p.texts[i]),
+            h("span", { class: "text", title: "click to show or fold the whole record", onclick: (e) => e.currentTarget.classList.toggle("open") }, p.texts[i]),
             h("span", { class: `label${name ? "" : " none"}` }, name ?? "—"),
             h("button", { type: "button", class: "small", title: `a similarity session on record #${i}`, onclick: () => app.openSession(i) }, "Similar"),
           );
@@ -127,7 +127,7 @@ export function createCompareView(root, app) {
     if (target.record != null) {
       anchorLabel = p.labels[target.record];
       const name = p.labelName(target.record);
-      head.append(h("p", {}, h("strong", {}, `#${target.record} `), h("span", { class: "text" }, p.texts[target.record]), " ", h("span", { class: `label${name ? "" : " none"}` }, name ?? "unlabelled")));
+      head.append(h("p", { class: "compare-target" }, h("strong", {}, `#${target.record} `), h("span", { class: "text" }, p.texts[target.record]), " ", h("span", { class: `label${name ? "" : " none"}` }, name ?? "unlabelled")));
     } else head.append(h("p", {}, h("strong", {}, "Query: "), h("span", { class: "text" }, target.query)));
     let tuned = null;
     let tunedVec = target.vector;
