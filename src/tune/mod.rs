@@ -1,5 +1,5 @@
-//! Tuning: Quaterion's SkipConnectionHead over the frozen embeddings ([`head`], which reads
-//! them with the dataset's mean taken out: [`center`]) and how it
+//! Tuning: Quaterion's SkipConnectionHead over the frozen embeddings ([`head`]; an option
+//! has it read them with the dataset's mean taken out: [`center`]) and how it
 //! is trained ([`train`]: the loop and the rules that fit its settings to the labels) with a
 //! group loss ([`loss`]). What training rests on besides the person's labels: each label's
 //! prototype ([`prototype`]), the pull of every record toward the prototypes it lies near,

@@ -211,15 +211,17 @@ async function checkDownloads(page) {
   const { metadata, tensors } = readSafetensors(head.buf);
   const formula = JSON.parse(metadata.simtune_head).formula;
   assert.match(formula, /x = x \+ sigmoid\(gates\.i\) \* \(x @ fcs\.i\.weight\.T \+ fcs\.i\.bias\)/);
-  // the page's head reads the dataset's mean taken out (src/tune/center.rs), and says so
-  assert.match(formula, /^x = x - center, then L2-normalise x;/);
   const d = 384;
   const [W, b, g, c] = [tensors["fcs.0.weight"], tensors["fcs.0.bias"], tensors["gates.0"], tensors.center];
-  assert.equal(c?.length, d, "the head holds its center");
+  // a head with a center (the option "take out what every record shares first",
+  // src/tune/center.rs) says so in its formula and reads rows minus it; the default has none
+  assert.equal(c === undefined, !/^x = x - center, then L2-normalise x;/.test(formula), formula);
+  assert.equal(c, undefined, "the default head reads the raw rows");
   let worst = 0;
   for (let r = 0; r < 4; r++) {
-    const centred = Array.from(x.data.subarray(r * d, (r + 1) * d), (v, i) => v - c[i]);
-    const len = Math.hypot(...centred);
+    const raw = Array.from(x.data.subarray(r * d, (r + 1) * d));
+    const centred = c ? raw.map((v, i) => v - c[i]) : raw;
+    const len = c ? Math.hypot(...centred) : 1;
     const row = centred.map((v) => v / len);
     const out = new Float64Array(d);
     for (let o = 0; o < d; o++) {

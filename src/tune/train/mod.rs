@@ -932,6 +932,7 @@ mod tests {
         let config = TrainConfig {
             steps: 5,
             prototype_pull: false,
+            center: true,
             ..Default::default()
         };
         let pooled = TrainContext {
@@ -963,7 +964,8 @@ mod tests {
             SkipConnectionHead::from_safetensors(&out.head.to_safetensors().unwrap()).unwrap();
         assert_eq!(back.center(), out.head.center());
         assert_eq!(back.apply(&e).unwrap(), tuned);
-        // turned off: raw rows, no center
+        // turned off (the default): raw rows, no center
+        assert!(!TrainConfig::default().center);
         let off = TrainConfig {
             center: false,
             ..config
