@@ -326,7 +326,7 @@ fn guarded(
         return Ok(out);
     };
     // every row the layers read, with the dataset's mean taken out: (rows, dim)
-    let mean = center::pool_mean(&pool, config.seed)?;
+    let mean = center::balanced_pool_mean(embeddings, class_ids, &pool, config.seed)?;
     let x = center::centered(embeddings, &mean)?;
     let ids = Pool::needed(pool.total(), config.seed);
     let rows = center::centered(&pool.select(&ids)?, &mean)?;
@@ -941,7 +941,7 @@ mod tests {
         };
         let out = train_with(&x, &xy, pooled, &config, &mut |_| true).unwrap();
         assert!(out.config.center);
-        let mean = center::mean(&e).unwrap();
+        let mean = center::balanced_pool_mean(&x, &xy, &Pool::all(&e), 0).unwrap();
         assert_eq!(out.head.center(), Some(mean.as_slice()));
         let plain = train(
             &center::centered(&x, &mean).unwrap(),
