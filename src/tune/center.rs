@@ -25,9 +25,10 @@
 use crate::data::embeddings::Embeddings;
 use crate::error::{Error, Result};
 use crate::tune::pool::Pool;
+use crate::tune::prototype::ClassSums;
 
 /// The pool's rows (the pull's sample) grouped by their nearest label prototype (the
-/// normalised mean of label's labelled rows `x`, `class_ids`), and the mean of the groups'
+/// normalised mean of a label's labelled rows `x`, `class_ids`), and the mean of the groups'
 /// means (a label no row lies nearest is left out): (dim,).
 pub fn balanced_pool_mean(
     x: &Embeddings,
@@ -36,17 +37,8 @@ pub fn balanced_pool_mean(
     seed: u64,
 ) -> Result<Vec<f32>> {
     let d = x.dim();
-    let mut by: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
-    for (i, &c) in class_ids.iter().enumerate() {
-        by.entry(c).or_default().push(i);
-    }
-    let mut protos = Vec::new();
-    for rows in by.values() {
-        let mut m = mean(&x.select(rows)?)?;
-        let n = m.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-        m.iter_mut().for_each(|v| *v /= n);
-        protos.push(m);
-    }
+    let prototypes = ClassSums::new(x, class_ids)?.prototypes(); // (labels, d)
+    let protos: Vec<&[f32]> = prototypes.as_slice().chunks_exact(d).collect();
     let rows = pool.select(&Pool::pull_ids(pool.total(), seed))?;
     let mut sums = vec![vec![0f64; d]; protos.len()];
     let mut counts = vec![0usize; protos.len()];
