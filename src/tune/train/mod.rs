@@ -331,19 +331,21 @@ fn guarded(
     let ids = Pool::needed(pool.total(), config.seed);
     let rows = center::centered(&pool.select(&ids)?, &mean)?;
     // (negatives of another width are train_once's error)
-    let negatives = context
-        .negatives
-        .filter(|n| n.embeddings.dim() == mean.len());
-    let not_rows = match negatives {
-        Some(n) => Some(center::centered(n.embeddings, &mean)?),
-        None => None,
+    let not_rows = match context.negatives {
+        Some(n) if n.embeddings.dim() == mean.len() => {
+            Some((n, center::centered(n.embeddings, &mean)?))
+        }
+        _ => None,
     };
     let context = TrainContext {
         pool: Some(Pool::partial(&rows, &ids, pool.total())?),
-        negatives: match (negatives, &not_rows) {
-            (Some(n), Some(e)) => Some(Negatives { embeddings: e, ..n }),
-            _ => context.negatives,
-        },
+        negatives: not_rows
+            .as_ref()
+            .map(|(n, e)| Negatives {
+                embeddings: e,
+                ..*n
+            })
+            .or(context.negatives),
         ..context
     };
     let mut out = safeguarded(&x, class_ids, &counts, context, config, progress)?;
