@@ -40,7 +40,8 @@ pub fn balanced_pool_mean(
     let d = x.dim();
     let prototypes = ClassSums::new(x, class_ids)?.prototypes(); // (labels, d)
     let rows = pool.select(&Pool::pull_ids(pool.total(), seed))?; // (rows, d)
-                                                                  // each row's nearest prototype: (rows,)
+
+    // each row's nearest prototype: (rows,)
     let nearest: Vec<usize> = rows
         .as_slice()
         .chunks_exact(d)
