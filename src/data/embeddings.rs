@@ -99,12 +99,7 @@ impl Embeddings {
 
     /// L2-normalises every row in place (a zero row stays zero).
     pub fn normalize(&mut self) {
-        for row in self.data.chunks_mut(self.dim) {
-            let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
-            if norm > 0.0 {
-                row.iter_mut().for_each(|v| *v /= norm);
-            }
-        }
+        normalize_rows(&mut self.data, self.dim);
     }
 
     /// The matrix as a (rows, dim) tensor on the CPU.
@@ -201,6 +196,16 @@ impl Embeddings {
             return Err(bad("dimension 0"));
         }
         Ok(Self { rows, dim, data })
+    }
+}
+
+/// L2-normalises every `dim`-wide row of `data` in place (a zero row stays zero).
+pub fn normalize_rows(data: &mut [f32], dim: usize) {
+    for row in data.chunks_mut(dim) {
+        let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            row.iter_mut().for_each(|v| *v /= norm);
+        }
     }
 }
 
