@@ -213,13 +213,14 @@ fn parse_settings<T: serde::de::DeserializeOwned + Default>(
 /// trained on as records of their labels where they lie nearest them (`label_names.rs`).
 /// The head starts from the prototype pull over every row (`prototype_pull.rs`) unless the
 /// settings turn it off. Returns `{head, joinedLabels, config, pull, safeguard,
-/// conflicting, negatives}`: the head as safetensors bytes (see `head.rs` for the tensor
+/// conflicting, negatives, rawShare}`: the head as safetensors bytes (see `head.rs` for the tensor
 /// names), the label ids whose names joined, the settings run
 /// (fitted to the labels), the pull it started from
 /// (`{rows, null, share, separability, strength}`, or null), what the safeguard chose
 /// (`safeguard.rs`'s `Safeguard`, with its `message`; null where it did not run), how many
 /// labelled records were left out for conflicting with a copy of themselves
-/// (`conflicts.rs`) and how many "not this label" marks the loss read.
+/// (`conflicts.rs`), how many "not this label" marks the loss read, and the share of the raw
+/// space the head keeps (`head.rs`).
 ///
 /// `not` ([`NotMarks`]): records the person marked "not this label" (similarity sessions,
 /// rejected predictions; never check records), which the triplet losses read as negatives
@@ -324,6 +325,7 @@ pub fn train_head(
     set("safeguard", &to_js(&out.safeguard)?)?;
     set("conflicting", &JsValue::from_f64(out.conflicting as f64))?;
     set("negatives", &JsValue::from_f64(out.negatives as f64))?;
+    set("rawShare", &JsValue::from_f64(out.head.config().raw_share))?;
     Ok(result.into())
 }
 

@@ -12,8 +12,14 @@
 //!   is then `normalise(x - center)`
 //!
 //! and the metadata key `simtune_head` holding the [`SkipConnectionHeadConfig`] as JSON,
-//! with `"format": "simtune-skip-connection-head/1"` (`/2` with a `center`) and the head's
-//! `"formula"` in words.
+//! with `"format": "simtune-skip-connection-head/1"` (`/2` with a `center`, `/3` with a
+//! `raw_share`, with or without a `center`) and the head's `"formula"` in words.
+//!
+//! A `raw_share` a > 0 keeps some of the raw space in the tuned one:
+//! `tuned = normalise(sqrt(a) x / |x| + sqrt(1 - a) h / |h|)`, x the raw embedding and h the
+//! layers' output, so the tuned cosine is `a cos(x, x') + (1 - a) cos(h, h')` plus a cross
+//! term `sqrt(a (1 - a)) (cos(x, h') + cos(h, x'))`, over the norm. The trainer sets
+//! a = 1 / labels (`TrainConfig::raw_share`; docs/tuning.md, "Stop 48").
 
 use std::collections::HashMap;
 
@@ -30,6 +36,8 @@ use crate::tune::matmul::matmul_t;
 const FORMAT: &str = "simtune-skip-connection-head/1";
 /// A head with a `center` (an older simtune refuses it rather than apply it uncentred).
 const FORMAT_CENTERED: &str = "simtune-skip-connection-head/2";
+/// A head with a `raw_share` (centred or not: the `center` tensor says).
+const FORMAT_RAW_SHARE: &str = "simtune-skip-connection-head/3";
 const META_KEY: &str = "simtune_head";
 /// Written into every saved head, for whoever applies it outside simtune (numpy, PyTorch).
 pub const FORMULA: &str = "for each layer i in order: x = x + sigmoid(gates.i) * (x @ fcs.i.weight.T + fcs.i.bias); then search by cosine (L2-normalise x). x: (n, dim) float32 raw sentence embeddings, L2-normalised.";
@@ -49,6 +57,13 @@ pub struct SkipConnectionHeadConfig {
     /// dropout on the trainable branch's input (training only)
     #[serde(default)]
     pub skip_dropout: f64,
+    /// the raw space's share of the tuned one (module docs; 0: none), in [0, 1)
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub raw_share: f64,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 fn one() -> usize {
@@ -63,6 +78,7 @@ impl SkipConnectionHeadConfig {
             n_layers: 1,
             dropout: 0.0,
             skip_dropout: 0.0,
+            raw_share: 0.0,
         }
     }
 
@@ -77,6 +93,7 @@ impl SkipConnectionHeadConfig {
         for (name, p) in [
             ("dropout", self.dropout),
             ("skip_dropout", self.skip_dropout),
+            ("raw_share", self.raw_share),
         ] {
             if !(0.0..1.0).contains(&p) {
                 return Err(Error::InvalidInput(format!("{name} {p} is not in [0, 1)")));
@@ -206,6 +223,17 @@ impl SkipConnectionHead {
         self.center.as_deref()
     }
 
+    /// Makes [`Self::apply`] keep a share `a` of the raw space (module docs); 0 keeps none.
+    pub fn set_raw_share(&mut self, a: f64) -> Result<()> {
+        if !(0.0..1.0).contains(&a) {
+            return Err(Error::InvalidInput(format!(
+                "raw_share {a} is not in [0, 1)"
+            )));
+        }
+        self.config.raw_share = a;
+        Ok(())
+    }
+
     /// Makes the head read `normalise(x - center)` in [`Self::apply`] (the layers were
     /// trained on such rows: `center.rs`). [`Self::forward`] is unchanged.
     pub fn set_center(&mut self, center: Vec<f32>) -> Result<()> {
@@ -298,7 +326,8 @@ impl SkipConnectionHead {
     }
 
     /// Tuned embeddings of raw rows: L2-normalise(head(x)) in eval mode (x centred first where
-    /// the head has a center), in chunks of rows.
+    /// the head has a center; blended with the raw x where it has a raw share: module docs), in
+    /// chunks of rows.
     pub fn apply(&self, e: &Embeddings) -> Result<Embeddings> {
         let mut out = Vec::with_capacity(e.rows() * e.dim());
         self.apply_rows(e.as_slice(), e.dim(), &mut out)?;
@@ -307,8 +336,8 @@ impl SkipConnectionHead {
         Ok(tuned)
     }
 
-    /// head(x) in eval mode for the flat rows `x` of dimension `dim`, appended to `out`, in
-    /// chunks of rows (each row's output depends on that row alone: [`Self::apply`] is the
+    /// head(x) in eval mode for the flat rows `x` of dimension `dim` (blended with x where the
+    /// head has a raw share), appended to `out`, in chunks of rows (each row's output depends on that row alone: [`Self::apply`] is the
     /// same by whatever slices of rows it is called; the page calls it between frames).
     pub fn apply_rows(&self, x: &[f32], dim: usize, out: &mut Vec<f32>) -> Result<()> {
         if dim == 0 || dim != self.config.dim || !x.len().is_multiple_of(dim) {
@@ -326,9 +355,37 @@ impl SkipConnectionHead {
                 }
                 None => Tensor::from_slice(chunk, (chunk.len() / dim, dim), &Device::Cpu)?,
             };
-            out.extend(self.forward(&t, None)?.flatten_all()?.to_vec1::<f32>()?);
+            let mut h = self.forward(&t, None)?.flatten_all()?.to_vec1::<f32>()?;
+            if self.config.raw_share > 0.0 {
+                let a = self.config.raw_share;
+                let (wx, wh) = (a.sqrt() as f32, (1.0 - a).sqrt() as f32);
+                for (hr, xr) in h.chunks_exact_mut(dim).zip(chunk.chunks_exact(dim)) {
+                    let (nh, nx) = (norm(hr), norm(xr));
+                    let (sh, sx) = (inverse_or_zero(nh) * wh, inverse_or_zero(nx) * wx);
+                    for (v, x) in hr.iter_mut().zip(xr) {
+                        *v = *v * sh + *x * sx;
+                    }
+                }
+            }
+            out.extend(h);
         }
         Ok(())
+    }
+
+    /// What the head computes, in words (saved with it).
+    pub fn formula(&self) -> String {
+        let base = if self.center.is_some() {
+            FORMULA_CENTERED
+        } else {
+            FORMULA
+        };
+        if self.config.raw_share == 0.0 {
+            return base.into();
+        }
+        base.replace(
+            "then search by cosine (L2-normalise x).",
+            "then y = sqrt(a) * x0 + sqrt(1 - a) * x / |x|, x0 the raw embedding and a = raw_share; search by cosine (L2-normalise y).",
+        )
     }
 
     /// The head as safetensors bytes (names in the module doc).
@@ -351,11 +408,15 @@ impl SkipConnectionHead {
         }
         let mut meta =
             serde_json::to_value(&self.config).map_err(|e| Error::format("head", e.to_string()))?;
-        let centered = self.center.is_some();
-        meta["format"] = if centered { FORMAT_CENTERED } else { FORMAT }.into();
+        meta["format"] = match (self.config.raw_share > 0.0, self.center.is_some()) {
+            (true, _) => FORMAT_RAW_SHARE,
+            (false, true) => FORMAT_CENTERED,
+            (false, false) => FORMAT,
+        }
+        .into();
         // one metadata key: safetensors keeps metadata in a HashMap, and two keys would come
         // out in a different order each time (a saved head must be byte-for-byte deterministic)
-        meta["formula"] = if centered { FORMULA_CENTERED } else { FORMULA }.into();
+        meta["formula"] = self.formula().into();
         let metadata = HashMap::from([(META_KEY.to_string(), meta.to_string())]);
         let views = tensors
             .iter()
@@ -383,18 +444,30 @@ impl SkipConnectionHead {
             .ok_or_else(|| bad(format!("no \"{META_KEY}\" metadata: not a simtune head")))?;
         let meta: serde_json::Value = serde_json::from_str(config_json)
             .map_err(|e| bad(format!("bad \"{META_KEY}\" metadata: {e}")))?;
-        let centered = match meta.get("format").and_then(|f| f.as_str()) {
+        let format = meta
+            .get("format")
+            .and_then(|f| f.as_str())
+            .map(str::to_string);
+        let format = format.as_deref();
+        let centered = match format {
             Some(FORMAT) => false,
             Some(FORMAT_CENTERED) => true,
+            Some(FORMAT_RAW_SHARE) => st.names().contains(&"center"),
             other => {
                 return Err(bad(format!(
-                    "format {:?} is not {FORMAT:?} or {FORMAT_CENTERED:?}",
+                    "format {:?} is not {FORMAT:?}, {FORMAT_CENTERED:?} or {FORMAT_RAW_SHARE:?}",
                     other.unwrap_or("(none)")
                 )))
             }
         };
         let config: SkipConnectionHeadConfig = serde_json::from_value(meta)
             .map_err(|e| bad(format!("bad \"{META_KEY}\" metadata: {e}")))?;
+        if (config.raw_share > 0.0) != (format == Some(FORMAT_RAW_SHARE)) {
+            return Err(bad(format!(
+                "raw_share {} does not go with format {format:?}",
+                config.raw_share
+            )));
+        }
         config
             .validate()
             .map_err(|e| bad(format!("bad \"{META_KEY}\" metadata: {e}")))?;
@@ -430,6 +503,20 @@ impl SkipConnectionHead {
                 .map_err(|e| bad(format!("tensor center: {e}")))?;
         }
         Ok(head)
+    }
+}
+
+/// The L2 norm of a row.
+fn norm(v: &[f32]) -> f32 {
+    v.iter().map(|x| x * x).sum::<f32>().sqrt()
+}
+
+/// 1 / n, or 0 for a zero (or broken) norm: such a row adds nothing to the blend.
+fn inverse_or_zero(n: f32) -> f32 {
+    if n > 0.0 && n.is_finite() {
+        1.0 / n
+    } else {
+        0.0
     }
 }
 
@@ -713,5 +800,80 @@ mod tests {
             (out.as_slice()[0] - 1.0 / s).abs() < 1e-6
                 && (out.as_slice()[1] - 2.0 / s).abs() < 1e-6
         );
+    }
+
+    /// With a raw share a, apply gives normalise(sqrt(a) x/|x| + sqrt(1 - a) h/|h|), by hand:
+    /// x = (3, 4), layers mapping every row to h = (1, 0) (x A + c, A = 0, c = (1, 0) before
+    /// the residual: x + (1, 0) - x), a = 0.36.
+    #[test]
+    fn a_raw_share_blends_the_raw_row_back_in() {
+        let mut head = SkipConnectionHead::identity(SkipConnectionHeadConfig::new(2)).unwrap();
+        head.set_affine(0, &[0.0; 4], &[1.0, 0.0]).unwrap();
+        let x = Embeddings::new(vec![3.0, 4.0, 0.0, 0.0], 2).unwrap();
+        let plain = head.apply(&x).unwrap();
+        assert_eq!(&plain.as_slice()[..2], &[1.0, 0.0]);
+        head.set_raw_share(0.36).unwrap();
+        let out = head.apply(&x).unwrap();
+        // 0.6 (0.6, 0.8) + 0.8 (1, 0) = (1.16, 0.48), norm sqrt(1.576)
+        let n = 1.576f32.sqrt();
+        let got = out.as_slice();
+        assert!(
+            (got[0] - 1.16 / n).abs() < 1e-6 && (got[1] - 0.48 / n).abs() < 1e-6,
+            "{got:?}"
+        );
+        // a zero row adds no raw part: its output is the layers' alone
+        assert_eq!(&got[2..], &[1.0, 0.0]);
+        for bad in [-0.1, 1.0, f64::NAN] {
+            assert!(head.set_raw_share(bad).is_err());
+        }
+    }
+
+    /// A head with a raw share (centred or not) saves as format /3 with its formula in words,
+    /// and loads back the same; a file whose format does not go with its raw share is refused.
+    #[test]
+    fn a_raw_share_round_trips_as_format_3() {
+        for centred in [false, true] {
+            let mut head = SkipConnectionHead::new(SkipConnectionHeadConfig::new(4), 3).unwrap();
+            if centred {
+                head.set_center(vec![0.1, -0.2, 0.0, 0.3]).unwrap();
+            }
+            head.set_raw_share(0.04).unwrap();
+            let bytes = head.to_safetensors().unwrap();
+            let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+            let meta = &meta.metadata().as_ref().unwrap()[META_KEY];
+            assert!(
+                meta.contains(FORMAT_RAW_SHARE) && meta.contains("raw_share"),
+                "{meta}"
+            );
+            assert!(
+                head.formula().contains("sqrt(a) * x0"),
+                "{}",
+                head.formula()
+            );
+            let back = SkipConnectionHead::from_safetensors(&bytes).unwrap();
+            assert_eq!(back.config(), head.config());
+            assert_eq!(back.center(), head.center());
+            assert_eq!(back.to_safetensors().unwrap(), bytes);
+            assert_eq!(
+                back.apply(&sample()).unwrap(),
+                head.apply(&sample()).unwrap()
+            );
+            let raw = SkipConnectionHead::new(SkipConnectionHeadConfig::new(4), 3).unwrap();
+            assert_ne!(
+                back.apply(&sample()).unwrap(),
+                raw.apply(&sample()).unwrap()
+            );
+            // the format /1 with a raw share: an older writer cannot have made it
+            let at = bytes
+                .windows(FORMAT_RAW_SHARE.len())
+                .position(|w| w == FORMAT_RAW_SHARE.as_bytes())
+                .unwrap();
+            let mut older = bytes.clone();
+            older[at..at + FORMAT.len()].copy_from_slice(FORMAT.as_bytes());
+            if !centred {
+                let err = SkipConnectionHead::from_safetensors(&older).unwrap_err();
+                assert!(err.to_string().contains("raw_share"), "{err}");
+            }
+        }
     }
 }

@@ -209,8 +209,14 @@ async function checkDownloads(page) {
   assert.deepEqual(x.shape, [4, 384]);
   assert.deepEqual(y.shape, [4, 384]);
   const { metadata, tensors } = readSafetensors(head.buf);
-  const formula = JSON.parse(metadata.simtune_head).formula;
+  const meta = JSON.parse(metadata.simtune_head);
+  const formula = meta.formula;
   assert.match(formula, /x = x \+ sigmoid\(gates\.i\) \* \(x @ fcs\.i\.weight\.T \+ fcs\.i\.bias\)/);
+  // the default head keeps a share 1 / labels of the raw row (src/tune/head.rs), format /3
+  const a = meta.raw_share;
+  assert.ok(a > 0 && a <= 0.5, `raw share ${a}`);
+  assert.equal(meta.format, "simtune-skip-connection-head/3");
+  assert.match(formula, /y = sqrt\(a\) \* x0 \+ sqrt\(1 - a\) \* x \/ \|x\|/);
   const d = 384;
   const [W, b, g] = [tensors["fcs.0.weight"], tensors["fcs.0.bias"], tensors["gates.0"]];
   // the default head reads the raw rows: no center (the option "take out what every record
@@ -227,7 +233,10 @@ async function checkDownloads(page) {
       out[o] = row[o] + s / (1 + Math.exp(-g[o]));
     }
     const norm = Math.hypot(...out);
-    for (let o = 0; o < d; o++) worst = Math.max(worst, Math.abs(out[o] / norm - y.data[r * d + o]));
+    const x0 = Math.hypot(...row);
+    const blend = out.map((v, o) => Math.sqrt(a) * row[o] / x0 + Math.sqrt(1 - a) * v / norm);
+    const bnorm = Math.hypot(...blend);
+    for (let o = 0; o < d; o++) worst = Math.max(worst, Math.abs(blend[o] / bnorm - y.data[r * d + o]));
   }
   assert.ok(worst < 1e-4, `the tuned file is the formula applied to the raw file (max diff ${worst})`);
   const lines = labels.buf.toString("utf8").trim().split("\n");

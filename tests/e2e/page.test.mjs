@@ -164,6 +164,10 @@ test("a person drops a CSV, labels, runs a session, trains, compares, reloads", 
     assert.match(await page.textContent("#train-status .train-headline"), /^Head trained on \d+ records in \d+ classes in [\d.]+ s/);
     const how = await page.$$eval("#train-status .train-how li", (items) => items.map((li) => li.textContent));
     assert.ok(how.some((t) => /^With \d+ of \d+ label names as records/.test(t)) && how.some((t) => /^Starting from /.test(t)), how.join(" | "));
+    // the raw space kept in the tuned one: one label's weight, 1 / labels (src/tune/head.rs)
+    const blend = how.map((t) => t.match(/^Tuned search blends the raw space back in with the weight of one label \(a share of ([\d.]+) %\)/)).find(Boolean);
+    assert.ok(blend, how.join(" | "));
+    assert.ok(Math.abs(Number(blend[1]) - 100 / labelled) < 0.01, `share ${blend[1]} % for ${labelled} labels`);
     // the names that stayed out are named (up to 4), each one of the labels trained
     const out = status.match(/label names as records \((.+?) stays? out: (?:it|each) lies nearer another label's records than its own\)/);
     assert.equal(Boolean(out), joined < Number(classesText), status);

@@ -308,7 +308,7 @@ export function createTrainView(root, app) {
           frame = requestAnimationFrame(() => drawLoss(canvas, losses, steps));
         },
       });
-      const { head, joinedLabels, pull, safeguard, conflicting, negatives } = out;
+      const { head, joinedLabels, pull, safeguard, conflicting, negatives, rawShare } = out;
       const joined = joinedLabels.length; // label names trained on as records
       run = out.config;
       const secs = (performance.now() - t0) / 1000;
@@ -360,6 +360,8 @@ export function createTrainView(root, app) {
               : "",
           balanceSentence(perLabel, p.labelNames, run),
           run.center ? "Reading every record minus the dataset's average embedding (what all its records share)." : "",
+          // TrainConfig::raw_share: the raw space counts as that many labels (src/tune/head.rs)
+          rawShare > 0 ? `Tuned search blends the raw space back in with the weight of ${run.raw_share === 1 ? "one label" : `${+run.raw_share.toFixed(2)} labels`} (a share of ${+(100 * rawShare).toFixed(2)} %), so a few labels cannot carry search far from it.` : "",
         ].filter(Boolean);
         status.replaceChildren(h("p", { class: "train-headline" }, headline), ...(how.length ? [h("ul", { class: "train-how" }, how.map((t) => h("li", {}, t)))] : []));
       }

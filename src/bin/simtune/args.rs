@@ -86,6 +86,12 @@ pub struct TrainArgs {
     /// at 10-25 labels where one label holds most records; docs/tuning.md, "Stop 47").
     #[arg(long)]
     pub center: bool,
+    /// The raw space's weight in the tuned space, in labels: the tuned search keeps a share
+    /// C / labels (at most 1/2) of the raw embedding (default 1; 0: none). On 16 datasets it
+    /// left 4 of 640 cells below raw at 10-100 labels instead of 18, with the same mean gain
+    /// (docs/tuning.md, "Stop 48").
+    #[arg(long, value_name = "C")]
+    pub raw_share: Option<f64>,
     /// Cross-validate over the labels first (folds keeping similarity sessions together)
     /// and keep the raw space, or the head without the prototype pull, where the held-out
     /// labels say it ranks them better by more than one standard error (below 50 labels).
@@ -109,6 +115,12 @@ impl TrainArgs {
             safeguard: self.safeguard,
             ..TrainConfig::default()
         };
+        if let Some(r) = self.raw_share {
+            if !(r.is_finite() && r >= 0.0) {
+                anyhow::bail!("--raw-share {r}: give a number of labels, 0 or more");
+            }
+            c.raw_share = r;
+        }
         if let Some(loss) = &self.loss {
             c.loss = loss.parse()?;
         }

@@ -291,7 +291,9 @@ pub fn train_with(
         (Vec::new(), 0)
     };
     if conflicting == 0 {
-        return guarded(embeddings, class_ids, context, config, progress);
+        let mut out = guarded(embeddings, class_ids, context, config, progress)?;
+        keep_raw_share(&mut out, class_ids.len(), context.sessions, config)?;
+        return Ok(out);
     }
     let x = embeddings.select(&rows)?;
     let y: Vec<usize> = rows.iter().map(|&i| class_ids[i]).collect();
@@ -307,7 +309,26 @@ pub fn train_with(
         e => e,
     })?;
     out.conflicting = conflicting;
+    keep_raw_share(&mut out, y.len(), sessions.as_deref(), config)?;
     Ok(out)
+}
+
+/// Sets the trained head's raw share to `config.raw_share / labels` (at most 1/2), the labels
+/// being the training rows that are not label names (`TrainConfig::raw_share`).
+fn keep_raw_share(
+    out: &mut TrainOutput,
+    rows: usize,
+    sessions: Option<&[u32]>,
+    config: &TrainConfig,
+) -> Result<()> {
+    let names = sessions.map_or(0, |s| {
+        s.iter()
+            .filter(|&&s| s == prototype_pull::LABEL_NAME)
+            .count()
+    });
+    let labels = rows.saturating_sub(names).max(1) as f64;
+    let share = (config.raw_share / labels).clamp(0.0, 0.5);
+    out.head.set_raw_share(share)
 }
 
 /// [`train_with`] on labels that agree: validated, centred where the settings ask and the
@@ -390,6 +411,7 @@ fn safeguarded(
                 n_layers: fitted.n_layers,
                 dropout: fitted.dropout,
                 skip_dropout: fitted.skip_dropout,
+                raw_share: 0.0,
             })?,
             losses: Vec::new(),
             negatives: 0,
@@ -439,6 +461,7 @@ fn train_once(
             n_layers: config.n_layers,
             dropout: config.dropout,
             skip_dropout: config.skip_dropout,
+            raw_share: 0.0,
         },
         head_seed,
     )?;
@@ -890,6 +913,43 @@ mod tests {
         );
     }
 
+    /// The trained head keeps a raw share of `raw_share / labels`, label names not counted,
+    /// at most 1/2; 0 keeps none.
+    #[test]
+    fn the_head_keeps_a_raw_share_of_one_label() {
+        let (e, y) = clusters();
+        let rows = [0, 1, 8, 9, 16, 17, 2, 10];
+        let x = e.select(&rows).unwrap();
+        let xy: Vec<usize> = rows.iter().map(|&i| y[i]).collect();
+        // the last two rows stand for label names
+        let n = prototype_pull::LABEL_NAME;
+        let sessions = [0, 0, 0, 0, 0, 0, n, n];
+        let context = TrainContext {
+            negatives: None,
+            pool: Some(Pool::all(&e)),
+            sessions: Some(&sessions),
+        };
+        let share = |raw_share: f64| {
+            let config = TrainConfig {
+                steps: 3,
+                raw_share,
+                ..Default::default()
+            };
+            let out = train_with(&x, &xy, context, &config, &mut |_| true).unwrap();
+            out.head.config().raw_share
+        };
+        assert!((share(1.0) - 1.0 / 6.0).abs() < 1e-12);
+        assert_eq!(share(0.0), 0.0);
+        assert_eq!(share(30.0), 0.5);
+        // without session ids every row counts
+        let plain = TrainConfig {
+            steps: 3,
+            ..Default::default()
+        };
+        let out = train(&x, &xy, &plain, &mut |_| true).unwrap();
+        assert!((out.head.config().raw_share - 1.0 / 8.0).abs() < 1e-12);
+    }
+
     /// Given the dataset's records, the head starts from the prototype pull (unless turned
     /// off), and the pull changes what is trained.
     #[test]
@@ -931,10 +991,12 @@ mod tests {
         let picks = [0, 1, 8, 9, 16, 17];
         let x = e.select(&picks).unwrap();
         let xy: Vec<usize> = picks.iter().map(|&i| y[i]).collect();
+        // no raw share: it blends in the raw row, which the plain head below never sees
         let config = TrainConfig {
             steps: 5,
             prototype_pull: false,
             center: true,
+            raw_share: 0.0,
             ..Default::default()
         };
         let pooled = TrainContext {
