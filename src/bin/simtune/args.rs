@@ -88,7 +88,7 @@ pub struct TrainArgs {
     pub center: bool,
     /// The raw space's weight in the tuned space, in labels: the tuned search keeps a share
     /// C / labels (at most 1/2) of the raw embedding (default 1; 0: none). On 16 datasets it
-    /// left 4 of 640 cells below raw at 10-100 labels instead of 18, with the same mean gain
+    /// left 5 of 640 cells below raw at 10-100 labels instead of 18, with the same mean gain
     /// (docs/tuning.md, "Stop 48").
     #[arg(long, value_name = "C")]
     pub raw_share: Option<f64>,

@@ -63,7 +63,7 @@ pub struct TrainConfig {
     pub center: bool,
     /// the raw space's weight in the tuned one, in labels: the head keeps a raw share of
     /// `raw_share / labels` (at most 1/2; `head.rs`), so the raw space counts as this many
-    /// labels. 1 by default: on 16 datasets it left 4 of 640 cells below raw at 10-100 labels
+    /// labels. 1 by default: on 16 datasets it left 5 of 640 cells below raw at 10-100 labels
     /// instead of 18, with the same mean gain (docs/tuning.md, "Stop 48"); 0: none
     pub raw_share: f64,
 }
