@@ -213,8 +213,8 @@ fn parse_settings<T: serde::de::DeserializeOwned + Default>(
 /// trained on as records of their labels where they lie nearest them (`label_names.rs`).
 /// The head starts from the prototype pull over every row (`prototype_pull.rs`) unless the
 /// settings turn it off. Returns `{head, joinedLabels, config, pull, safeguard,
-/// conflicting, negatives, rawShare}`: the head as safetensors bytes (see `head.rs` for the tensor
-/// names), the label ids whose names joined, the settings run
+/// conflicting, negatives, rawShare}`: the head as safetensors bytes (see `head.rs` for the
+/// tensor names), the label ids whose names joined, the settings run
 /// (fitted to the labels), the pull it started from
 /// (`{rows, null, share, separability, strength}`, or null), what the safeguard chose
 /// (`safeguard.rs`'s `Safeguard`, with its `message`; null where it did not run), how many

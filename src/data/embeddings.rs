@@ -199,10 +199,15 @@ impl Embeddings {
     }
 }
 
+/// The L2 norm of one row.
+pub fn row_norm(row: &[f32]) -> f32 {
+    row.iter().map(|v| v * v).sum::<f32>().sqrt()
+}
+
 /// L2-normalises every `dim`-wide row of `data` in place (a zero row stays zero).
 pub fn normalize_rows(data: &mut [f32], dim: usize) {
     for row in data.chunks_mut(dim) {
-        let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+        let norm = row_norm(row);
         if norm > 0.0 {
             row.iter_mut().for_each(|v| *v /= norm);
         }

@@ -26,8 +26,9 @@ use std::collections::HashMap;
 use candle_core::{DType, Device, Tensor, Var};
 use rand::rngs::{SmallRng, StdRng};
 use rand::{Rng, RngCore, SeedableRng};
+use serde::Deserialize;
 
-use crate::data::embeddings::Embeddings;
+use crate::data::embeddings::{row_norm, Embeddings};
 use crate::error::{Error, Result};
 use crate::tune::center::center_rows;
 use crate::tune::gated_branch::gated_branch;
@@ -225,12 +226,12 @@ impl SkipConnectionHead {
 
     /// Makes [`Self::apply`] keep a share `a` of the raw space (module docs); 0 keeps none.
     pub fn set_raw_share(&mut self, a: f64) -> Result<()> {
-        if !(0.0..1.0).contains(&a) {
-            return Err(Error::InvalidInput(format!(
-                "raw_share {a} is not in [0, 1)"
-            )));
-        }
-        self.config.raw_share = a;
+        let config = SkipConnectionHeadConfig {
+            raw_share: a,
+            ..self.config.clone()
+        };
+        config.validate()?;
+        self.config = config;
         Ok(())
     }
 
@@ -337,8 +338,9 @@ impl SkipConnectionHead {
     }
 
     /// head(x) in eval mode for the flat rows `x` of dimension `dim` (blended with x where the
-    /// head has a raw share), appended to `out`, in chunks of rows (each row's output depends on that row alone: [`Self::apply`] is the
-    /// same by whatever slices of rows it is called; the page calls it between frames).
+    /// head has a raw share), appended to `out`, in chunks of rows (each row's output depends
+    /// on that row alone: [`Self::apply`] is the same by whatever slices of rows it is
+    /// called; the page calls it between frames).
     pub fn apply_rows(&self, x: &[f32], dim: usize, out: &mut Vec<f32>) -> Result<()> {
         if dim == 0 || dim != self.config.dim || !x.len().is_multiple_of(dim) {
             return Err(Error::InvalidInput(format!(
@@ -360,7 +362,7 @@ impl SkipConnectionHead {
                 let a = self.config.raw_share;
                 let (wx, wh) = (a.sqrt() as f32, (1.0 - a).sqrt() as f32);
                 for (hr, xr) in h.chunks_exact_mut(dim).zip(chunk.chunks_exact(dim)) {
-                    let (nh, nx) = (norm(hr), norm(xr));
+                    let (nh, nx) = (row_norm(hr), row_norm(xr));
                     let (sh, sx) = (inverse_or_zero(nh) * wh, inverse_or_zero(nx) * wx);
                     for (v, x) in hr.iter_mut().zip(xr) {
                         *v = *v * sh + *x * sx;
@@ -444,11 +446,7 @@ impl SkipConnectionHead {
             .ok_or_else(|| bad(format!("no \"{META_KEY}\" metadata: not a simtune head")))?;
         let meta: serde_json::Value = serde_json::from_str(config_json)
             .map_err(|e| bad(format!("bad \"{META_KEY}\" metadata: {e}")))?;
-        let format = meta
-            .get("format")
-            .and_then(|f| f.as_str())
-            .map(str::to_string);
-        let format = format.as_deref();
+        let format = meta.get("format").and_then(|f| f.as_str());
         let centered = match format {
             Some(FORMAT) => false,
             Some(FORMAT_CENTERED) => true,
@@ -460,7 +458,7 @@ impl SkipConnectionHead {
                 )))
             }
         };
-        let config: SkipConnectionHeadConfig = serde_json::from_value(meta)
+        let config = SkipConnectionHeadConfig::deserialize(&meta)
             .map_err(|e| bad(format!("bad \"{META_KEY}\" metadata: {e}")))?;
         if (config.raw_share > 0.0) != (format == Some(FORMAT_RAW_SHARE)) {
             return Err(bad(format!(
@@ -504,11 +502,6 @@ impl SkipConnectionHead {
         }
         Ok(head)
     }
-}
-
-/// The L2 norm of a row.
-fn norm(v: &[f32]) -> f32 {
-    v.iter().map(|x| x * x).sum::<f32>().sqrt()
 }
 
 /// 1 / n, or 0 for a zero (or broken) norm: such a row adds nothing to the blend.
