@@ -360,6 +360,41 @@ fn project_files_round_trip_through_the_cli() {
     );
     assert!((tuned - raw - gain).abs() < 1e-9 && (0.0..=1.0).contains(&raw));
 
+    // labelled throughout (a label column imported into the page): the check records, which
+    // training leaves out, are the records the truth is measured on
+    let mut all = doc.clone();
+    let checks: Vec<_> = doc["labels"].as_array().unwrap()[..12]
+        .iter()
+        .map(|l| serde_json::json!({"index": l["index"], "text": l["text"]}))
+        .collect();
+    all["check"] = serde_json::json!({"records": checks, "labels": [], "not": []});
+    let all_path = tmp.0.join("all.simtune.json");
+    std::fs::write(&all_path, all.to_string()).unwrap();
+    let o = simtune(
+        &tmp.0,
+        &[
+            "eval",
+            c,
+            "--label-column",
+            "label",
+            "--project",
+            all_path.to_str().unwrap(),
+            "--k",
+            "10",
+            "--json",
+            report.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("80 labelled in") && text(&o).contains("truth over the 12 check records"),
+        "{}",
+        text(&o)
+    );
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(truth["truth"][0]["records"], 12);
+
     let bad = tmp.0.join("bad.simtune.json");
     std::fs::write(&bad, r#"{"format": "simtune-project", "version": 2, "labels": [], "trainConfig": {"steps": "many"}}"#).unwrap();
     let o = simtune(&tmp.0, &["train", c, "--project", bad.to_str().unwrap()]);

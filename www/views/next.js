@@ -27,6 +27,15 @@ export function nextStep(app) {
     };
   }
   if (embedding) return { text: "Wait for the embeddings (the bar above), then train.", view: "label", button: "Label" };
+  if (!p.head && !p.check.records.length && p.labels.every((l) => l >= 0)) {
+    // a label column imported: a head trained now trains on every record, and the check
+    // records drawn later are among them, so that head is set aside (check.js)
+    return {
+      text: `Every record carries a label (${classes} classes). Set aside check records first (step 4): training leaves them out, so the check measures tuned search on records the head never saw. Then train.`,
+      view: "train",
+      button: "Check",
+    };
+  }
   if (!p.head) {
     return {
       text: `${labelled} labels in ${classes} classes: train a head — or first label in bulk: open a record's similar records (step 3).`,

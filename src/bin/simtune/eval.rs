@@ -479,9 +479,24 @@ fn eval_project(args: EvalArgs) -> Result<()> {
         is_check[r] = true;
     }
     let gold = ds.class_ids();
-    let queries: Vec<usize> = (0..ds.len())
+    let mut queries: Vec<usize> = (0..ds.len())
         .filter(|&i| gold[i].is_some() && placed.labels[i].is_none() && !is_check[i])
         .collect();
+    let labelled = placed.labels.iter().filter(|l| l.is_some()).count();
+    let checks = is_check.iter().filter(|&&c| c).count();
+    let (over, why) = if queries.is_empty() {
+        // every record labelled (a label column imported): the check records, which training
+        // left out, are the only records the head never saw
+        queries = (0..ds.len())
+            .filter(|&i| gold[i].is_some() && is_check[i])
+            .collect();
+        (
+            "check records",
+            ": every other record is labelled in the project, so they are the only ones the head did not train on",
+        )
+    } else {
+        ("other records", "")
+    };
     if queries.is_empty() {
         bail!(
             "no record of {} has a gold label in '{label_column}' and is unlabelled in {}",
@@ -489,13 +504,11 @@ fn eval_project(args: EvalArgs) -> Result<()> {
             path.display()
         );
     }
-    let labelled = placed.labels.iter().filter(|l| l.is_some()).count();
     println!(
-        "{}: {} records; {labelled} labelled in {}, {} check records; truth over the {} other records with a gold label ({label_column})",
+        "{}: {} records; {labelled} labelled in {}, {checks} check records; truth over the {} {over} with a gold label ({label_column}){why}",
         file.display(),
         ds.len(),
         path.display(),
-        is_check.iter().filter(|&&c| c).count(),
         queries.len()
     );
     let mut report = Vec::new();

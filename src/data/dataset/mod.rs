@@ -111,6 +111,36 @@ mod tests {
     }
 
     #[test]
+    fn csv_stray_quote_never_joins_records() {
+        let o = opts("f.csv", &["text"], Some("label"));
+        // a quote that opens a field and closes only in a later line's text: each line is a
+        // record (a quoting reader made one of the first three)
+        let csv = "text,label\n\"Dimming the aura,x\nPigskin picks,y\nLyrics to \"Molly\" here,z\nlast,w\n";
+        let ds = load(csv.as_bytes(), &o).unwrap();
+        assert_eq!(
+            ds.texts,
+            vec![
+                "\"Dimming the aura",
+                "Pigskin picks",
+                "Lyrics to \"Molly\" here",
+                "last"
+            ]
+        );
+        // where the lines do not read so (a quoted comma elsewhere), the error names them
+        let csv = "text,label\n\"Dimming the aura,x\n\"a, b\",y\nto \"Molly\" here,z\n";
+        let e = err(csv.as_bytes(), &o);
+        assert!(
+            e.starts_with("f.csv, line 2: a quote opens a field here that closes only on line 3"),
+            "{e}"
+        );
+        // a quote closed on its own line with text after it stays the lenient reading, and a
+        // quoted field over two lines stays one field
+        let csv = "text,label\n\"Sure,\" he said,x\n\"two\nlines, really\",y\n";
+        let ds = load(csv.as_bytes(), &o).unwrap();
+        assert_eq!(ds.texts, vec!["Sure, he said", "two\nlines, really"]);
+    }
+
+    #[test]
     fn tsv_json_jsonl_and_joined_columns() {
         let tsv = "title\tbody\nA\tone\nB\ttwo\n";
         let ds = load(tsv.as_bytes(), &opts("f.tsv", &["title", "body"], None)).unwrap();
@@ -370,6 +400,19 @@ mod tests {
         let tsv = "text\tlabel\n\"unclosed start\tx\nnext\ty\nthird\tz\n";
         let ds = load(tsv.as_bytes(), &o).unwrap();
         assert_eq!(ds.texts, vec!["\"unclosed start", "next", "third"]);
+        // a stray quote closed only by another line's quote: the lines between stay records
+        // (the quoted reading made one record of the first three)
+        let tsv = "text\tlabel\n\"Dimming the aura\tx\nPigskin picks\ty\nLyrics to \"Molly\" here\tz\nlast\tw\n";
+        let ds = load(tsv.as_bytes(), &o).unwrap();
+        assert_eq!(
+            ds.texts,
+            vec![
+                "\"Dimming the aura",
+                "Pigskin picks",
+                "Lyrics to \"Molly\" here",
+                "last"
+            ]
+        );
         // quoted fields as pandas writes them (one spanning two lines) stay quoted fields
         let tsv = "text\tlabel\n\"\"\"Hi\"\" there\"\tx\n\"two\nlines\"\ty\n\"plain\"\tz\n";
         let ds = load(tsv.as_bytes(), &o).unwrap();

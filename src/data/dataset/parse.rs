@@ -248,7 +248,7 @@ pub fn parse_table(bytes: &[u8], name: &str, format: Option<Format>) -> Result<T
             let (d, header_end) = csv_delimiter(body);
             let sniffed = match d {
                 b'\t' => parse_tsv(body, name),
-                _ => parse_delimited(body, name, d, format, true),
+                _ => parse_csv(body, name, d),
             };
             match sniffed {
                 // a one-column header with a `;` in its name, and no record holding one
@@ -422,12 +422,78 @@ fn count_newlines(bytes: &[u8]) -> usize {
     bytes.iter().filter(|&&b| b == b'\n').count()
 }
 
+/// CSV as RFC 4180 quotes it, unless a stray quote (one opening a field, closed only by a
+/// quote on a later line that text follows) would join lines into one record: then each line
+/// is a record where every line reads as one of the header's width (two columns or more),
+/// else the error names the lines.
+fn parse_csv(body: &[u8], name: &str, delimiter: u8) -> Result<Table> {
+    let quoted = parse_delimited(body, name, delimiter, Format::Csv, true);
+    let Some((open, close)) = run_on_quote(body, delimiter) else {
+        return quoted;
+    };
+    let fewer = |l: &Table| {
+        quoted
+            .as_ref()
+            .map_or(true, |q| q.rows.len() < l.rows.len())
+    };
+    match parse_delimited(body, name, delimiter, Format::Csv, false) {
+        Ok(l) if l.columns.len() > 1 && fewer(&l) => Ok(l),
+        _ => Err(Error::dataset(
+            name,
+            Some(open),
+            format!(
+                "a quote opens a field here that closes only on line {close}, inside other text, so lines {open}–{close} would read as one record: double a quote that is part of the text (\"\") or quote the whole field"
+            ),
+        )),
+    }
+}
+
+/// The lines (1-based) where the first quote that opens a field closes on a later line with
+/// text right after it (`"a,b` ... `c "d" e`): no quoted field as RFC 4180 writes one, but a
+/// stray quote that a quoting reader runs on with, across the records between.
+fn run_on_quote(body: &[u8], delimiter: u8) -> Option<(usize, usize)> {
+    let (mut line, mut open_line) = (1usize, 0usize);
+    let (mut field_start, mut quoted) = (true, false);
+    let mut i = 0;
+    while i < body.len() {
+        let b = body[i];
+        if quoted {
+            if b == b'"' {
+                match body.get(i + 1) {
+                    Some(b'"') => i += 1,
+                    None | Some(b'\r' | b'\n') => quoted = false,
+                    Some(&c) if c == delimiter => quoted = false,
+                    Some(_) if line > open_line => return Some((open_line, line)),
+                    Some(_) => quoted = false,
+                }
+            } else if b == b'\n' {
+                line += 1;
+            }
+        } else if b == b'"' && field_start {
+            quoted = true;
+            open_line = line;
+        } else {
+            field_start = b == delimiter || b == b'\n' || b == b'\r';
+            if b == b'\n' {
+                line += 1;
+            }
+        }
+        if quoted || b == b'"' {
+            field_start = false;
+        }
+        i += 1;
+    }
+    None
+}
+
 /// TSV as spreadsheets and pandas write it (CSV-style quotes around fields that hold a quote,
 /// tab or line break), unless its quotes are literal text, as plain TSV writers leave them
 /// (IANA text/tab-separated-values has no quoting): then each line is a record, quotes kept.
-/// The quotes are literal where the quoted reading fails (a quote opened and never closed)
-/// or where, with every record on one line, a field opens with a quote but is no quoted
-/// field (`"Sure," he said`, which the quoted reading turns into `Sure, he said`).
+/// The quotes are literal where the quoted reading fails (a quote opened and never closed),
+/// where, with every record on one line, a field opens with a quote but is no quoted field
+/// (`"Sure," he said`, which the quoted reading turns into `Sure, he said`), or where such a
+/// quote would join lines that are each a record of the header's width up to the next quote
+/// in the file.
 fn parse_tsv(body: &[u8], name: &str) -> Result<Table> {
     let quoted = parse_delimited(body, name, b'\t', Format::Tsv, true);
     // quoting only acts on a field that opens with a quote: without one, both readings agree
@@ -445,7 +511,12 @@ fn parse_tsv(body: &[u8], name: &str) -> Result<Table> {
         (Ok(q), Err(_)) => Ok(q),
         (Ok(q), Ok(l)) => {
             let stray = |f: &String| f.starts_with('"') && !is_quoted_field(f);
-            if q.rows.len() == l.rows.len() && l.rows.iter().flatten().any(stray) {
+            // a stray quote read as opening a field runs on to the next quote in the file,
+            // swallowing the lines between into one field: where every line is a record of
+            // the header's width (two columns or more, so a line break inside a field would
+            // show), the lines are the records
+            let merged = q.rows.len() < l.rows.len() && l.columns.len() > 1;
+            if (q.rows.len() == l.rows.len() || merged) && l.rows.iter().flatten().any(stray) {
                 Ok(l)
             } else {
                 Ok(q)
