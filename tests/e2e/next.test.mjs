@@ -4,6 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { nextStep } from "../../www/views/next.js";
+import { cameLabelled } from "../../www/views/check.js";
 
 /** A project with 40 labels in 4 classes, a head and 40 answered check records, whose check
  * figure is `overall`. */
@@ -38,4 +39,26 @@ test("a gain is shared; no clear change or a loss sends the person back to label
   const app = appWith({ gain: 0.03, low: 0.01, high: 0.05, checks: 40 });
   app.checkEstimate = () => ({ pending_checks: 3, unlabelled_checks: 0, overall: null });
   assert.match(nextStep(app).text, /3 check records to go/);
+});
+
+/** A project of `n` records, `labelled` of them labelled (4 classes), no head, no check. */
+const untrained = (n, labelled) => {
+  const labels = new Int32Array(n).fill(-1);
+  for (let i = 0; i < labelled; i++) labels[i] = i % 4;
+  return { project: { n, embedded: true, head: null, labels, settings: { checkCount: 40 }, check: { records: [] }, counts: () => ({ labelled, classes: 4 }) } };
+};
+
+test("a file that came labelled asks for check records before the first training", () => {
+  // a label column imported, 3 of 300 records left without a label
+  const imported = untrained(300, 297);
+  assert.ok(cameLabelled(imported.project));
+  const next = nextStep(imported);
+  assert.equal(next.view, "train");
+  assert.match(next.text, /^All but 3 of your records carry a label \(4 classes\)\. Set aside check records first \(step 4\)/);
+  assert.match(nextStep(untrained(300, 300)).text, /^Every record carries a label \(4 classes\)/);
+  // a person's own labels stay training labels: train first
+  for (const [n, labelled] of [[300, 50], [45, 40], [2000, 1900]]) {
+    assert.ok(!cameLabelled(untrained(n, labelled).project), `${labelled} of ${n}`);
+    assert.match(nextStep(untrained(n, labelled)).text, /train a head/);
+  }
 });

@@ -23,6 +23,17 @@ function against({ name = null, tunedHere = false } = {}) {
   return "raw search";
 }
 
+/** Whether the file came labelled (a label column imported): nine records in ten or more
+ * carry a label and fewer than a check's `n` are left without one. Check records are then
+ * drawn among every record; those that carry a label answer with it, and training leaves
+ * them out. (A person's own labels stay training labels: they never reach nine in ten of a
+ * dataset bigger than a check.) */
+export function cameLabelled(p, n = p.settings?.checkCount ?? 40) {
+  let unlabelled = 0;
+  for (const l of p.labels) if (l < 0) unlabelled++;
+  return p.labels.length > 0 && unlabelled < n && unlabelled <= 0.1 * p.labels.length;
+}
+
 /** Check records still waiting for a label or an answer. */
 export const pendingChecks = (est) => est.pending_checks + est.unlabelled_checks;
 
@@ -120,18 +131,19 @@ export function createCheckView(root, app) {
     const labels = p.trainingLabels();
     if (add) for (const r of p.check.records) labels[r] = 0; // not eligible
     let records = app.engine.drawChecks(labels, n, seed);
-    if (!records.length && !p.check.records.some((r) => p.check.labels.has(r))) {
-      // every record carries a label (a label column imported): the check records are drawn
-      // among them; their own labels answer for them, and training leaves them out from now on
+    if (records.length < n && cameLabelled(p, n) && !p.check.records.some((r) => p.check.labels.has(r))) {
+      // (nearly) every record carries a label (a label column imported): the check records
+      // are drawn among all; their own labels answer for them, and training leaves them out
+      // from now on
       const any = new Int32Array(p.n).fill(-1);
       for (const r of p.check.records) any[r] = 0;
       records = app.engine.drawChecks(any, n, seed);
-      if (records.length && p.head) {
+      if (p.head && records.some((r) => p.labels[r] >= 0)) {
         // the head in use trained on them: no figure may come from it
         p.head = null;
         p.headRun = null;
         p.emit("head");
-        app.notify(`Every record carries a label, so the ${records.length} check records were drawn among them. The head in use had trained on them: train again (it leaves them out now) to measure it.`);
+        app.notify(`${p.labels.every((l) => l >= 0) ? "Every record carries" : "Nearly every record carries"} a label, so the ${records.length} check records were drawn among them. The head in use had trained on them: train again (it leaves them out now) to measure it.`);
       }
     }
     if (!records.length) {
@@ -173,10 +185,9 @@ export function createCheckView(root, app) {
       status.textContent = p.n ? "Waiting for the embeddings." : "";
       return;
     }
-    const allLabelled = p.labels.every((l) => l >= 0);
     if (!checks.length) {
-      status.textContent = allLabelled
-        ? "No check records yet. Every record carries a label, so they will be drawn among your labelled records: their labels answer the check, and training leaves them out."
+      status.textContent = cameLabelled(p)
+        ? `No check records yet. ${p.labels.every((l) => l >= 0) ? "Every record carries" : "Nearly every record carries"} a label, so they will be drawn among your labelled records: their labels answer the check, and training leaves them out.`
         : "No check records yet.";
       return;
     }

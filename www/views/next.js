@@ -2,7 +2,7 @@
 // and why, with a button to that step. It follows the steps of the first screen: open ->
 // label -> similar -> train (and check) -> compare and share. Recomputed on every change.
 import { h, clear, append } from "../dom.js";
-import { pendingChecks } from "./check.js";
+import { pendingChecks, cameLabelled } from "./check.js";
 
 /** Labels a head needs before it is worth training (a few per class): below it, a head made
  * search worse than raw in 5 of 36 measured settings with 10 labels (docs/tuning.md). */
@@ -27,11 +27,12 @@ export function nextStep(app) {
     };
   }
   if (embedding) return { text: "Wait for the embeddings (the bar above), then train.", view: "label", button: "Label" };
-  if (!p.head && !p.check.records.length && p.labels.every((l) => l >= 0)) {
-    // a label column imported: a head trained now trains on every record, and the check
-    // records drawn later are among them, so that head is set aside (check.js)
+  if (!p.head && !p.check.records.length && cameLabelled(p)) {
+    // a label column imported: a head trained now trains on (nearly) every record, and the
+    // check records drawn later are among them, so that head is set aside (check.js)
+    const unlabelled = p.n - labelled;
     return {
-      text: `Every record carries a label (${classes} classes). Set aside check records first (step 4): training leaves them out, so the check measures tuned search on records the head never saw. Then train.`,
+      text: `${unlabelled ? `All but ${unlabelled} of your records carry a label` : "Every record carries a label"} (${classes} classes). Set aside check records first (step 4): training leaves them out, so the check measures tuned search on records the head never saw. Then train.`,
       view: "train",
       button: "Check",
     };
