@@ -212,25 +212,29 @@ async function checkDownloads(page) {
   const meta = JSON.parse(metadata.simtune_head);
   const formula = meta.formula;
   assert.match(formula, /x = x \+ sigmoid\(gates\.i\) \* \(x @ fcs\.i\.weight\.T \+ fcs\.i\.bias\)/);
-  // the default head keeps a share 1 / labels of the raw row (src/tune/head.rs), format /3
+  // the default head keeps a share 2 / labels of the raw row (src/tune/head.rs), format /3
   const a = meta.raw_share;
   assert.ok(a > 0 && a <= 0.5, `raw share ${a}`);
   assert.equal(meta.format, "simtune-skip-connection-head/3");
   assert.match(formula, /y = sqrt\(a\) \* x0 \+ sqrt\(1 - a\) \* x \/ \|x\|/);
   const d = 384;
   const [W, b, g] = [tensors["fcs.0.weight"], tensors["fcs.0.bias"], tensors["gates.0"]];
-  // the default head reads the raw rows: no center (the option "take out what every record
-  // shares first", src/tune/center.rs), and its formula says none
-  assert.equal(tensors.center, undefined, "the default head reads the raw rows");
-  assert.doesNotMatch(formula, /center/);
+  // the default head reads each row with the dataset's mean taken out ("take out what every
+  // record shares first", src/tune/center.rs), L2-normalised again, and its formula says so
+  const c = tensors.center;
+  assert.ok(c && c.length === d, "the default head keeps the dataset's mean");
+  assert.match(formula, /^x = x - center, then L2-normalise x; /);
   let worst = 0;
   for (let r = 0; r < 4; r++) {
     const row = x.data.subarray(r * d, (r + 1) * d);
+    const cen = Array.from(row, (v, i) => v - c[i]);
+    const cnorm = Math.hypot(...cen);
+    const xc = cen.map((v) => v / cnorm);
     const out = new Float64Array(d);
     for (let o = 0; o < d; o++) {
       let s = b[o];
-      for (let i = 0; i < d; i++) s += row[i] * W[o * d + i];
-      out[o] = row[o] + s / (1 + Math.exp(-g[o]));
+      for (let i = 0; i < d; i++) s += xc[i] * W[o * d + i];
+      out[o] = xc[o] + s / (1 + Math.exp(-g[o]));
     }
     const norm = Math.hypot(...out);
     const x0 = Math.hypot(...row);

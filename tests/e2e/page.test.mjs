@@ -164,10 +164,12 @@ test("a person drops a CSV, labels, runs a session, trains, compares, reloads", 
     assert.match(await page.textContent("#train-status .train-headline"), /^Head trained on \d+ records in \d+ classes in [\d.]+ s/);
     const how = await page.$$eval("#train-status .train-how li", (items) => items.map((li) => li.textContent));
     assert.ok(how.some((t) => /^With \d+ of \d+ label names as records/.test(t)) && how.some((t) => /^Starting from /.test(t)), how.join(" | "));
-    // the raw space kept in the tuned one: one label's weight, 1 / labels (src/tune/head.rs)
-    const blend = how.map((t) => t.match(/^Tuned search blends the raw space back in with the weight of one label \(a share of ([\d.]+) %\)/)).find(Boolean);
+    // the raw space kept in the tuned one: two labels' weight, 2 / labels (src/tune/head.rs)
+    const blend = how.map((t) => t.match(/^Tuned search blends the raw space back in with the weight of 2 labels \(a share of ([\d.]+) %\)/)).find(Boolean);
     assert.ok(blend, how.join(" | "));
-    assert.ok(Math.abs(Number(blend[1]) - 100 / labelled) < 0.01, `share ${blend[1]} % for ${labelled} labels`);
+    assert.ok(Math.abs(Number(blend[1]) - 200 / labelled) < 0.01, `share ${blend[1]} % for ${labelled} labels`);
+    // and the records read with the dataset's average taken out (src/tune/center.rs)
+    assert.ok(how.includes("Reading every record minus the dataset's average embedding (what all its records share)."), how.join(" | "));
     // the names that stayed out are named (up to 4), each one of the labels trained
     const out = status.match(/label names as records \((.+?) stays? out: (?:it|each) lies nearer another label's records than its own\)/);
     assert.equal(Boolean(out), joined < Number(classesText), status);

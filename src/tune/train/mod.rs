@@ -914,9 +914,9 @@ mod tests {
     }
 
     /// The trained head keeps a raw share of `raw_share / labels`, label names not counted,
-    /// at most 1/2; 0 keeps none.
+    /// at most 1/2 (the default: two labels' weight); 0 keeps none.
     #[test]
-    fn the_head_keeps_a_raw_share_of_one_label() {
+    fn the_head_keeps_a_raw_share_of_raw_share_labels() {
         let (e, y) = clusters();
         let rows = [0, 1, 8, 9, 16, 17, 2, 10];
         let x = e.select(&rows).unwrap();
@@ -947,7 +947,7 @@ mod tests {
             ..Default::default()
         };
         let out = train(&x, &xy, &plain, &mut |_| true).unwrap();
-        assert!((out.head.config().raw_share - 1.0 / 8.0).abs() < 1e-12);
+        assert!((out.head.config().raw_share - 2.0 / 8.0).abs() < 1e-12);
     }
 
     /// Given the dataset's records, the head starts from the prototype pull (unless turned
@@ -1028,8 +1028,8 @@ mod tests {
             SkipConnectionHead::from_safetensors(&out.head.to_safetensors().unwrap()).unwrap();
         assert_eq!(back.center(), out.head.center());
         assert_eq!(back.apply(&e).unwrap(), tuned);
-        // turned off (the default): raw rows, no center
-        assert!(!TrainConfig::default().center);
+        // on by default; turned off: raw rows, no center
+        assert!(TrainConfig::default().center);
         let off = TrainConfig {
             center: false,
             ..config
