@@ -327,30 +327,30 @@ fn project_files_round_trip_through_the_cli() {
     );
     assert_eq!(doc2["log"][1]["run"], 2);
 
+    // `eval --project`: its printout and its JSON report
     let report = tmp.0.join("truth.json");
-    let o = simtune(
-        &tmp.0,
-        &[
-            "eval",
-            c,
-            "--label-column",
-            "label",
-            "--project",
-            p2.to_str().unwrap(),
-            "--k",
-            "10",
-            "--json",
-            report.to_str().unwrap(),
-        ],
-    );
-    assert!(o.status.success(), "{}", text(&o));
-    assert!(
-        text(&o).contains("truth over the 72 other records"),
-        "{}",
-        text(&o)
-    );
-    let truth: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let truth_of = |project: &std::path::Path| -> (String, serde_json::Value) {
+        let o = simtune(
+            &tmp.0,
+            &[
+                "eval",
+                c,
+                "--label-column",
+                "label",
+                "--project",
+                project.to_str().unwrap(),
+                "--k",
+                "10",
+                "--json",
+                report.to_str().unwrap(),
+            ],
+        );
+        assert!(o.status.success(), "{}", text(&o));
+        let json = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+        (text(&o), json)
+    };
+    let (said, truth) = truth_of(&p2);
+    assert!(said.contains("truth over the 72 other records"), "{said}");
     let row = &truth["truth"][0];
     assert_eq!(row["records"], 72);
     let (raw, tuned, gain) = (
@@ -370,29 +370,11 @@ fn project_files_round_trip_through_the_cli() {
     all["check"] = serde_json::json!({"records": checks, "labels": [], "not": []});
     let all_path = tmp.0.join("all.simtune.json");
     std::fs::write(&all_path, all.to_string()).unwrap();
-    let o = simtune(
-        &tmp.0,
-        &[
-            "eval",
-            c,
-            "--label-column",
-            "label",
-            "--project",
-            all_path.to_str().unwrap(),
-            "--k",
-            "10",
-            "--json",
-            report.to_str().unwrap(),
-        ],
-    );
-    assert!(o.status.success(), "{}", text(&o));
+    let (said, truth) = truth_of(&all_path);
     assert!(
-        text(&o).contains("80 labelled in") && text(&o).contains("truth over the 12 check records"),
-        "{}",
-        text(&o)
+        said.contains("80 labelled in") && said.contains("truth over the 12 check records"),
+        "{said}"
     );
-    let truth: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     assert_eq!(truth["truth"][0]["records"], 12);
 
     let bad = tmp.0.join("bad.simtune.json");

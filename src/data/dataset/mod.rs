@@ -110,22 +110,30 @@ mod tests {
         assert_eq!(ds.class_ids(), vec![Some(0), None, Some(1)]);
     }
 
+    /// Four records, the first opening with a stray quote that only the third's text closes.
+    const STRAY_RECORDS: [&str; 4] = [
+        "\"Dimming the aura",
+        "Pigskin picks",
+        "Lyrics to \"Molly\" here",
+        "last",
+    ];
+
+    /// [`STRAY_RECORDS`] as a file with a label column, fields separated by `delimiter`.
+    fn stray_file(delimiter: char) -> String {
+        let mut file = format!("text{delimiter}label\n");
+        for (text, label) in STRAY_RECORDS.iter().zip(["x", "y", "z", "w"]) {
+            file.push_str(&format!("{text}{delimiter}{label}\n"));
+        }
+        file
+    }
+
     #[test]
     fn csv_stray_quote_never_joins_records() {
         let o = opts("f.csv", &["text"], Some("label"));
         // a quote that opens a field and closes only in a later line's text: each line is a
         // record (a quoting reader made one of the first three)
-        let csv = "text,label\n\"Dimming the aura,x\nPigskin picks,y\nLyrics to \"Molly\" here,z\nlast,w\n";
-        let ds = load(csv.as_bytes(), &o).unwrap();
-        assert_eq!(
-            ds.texts,
-            vec![
-                "\"Dimming the aura",
-                "Pigskin picks",
-                "Lyrics to \"Molly\" here",
-                "last"
-            ]
-        );
+        let ds = load(stray_file(',').as_bytes(), &o).unwrap();
+        assert_eq!(ds.texts, STRAY_RECORDS);
         // where the lines do not read so (a quoted comma elsewhere), the error names them
         let csv = "text,label\n\"Dimming the aura,x\n\"a, b\",y\nto \"Molly\" here,z\n";
         let e = err(csv.as_bytes(), &o);
@@ -402,17 +410,8 @@ mod tests {
         assert_eq!(ds.texts, vec!["\"unclosed start", "next", "third"]);
         // a stray quote closed only by another line's quote: the lines between stay records
         // (the quoted reading made one record of the first three)
-        let tsv = "text\tlabel\n\"Dimming the aura\tx\nPigskin picks\ty\nLyrics to \"Molly\" here\tz\nlast\tw\n";
-        let ds = load(tsv.as_bytes(), &o).unwrap();
-        assert_eq!(
-            ds.texts,
-            vec![
-                "\"Dimming the aura",
-                "Pigskin picks",
-                "Lyrics to \"Molly\" here",
-                "last"
-            ]
-        );
+        let ds = load(stray_file('\t').as_bytes(), &o).unwrap();
+        assert_eq!(ds.texts, STRAY_RECORDS);
         // quoted fields as pandas writes them (one spanning two lines) stay quoted fields
         let tsv = "text\tlabel\n\"\"\"Hi\"\" there\"\tx\n\"two\nlines\"\ty\n\"plain\"\tz\n";
         let ds = load(tsv.as_bytes(), &o).unwrap();
