@@ -19,7 +19,7 @@
 //! `tuned = normalise(sqrt(a) x / |x| + sqrt(1 - a) h / |h|)`, x the raw embedding and h the
 //! layers' output, so the tuned cosine is `a cos(x, x') + (1 - a) cos(h, h')` plus a cross
 //! term `sqrt(a (1 - a)) (cos(x, h') + cos(h, x'))`, over the norm. The trainer sets
-//! a = 1 / labels (`TrainConfig::raw_share`; docs/tuning.md, "Stop 48").
+//! a = 2 / labels (`TrainConfig::raw_share`; docs/tuning.md, "Stop 48" and "Stop 49").
 
 use std::collections::HashMap;
 
