@@ -206,6 +206,11 @@ class App {
     const parts = [`${ds.texts.length} records loaded from ${name}`];
     if (outcome) parts.push(`your labels: ${this.reattachSummary(outcome)}`);
     else if (imported) parts.push(`${imported} labels imported from its label column`);
+    // a record without text embeds as the empty sentence: say which, as search shows them
+    // next to each other only (they are kept, so record numbers follow the file)
+    const empty = [];
+    for (let i = 0; i < ds.texts.length; i++) if (!ds.texts[i].trim()) empty.push(i);
+    if (empty.length) parts.push(`${empty.length} record${empty.length === 1 ? " has" : "s have"} no text (${empty.slice(0, 5).map((i) => `#${i}`).join(", ")}${empty.length > 5 ? ", …" : ""}): kept, so record numbers follow the file, but a record without text is similar only to others without text`);
     if (!stored) parts.push(`${name} could not be kept in this browser (storage full?): after a reload, drop it again (your labels are kept)`);
     // said before the embedding starts (www/memory.js): a tab that runs out loses no label
     const tooBig = memoryWarning(ds.texts.length, p.dim || undefined);
