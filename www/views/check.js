@@ -26,8 +26,8 @@ function against({ name = null, tunedHere = false } = {}) {
 /** Whether the file came labelled (a label column imported): nine records in ten or more
  * carry a label and fewer than a check's `n` are left without one. Check records are then
  * drawn among every record; those that carry a label answer with it, and training leaves
- * them out. (A person's own labels stay training labels: they never reach nine in ten of a
- * dataset bigger than a check.) */
+ * them out. (A small dataset a person labelled throughout counts alike, as it did before:
+ * its labels answer the check.) */
 export function cameLabelled(p, n = p.settings?.checkCount ?? 40) {
   let unlabelled = 0;
   for (const l of p.labels) if (l < 0) unlabelled++;
