@@ -171,3 +171,19 @@ fn a_one_gigabyte_binary_file_is_refused() {
         &["one-gigabyte.csv".into(), "NUL byte".into()],
     );
 }
+
+/// Records without text are kept (record numbers follow the file) and `check` names them.
+#[test]
+fn records_without_text_are_named() {
+    let dir = root().join("target/bad-input-cli");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("blank-rows.csv");
+    std::fs::write(&path, "text,label\na card,x\n,y\n   ,x\nrent,y\n").unwrap();
+    let (ok, text) = simtune(&["check", path.to_str().unwrap(), "--label-column", "label"]);
+    assert!(ok, "{text}");
+    assert!(text.contains("4 records"), "{text}");
+    assert!(
+        text.contains("2 record(s) without text (record 1, 2): kept"),
+        "{text}"
+    );
+}

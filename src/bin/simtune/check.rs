@@ -28,6 +28,19 @@ pub fn run(args: CheckArgs) -> Result<()> {
         ds.len(),
         ds.text_columns.join(", ")
     );
+    // a record without text embeds as the empty sentence: kept, so numbers follow the file
+    let empty: Vec<String> = (0..ds.len())
+        .filter(|&i| ds.texts[i].trim().is_empty())
+        .map(|i| i.to_string())
+        .collect();
+    if !empty.is_empty() {
+        println!(
+            "{} record(s) without text (record {}{}): kept, so record numbers follow the file, but each embeds as the empty sentence, similar only to the others without text",
+            empty.len(),
+            empty[..empty.len().min(5)].join(", "),
+            if empty.len() > 5 { ", ..." } else { "" }
+        );
+    }
     if let Some(key) = &ds.records_under {
         println!("records read from the array under \"{key}\"");
     }
