@@ -34,6 +34,9 @@ export function cameLabelled(p, n = p.settings?.checkCount ?? 40) {
   return p.labels.length > 0 && unlabelled < n && unlabelled <= 0.1 * p.labels.length;
 }
 
+/** "Every record carries" or "Nearly every record carries" (a label), as `cameLabelled` says. */
+const carries = (p) => (p.labels.every((l) => l >= 0) ? "Every record carries" : "Nearly every record carries");
+
 /** Check records still waiting for a label or an answer. */
 export const pendingChecks = (est) => est.pending_checks + est.unlabelled_checks;
 
@@ -143,7 +146,7 @@ export function createCheckView(root, app) {
         p.head = null;
         p.headRun = null;
         p.emit("head");
-        app.notify(`${p.labels.every((l) => l >= 0) ? "Every record carries" : "Nearly every record carries"} a label, so the ${records.length} check records were drawn among them. The head in use had trained on them: train again (it leaves them out now) to measure it.`);
+        app.notify(`${carries(p)} a label, so the ${records.length} check records were drawn among them. The head in use had trained on them: train again (it leaves them out now) to measure it.`);
       }
     }
     if (!records.length) {
@@ -187,7 +190,7 @@ export function createCheckView(root, app) {
     }
     if (!checks.length) {
       status.textContent = cameLabelled(p)
-        ? `No check records yet. ${p.labels.every((l) => l >= 0) ? "Every record carries" : "Nearly every record carries"} a label, so they will be drawn among your labelled records: their labels answer the check, and training leaves them out.`
+        ? `No check records yet. ${carries(p)} a label, so they will be drawn among your labelled records: their labels answer the check, and training leaves them out.`
         : "No check records yet.";
       return;
     }

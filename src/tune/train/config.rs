@@ -8,6 +8,7 @@
 //! training (semi-hard at a lower lr up to one batch, more steps beyond), with an early stop.
 
 use crate::error::{Error, Result};
+use crate::tune::head::SkipConnectionHeadConfig;
 use crate::tune::loss::LossKind;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -132,6 +133,18 @@ const MANY_LABELS: usize = 1000;
 const FITTED_MAX_STEPS: usize = 600;
 
 impl TrainConfig {
+    /// The head these settings train, over `dim`-wide embeddings (its raw share is set after
+    /// training: `train::keep_raw_share`).
+    pub fn head_config(&self, dim: usize) -> SkipConnectionHeadConfig {
+        SkipConnectionHeadConfig {
+            dim,
+            n_layers: self.n_layers,
+            dropout: self.dropout,
+            skip_dropout: self.skip_dropout,
+            raw_share: 0.0,
+        }
+    }
+
     /// The settings for `n_labels` labels in `n_classes` classes. Measured with `simtune
     /// eval` (5 seeds, label names on, round robin / random / session / suggested; README).
     /// The one-batch figures below were measured before the head started from the prototype

@@ -21,7 +21,7 @@ use rand::{RngCore, SeedableRng};
 use crate::data::embeddings::Embeddings;
 use crate::error::{Error, Result};
 use crate::tune::center;
-use crate::tune::head::{SkipConnectionHead, SkipConnectionHeadConfig};
+use crate::tune::head::SkipConnectionHead;
 use crate::tune::loss::{
     Loss, LossKind, Mining, OnlineContrastiveLoss, SoftmaxLoss, TripletLoss, NOT_GROUP,
 };
@@ -406,13 +406,7 @@ fn safeguarded(
         // the raw space: an identity head, no step run
         let fitted = chosen.fitted(class_ids.len(), counts.len());
         TrainOutput {
-            head: SkipConnectionHead::identity(SkipConnectionHeadConfig {
-                dim: embeddings.dim(),
-                n_layers: fitted.n_layers,
-                dropout: fitted.dropout,
-                skip_dropout: fitted.skip_dropout,
-                raw_share: 0.0,
-            })?,
+            head: SkipConnectionHead::identity(fitted.head_config(embeddings.dim()))?,
             losses: Vec::new(),
             negatives: 0,
             config: fitted,
@@ -455,16 +449,7 @@ fn train_once(
     let mut rng = StdRng::seed_from_u64(config.seed);
     let head_seed = rng.next_u64();
     let kernel_seed = rng.next_u64();
-    let head = SkipConnectionHead::new(
-        SkipConnectionHeadConfig {
-            dim: embeddings.dim(),
-            n_layers: config.n_layers,
-            dropout: config.dropout,
-            skip_dropout: config.skip_dropout,
-            raw_share: 0.0,
-        },
-        head_seed,
-    )?;
+    let head = SkipConnectionHead::new(config.head_config(embeddings.dim()), head_seed)?;
     let pull = match pool {
         Some(pool) if config.prototype_pull => {
             prototype_pull::fit(embeddings, class_ids, sessions, &pool, config.seed)?
