@@ -51,6 +51,21 @@ fn on_halves(
     config: TrainConfig,
     protocol: Protocol,
 ) -> Vec<EvalRow> {
+    on_halves_smoothed(ds, emb, labels, ks, names, config, protocol, None)
+}
+
+/// [`on_halves`], the tuned half smoothed over each record's `smooth` nearest records.
+#[allow(clippy::too_many_arguments)]
+fn on_halves_smoothed(
+    ds: &Dataset,
+    emb: &Embeddings,
+    labels: usize,
+    ks: Vec<usize>,
+    names: Option<Embeddings>,
+    config: TrainConfig,
+    protocol: Protocol,
+    smooth: Option<usize>,
+) -> Vec<EvalRow> {
     let y: Vec<usize> = ds.class_ids().into_iter().map(|c| c.unwrap()).collect();
     let (train, eval) = split_per_class(&y, 0.5).unwrap();
     let pick = |idx: &[usize]| idx.iter().map(|&i| y[i]).collect::<Vec<_>>();
@@ -65,6 +80,7 @@ fn on_halves(
         negatives: false,
         names,
         sessions: true,
+        smooth,
     };
     evaluate(
         &emb.select(&train).unwrap(),
@@ -215,4 +231,35 @@ fn many_labels_of_unequal_classes_beat_raw_on_tweeteval_hate() {
             row.raw
         );
     }
+}
+
+/// Neighbourhood smoothing (`tune/smooth.rs`, the option `--smooth`) on real data: on the
+/// Banking77 test set's halves, 25 round-robin labels (names on), each record's 5 nearest
+/// averaged into it lift p@10 over the same heads without it (measured over 5 seeds on the
+/// suite's split: 0.7672 -> 0.7941; here the test set's own halves, 2 seeds).
+#[test]
+fn smoothing_lifts_banking77_at_25_labels() {
+    let (ds, emb, names) = banking77_test();
+    let run = |smooth| {
+        on_halves_smoothed(
+            ds,
+            emb,
+            25,
+            vec![10],
+            Some(names.clone()),
+            TrainConfig::default(),
+            Protocol::RoundRobin,
+            smooth,
+        )
+        .remove(0)
+    };
+    let (plain, smoothed) = (run(None), run(Some(5)));
+    eprintln!("Banking77 halves, 25 labels, p@10: {plain:?} smoothed {smoothed:?}");
+    assert_eq!(plain.raw, smoothed.raw);
+    assert!(
+        smoothed.tuned >= plain.tuned + 0.01,
+        "smoothed p@10 {} is not clearly above the head alone {}",
+        smoothed.tuned,
+        plain.tuned
+    );
 }

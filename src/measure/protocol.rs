@@ -18,6 +18,7 @@ use crate::tune::label_names::with_label_names;
 use crate::tune::pool::Pool;
 use crate::tune::prototype_pull::LABEL_NAME;
 use crate::tune::pseudo_label::{pseudo_labels, PseudoLabelConfig};
+use crate::tune::smooth::smooth;
 use crate::tune::train::{train_with, Negatives, TrainConfig, TrainContext};
 
 /// Splits records per class into (train, eval) pools: classes in sorted order (class ids are
@@ -572,6 +573,9 @@ pub struct EvalSpec {
     pub names: Option<Embeddings>,
     /// Tell the trainer which session labelled each record, as the page does.
     pub sessions: bool,
+    /// Smooth the tuned eval pool over each record's this many nearest records, weighted
+    /// by the pull's strength (`tune/smooth.rs`; None: off, the default).
+    pub smooth: Option<usize>,
 }
 
 /// Progress of an evaluation: which run of how many is done.
@@ -715,7 +719,11 @@ pub fn evaluate_retuned(
                         kept_raw += u64::from(g.kept_raw);
                         pulled += u64::from(g.pull);
                     }
-                    let tuned_eval = out.head.apply(eval_pool)?;
+                    let mut tuned_eval = out.head.apply(eval_pool)?;
+                    if let Some(m) = spec.smooth {
+                        let weight = out.pull.map_or(0.0, |p| p.strength) as f32;
+                        tuned_eval = smooth(&tuned_eval, m, weight)?;
+                    }
                     tuned.push(precision_at_k(&tuned_eval, eval_labels, &spec.ks)?);
                 }
                 // labels that cannot train (e.g. one record per class for a triplet loss)
@@ -1079,6 +1087,7 @@ mod tests {
             negatives: false,
             names: None,
             sessions: true,
+            smooth: None,
         };
         let rows = evaluate(&e, &y, &e, &y, &spec, &mut |_| {}).unwrap();
         // 3 labels over 3 classes: one record per class, the triplet loss cannot train

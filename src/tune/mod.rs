@@ -6,7 +6,8 @@
 //! where the head starts ([`prototype_pull`], solved by [`linalg`]), the matrix products of
 //! training and their backward on the project's own kernel ([`matmul`]) and the head's gated
 //! branch as one op ([`gated_branch`]), label names as records
-//! ([`label_names`]) and pseudo-labels from confident neighbours ([`pseudo_label`]).
+//! ([`label_names`]) and pseudo-labels from confident neighbours ([`pseudo_label`]). An option smooths
+//! the tuned space over each record's nearest records ([`smooth`]).
 
 pub mod center;
 pub mod encoder_top;
@@ -21,4 +22,5 @@ pub mod prototype;
 pub mod prototype_pull;
 pub mod pseudo_label;
 pub mod safeguard;
+pub mod smooth;
 pub mod train;

@@ -118,6 +118,12 @@ pub struct EvalArgs {
     /// the default, Banking77's one label per class has pairs to pull together).
     #[arg(long)]
     pub tune_encoder_no_names: bool,
+    /// Smooth the tuned space over each record's N nearest records (database-side
+    /// augmentation, `tune/smooth.rs`), weighted by the prototype pull's strength: an
+    /// option the page does not run (docs/tuning.md, "Neighbourhood smoothing"). 0: off;
+    /// 5 is the measured setting.
+    #[arg(long, default_value_t = 0, conflicts_with_all = ["project", "check"])]
+    pub smooth: usize,
 }
 
 impl EvalArgs {
@@ -320,6 +326,7 @@ pub fn evaluate_protocols(
             negatives: !args.no_negatives,
             names: names_emb.clone(),
             sessions: !args.no_sessions,
+            smooth: (args.smooth > 0).then_some(args.smooth),
         };
         let runs = (spec.budgets.len() as u64) * spec.seeds;
         let bar = bar(runs, &format!("{protocol}: train+eval"));
