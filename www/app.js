@@ -48,6 +48,9 @@ function labelsSignature(labels) {
 /** How long an information notice stays. */
 const NOTICE_MS = 12_000;
 const $ = (id) => document.getElementById(id);
+// a text the encoder reads as nothing: white space, control characters and the invisible
+// format characters BERT's normaliser drops (`has_no_text` in src/data/dataset/mod.rs)
+const NO_TEXT = /^[\s\p{Cc}\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]*$/u;
 
 class App {
   constructor() {
@@ -209,7 +212,7 @@ class App {
     // a record without text embeds as the empty sentence: say which, as search shows them
     // next to each other only (they are kept, so record numbers follow the file)
     const empty = [];
-    for (let i = 0; i < ds.texts.length; i++) if (!ds.texts[i].trim()) empty.push(i);
+    for (let i = 0; i < ds.texts.length; i++) if (NO_TEXT.test(ds.texts[i])) empty.push(i);
     if (empty.length) parts.push(`${empty.length} record${empty.length === 1 ? " has" : "s have"} no text (${empty.slice(0, 5).map((i) => `#${i}`).join(", ")}${empty.length > 5 ? ", …" : ""}): kept, so record numbers follow the file, but a record without text is similar only to others without text`);
     if (!stored) parts.push(`${name} could not be kept in this browser (storage full?): after a reload, drop it again (your labels are kept)`);
     // said before the embedding starts (www/memory.js): a tab that runs out loses no label

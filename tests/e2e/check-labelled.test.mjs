@@ -17,8 +17,10 @@ test("a semicolon CSV labelled throughout: read as such, and checked on records 
   const [, ...rows] = parseCsv(readFileSync(join(SHARED, "data/agnews_test_sample2000.csv"), "utf8"));
   const field = (s) => (/[";\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
   const file = join(mkdtempSync(join(tmpdir(), "simtune-semicolon-")), "news-semicolon.csv");
-  // record #7 has lost its text, as exports sometimes leave a row
-  writeFileSync(file, ["id;text;topic", ...rows.slice(0, N).map(([text, label], i) => [i + 1, i === 7 ? "" : text, label].map(String).map(field).join(";"))].join("\r\n") + "\r\n");
+  // record #7 has lost its text, as exports sometimes leave a row, and #9 holds only
+  // invisible characters (a zero-width space, a word joiner) that the encoder drops too
+  const blank = { 7: "", 9: "\u200b \u2060" };
+  writeFileSync(file, ["id;text;topic", ...rows.slice(0, N).map(([text, label], i) => [i + 1, blank[i] ?? text, label].map(String).map(field).join(";"))].join("\r\n") + "\r\n");
   const { url, context, close } = await start();
   try {
     const { page, errors } = await openPage(context, url);
@@ -31,7 +33,7 @@ test("a semicolon CSV labelled throughout: read as such, and checked on records 
     await page.click("#use-columns");
     await page.waitForSelector("#view-label:not([hidden])");
     // the record without text is named, not dropped (record numbers follow the file)
-    assert.match(await page.textContent("#notice-text"), new RegExp(`^${N} records loaded from news-semicolon\\.csv; ${N} labels imported from its label column; 1 record has no text \\(#7\\): kept`));
+    assert.match(await page.textContent("#notice-text"), new RegExp(`^${N} records loaded from news-semicolon\\.csv; ${N} labels imported from its label column; 2 records have no text \\(#7, #9\\): kept`));
     await waitEmbedded(page);
     // what next, before any head: the check records first, so that no head trains on them
     assert.match(await page.textContent("#next-text"), /Every record carries a label \(4 classes\)\. Set aside check records first \(step 4\)/);

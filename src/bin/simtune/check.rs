@@ -29,10 +29,7 @@ pub fn run(args: CheckArgs) -> Result<()> {
         ds.text_columns.join(", ")
     );
     // a record without text embeds as the empty sentence: kept, so numbers follow the file
-    let empty: Vec<String> = (0..ds.len())
-        .filter(|&i| ds.texts[i].trim().is_empty())
-        .map(|i| i.to_string())
-        .collect();
+    let empty: Vec<String> = ds.without_text().iter().map(|i| i.to_string()).collect();
     if !empty.is_empty() {
         println!(
             "{} record(s) without text (record {}{}): kept, so record numbers follow the file, but each embeds as the empty sentence, similar only to the others without text",

@@ -43,6 +43,28 @@ pub struct Dataset {
     pub pandas_orient: Option<&'static str>,
 }
 
+impl Dataset {
+    /// Records whose text the encoder reads as nothing ([`has_no_text`]): each embeds as
+    /// the empty sentence.
+    pub fn without_text(&self) -> Vec<usize> {
+        (0..self.texts.len())
+            .filter(|&i| has_no_text(&self.texts[i]))
+            .collect()
+    }
+}
+
+/// Whether `text` is only white space, control characters and the invisible format
+/// characters (zero-width space and joiners, BOM, soft hyphen, direction marks) that BERT's
+/// normaliser drops: such a text embeds as the empty sentence. `www/app.js` says the same
+/// with one regular expression.
+pub fn has_no_text(text: &str) -> bool {
+    text.chars().all(|c| {
+        c.is_whitespace()
+            || c.is_control()
+            || matches!(c, '\u{ad}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{feff}')
+    })
+}
+
 /// Parses `bytes` and picks the text (and label) columns.
 pub fn load(bytes: &[u8], options: &LoadOptions) -> Result<Dataset> {
     let name = if options.name.is_empty() {
@@ -98,6 +120,24 @@ mod tests {
     }
 
     #[test]
+    fn texts_the_encoder_reads_as_nothing() {
+        for blank in [
+            "",
+            " \t",
+            "\u{200b}",
+            "\u{feff}",
+            "\u{85}",
+            "\u{200b} \u{2060}",
+            "\u{ad}",
+        ] {
+            assert!(has_no_text(blank), "{blank:?}");
+        }
+        for text in ["a", "\u{200b}a", "😀", "。"] {
+            assert!(!has_no_text(text), "{text:?}");
+        }
+    }
+
+    #[test]
     fn csv_with_quotes_newlines_crlf_and_bom() {
         let csv = "\u{feff}text,label\r\n\"a, b\",x\r\n\"say \"\"hi\"\"\nthere\",\r\nplain,y\r\n";
         let ds = load(csv.as_bytes(), &opts("f.csv", &["text"], Some("label"))).unwrap();
@@ -146,6 +186,27 @@ mod tests {
         let csv = "text,label\n\"Sure,\" he said,x\n\"two\nlines, really\",y\n";
         let ds = load(csv.as_bytes(), &o).unwrap();
         assert_eq!(ds.texts, vec!["Sure, he said", "two\nlines, really"]);
+        // the same rule where the header line's delimiter does not read the file: a headerless
+        // file of `;` whose first record holds a comma reads as `;`, each line a record
+        let semi = format!(
+            "Two shootings, one on TV;w\n{}",
+            stray_file(';').split_once('\n').unwrap().1
+        );
+        let t = parse_table(semi.as_bytes(), "s.csv", None).unwrap();
+        assert_eq!(t.delimiter, Some(';'));
+        let texts: Vec<&str> = t.rows.iter().map(|r| r[0].as_str()).collect();
+        assert_eq!(texts[0], "Two shootings, one on TV");
+        assert_eq!(texts[1..], STRAY_RECORDS);
+        // and a one-column file (a `;` in its header's name): no line break can show there,
+        // so the error names the lines
+        let one = "Title (A; B)\n\"Dimming the aura\nPigskin picks\nLyrics to \"Molly\" here\n";
+        let e = parse_table(one.as_bytes(), "one.csv", None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("one.csv, line 2: a quote opens a field here that closes only on line 4"),
+            "{e}"
+        );
     }
 
     #[test]

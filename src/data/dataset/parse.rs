@@ -253,7 +253,7 @@ pub fn parse_table(bytes: &[u8], name: &str, format: Option<Format>) -> Result<T
             match sniffed {
                 // a one-column header with a `;` in its name, and no record holding one
                 Err(e) if d != b',' && !body[header_end..].contains(&d) => {
-                    parse_delimited(body, name, b',', format, true).map_err(|_| e)?
+                    parse_csv(body, name, b',').map_err(|_| e)?
                 }
                 // the header line's delimiter does not read the file (a headerless TSV whose
                 // first record holds a comma): another that gives two columns or more
@@ -294,7 +294,7 @@ fn other_delimiter(body: &[u8], name: &str, tried: u8) -> Option<Table> {
         .find_map(|d| {
             let t = match d {
                 b'\t' => parse_tsv(body, name),
-                _ => parse_delimited(body, name, d, Format::Csv, true),
+                _ => parse_csv(body, name, d),
             };
             t.ok().filter(|t| t.columns.len() >= 2)
         })
