@@ -1,6 +1,7 @@
-//! Neighbourhood smoothing of the tuned space (an option, off by default): each record's
-//! vector gets the mean of its `m` nearest other records added with a weight, then is
-//! normalised. This is database-side augmentation (Arandjelović & Zisserman 2012, "Three
+//! Neighbourhood smoothing: each record's vector gets the mean of its `m` nearest other
+//! records added with a weight, then is normalised. The prototype pull's targets start from
+//! it (`prototype_pull.rs`, since stop 50), so the head learns its linear part; applied to
+//! the tuned space itself it is an option of `simtune eval` (`--smooth`). This is database-side augmentation (Arandjelović & Zisserman 2012, "Three
 //! things everyone should know to improve object retrieval"; Radenović et al. 2018 call the
 //! weighted form αDBA):
 //!
@@ -8,11 +9,11 @@
 //! i by cosine, itself excluded.
 //!
 //! It reads no label: records whose neighbours mostly share their label move toward them.
-//! Where neighbours disagree (2-class tweets) it blurs, so the weight `w` is the prototype
-//! pull's strength, which says from the labels alone how far labels are regions of the raw
-//! space (`prototype_pull.rs`). Measured in docs/tuning.md ("Neighbourhood smoothing").
-//! It needs every record's m nearest (quadratic in the records), so it serves evaluation and
-//! the CLI; the page does not run it.
+//! Where neighbours disagree (2-class tweets) it blurs, so both uses scale it by the pull's
+//! strength, which says from the labels alone how far labels are regions of the raw space.
+//! Over the tuned space it needs every record's m nearest (quadratic in the records), so the
+//! page does not run it there; the pull runs it over its sample of at most 4,096 records.
+//! Measured in docs/tuning.md ("Stop 50" and "Neighbourhood smoothing").
 
 use crate::data::embeddings::{normalize_rows, Embeddings};
 use crate::error::{Error, Result};

@@ -67,6 +67,12 @@ pub struct TrainConfig {
     /// `raw_share / labels` (at most 1/2; `head.rs`), so the raw space counts as this many
     /// labels; 0: none. 2 by default since stop 49, with centring (1 before: "Stop 48")
     pub raw_share: f64,
+    /// start the pull's targets from each pool record averaged with its 5 nearest pool
+    /// records (`prototype_pull::fit_with`). Off by default: on 16 datasets at 10-100 labels
+    /// it lifts the mean gain over raw by 0.52 / 0.55 points, but costs 2-3-class tweets up
+    /// to a point at 261 labels, and ~300 ms of a training in the page (docs/tuning.md,
+    /// "Stop 50")
+    pub smooth_targets: bool,
 }
 
 impl Default for TrainConfig {
@@ -95,6 +101,7 @@ impl Default for TrainConfig {
             safeguard: false,
             center: true,
             raw_share: 2.0,
+            smooth_targets: false,
         }
     }
 }

@@ -452,7 +452,18 @@ fn train_once(
     let head = SkipConnectionHead::new(config.head_config(embeddings.dim()), head_seed)?;
     let pull = match pool {
         Some(pool) if config.prototype_pull => {
-            prototype_pull::fit(embeddings, class_ids, sessions, &pool, config.seed)?
+            let neighbours = match config.smooth_targets {
+                true => prototype_pull::SMOOTH_NEIGHBOURS,
+                false => 0,
+            };
+            prototype_pull::fit_with(
+                embeddings,
+                class_ids,
+                sessions,
+                &pool,
+                config.seed,
+                neighbours,
+            )?
         }
         _ => None,
     };
