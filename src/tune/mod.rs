@@ -6,8 +6,8 @@
 //! where the head starts ([`prototype_pull`], solved by [`linalg`]), the matrix products of
 //! training and their backward on the project's own kernel ([`matmul`]) and the head's gated
 //! branch as one op ([`gated_branch`]), label names as records
-//! ([`label_names`]) and pseudo-labels from confident neighbours ([`pseudo_label`]). An option smooths
-//! the tuned space over each record's nearest records ([`smooth`]).
+//! ([`label_names`]) and pseudo-labels from confident neighbours ([`pseudo_label`]). Two
+//! options average each record with its nearest records ([`smooth`]).
 
 pub mod center;
 pub mod encoder_top;

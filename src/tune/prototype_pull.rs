@@ -206,7 +206,8 @@ pub fn fit_with(
         return Ok(None);
     }
     let n = rows.len();
-    let xp = sampled.select(&rows)?.to_tensor()?; // (n, d)
+    let pool_rows = sampled.select(&rows)?; // (n, d)
+    let xp = pool_rows.to_tensor()?; // (n, d)
     let p = protos.to_tensor()?; // (C, d)
 
     // soft assignment to the labels' own prototypes and "none of them" (its column dropped),
@@ -218,15 +219,6 @@ pub fn fit_with(
     // the map's strength; at none it is the identity, and the fit would be work thrown away
     let separability = kappa(&sums, x, y)?;
     let s = strength(separability);
-    // targets y = normalise(smooth(x) + z P); the fit is of y - x
-    let smoothed = match neighbours {
-        _ if s == 0.0 => xp.clone(), // no map: the neighbours would be work thrown away
-        0 => xp.clone(),
-        m => smooth(&sampled.select(&rows)?, m, 1.0)?.to_tensor()?, // (n, d)
-    };
-    let target = (&smoothed + matmul_t(&z, &p.t()?)?)?; // (n, d)
-    let delta = (l2_normalize(&target)? - &xp)?; // (n, d)
-    let e = d + 1;
     if s == 0.0 {
         let mut a = vec![0f64; d * d];
         (0..d).for_each(|r| a[r * d + r] = 1.0);
@@ -241,10 +233,17 @@ pub fn fit_with(
             held_out,
         }));
     }
+    // targets y = normalise(smooth(x) + z P); the fit is of y - x
+    let smoothed = match neighbours {
+        0 => xp.clone(),
+        m => smooth(&pool_rows, m, 1.0)?.to_tensor()?, // (n, d)
+    };
+    let target = (&smoothed + matmul_t(&z, &p.t()?)?)?; // (n, d)
+    let delta = (l2_normalize(&target)? - &xp)?; // (n, d)
+    let e = d + 1;
     // Xa (n, d + 1): the pool rows and a column of ones; its transpose is the products' input
-    let xa: Vec<f32> = xp
-        .flatten_all()?
-        .to_vec1::<f32>()?
+    let xa: Vec<f32> = pool_rows
+        .as_slice()
         .chunks_exact(d)
         .flat_map(|row| row.iter().copied().chain([1f32]))
         .collect();

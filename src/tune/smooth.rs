@@ -1,16 +1,17 @@
 //! Neighbourhood smoothing: each record's vector gets the mean of its `m` nearest other
-//! records added with a weight, then is normalised. The prototype pull's targets start from
-//! it (`prototype_pull.rs`, since stop 50), so the head learns its linear part; applied to
-//! the tuned space itself it is an option of `simtune eval` (`--smooth`). This is database-side augmentation (Arandjelović & Zisserman 2012, "Three
-//! things everyone should know to improve object retrieval"; Radenović et al. 2018 call the
-//! weighted form αDBA):
+//! records added with a weight, then is normalised. Two options use it: the prototype pull's
+//! targets can start from it (`--smooth-targets`, `prototype_pull.rs`), so the head learns
+//! its linear part, and `simtune eval --smooth` applies it to the tuned space itself. This is
+//! database-side augmentation (Arandjelović & Zisserman 2012, "Three things everyone should
+//! know to improve object retrieval"; Radenović et al. 2018 call the weighted form αDBA):
 //!
 //! `x'_i = normalise(x_i + w / m · Σ_{j ∈ N_m(i)} x_j)`, `N_m(i)` the m nearest rows to row
 //! i by cosine, itself excluded.
 //!
 //! It reads no label: records whose neighbours mostly share their label move toward them.
 //! Where neighbours disagree (2-class tweets) it blurs, so both uses scale it by the pull's
-//! strength, which says from the labels alone how far labels are regions of the raw space.
+//! strength (the pull blends its whole map by it), which says from the labels alone how far
+//! labels are regions of the raw space.
 //! Over the tuned space it needs every record's m nearest (quadratic in the records), so the
 //! page does not run it there; the pull runs it over its sample of at most 4,096 records.
 //! Measured in docs/tuning.md ("Stop 50" and "Neighbourhood smoothing").
