@@ -83,13 +83,24 @@ pub fn parse_table(bytes: &[u8], name: &str, preview_rows: usize) -> Result<JsVa
 }
 
 /// Loads records: `options` is `{name, format?, text_columns: [..], join?, label_column?}`.
-/// Returns `{texts, labels (null or per record a string or null), text_columns, label_column}`.
+/// Returns `{texts, labels (null or per record a string or null), text_columns, label_column,
+/// without_text}`, the last the records the encoder reads as nothing
+/// ([`Dataset::without_text`](dataset::Dataset::without_text), the rule `simtune check` uses).
 #[wasm_bindgen(js_name = loadDataset)]
 pub fn load_dataset(bytes: &[u8], options: JsValue) -> Result<JsValue, JsError> {
+    #[derive(serde::Serialize)]
+    struct Loaded<'a> {
+        #[serde(flatten)]
+        dataset: &'a dataset::Dataset,
+        without_text: Vec<usize>,
+    }
     let options: LoadOptions = serde_wasm_bindgen::from_value(options)
         .map_err(|e| JsError::new(&format!("bad dataset options: {e}")))?;
     let ds = dataset::load(bytes, &options).map_err(js_err)?;
-    to_js(&ds)
+    to_js(&Loaded {
+        without_text: ds.without_text(),
+        dataset: &ds,
+    })
 }
 
 /// A loaded sentence encoder (one per worker).

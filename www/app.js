@@ -48,9 +48,6 @@ function labelsSignature(labels) {
 /** How long an information notice stays. */
 const NOTICE_MS = 12_000;
 const $ = (id) => document.getElementById(id);
-// a text the encoder reads as nothing: white space, control characters and the invisible
-// format characters BERT's normaliser drops (`has_no_text` in src/data/dataset/mod.rs)
-const NO_TEXT = /^[\s\p{Cc}\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]*$/u;
 
 class App {
   constructor() {
@@ -209,10 +206,10 @@ class App {
     const parts = [`${ds.texts.length} records loaded from ${name}`];
     if (outcome) parts.push(`your labels: ${this.reattachSummary(outcome)}`);
     else if (imported) parts.push(`${imported} labels imported from its label column`);
-    // a record without text embeds as the empty sentence: say which, as search shows them
-    // next to each other only (they are kept, so record numbers follow the file)
-    const empty = [];
-    for (let i = 0; i < ds.texts.length; i++) if (NO_TEXT.test(ds.texts[i])) empty.push(i);
+    // a record without text (`has_no_text` in src/data/dataset/mod.rs) embeds as the empty
+    // sentence: say which, as search shows them next to each other only (they are kept, so
+    // record numbers follow the file)
+    const empty = ds.withoutText;
     if (empty.length) parts.push(`${empty.length} record${empty.length === 1 ? " has" : "s have"} no text (${empty.slice(0, 5).map((i) => `#${i}`).join(", ")}${empty.length > 5 ? ", …" : ""}): kept, so record numbers follow the file, but a record without text is similar only to others without text`);
     if (!stored) parts.push(`${name} could not be kept in this browser (storage full?): after a reload, drop it again (your labels are kept)`);
     // said before the embedding starts (www/memory.js): a tab that runs out loses no label

@@ -59,13 +59,13 @@ const ops = {
     }
     return [parseTable(new Uint8Array(await file.arrayBuffer()), name, rows), []];
   },
-  /** The records of `file` with `columns` {text: [..], label}, the dataset key and the
-   * records' text hashes (texthash.js). */
+  /** The records of `file` with `columns` {text: [..], label}, those without text, the
+   * dataset key and the records' text hashes (texthash.js). */
   async load({ file, name, columns }) {
     const bytes = new Uint8Array(await file.arrayBuffer());
     const ds = loadDataset(bytes, { name, text_columns: columns.text, label_column: columns.label || null });
     const hashes = textHashes(ds.texts);
-    return [{ texts: ds.texts, labels: ds.labels, decodedFrom: ds.decoded_from, key: await datasetKey(bytes, columns), hashes }, [hashes.buffer]];
+    return [{ texts: ds.texts, labels: ds.labels, decodedFrom: ds.decoded_from, withoutText: ds.without_text, key: await datasetKey(bytes, columns), hashes }, [hashes.buffer]];
   },
   async loadModel({ base, precision }) {
     encoder?.free();

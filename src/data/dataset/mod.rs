@@ -55,8 +55,8 @@ impl Dataset {
 
 /// Whether `text` is only white space, control characters and the invisible format
 /// characters (zero-width space and joiners, BOM, soft hyphen, direction marks) that BERT's
-/// normaliser drops: such a text embeds as the empty sentence. `www/app.js` says the same
-/// with one regular expression.
+/// normaliser drops: such a text embeds as the empty sentence. The page gets the records
+/// from `loadDataset` (`src/wasm.rs`).
 pub fn has_no_text(text: &str) -> bool {
     text.chars().all(|c| {
         c.is_whitespace()
