@@ -88,27 +88,43 @@ window.bench = {
    * on 261 of them (100 steps), with and without the prototype pull, median of 3 (`runs`
    * keeps every time, to pool rounds). `build`: the engine build ("relaxed", "simd128"; the
    * one this browser gets when absent). */
-  async headAndSearch({ n = 20_000, dim = 384, repeats = 5, queries = 50, build }) {
+  async headAndSearch({ n = 20_000, dim = 384, repeats = 5, queries = 50, build, config = {} }) {
     const { SearchIndex, trainHead } = await engineBuild(build ?? (await supportedBuild()));
+    // mulberry32 (uniform in [-0.5, 0.5)): the LCG used before, seed * 1103515245 in a
+    // double, loses its low bits, and its records' noise shared a structure of its own, so
+    // that a record's nearest records were mostly not of its region
     let seed = 7;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) - 0.5;
+    const rand = () => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32 - 0.5;
+    };
+    // 20 regions: record i is region i % 20's centre plus noise of ~2x its length (cosine
+    // ~0.45 to its centre, ~0.2 to its region's records), so the 261 labels (i % 20) are
+    // regions of the space and the prototype pull runs at full strength, as on data whose
+    // labels it helps (on pure noise its strength is 0 and it fits nothing)
+    const centres = Array.from({ length: 20 }, () => Array.from({ length: dim }, rand));
     const emb = new Float32Array(n * dim);
     for (let i = 0; i < n; i++) {
+      const centre = centres[i % 20];
       let norm = 0;
-      for (let d = 0; d < dim; d++) norm += (emb[i * dim + d] = rand()) ** 2;
+      for (let d = 0; d < dim; d++) norm += (emb[i * dim + d] = centre[d] + 3 * rand()) ** 2;
       for (let d = 0; d < dim; d++) emb[i * dim + d] /= Math.sqrt(norm);
     }
     const labels = new Int32Array(n).fill(-1);
     for (let i = 0; i < 261; i++) labels[i] = i % 20;
     const { head } = trainHead(emb, dim, labels, { steps: 5 }, undefined);
     // training on 261 labels, default settings, with and without the prototype pull over all
-    // n records (its cost; the data is random, so the steps run are not the page's)
+    // n records (its cost; the data is made up, so the steps run are not the page's)
     const train = {};
     for (const pull of [true, false]) {
       const times = [];
       for (let r = 0; r < 3; r++) {
         const t0 = performance.now();
-        trainHead(emb, dim, labels, { prototype_pull: pull, early_stop_patience: null }, undefined);
+        const settings = { ...config, prototype_pull: pull, early_stop_patience: null };
+        const out = trainHead(emb, dim, labels, settings, undefined);
+        if (pull) [train.strength, train.smoothing] = [out.pull?.strength ?? 0, out.pull?.smoothing ?? 0];
         times.push(performance.now() - t0);
       }
       train[pull ? "pull" : "plain"] = times;
@@ -132,6 +148,8 @@ window.bench = {
       searchMs: median(search),
       trainPullMs: median(train.pull),
       trainPlainMs: median(train.plain),
+      pullStrength: train.strength,
+      pullSmoothing: train.smoothing,
       runs: { apply, search, trainPull: train.pull, trainPlain: train.plain },
     };
   },

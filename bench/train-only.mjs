@@ -4,6 +4,7 @@
 // alternating), without the embedding engines of browser.mjs.
 // A quick figure while working on training speed: `node bench/train-only.mjs` after
 // `bash scripts/build.sh`. `npm run bench` prints the same figures in its full run.
+// TRAIN_CONFIG='{"smooth_targets":true}' adds training settings (TrainConfig's fields).
 import { start } from "../tests/e2e/harness.mjs";
 
 const { url, context, close } = await start({});
@@ -13,9 +14,10 @@ try {
   await page.waitForFunction(() => window.bench);
   for (let i = 0; i < 2; i++) {
     for (const build of ["relaxed", "simd128"]) {
-      const hs = await page.evaluate((b) => window.bench.headAndSearch({ build: b }), build);
+      const config = process.env.TRAIN_CONFIG ? JSON.parse(process.env.TRAIN_CONFIG) : {};
+      const hs = await page.evaluate((a) => window.bench.headAndSearch(a), { build, config });
       console.log(
-        `${build.padEnd(8)} training 261 of 20,000: ${hs.trainPullMs.toFixed(0)} ms from the pull, ${hs.trainPlainMs.toFixed(0)} ms without; ` +
+        `${build.padEnd(8)} training 261 of 20,000: ${hs.trainPullMs.toFixed(0)} ms from the pull (strength ${hs.pullStrength.toFixed(2)}, smoothing ${hs.pullSmoothing.toFixed(2)}), ${hs.trainPlainMs.toFixed(0)} ms without; ` +
           `head applied to 20,000: ${hs.applyMs.toFixed(0)} ms; top-1000 search: ${hs.searchMs.toFixed(1)} ms/query`,
       );
     }

@@ -126,6 +126,61 @@ fn top_k_chunked(
     Ok(best)
 }
 
+/// Rows per band of [`top_k_within`]: a (band x n) score matrix of 4 MB at 4,096 rows.
+const SELF_BAND: usize = 256;
+
+/// For each row of `emb`, its k nearest other rows: the same neighbours and scores as
+/// `top_k_batch(emb, emb, k, true)` (every score is the same dot product in the same order,
+/// a product's two sides commuting), with each product computed once for the two rows it
+/// serves. Bands of [`SELF_BAND`] rows are scored against the rows up to the band's end (the
+/// lower triangle, about half the products), and each score (r, c), c < r, is offered to
+/// both rows' best k.
+pub fn top_k_within(emb: &Embeddings, k: usize) -> Result<Vec<Vec<Neighbor>>> {
+    let (n, d) = (emb.rows(), emb.dim());
+    let k = k.min(n.saturating_sub(1));
+    if k == 0 || d == 0 {
+        return Ok(vec![Vec::new(); n]);
+    }
+    let mut best: Vec<Vec<Neighbor>> = vec![Vec::with_capacity(k + 1); n];
+    let x = emb.as_slice();
+    let mut scores = vec![0f32; SELF_BAND.min(n) * n]; // (band, columns up to the band's end)
+    for r0 in (0..n).step_by(SELF_BAND) {
+        let r1 = (r0 + SELF_BAND).min(n);
+        let layer = F32Linear::new(&x[..r1 * d], &vec![0.0; r1], r1, d);
+        let scores = &mut scores[..(r1 - r0) * r1];
+        layer.forward(&x[r0 * d..r1 * d], r1 - r0, scores, Activation::None);
+        for (i, row) in scores.chunks_exact(r1).enumerate() {
+            let r = r0 + i;
+            for (c, &score) in row[..r].iter().enumerate() {
+                offer(&mut best[r], Neighbor { index: c, score }, k);
+                offer(&mut best[c], Neighbor { index: r, score }, k);
+            }
+        }
+    }
+    Ok(best)
+}
+
+/// `hit` into `list` (best first: descending score, then ascending index) where it is
+/// among the best k.
+#[inline]
+fn offer(list: &mut Vec<Neighbor>, hit: Neighbor, k: usize) {
+    let before = |a: &Neighbor, b: &Neighbor| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.index.cmp(&b.index))
+            .is_lt()
+    };
+    if list.len() == k && !list.last().is_some_and(|worst| before(&hit, worst)) {
+        return;
+    }
+    let at = list
+        .iter()
+        .position(|h| before(&hit, h))
+        .unwrap_or(list.len());
+    list.insert(at, hit);
+    list.truncate(k);
+}
+
 /// The best k of `so_far` (rows before `offset`) and `found` (indices local to the chunk
 /// that starts at `offset`), both best first: descending score, then ascending index.
 fn merge_top(so_far: &[Neighbor], found: &[Neighbor], offset: usize, k: usize) -> Vec<Neighbor> {
@@ -242,6 +297,42 @@ mod tests {
             };
             assert_eq!(idx(&whole), idx(&single));
         }
+    }
+
+    /// Each row's neighbours among the others, from the lower triangle by bands, are
+    /// top_k_batch's: across three bands of 256, ties (repeated rows) across bands included,
+    /// k from 1 to beyond the rows.
+    #[test]
+    fn neighbours_within_are_the_full_products_neighbours() {
+        let (n, d) = (600, 24);
+        let mut rng = 11u32;
+        let mut next = || {
+            rng = rng.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (rng >> 8) as f32 / (1 << 24) as f32 - 0.5
+        };
+        let mut v: Vec<f32> = (0..n * d).map(|_| next()).collect();
+        for (a, b) in [(3, 400), (9, 300), (9, 550), (255, 256)] {
+            let row: Vec<f32> = v[a * d..a * d + d].to_vec();
+            v[b * d..b * d + d].copy_from_slice(&row);
+        }
+        let mut e = Embeddings::new(v, d).unwrap();
+        e.normalize();
+        for k in [1, 5, 10, 599, 1000] {
+            let within = top_k_within(&e, k).unwrap();
+            assert_eq!(within, top_k_batch(&e, &e, k, true).unwrap(), "k {k}");
+            assert!(within.iter().all(|r| r.len() == k.min(n - 1)));
+        }
+        // the repeated rows find each other first
+        assert_eq!(top_k_within(&e, 1).unwrap()[256][0].index, 255);
+        assert_eq!(
+            top_k_within(&e, 2).unwrap()[9][..2]
+                .iter()
+                .map(|h| h.index)
+                .collect::<Vec<_>>(),
+            [300, 550]
+        );
+        let one = Embeddings::new(vec![1.0, 0.0], 2).unwrap();
+        assert_eq!(top_k_within(&one, 5).unwrap(), vec![Vec::new()]);
     }
 
     #[test]

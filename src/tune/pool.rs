@@ -9,8 +9,34 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
+use std::sync::OnceLock;
+
 use crate::data::embeddings::Embeddings;
 use crate::error::{Error, Result};
+use crate::measure::search::Neighbor;
+
+/// The pull's sample's neighbours for a training run: each sample row's nearest other rows
+/// of the sample, as the run's own pool (centred as the run centres it) gives them, found
+/// once for every pull the run fits (the safeguard's folds, which re-centre by their labels,
+/// and the head it keeps; `prototype_pull::fit_with`).
+#[derive(Debug)]
+pub struct SampleNeighbours<'a> {
+    /// the run's pool and seed
+    pub pool: Pool<'a>,
+    pub seed: u64,
+    /// found on first use
+    pub found: OnceLock<Vec<Vec<Neighbor>>>,
+}
+
+impl<'a> SampleNeighbours<'a> {
+    pub fn new(pool: Pool<'a>, seed: u64) -> Self {
+        Self {
+            pool,
+            seed,
+            found: OnceLock::new(),
+        }
+    }
+}
 
 /// Rows the prototype pull fits its map on (a seeded sample beyond).
 pub const PULL_ROWS: usize = 4096;
@@ -28,6 +54,8 @@ pub struct Pool<'a> {
     ids: Option<&'a [usize]>,
     /// rows of the dataset
     total: usize,
+    /// where set, the pull's sample's neighbours, shared by the pulls of one training run
+    neighbours: Option<&'a SampleNeighbours<'a>>,
 }
 
 impl<'a> Pool<'a> {
@@ -37,6 +65,7 @@ impl<'a> Pool<'a> {
             rows,
             ids: None,
             total: rows.rows(),
+            neighbours: None,
         }
     }
 
@@ -58,7 +87,19 @@ impl<'a> Pool<'a> {
             rows,
             ids: Some(ids),
             total,
+            neighbours: None,
         })
+    }
+
+    /// This pool with its pull sample's neighbours taken from `neighbours` (the training
+    /// run's): one run's pulls share them.
+    pub fn with_neighbours(self, neighbours: Option<&'a SampleNeighbours<'a>>) -> Self {
+        Self { neighbours, ..self }
+    }
+
+    /// The shared neighbours of [`Pool::with_neighbours`], where set.
+    pub fn neighbours(&self) -> Option<&'a SampleNeighbours<'a>> {
+        self.neighbours
     }
 
     /// Rows of the dataset.

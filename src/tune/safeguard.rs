@@ -243,7 +243,7 @@ fn standard_error(d: &[f64]) -> f64 {
 
 /// Average precision of record `q`'s ranking of every other row of `e` by cosine (rows
 /// L2-normalised), positives being the rows of its class. 0 without a positive.
-fn average_precision(e: &Embeddings, y: &[usize], q: usize) -> f64 {
+pub(crate) fn average_precision(e: &Embeddings, y: &[usize], q: usize) -> f64 {
     let rows: Vec<&[f32]> = e.as_slice().chunks_exact(e.dim()).collect();
     let mut scored: Vec<(f32, bool)> = (0..rows.len())
         .filter(|&j| j != q)

@@ -18,7 +18,7 @@
 
 use crate::data::embeddings::{normalize_rows, Embeddings};
 use crate::error::{Error, Result};
-use crate::measure::search::top_k_batch;
+use crate::measure::search::{top_k_within, Neighbor};
 
 /// Neighbours of each record averaged in (the measured setting).
 pub const SMOOTH_NEIGHBOURS: usize = 5;
@@ -27,6 +27,22 @@ pub const SMOOTH_NEIGHBOURS: usize = 5;
 /// (rows (n, dim), unit length or not: cosine picks the neighbours). `m` is capped at
 /// n − 1; weight 0 or a single row returns the rows normalised.
 pub fn smooth(emb: &Embeddings, m: usize, weight: f32) -> Result<Embeddings> {
+    let m = m.min(emb.rows().saturating_sub(1));
+    let neighbours = match m > 0 && weight > 0.0 {
+        true => top_k_within(emb, m)?, // (n, m)
+        false => Vec::new(),
+    };
+    smooth_with(emb, &neighbours, m, weight)
+}
+
+/// [`smooth`] with each row's neighbours given, best first (`neighbours[i]`: row i's, at least
+/// `m` of them where n > m; the first m are read), as [`top_k_within`] finds them.
+pub fn smooth_with(
+    emb: &Embeddings,
+    neighbours: &[Vec<Neighbor>],
+    m: usize,
+    weight: f32,
+) -> Result<Embeddings> {
     if !(weight.is_finite() && weight >= 0.0) {
         return Err(Error::InvalidInput(format!(
             "smoothing weight must be a number >= 0, got {weight}"
@@ -37,10 +53,15 @@ pub fn smooth(emb: &Embeddings, m: usize, weight: f32) -> Result<Embeddings> {
     let mut out = src.to_vec(); // (n, dim)
     let m = m.min(emb.rows().saturating_sub(1));
     if m > 0 && weight > 0.0 {
-        let neighbours = top_k_batch(emb, emb, m, true)?; // (n, m)
+        if neighbours.len() != emb.rows() || neighbours.iter().any(|h| h.len() < m) {
+            return Err(Error::InvalidInput(format!(
+                "smoothing: {m} neighbours of each of {} rows are needed",
+                emb.rows()
+            )));
+        }
         let w = weight / m as f32;
-        for (row, hits) in out.chunks_exact_mut(dim).zip(&neighbours) {
-            for hit in hits {
+        for (row, hits) in out.chunks_exact_mut(dim).zip(neighbours) {
+            for hit in &hits[..m] {
                 let other = &src[hit.index * dim..(hit.index + 1) * dim];
                 for (o, v) in row.iter_mut().zip(other) {
                     *o += w * v;

@@ -31,8 +31,28 @@ function namesLeftOut(present, joinedLabels, labelNames) {
   return ` (${list} stay${out.length === 1 ? "s" : ""} out: ${out.length === 1 ? "it lies" : "each lies"} nearer another label's records than its own)`;
 }
 
+/** The pull's targets smoothed over each record's 5 nearest records, in words: how far and
+ * why (src/tune/prototype_pull.rs, smoothing_support); "" where it was not asked. */
+function smoothingSentence(pull) {
+  if (pull.strength <= 0 || typeof pull.smoothing !== "number") return "";
+  const g = pull.support;
+  const points = typeof g === "number" ? `${Math.abs(100 * g).toFixed(1)} points of average precision` : "";
+  if (pull.smoothing <= 0)
+    return typeof g === "number"
+      ? ` Records were not averaged with their neighbours: your labelled records rank their own labels no better so (${g < 0 ? "−" : "+"}${points}), as neighbours here share topics more than labels.`
+      : "";
+  const weight = `${Math.round(100 * pull.smoothing)}%`;
+  const why = typeof g === "number" ? `your labelled records rank their own labels ${points} better so` : "no label has two records yet to say otherwise";
+  const less = pull.smoothing < 0.995 ? "; it weighs less where that gain is under a point, and past 100 labels" : "";
+  return ` Each record's target also averages in its 5 nearest records at ${weight} (${why}${less}).`;
+}
+
 /** The prototype pull in words: how hard it pulled and why (src/tune/prototype_pull.rs). */
 function pullSentence(pull) {
+  return pullOnly(pull) + smoothingSentence(pull);
+}
+
+function pullOnly(pull) {
   const over = `the prototype pull over ${pull.rows.toLocaleString("en")} records`;
   const share = `their average pull toward a label: ${Math.round(100 * pull.share)}%`;
   // a session's records are an anchor's nearest neighbours: near each other by construction,

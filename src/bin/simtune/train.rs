@@ -144,6 +144,16 @@ pub fn run(args: TrainCommandArgs) -> Result<()> {
             100.0 * p.strength,
             p.separability.map_or("unknown".into(), |k| format!("{k:.2}")),
         );
+        if out.config.smooth_targets && p.strength > 0.0 {
+            eprintln!(
+                "its targets averaged each record with its 5 nearest at weight {:.2} (labelled records ranking their own labels {} averaged so)",
+                p.smoothing,
+                p.support.map_or("unmeasured: no label has two records".into(), |g| format!(
+                    "{:+.1} points of mean average precision",
+                    100.0 * g
+                )),
+            );
+        }
     }
     if out.conflicting > 0 {
         eprintln!(

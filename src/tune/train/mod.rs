@@ -25,7 +25,7 @@ use crate::tune::head::SkipConnectionHead;
 use crate::tune::loss::{
     Loss, LossKind, Mining, OnlineContrastiveLoss, SoftmaxLoss, TripletLoss, NOT_GROUP,
 };
-use crate::tune::pool::Pool;
+use crate::tune::pool::{Pool, SampleNeighbours};
 use crate::tune::prototype_pull;
 use crate::tune::safeguard::{self, Safeguard};
 use crate::tune::train::adamw::AdamW;
@@ -78,6 +78,13 @@ pub struct PullSummary {
     pub separability: Option<f64>,
     /// the map's blend toward the identity that follows from it (0: none, 1: all)
     pub strength: f64,
+    /// the weight of each record's neighbours in the pull's targets (0: none; where
+    /// `TrainConfig::smooth_targets`, `prototype_pull::smooth_weight` times the labels'
+    /// support)
+    pub smoothing: f64,
+    /// the labelled records' gain in mean average precision when averaged with their
+    /// neighbours (`prototype_pull::smoothing_support`), where it was measured
+    pub support: Option<f64>,
     /// the rows similarity sessions labelled that were held against their label's rows
     /// from outside their session (`prototype_pull::SessionSums`); None where none was
     pub sessions: Option<SessionsHeldOut>,
@@ -342,6 +349,13 @@ fn guarded(
 ) -> Result<TrainOutput> {
     let counts = validate(embeddings, class_ids, config)?;
     let Some(pool) = context.pool.filter(|_| config.center) else {
+        // the pull's sample's neighbours (`TrainConfig::smooth_targets`), found once for
+        // every pull of this run: the safeguard's folds come back here with this pool
+        let shared = context.pool.map(|p| SampleNeighbours::new(p, config.seed));
+        let context = TrainContext {
+            pool: context.pool.map(|p| sharing(p, shared.as_ref())),
+            ..context
+        };
         let mut out = safeguarded(embeddings, class_ids, &counts, context, config, progress)?;
         out.config.center = false;
         return Ok(out);
@@ -358,8 +372,13 @@ fn guarded(
         }
         _ => None,
     };
+    let centred = Pool::partial(&rows, &ids, pool.total())?;
+    let shared = SampleNeighbours::new(centred, config.seed);
     let context = TrainContext {
-        pool: Some(Pool::partial(&rows, &ids, pool.total())?),
+        pool: Some(sharing(
+            centred.with_neighbours(pool.neighbours()),
+            Some(&shared),
+        )),
         negatives: not_rows
             .as_ref()
             .map(|(n, e)| Negatives {
@@ -377,6 +396,13 @@ fn guarded(
         out.head.set_center(mean)?;
     }
     Ok(out)
+}
+
+/// `pool` with its pull sample's neighbours shared through `shared`, unless a caller's run
+/// shares them already (a fold of the safeguard).
+fn sharing<'a>(pool: Pool<'a>, shared: Option<&'a SampleNeighbours<'a>>) -> Pool<'a> {
+    let neighbours = pool.neighbours().or(shared);
+    pool.with_neighbours(neighbours)
 }
 
 /// [`guarded`]'s training, through the safeguard where the settings ask.
@@ -607,6 +633,8 @@ fn train_once(
             share: p.share,
             separability: p.separability,
             strength: p.strength,
+            smoothing: p.smoothing as f64,
+            support: p.support,
             sessions: (p.held_out.0 > 0).then_some(SessionsHeldOut {
                 labels: p.held_out.0,
                 sessions: p.held_out.1,
