@@ -143,6 +143,10 @@ pub fn top_k_within(emb: &Embeddings, k: usize) -> Result<Vec<Vec<Neighbor>>> {
     }
     let mut best: Vec<Vec<Neighbor>> = vec![Vec::with_capacity(k + 1); n];
     let x = emb.as_slice();
+    // each row's k-th best score once its list is full: a score below it cannot enter (one
+    // comparison for most of the n² / 2 scores; ties and NaN go to `offer`)
+    let mut floor = vec![f32::NEG_INFINITY; n];
+    let may_enter = |score: f32, floor: f32| score >= floor || score.is_nan() || floor.is_nan();
     let mut scores = vec![0f32; SELF_BAND.min(n) * n]; // (band, columns up to the band's end)
     for r0 in (0..n).step_by(SELF_BAND) {
         let r1 = (r0 + SELF_BAND).min(n);
@@ -152,8 +156,12 @@ pub fn top_k_within(emb: &Embeddings, k: usize) -> Result<Vec<Vec<Neighbor>>> {
         for (i, row) in scores.chunks_exact(r1).enumerate() {
             let r = r0 + i;
             for (c, &score) in row[..r].iter().enumerate() {
-                offer(&mut best[r], Neighbor { index: c, score }, k);
-                offer(&mut best[c], Neighbor { index: r, score }, k);
+                if may_enter(score, floor[r]) {
+                    floor[r] = offer(&mut best[r], Neighbor { index: c, score }, k);
+                }
+                if may_enter(score, floor[c]) {
+                    floor[c] = offer(&mut best[c], Neighbor { index: r, score }, k);
+                }
             }
         }
     }
@@ -161,24 +169,26 @@ pub fn top_k_within(emb: &Embeddings, k: usize) -> Result<Vec<Vec<Neighbor>>> {
 }
 
 /// `hit` into `list` (best first: descending score, then ascending index) where it is
-/// among the best k.
-#[inline]
-fn offer(list: &mut Vec<Neighbor>, hit: Neighbor, k: usize) {
+/// among the best k; returns the list's floor: its k-th score once full, else -inf.
+fn offer(list: &mut Vec<Neighbor>, hit: Neighbor, k: usize) -> f32 {
     let before = |a: &Neighbor, b: &Neighbor| {
         b.score
             .total_cmp(&a.score)
             .then_with(|| a.index.cmp(&b.index))
             .is_lt()
     };
-    if list.len() == k && !list.last().is_some_and(|worst| before(&hit, worst)) {
-        return;
+    if list.len() < k || list.last().is_some_and(|worst| before(&hit, worst)) {
+        let at = list
+            .iter()
+            .position(|h| before(&hit, h))
+            .unwrap_or(list.len());
+        list.insert(at, hit);
+        list.truncate(k);
     }
-    let at = list
-        .iter()
-        .position(|h| before(&hit, h))
-        .unwrap_or(list.len());
-    list.insert(at, hit);
-    list.truncate(k);
+    match list.len() == k {
+        true => list[k - 1].score,
+        false => f32::NEG_INFINITY,
+    }
 }
 
 /// The best k of `so_far` (rows before `offset`) and `found` (indices local to the chunk
