@@ -1,7 +1,7 @@
 //! Neighbourhood smoothing: each record's vector gets the mean of its `m` nearest other
-//! records added with a weight, then is normalised. Two options use it: the prototype pull's
-//! targets can start from it (`--smooth-targets`, `prototype_pull.rs`), so the head learns
-//! its linear part, and `simtune eval --smooth` applies it to the tuned space itself. This is
+//! records added with a weight, then is normalised. The prototype pull's targets start from
+//! it (by default since stop 51, `prototype_pull.rs`), so the head learns its linear part,
+//! and the option `simtune eval --smooth` applies it to the tuned space itself. This is
 //! database-side augmentation (Arandjelović & Zisserman 2012, "Three things everyone should
 //! know to improve object retrieval"; Radenović et al. 2018 call the weighted form αDBA):
 //!
@@ -9,9 +9,9 @@
 //! i by cosine, itself excluded.
 //!
 //! It reads no label: records whose neighbours mostly share their label move toward them.
-//! Where neighbours disagree (2-class tweets) it blurs, so both uses scale it by the pull's
-//! strength (the pull blends its whole map by it), which says from the labels alone how far
-//! labels are regions of the raw space.
+//! Where neighbours disagree (sentiment) it blurs, so each use weighs it by what the labels
+//! say: the pull by whether the labelled records rank their own labels better so averaged
+//! (`prototype_pull::smoothing_support`), `eval --smooth` by the pull's strength.
 //! Over the tuned space it needs every record's m nearest (quadratic in the records), so the
 //! page does not run it there; the pull runs it over its sample of at most 4,096 records.
 //! Measured in docs/tuning.md ("Stop 50" and "Neighbourhood smoothing").
