@@ -97,6 +97,14 @@ impl<'a> Pool<'a> {
         Self { neighbours, ..self }
     }
 
+    /// Whether `other` holds the very rows of this pool (the same vectors, ids and total),
+    /// so that its samples are this pool's.
+    pub fn same_rows(&self, other: &Pool) -> bool {
+        std::ptr::eq(self.rows, other.rows)
+            && self.ids.map(<[usize]>::as_ptr) == other.ids.map(<[usize]>::as_ptr)
+            && self.total == other.total
+    }
+
     /// The shared neighbours of [`Pool::with_neighbours`], where set.
     pub fn neighbours(&self) -> Option<&'a SampleNeighbours<'a>> {
         self.neighbours

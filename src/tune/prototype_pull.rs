@@ -48,6 +48,7 @@
 //!   `W = (A - I)^T / sigmoid(g)`, `b = c / sigmoid(g)`. With more layers, the first starts
 //!   as the map and the others as PyTorch initialises them (near the identity).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use candle_core::{Device, Tensor};
@@ -55,7 +56,7 @@ use candle_core::{Device, Tensor};
 use crate::data::embeddings::{normalize_rows, Embeddings};
 use crate::encoder::l2_normalize;
 use crate::error::{Error, Result};
-use crate::measure::search::{top_k_batch, top_k_within};
+use crate::measure::search::{top_k_batch, top_k_within, Neighbor};
 use crate::tune::linalg::cholesky_solve;
 use crate::tune::matmul::{a_b, matmul_t, transpose};
 use crate::tune::pool::Pool;
@@ -154,6 +155,42 @@ pub fn pull_sample(pool: &Pool, seed: u64) -> Result<Embeddings> {
     };
     let rows: Vec<usize> = (0..sampled.rows()).filter(finite).collect();
     sampled.select(&rows)
+}
+
+/// Each row of the pull's sample `rows` (`pull_sample(pool, seed)`) with its `m` nearest
+/// other sample rows (at least; best first). Found once per training run where the pool
+/// shares them (`pool::SampleNeighbours`, over the run's own sample: a safeguard fold's
+/// re-centred rows differ from it by the shift of its labels' mean), else here.
+fn sample_neighbours<'a>(
+    pool: &Pool<'a>,
+    rows: &Embeddings,
+    seed: u64,
+    m: usize,
+) -> Result<Cow<'a, [Vec<Neighbor>]>> {
+    let Some(run) = pool.neighbours() else {
+        return Ok(Cow::Owned(top_k_within(rows, m)?));
+    };
+    let lists = match run.found.get() {
+        Some(lists) => lists,
+        None => {
+            // the run's sample is this fit's where the fit reads the run's own pool
+            let own = run.pool.same_rows(pool) && run.seed == seed;
+            let found = match own {
+                true => top_k_within(rows, m.max(SMOOTH_NEIGHBOURS))?,
+                false => {
+                    top_k_within(&pull_sample(&run.pool, run.seed)?, m.max(SMOOTH_NEIGHBOURS))?
+                }
+            };
+            run.found.get_or_init(|| found)
+        }
+    };
+    Ok(
+        match lists.len() == rows.rows() && lists.iter().all(|l| l.len() >= m.min(rows.rows() - 1))
+        {
+            true => Cow::Borrowed(lists.as_slice()),
+            false => Cow::Owned(top_k_within(rows, m)?),
+        },
+    )
 }
 
 /// The gain in mean average precision, over the training rows ranking each other (a row of
@@ -336,29 +373,8 @@ pub fn fit_with(
             smoothing = smooth_weight(x.rows()) * support_weight(support);
             match smoothing > 0.0 {
                 true => {
-                    // found once per training run where the pool shares them (over the
-                    // run's sample; a fold's re-centred rows differ from it by the shift of
-                    // its labels' mean), else here
-                    let found;
-                    let shared = match pool.neighbours() {
-                        Some(run) => match run.found.get() {
-                            Some(lists) => Some(lists),
-                            None => {
-                                let rows = pull_sample(&run.pool, run.seed)?;
-                                let lists = top_k_within(&rows, m.max(SMOOTH_NEIGHBOURS))?;
-                                Some(run.found.get_or_init(|| lists))
-                            }
-                        },
-                        None => None,
-                    };
-                    let lists = match shared.filter(|l| l.len() == n) {
-                        Some(lists) => lists,
-                        None => {
-                            found = top_k_within(&pool_rows, m)?;
-                            &found
-                        }
-                    };
-                    smooth_with(&pool_rows, lists, m, smoothing)?.to_tensor()? // (n, d)
+                    let lists = sample_neighbours(pool, &pool_rows, seed, m)?;
+                    smooth_with(&pool_rows, &lists, m, smoothing)?.to_tensor()? // (n, d)
                 }
                 false => xp.clone(),
             }
