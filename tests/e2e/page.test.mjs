@@ -347,6 +347,10 @@ test("bad input gets a clear message and keeps the labels already made", { timeo
   // a headerless TSV named .csv, its first record holding a comma (as a public News Category file is)
   const noHeader = join(TMP, "news_category.csv");
   writeFileSync(noHeader, "There were 2 shootings, but 1 on TV\tCRIME\nHugh Grant marries\tENTERTAINMENT\nA robbery downtown\tCRIME\n");
+  // 300 AG News records with their label column named "desk", and an id column
+  const [, ...agRows] = parseCsv(readFileSync(join(SHARED, "data", "agnews_test_sample2000.csv"), "utf8"));
+  const desk = join(TMP, "desk.csv");
+  writeFileSync(desk, toCsv([["id", "text", "desk"], ...agRows.slice(0, 300).map(([text, label], i) => [String(i), text, label])]));
   const goldLabel = join(TMP, "gold.csv");
   writeFileSync(goldLabel, toCsv([["id", "sentence", "gold_label"], ["1", "card did not arrive", "card"], ["2", "what rate do you use", "fx"]]));
   const gpt2 = join(TMP, "gpt2-model");
@@ -402,6 +406,19 @@ test("bad input gets a clear message and keeps the labels already made", { timeo
     await page.setInputFiles("#file-input", goldLabel);
     await page.waitForFunction(() => document.querySelector("#preview h2")?.textContent.startsWith("gold.csv"));
     assert.equal(await page.inputValue("#label-col"), "gold_label");
+    // a label column named like nothing the page knows is not picked, but named in a hint,
+    // from its values repeating over the first 200 rows (the id column's do not); the table
+    // shows 5 of those rows
+    await page.setInputFiles("#file-input", desk);
+    await page.waitForFunction(() => document.querySelector("#preview h2")?.textContent.startsWith("desk.csv"));
+    assert.equal(await page.inputValue("#label-col"), "");
+    const agLabels = new Set(agRows.slice(0, 200).map((r) => r[1]));
+    assert.match(await page.textContent("#label-col-hint"), new RegExp(`^“desk” may hold labels: its first 200 rows hold only ${agLabels.size} different values \\(`));
+    assert.equal(await page.$$eval("#preview .preview-table tbody tr", (rows) => rows.length), 5);
+    // where a column is named like labels, no hint
+    await page.setInputFiles("#file-input", goldLabel);
+    await page.waitForFunction(() => document.querySelector("#preview h2")?.textContent.startsWith("gold.csv"));
+    assert.equal(await page.$("#label-col-hint"), null);
     // no header line: its first record is kept, the columns numbered, the label column proposed
     await page.setInputFiles("#file-input", noHeader);
     await page.waitForFunction(() => document.querySelector("#preview h2")?.textContent.startsWith("news_category.csv"));

@@ -17,6 +17,27 @@ function labelLike(name) {
   return LABEL_GUESSES.includes(n) || /[_\- ](label|labels|class|category|intent|sentiment)$/.test(n);
 }
 
+/** Rows read for the preview: enough to see whether a column's values repeat (labels do);
+ * the table shows the first few. */
+const PREVIEW_ROWS = 200;
+const PREVIEW_SHOWN = 5;
+
+/** A column (not `skip`) whose values look like labels though its name does not say so: at
+ * least 20 filled cells among the preview rows, short values (under 40 characters on
+ * average), 2 or more distinct ones, each used 4 times on average. Null when none; the first
+ * such column otherwise, with its distinct values. */
+function repeatingColumn(table, skip) {
+  for (const [i, c] of table.columns.entries()) {
+    if (skip.includes(c)) continue;
+    const values = table.rows.map((r) => String(r[i] ?? "").trim()).filter((v) => v !== "");
+    if (values.length < 20) continue;
+    const distinct = [...new Set(values)];
+    const meanLength = values.reduce((a, v) => a + v.length, 0) / values.length;
+    if (meanLength < 40 && distinct.length >= 2 && distinct.length * 4 <= values.length) return { column: c, values: distinct, rows: values.length };
+  }
+  return null;
+}
+
 function size(n) {
   return n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${Math.ceil(n / 1e3)} kB`;
 }
@@ -202,7 +223,7 @@ export function createOpenView(root, app) {
     fileMsg.textContent = `reading ${name}…`;
     fileMsg.dataset.kind = "info";
     try {
-      table = await app.previewFile(file, name, 5);
+      table = await app.previewFile(file, name, PREVIEW_ROWS);
     } catch (e) {
       pending = null;
       clear(preview);
@@ -279,6 +300,16 @@ export function createOpenView(root, app) {
       named && !filled
         ? h("p", { class: "hint", id: "label-col-empty" }, `“${named}” is empty in the first rows, so no label column is picked: pick it if later rows hold labels.`)
         : null;
+    // no column named like labels: one whose values repeat is named, not picked (a column of
+    // authors or countries repeats too, and importing the wrong one would label every record)
+    const repeating = named ? null : repeatingColumn(table, [suggested]);
+    const repeatNote = repeating
+      ? h(
+          "p",
+          { class: "hint", id: "label-col-hint" },
+          `“${repeating.column}” may hold labels: its first ${repeating.rows} rows hold only ${repeating.values.length} different values (${repeating.values.slice(0, 3).join(", ")}${repeating.values.length > 3 ? ", …" : ""}). Pick it above to import them as labels, or label the records yourself.`,
+        )
+      : null;
     const textBoxes = table.columns.map((c, i) =>
       h("label", { class: "check" }, h("input", { type: "checkbox", name: "text-col", value: c, checked: c === suggested, id: `text-col-${i}` }), c),
     );
@@ -316,6 +347,7 @@ export function createOpenView(root, app) {
       h("fieldset", {}, h("legend", {}, "Text column(s) — several are joined with “. ”"), textBoxes),
       h("div", { class: "row" }, h("label", { for: "label-col" }, "Label column (optional, imported as labels)"), labelSel),
       emptyNote,
+      repeatNote,
       h(
         "div",
         { class: "table-wrap" },
@@ -324,7 +356,7 @@ export function createOpenView(root, app) {
           { class: "preview-table" },
           h("caption", {}, "First rows"),
           h("thead", {}, h("tr", {}, table.columns.map((c) => h("th", { scope: "col" }, c)))),
-          h("tbody", {}, table.rows.map((r) => h("tr", {}, r.map((cell) => h("td", {}, cell))))),
+          h("tbody", {}, table.rows.slice(0, PREVIEW_SHOWN).map((r) => h("tr", {}, r.map((cell) => h("td", {}, cell))))),
         ),
       ),
       h("div", { class: "row" }, useBtn),
