@@ -25,6 +25,9 @@ pub struct GainPrediction {
     pub records: usize,
     pub mean: f64,
     pub var: f64,
+    /// records neither labelled nor checked when the sample was drawn: the population the
+    /// figure is about (0: unknown, no finite-population correction)
+    pub rest: usize,
 }
 
 /// Unlabelled records sampled for the prediction's mean: its variance term λ²·var(ĝ)/M is
@@ -126,7 +129,8 @@ impl PredictionSteps {
                 *v = vec![(c, 1.0)];
             }
         }
-        let drawn = draw_checks(&unlabelled_unchecked(training, checks), sample, seed);
+        let rest = unlabelled_unchecked(training, checks);
+        let drawn = draw_checks(&rest, sample, seed);
         let sampled = drawn.len();
         Ok(Self {
             prediction: GainPrediction {
@@ -134,6 +138,7 @@ impl PredictionSteps {
                 records: sampled,
                 mean: 0.0,
                 var: 0.0,
+                rest: rest.iter().filter(|&&r| r).count(),
             },
             queries: drawn.into_iter().chain(extra.iter().copied()).collect(),
             sampled,
@@ -373,9 +378,26 @@ fn checks_for_3_points(g: &Gain) -> usize {
 /// PPI++ (see the [parent module](super)'s doc): the checks' gains `g` and predicted gains `gh`, the
 /// sample's mean and variance of the predicted gain; the checks' residual spread is taken as
 /// at least `sd_floor`. Returns the figure and λ.
+///
+/// The figure is about the `p.rest` records neither labelled nor checked, a finite
+/// population the n check records were drawn beside (uniformly, from the rest and the checks
+/// together): the checks' mean minus the rest's mean is N / (N − n) times the checks' mean
+/// minus the whole's, N = rest + n, so its variance is (1 + n / rest) · S² / n, not S² / n
+/// (the finite-population correction, Cochran, *Sampling Techniques*, 2.9, turned toward the
+/// records left out). The prediction's sample of m is drawn from the rest without
+/// replacement: its variance is (1 − m / rest) · var / m. On 2,000 records with 205 checks
+/// the first widens the interval by 6 %; at 20,000 records by under 1 %. Over 560 native
+/// replays the intervals held the truth in 93.4 % without either, 94.1 % with them
+/// (docs/check.md, "Stop 52").
 fn ppi_interval(g: &[f64], gh: &[f64], p: &GainPrediction, sd_floor: f64) -> (Gain, f64) {
     let n = g.len() as f64;
     let m = p.records as f64;
+    let (checks_f, sample_f) = if p.rest > 0 {
+        let rest = p.rest as f64;
+        (1.0 + n / rest, (1.0 - m / rest).max(0.0))
+    } else {
+        (1.0, 1.0)
+    };
     let (mg, mh) = (g.iter().sum::<f64>() / n, gh.iter().sum::<f64>() / n);
     let cov = g
         .iter()
@@ -385,7 +407,7 @@ fn ppi_interval(g: &[f64], gh: &[f64], p: &GainPrediction, sd_floor: f64) -> (Ga
         / (n - 1.0);
     // the λ that minimises the variance below, kept in [0, 1]
     let lambda = if p.var > 0.0 {
-        (cov / ((1.0 + n / m) * p.var)).clamp(0.0, 1.0)
+        (cov / ((1.0 + n * sample_f / (m * checks_f)) * p.var)).clamp(0.0, 1.0)
     } else {
         0.0
     };
@@ -399,7 +421,8 @@ fn ppi_interval(g: &[f64], gh: &[f64], p: &GainPrediction, sd_floor: f64) -> (Ga
     // and on AG News, Banking77, SMS, SNIPS and subjectivity it widens by < 0.0005
     // (docs/check.md, "Stop 43").
     let sd = sample_sd(&residual).hypot(sd_floor);
-    let half = t975(g.len() - 1) * (lambda * lambda * p.var / m + sd * sd / n).sqrt();
+    let half = t975(g.len() - 1)
+        * (lambda * lambda * p.var * sample_f / m + sd * sd * checks_f / n).sqrt();
     let gain = Gain {
         checks: g.len(),
         gain: mean,
@@ -438,6 +461,7 @@ mod tests {
             records: 1000,
             mean: 0.0,
             var: 0.0,
+            rest: 0,
         };
         let (gain, lambda) = ppi_interval(&[0.01, -0.01, 0.01, -0.01], &[0.0; 4], &p, 0.02);
         assert_eq!(lambda, 0.0);
@@ -446,6 +470,39 @@ mod tests {
         assert!(gain.gain.abs() < 1e-12);
         assert!((gain.high - half).abs() < 1e-9, "{gain:?} against ±{half}");
         assert!(gain.high > 3.182 * 0.02 / 2.0 + 0.003);
+    }
+
+    /// The finite-population correction by hand: four checks beside a rest of 4 records, so
+    /// N = 8 and the checks' mean minus the rest's is 8 / 4 times the checks' mean minus
+    /// the whole's: variance (1 + 4 / 4) = 2 times S² / n, the half-width √2 times the one
+    /// without a known rest. The prediction's sample of 2 of those 4 rest records: variance
+    /// (1 − 2 / 4) · var / m, so its term is halved.
+    #[test]
+    fn the_interval_is_about_the_records_left_out() {
+        let g = [0.1, -0.1, 0.2, 0.0];
+        let p = |rest, var| GainPrediction {
+            votes: Vec::new(),
+            records: 2,
+            mean: 0.0,
+            var,
+            rest,
+        };
+        // no prediction to lean on (λ 0): only the checks' term
+        let (plain, _) = ppi_interval(&g, &[0.0; 4], &p(0, 0.0), 0.0);
+        let (corrected, _) = ppi_interval(&g, &[0.0; 4], &p(4, 0.0), 0.0);
+        assert_eq!(plain.gain, corrected.gain);
+        let ratio = (corrected.high - corrected.gain) / (plain.high - plain.gain);
+        assert!((ratio - 2f64.sqrt()).abs() < 1e-12, "{ratio}");
+        // predictions equal to the gains: the optimal λ with both corrections,
+        // cov / ((1 + n (1 − m/R) / (m (1 + n/R))) var) = 1 / (1 + 4 · 0.5 / (2 · 2)) = 2/3
+        let var = 0.0166666666666666;
+        let sd_g = (g.iter().map(|x| (x - 0.05f64).powi(2)).sum::<f64>() / 3.0).sqrt();
+        assert!((sd_g * sd_g - var).abs() < 1e-9);
+        let (_, lambda) = ppi_interval(&g, &g, &p(4, var), 0.0);
+        assert!((lambda - 2.0 / 3.0).abs() < 1e-6, "{lambda}");
+        // without a known rest: 1 / (1 + 4 / 2) = 1/3
+        let (_, lambda) = ppi_interval(&g, &g, &p(0, var), 0.0);
+        assert!((lambda - 1.0 / 3.0).abs() < 1e-6, "{lambda}");
     }
 
     /// The prediction in steps of a few records (as the page runs it between frames) is the
@@ -600,6 +657,7 @@ mod tests {
             records: 100,
             mean: 0.05,
             var: 0.01,
+            rest: 0,
         };
         let g = [0.1, -0.1, 0.2, 0.0];
         let gh = [0.1, -0.1, 0.1, 0.0];
@@ -639,6 +697,7 @@ mod tests {
             records: 0,
             mean: 0.0,
             var: 0.0,
+            rest: 0,
         };
         let mut known = Knowledge {
             class: vec![Some(0), Some(0), Some(0), Some(0), Some(0)],
