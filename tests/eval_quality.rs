@@ -238,7 +238,7 @@ fn many_labels_of_unequal_classes_beat_raw_on_tweeteval_hate() {
 /// - `--smooth` (`tune/smooth.rs`): each record's 5 nearest averaged into its tuned vector
 ///   (on the suite, train set labelled and test set searched, 5 seeds: p@10 0.7672 ->
 ///   0.7941; here 0.652 -> 0.686 when written);
-/// - `TrainConfig::smooth_targets` (an option): the pull's targets so
+/// - `TrainConfig::smooth_targets`, the default since stop 52: the pull's targets so
 ///   averaged as far as the labels support it, so the head learns the averaging's linear
 ///   part (suite 0.7672 -> 0.7764; here 0.652 -> 0.672 when written, ungated).
 #[test]
@@ -265,7 +265,7 @@ fn smoothing_lifts_banking77_at_25_labels() {
     let plain = run(None, false);
     for (what, row) in [
         ("smoothed", run(Some(5), false)),
-        ("smoothed targets", run(None, true)),
+        ("smoothed targets (the default)", run(None, true)),
     ] {
         eprintln!("Banking77 halves, 25 labels, p@10: {plain:?} {what} {row:?}");
         assert_eq!(plain.raw, row.raw);

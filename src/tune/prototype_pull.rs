@@ -25,17 +25,16 @@
 //!   pull say more (AG News at 25 labels, round robin: p@100 0.718 -> 0.753; docs/tuning.md,
 //!   "Stop 43"). Half, not all: moved all the way (k-means' own step), a label absorbed its
 //!   unlabelled neighbours' records on Banking77 and irony.
-//! - Target: `y = normalise(x + z P)`, P: (C, d) the prototypes. An option
-//!   (`TrainConfig::smooth_targets`, off by default) starts it from `smooth(x)`, the
+//! - Target: `y = normalise(smooth(x) + z P)`, P: (C, d) the prototypes, `smooth(x)` the
 //!   record averaged with its 5 nearest records of the sample at weight w (`smooth.rs`,
 //!   database-side augmentation; no label read): the map then also takes the linear part of
 //!   that averaging, shrinking the directions in which a record differs from its neighbours.
 //!   w is [`smooth_weight`] (1 up to 100 labelled rows, then 100 / rows) times
 //!   [`support_weight`]: how far averaging with their neighbours makes the labelled records
 //!   rank their own labels' records better ([`smoothing_support`]; 0 on sentiment, where a
-//!   text's neighbours share its topic more than its label). On 16 datasets at 10-100
-//!   labels +0.41 / +0.49 points of mean gain, no cell below the default by more than 0.005
-//!   on the six shared sets, but one of the page's check replays past its tolerance
+//!   text's neighbours share its topic more than its label). On by default since stop 52
+//!   (`TrainConfig::smooth_targets`): on 16 datasets at 10-100 labels +0.41 / +0.49 points of
+//!   mean gain, no cell below stop 49's default by more than 0.005 on the six shared sets
 //!   (docs/tuning.md, "Stop 50", "Stop 51").
 //! - Map: `A, c = argmin |X A + 1 c - Y|^2 + lambda |A - I|^2 + lambda |c|^2` over up to
 //!   `pool::PULL_ROWS` records, solved in closed form (Cholesky of the (d+1) x (d+1) Gram).

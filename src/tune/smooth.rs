@@ -1,7 +1,7 @@
 //! Neighbourhood smoothing: each record's vector gets the mean of its `m` nearest other
-//! records added with a weight, then is normalised. Two options use it: the prototype pull's
-//! targets can start from it (`--smooth-targets`, `prototype_pull.rs`), so the head learns
-//! its linear part, and `simtune eval --smooth` applies it to the tuned space itself. This is
+//! records added with a weight, then is normalised. The prototype pull's targets start from
+//! it (by default since stop 52, `prototype_pull.rs`), so the head learns its linear part,
+//! and the option `simtune eval --smooth` applies it to the tuned space itself. This is
 //! database-side augmentation (Arandjelović & Zisserman 2012, "Three things everyone should
 //! know to improve object retrieval"; Radenović et al. 2018 call the weighted form αDBA):
 //!

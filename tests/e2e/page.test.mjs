@@ -168,10 +168,20 @@ test("a person drops a CSV, labels, runs a session, trains, compares, reloads", 
     const blend = how.map((t) => t.match(/^Tuned search blends the raw space back in with the weight of 2 labels \(a share of ([\d.]+) %\)/)).find(Boolean);
     assert.ok(blend, how.join(" | "));
     assert.ok(Math.abs(Number(blend[1]) - 200 / labelled) < 0.01, `share ${blend[1]} % for ${labelled} labels`);
-    // the pull's targets smoothed over each record's neighbours: an option, off by default,
-    // and then no line about it (prototype_pull.rs)
-    assert.equal(await page.isChecked("#cfg-smooth"), false);
-    assert.ok(!how.some((t) => /^(Each record's target in the pull|Records were not averaged)/.test(t)), how.join(" | "));
+    // the pull's targets smoothed as far as the labels support it (on by default since stop
+    // 51): the weight and what the labels said, or why it was not (prototype_pull.rs)
+    assert.equal(await page.isChecked("#cfg-smooth"), true);
+    if (/prototype pull over/.test(status)) {
+      const smoothed = how.map((t) => t.match(/^Each record's target in the pull also averages in its 5 nearest records, at (\d+)% \((?:averaged so, your labelled records rank their own labels ([\d.]+) points of average precision better|no label has two records yet)/)).find(Boolean);
+      const not = how.find((t) => /^Records were not averaged with their neighbours: averaged so, your labelled records rank their own labels no better \(/.test(t));
+      assert.ok(Boolean(smoothed) !== Boolean(not), how.join(" | "));
+      // beyond 100 labels the weight falls as 100 / labels; where the gain is a point or more, it is all of that
+      if (smoothed) {
+        const [weight, points] = [Number(smoothed[1]), smoothed[2] === undefined ? Infinity : Number(smoothed[2])];
+        assert.ok(weight > 0 && weight <= Math.round(100 * Math.min(1, 100 / (labelled + joined))), how.join(" | "));
+        if (points >= 1.05) assert.equal(weight, Math.round(100 * Math.min(1, 100 / (labelled + joined))), how.join(" | "));
+      }
+    }
     // and the records read with the dataset's average taken out (src/tune/center.rs)
     assert.ok(how.includes("Reading every record minus the dataset's average embedding (what all its records share)."), how.join(" | "));
     // the names that stayed out are named (up to 4), each one of the labels trained

@@ -71,13 +71,13 @@ export function createModelsView(root, app) {
       // each head trains as the Train step does: with the label names as records and from
       // the prototype pull where the settings say so, each model embedding the names itself
       const withNames = p.settings.useLabelNames ?? true;
-      // (the Train step's defaults: centring on since stop 49, which this had left off; the
-      // smoothed pull off)
+      // (the Train step's defaults: centring on since stop 49, which this had left off, and
+      // the smoothed pull since stop 52)
       const config = {
         ...app.defaults,
         prototype_pull: p.settings.usePrototypePull ?? true,
         center: p.settings.useCenter ?? true,
-        smooth_targets: p.settings.useSmoothTargets ?? false,
+        smooth_targets: p.settings.useSmoothTargets ?? true,
         safeguard: p.settings.useSafeguard ?? false,
       };
       const names1 = withNames ? await app.labelNameEmbeddings((s) => (status.textContent = s)) : null;

@@ -102,12 +102,14 @@ pub struct TrainArgs {
     /// Off by default: see docs/tuning.md, "The safeguard".
     #[arg(long)]
     pub safeguard: bool,
-    /// Start the prototype pull's targets from each record averaged with its 5 nearest
-    /// records, as far as the labels support it (the labelled records must rank their own
-    /// labels' records better so averaged; the weight falls as 100 / labels beyond 100
-    /// labels). Off by default: +0.4-0.5 points of mean gain on 16 datasets, but it moves one
-    /// of the page's check replays past its tolerance (docs/tuning.md, "Stop 51").
-    #[arg(long)]
+    /// Start the prototype pull's targets from each record as it is, not averaged with its
+    /// 5 nearest records (by default they are, as far as the labels support it: the labelled
+    /// records must rank their own labels' records better so averaged; the weight falls as
+    /// 100 / labels beyond 100 labels; docs/tuning.md, "Stop 51").
+    #[arg(long, conflicts_with = "smooth_targets")]
+    pub no_smooth_targets: bool,
+    /// The default since stop 52 (kept so that commands written at stop 50 still run).
+    #[arg(long, hide = true)]
     pub smooth_targets: bool,
 }
 
@@ -124,7 +126,7 @@ impl TrainArgs {
             prototype_pull: !self.no_prototype_pull,
             center: !self.no_center,
             safeguard: self.safeguard,
-            smooth_targets: self.smooth_targets,
+            smooth_targets: !self.no_smooth_targets,
             ..TrainConfig::default()
         };
         if let Some(r) = self.raw_share {

@@ -69,13 +69,11 @@ pub struct TrainConfig {
     pub raw_share: f64,
     /// start the pull's targets from each pool record averaged with its 5 nearest pool
     /// records, as far as the labels support it and less beyond 100 labels
-    /// (`prototype_pull::fit_with`, `smooth_weight`, `support_weight`). Off by default: at
-    /// 10-100 labels it lifts the mean gain over raw by 0.41 points on the six shared
-    /// datasets and 0.49 on ten others, with no cell below raw that was not before and none
-    /// below the default by more than a seed's deviation, but one of the page's check replays
-    /// (AG News, 100 labels) then lands 0.031 from the truth on the checks the page advises
-    /// (the replay tests ask 0.03), and training 261 of 20,000 records in the page costs
-    /// ~230 ms more (docs/tuning.md, "Stop 51")
+    /// (`prototype_pull::fit_with`, `smooth_weight`, `support_weight`). On by default since
+    /// stop 52: at 10-100 labels it lifts the mean gain over raw by 0.41 points on the six
+    /// shared datasets and 0.49 on ten others, with no cell below raw that was not before
+    /// and none below the default by more than a seed's deviation; training 261 of 20,000
+    /// records in the page costs ~230 ms more (docs/tuning.md, "Stop 51")
     pub smooth_targets: bool,
 }
 
@@ -105,7 +103,7 @@ impl Default for TrainConfig {
             safeguard: false,
             center: true,
             raw_share: 2.0,
-            smooth_targets: false,
+            smooth_targets: true,
         }
     }
 }
