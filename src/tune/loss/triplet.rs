@@ -228,10 +228,23 @@ const LANES: usize = 8;
 
 /// The position (in `lanes`, read row by row) of the smallest distance above `above`, the
 /// lowest position on ties; None where none is above it (NaN is above nothing). Each lane
-/// keeps its own nearest by selects, so the scan vectorises natively (in wasm LLVM leaves it
-/// scalar: docs/speed.md); semi-hard mining runs it for every (anchor, positive) pair over
-/// the anchor's negatives.
+/// keeps its own nearest by selects, so the scan vectorises natively; in wasm, where LLVM
+/// leaves that loop scalar (docs/speed.md), it is written in simd128 (two f32x4 per row of
+/// lanes, the same comparisons, so the same answer). Semi-hard mining runs it for every
+/// (anchor, positive) pair over the anchor's negatives.
 fn nearest_above(lanes: &[[f32; LANES]], above: f32) -> Option<usize> {
+    let (best, at) = lane_nearest_above(lanes, above);
+    // at: the lane row; the position is row * LANES + lane
+    (0..LANES)
+        .filter(|&l| at[l] != u32::MAX)
+        .map(|l| (best[l], at[l] as usize * LANES + l))
+        .min_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)))
+        .map(|(_, position)| position)
+}
+
+/// Per lane, the smallest distance above `above` and the row it is on (u32::MAX: none).
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+fn lane_nearest_above(lanes: &[[f32; LANES]], above: f32) -> ([f32; LANES], [u32; LANES]) {
     let mut best = [f32::INFINITY; LANES];
     let mut at = [u32::MAX; LANES];
     for (i, lane) in (0u32..).zip(lanes) {
@@ -244,12 +257,59 @@ fn nearest_above(lanes: &[[f32; LANES]], above: f32) -> Option<usize> {
             at[l] = if take { i } else { at[l] };
         }
     }
-    // at: the lane row; the position is row * LANES + lane
-    (0..LANES)
-        .filter(|&l| at[l] != u32::MAX)
-        .map(|l| (best[l], at[l] as usize * LANES + l))
-        .min_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)))
-        .map(|(_, position)| position)
+    (best, at)
+}
+
+/// [`lane_nearest_above`] in simd128: lanes 0-3 and 4-7 of a row as two f32x4.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+fn lane_nearest_above(lanes: &[[f32; LANES]], above: f32) -> ([f32; LANES], [u32; LANES]) {
+    use core::arch::wasm32::*;
+    let a = f32x4_splat(above);
+    let mut best = [f32x4_splat(f32::INFINITY); 2];
+    let mut at = [u32x4_splat(u32::MAX); 2];
+    for (i, lane) in (0u32..).zip(lanes) {
+        let row = u32x4_splat(i);
+        for (h, (b, t)) in best.iter_mut().zip(at.iter_mut()).enumerate() {
+            let d = f32x4(
+                lane[4 * h],
+                lane[4 * h + 1],
+                lane[4 * h + 2],
+                lane[4 * h + 3],
+            );
+            // strictly nearer, as the scalar path: NaN compares false both ways
+            let take = v128_and(f32x4_gt(d, a), f32x4_lt(d, *b));
+            *b = v128_bitselect(d, *b, take);
+            *t = v128_bitselect(row, *t, take);
+        }
+    }
+    let mut out = ([0f32; LANES], [0u32; LANES]);
+    for h in 0..2 {
+        for (l, v) in [
+            (
+                f32x4_extract_lane::<0>(best[h]),
+                u32x4_extract_lane::<0>(at[h]),
+            ),
+            (
+                f32x4_extract_lane::<1>(best[h]),
+                u32x4_extract_lane::<1>(at[h]),
+            ),
+            (
+                f32x4_extract_lane::<2>(best[h]),
+                u32x4_extract_lane::<2>(at[h]),
+            ),
+            (
+                f32x4_extract_lane::<3>(best[h]),
+                u32x4_extract_lane::<3>(at[h]),
+            ),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            out.0[4 * h + l] = v.0;
+            out.1[4 * h + l] = v.1;
+        }
+    }
+    out
 }
 
 #[cfg(test)]
