@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { nextStep } from "../../www/views/next.js";
-import { cameLabelled } from "../../www/views/check.js";
+import { cameLabelled, describeEstimate } from "../../www/views/check.js";
 
 /** A project with 40 labels in 4 classes, a head and 40 answered check records, whose check
  * figure is `overall`. */
@@ -61,4 +61,18 @@ test("a file that came labelled asks for check records before the first training
     assert.ok(!cameLabelled(untrained(n, labelled).project), `${labelled} of ${n}`);
     assert.match(nextStep(untrained(n, labelled)).text, /train a head/);
   }
+});
+
+// The figure's sentence says how many check records would narrow it to ±3 points, and says so
+// when none would: the records left unlabelled are too few for their share to be known that
+// closely (estimator.rs checks_for_3_points counts the finite-population factor)
+test("the figure says how many check records would narrow it, or that none would", () => {
+  const est = (checks_for_3_points) => ({ k: 10, pending_checks: 0, unlabelled_checks: 0, questions: [], overall: { gain: 0.04, low: -0.02, high: 0.1, checks: 40 }, checks_for_3_points });
+  assert.match(describeEstimate(est(162)), /About 162 check records would narrow it to ±3 points/);
+  assert.doesNotMatch(describeEstimate(est(162)), /No number of check records/);
+  assert.match(describeEstimate(est(null)), /No number of check records would narrow it to ±3 points: the figure is about the records neither labelled nor checked/);
+  assert.doesNotMatch(describeEstimate(est(null)), /About \d/);
+  // narrow already: neither
+  const narrow = describeEstimate(est(40));
+  assert.doesNotMatch(narrow, /would narrow it/);
 });

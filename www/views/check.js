@@ -51,13 +51,17 @@ export function describeEstimate(est, baseline = {}) {
   const o = est.overall;
   const sharpened = est.predicted?.weight > 0;
   const more = est.checks_for_3_points > o.checks;
+  // no number of check records gets there: the records left unlabelled are too few for
+  // their mean to be known to ±3 points (src/measure/check/estimator.rs checks_for_3_points)
+  const never = est.checks_for_3_points == null && o.checks >= 2;
   return (
     `Tuned search changes the share of same-label records in the top ${est.k} of records you have not labelled by ${describeGain(o)}, compared with ${against(baseline)}.` +
     (sharpened
       ? ` It combines the check records with the labels your training labels predict for ${est.predicted.records.toLocaleString("en")} other unlabelled records (the checks correct the predictions' errors).`
       : "") +
     (o.low <= 0 && o.high >= 0 ? " The interval includes no change." : "") +
-    (more ? ` About ${est.checks_for_3_points.toLocaleString("en")} check records would narrow it to ±3 points (step 4 adds check records and keeps your answers).` : "")
+    (more ? ` About ${est.checks_for_3_points.toLocaleString("en")} check records would narrow it to ±3 points (step 4 adds check records and keeps your answers).` : "") +
+    (never ? " No number of check records would narrow it to ±3 points: the figure is about the records neither labelled nor checked, and too few are left for their share to be known that closely." : "")
   );
 }
 

@@ -26,7 +26,10 @@ pub struct GainPrediction {
     pub mean: f64,
     pub var: f64,
     /// records neither labelled nor checked when the sample was drawn: the population the
-    /// figure is about (0: unknown, no finite-population correction)
+    /// figure is about (0: unknown, no finite-population correction). Counted only where
+    /// they are at least as many as the check records: a file labelled throughout has its
+    /// checks drawn among its labelled records (the page's `drawRecords`), and its figure is
+    /// about records like them, not about the few left unlabelled
     pub rest: usize,
 }
 
@@ -138,7 +141,9 @@ impl PredictionSteps {
                 records: sampled,
                 mean: 0.0,
                 var: 0.0,
-                rest: rest.iter().filter(|&&r| r).count(),
+                rest: Some(rest.iter().filter(|&&r| r).count())
+                    .filter(|&r| r >= checks.len())
+                    .unwrap_or(0),
             },
             queries: drawn.into_iter().chain(extra.iter().copied()).collect(),
             sampled,
@@ -242,7 +247,8 @@ pub struct GainEstimate {
     /// the overall figure's share from predictions; None when it rests on the checks alone
     pub predicted: Option<PredictedPart>,
     /// about how many check records (with answers as spread as these) would narrow the
-    /// overall interval to ±0.03; None without an overall interval
+    /// overall interval to ±0.03; None without an overall interval, or where no number of
+    /// them would (too few records are left unlabelled: see [`checks_for_3_points`])
     pub checks_for_3_points: Option<usize>,
 }
 
@@ -350,7 +356,7 @@ pub fn estimate_gain(
         checks_for_3_points: overall
             .as_ref()
             .filter(|o| o.checks >= 2)
-            .map(checks_for_3_points),
+            .and_then(|o| checks_for_3_points(o, prediction.map_or(0, |p| p.rest))),
         overall,
         predicted,
     })
@@ -360,19 +366,32 @@ pub fn estimate_gain(
 /// (half-width · √n / t), the fewest m for which t(m − 1) · spread / √m ≤ 0.03 — the same
 /// t quantile the interval uses, so the page stops asking exactly when it is that narrow.
 /// `g.checks` when already that narrow.
-fn checks_for_3_points(g: &Gain) -> usize {
+///
+/// Where the `rest` of the records (neither labelled nor checked) is known, the interval's
+/// finite-population factor N / (N − m), N = rest + n, grows as check records are taken from
+/// the rest ([`ppi_interval`]), and is counted: the figure is about the records left, and
+/// as they become few their mean is known less well, however many checks there are. None
+/// where no m < N reaches ±0.03 (a few hundred unlabelled records with spread-out answers).
+fn checks_for_3_points(g: &Gain, rest: usize) -> Option<usize> {
     let n = g.checks.max(2);
-    let spread = (g.high - g.low) / 2.0 * (n as f64).sqrt() / t975(n - 1);
-    let half = |m: usize| t975(m - 1) * spread / (m as f64).sqrt();
-    if half(n) <= 0.03 {
-        return g.checks;
+    let population = rest + g.checks;
+    let factor = |m: usize| match rest {
+        0 => Some(1.0),
+        _ if m >= population => None,
+        _ => Some(population as f64 / (population - m) as f64),
+    };
+    let spread =
+        (g.high - g.low) / 2.0 * (n as f64).sqrt() / t975(n - 1) / factor(g.checks)?.sqrt();
+    let half = |m: usize| factor(m).map(|f| t975(m - 1) * spread * (f / m as f64).sqrt());
+    if half(n)? <= 0.03 {
+        return Some(g.checks);
     }
-    // the normal approximation, then up to where the t quantile agrees
+    // the normal approximation, then up to where the t quantile (and the factor) agree
     let mut m = ((1.959964 * spread / 0.03).powi(2).ceil() as usize).max(n + 1);
-    while half(m) > 0.03 {
+    while half(m)? > 0.03 {
         m += 1;
     }
-    m
+    Some(m)
 }
 
 /// PPI++ (see the [parent module](super)'s doc): the checks' gains `g` and predicted gains `gh`, the
@@ -724,7 +743,7 @@ mod tests {
             high: 0.06,
         };
         let spread = 0.06 * 40f64.sqrt() / t975(39);
-        let want = checks_for_3_points(&g);
+        let want = checks_for_3_points(&g, 0).unwrap();
         assert!((150..175).contains(&want), "{want}");
         // the interval that many check records give is ±0.03, one fewer is wider
         assert!(t975(want - 1) * spread / (want as f64).sqrt() <= 0.03);
@@ -735,14 +754,27 @@ mod tests {
             high: 0.0305,
             ..g.clone()
         };
-        assert!(checks_for_3_points(&just) > 40);
+        assert!(checks_for_3_points(&just, 0).unwrap() > 40);
         // already narrower: no fewer than there are
         let narrow = Gain {
             low: -0.01,
             high: 0.01,
             ..g
         };
-        assert_eq!(checks_for_3_points(&narrow), 40);
+        assert_eq!(checks_for_3_points(&narrow, 0), Some(40));
+        // with 1,000 records left: more, as the factor N / (N − m) grows with m; at the
+        // number given the interval (factor counted) is ±0.03, one fewer wider
+        let spread_rest = spread / (1040.0f64 / 1000.0).sqrt();
+        let half =
+            |m: usize| t975(m - 1) * spread_rest * (1040.0 / (1040 - m) as f64 / m as f64).sqrt();
+        let want_rest = checks_for_3_points(&g, 1000).unwrap();
+        assert!(want_rest > want, "{want_rest} against {want}");
+        assert!(
+            half(want_rest) <= 0.03 && half(want_rest - 1) > 0.03,
+            "{want_rest}"
+        );
+        // with 150 left no number of them gets there: the factor outgrows the √m
+        assert_eq!(checks_for_3_points(&g, 150), None);
     }
 
     #[test]
