@@ -51,6 +51,20 @@ export class Project extends EventTarget {
   get precision() {
     return this.settings.precision ?? "int8";
   }
+  /** The Train step's switches, with their defaults where the person has not set them: the
+   * label names as records, the prototype pull, centring (stop 49), the smoothed pull (stop
+   * 52) on; the safeguard off. The Models view trains with the same (it had once kept its
+   * own defaults, and left centring off). Named as TrainConfig's fields, `label_names` aside. */
+  get trainSwitches() {
+    const s = this.settings;
+    return {
+      label_names: s.useLabelNames ?? true,
+      prototype_pull: s.usePrototypePull ?? true,
+      center: s.useCenter ?? true,
+      smooth_targets: s.useSmoothTargets ?? true,
+      safeguard: s.useSafeguard ?? false,
+    };
+  }
   emit(type) {
     this.dispatchEvent(new Event(type));
   }

@@ -70,16 +70,9 @@ export function createModelsView(root, app) {
       if (other.id === p.model.id) throw new Error(`${modelName(other)} is the model in use: pick another one`);
       // each head trains as the Train step does: with the label names as records and from
       // the prototype pull where the settings say so, each model embedding the names itself
-      const withNames = p.settings.useLabelNames ?? true;
-      // (the Train step's defaults: centring on since stop 49, which this had left off, and
-      // the smoothed pull since stop 52)
-      const config = {
-        ...app.defaults,
-        prototype_pull: p.settings.usePrototypePull ?? true,
-        center: p.settings.useCenter ?? true,
-        smooth_targets: p.settings.useSmoothTargets ?? true,
-        safeguard: p.settings.useSafeguard ?? false,
-      };
+      // (the Train step's switches and their defaults, from one place: Project.trainSwitches)
+      const { label_names: withNames, ...switches } = p.trainSwitches;
+      const config = { ...app.defaults, ...switches };
       const names1 = withNames ? await app.labelNameEmbeddings((s) => (status.textContent = s)) : null;
       const emb2 = await embedWith(other);
       const names2 = withNames ? await labelNamesWith(other) : null;
@@ -187,7 +180,7 @@ export function createModelsView(root, app) {
     const labels = p.trainingLabels();
     const rows = [];
     for (let i = 0; i < labels.length; i++) if (labels[i] >= 0) rows.push(i);
-    const withNames = p.settings.useLabelNames ?? true;
+    const withNames = p.trainSwitches.label_names;
     const base = p.model;
     await ensureCached(base, (s) => (status.textContent = s || `loading ${modelName(base)}…`));
     const t0 = performance.now();

@@ -249,11 +249,12 @@ export function createTrainView(root, app) {
     const { labelled, classes, perLabel } = p.counts();
     const ready = p.embedded;
     usePredicted.checked = !!p.settings.usePredicted;
-    useNames.checked = p.settings.useLabelNames ?? true;
-    usePull.checked = p.settings.usePrototypePull ?? true;
-    useCenter.checked = p.settings.useCenter ?? true;
-    useSmooth.checked = p.settings.useSmoothTargets ?? true;
-    useGuard.checked = p.settings.useSafeguard ?? false;
+    const on = p.trainSwitches;
+    useNames.checked = on.label_names;
+    usePull.checked = on.prototype_pull;
+    useCenter.checked = on.center;
+    useSmooth.checked = on.smooth_targets;
+    useGuard.checked = on.safeguard;
     predictedAt.value = p.settings.predictedThreshold ?? 0.7;
     const ok = labelled >= 2 && classes >= 2 && ready;
     trainBtn.disabled = !ok || running;
