@@ -374,11 +374,13 @@ pub fn estimate_gain(
 /// where no m < N reaches ±0.03 (a few hundred unlabelled records with spread-out answers).
 fn checks_for_3_points(g: &Gain, rest: usize) -> Option<usize> {
     let n = g.checks.max(2);
-    let population = rest + g.checks;
+    // with m checks, rest + checks − m records are left (none: the factor has no bound)
     let factor = |m: usize| match rest {
         0 => Some(1.0),
-        _ if m >= population => None,
-        _ => Some(population as f64 / (population - m) as f64),
+        _ => (rest + g.checks)
+            .checked_sub(m)
+            .filter(|&left| left > 0)
+            .map(|left| rest_factor(left, m)),
     };
     let spread =
         (g.high - g.low) / 2.0 * (n as f64).sqrt() / t975(n - 1) / factor(g.checks)?.sqrt();
@@ -392,6 +394,16 @@ fn checks_for_3_points(g: &Gain, rest: usize) -> Option<usize> {
         m += 1;
     }
     Some(m)
+}
+
+/// The check records' variance factor where the figure is about the `rest` records left
+/// beside `checks` of them: N / (N − n) = 1 + n / rest, N = rest + n ([`ppi_interval`]);
+/// 1 where the rest is unknown (0).
+fn rest_factor(rest: usize, checks: usize) -> f64 {
+    match rest {
+        0 => 1.0,
+        rest => 1.0 + checks as f64 / rest as f64,
+    }
 }
 
 /// PPI++ (see the [parent module](super)'s doc): the checks' gains `g` and predicted gains `gh`, the
@@ -411,11 +423,10 @@ fn checks_for_3_points(g: &Gain, rest: usize) -> Option<usize> {
 fn ppi_interval(g: &[f64], gh: &[f64], p: &GainPrediction, sd_floor: f64) -> (Gain, f64) {
     let n = g.len() as f64;
     let m = p.records as f64;
-    let (checks_f, sample_f) = if p.rest > 0 {
-        let rest = p.rest as f64;
-        (1.0 + n / rest, (1.0 - m / rest).max(0.0))
-    } else {
-        (1.0, 1.0)
+    let checks_f = rest_factor(p.rest, g.len());
+    let sample_f = match p.rest {
+        0 => 1.0,
+        rest => (1.0 - m / rest as f64).max(0.0),
     };
     let (mg, mh) = (g.iter().sum::<f64>() / n, gh.iter().sum::<f64>() / n);
     let cov = g
