@@ -6,6 +6,7 @@
 import { Pool } from "../www/pool.js";
 import { DEFAULT_MODEL, ensureCached } from "../www/model.js";
 import { buildUrl, supportedBuild } from "../www/engine.js";
+import { regions } from "./regions.js";
 
 async function simtune(precision) {
   await ensureCached(DEFAULT_MODEL);
@@ -90,30 +91,8 @@ window.bench = {
    * one this browser gets when absent). */
   async headAndSearch({ n = 20_000, dim = 384, repeats = 5, queries = 50, build, config = {} }) {
     const { SearchIndex, trainHead } = await engineBuild(build ?? (await supportedBuild()));
-    // mulberry32 (uniform in [-0.5, 0.5)): the LCG used before, seed * 1103515245 in a
-    // double, loses its low bits, and its records' noise shared a structure of its own, so
-    // that a record's nearest records were mostly not of its region
-    let seed = 7;
-    const rand = () => {
-      seed = (seed + 0x6d2b79f5) | 0;
-      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32 - 0.5;
-    };
-    // 20 regions: record i is region i % 20's centre plus noise of ~2x its length (cosine
-    // ~0.45 to its centre, ~0.2 to its region's records), so the 261 labels (i % 20) are
-    // regions of the space and the prototype pull runs at full strength, as on data whose
-    // labels it helps (on pure noise its strength is 0 and it fits nothing)
-    const centres = Array.from({ length: 20 }, () => Array.from({ length: dim }, rand));
-    const emb = new Float32Array(n * dim);
-    for (let i = 0; i < n; i++) {
-      const centre = centres[i % 20];
-      let norm = 0;
-      for (let d = 0; d < dim; d++) norm += (emb[i * dim + d] = centre[d] + 3 * rand()) ** 2;
-      for (let d = 0; d < dim; d++) emb[i * dim + d] /= Math.sqrt(norm);
-    }
-    const labels = new Int32Array(n).fill(-1);
-    for (let i = 0; i < 261; i++) labels[i] = i % 20;
+    // 20 regions, the 261 labels their regions (bench/regions.js)
+    const { emb, labels } = regions(n, dim, 261);
     const { head } = trainHead(emb, dim, labels, { steps: 5 }, undefined);
     // training on 261 labels, default settings, with and without the prototype pull over all
     // n records (its cost; the data is made up, so the steps run are not the page's)
