@@ -86,28 +86,45 @@ window.bench = {
   },
   /** Applying a head to 20,000 x 384 and top-1000 search over 20,000 records, in wasm on
    * this thread (what the page's main thread does), ms: median of `repeats`; and training
-   * on 261 of them (100 steps), with and without the prototype pull, median of 3 (`runs`
-   * keeps every time, to pool rounds). `build`: the engine build ("relaxed", "simd128"; the
-   * one this browser gets when absent). */
+   * on 261 of them (100 steps), median of 3 (`runs` keeps every time, to pool rounds):
+   * - `trainPull`: from the prototype pull, as the page trains: the pull's sample's
+   *   neighbours found beforehand (`prepareTraining`, which the page runs once the records
+   *   are embedded; `prepareMs`), or by an earlier training on the same records;
+   * - `trainCold`: from the pull on records other than the last training's, so that the
+   *   training finds the neighbours itself (the first training after a cancel);
+   * - `trainPlain`: without the pull.
+   * `build`: the engine build ("relaxed", "simd128"; the one this browser gets when absent). */
   async headAndSearch({ n = 20_000, dim = 384, repeats = 5, queries = 50, build, config = {} }) {
-    const { SearchIndex, trainHead } = await engineBuild(build ?? (await supportedBuild()));
-    // 20 regions, the 261 labels their regions (bench/regions.js)
+    const { SearchIndex, trainHead, prepareTraining, PoolRows } = await engineBuild(build ?? (await supportedBuild()));
+    // 20 regions, the 261 labels their regions (bench/regions.js); a second draw of the kind
     const { emb, labels } = regions(n, dim, 261);
-    const { head } = trainHead(emb, dim, labels, { steps: 5 }, undefined);
+    const other = regions(n, dim, 261, 8);
+    const { head } = trainHead(other.emb, dim, other.labels, { steps: 5 }, undefined);
     // training on 261 labels, default settings, with and without the prototype pull over all
     // n records (its cost; the data is made up, so the steps run are not the page's)
-    const train = {};
-    for (const pull of [true, false]) {
-      const times = [];
-      for (let r = 0; r < 3; r++) {
-        const t0 = performance.now();
-        const settings = { ...config, prototype_pull: pull, early_stop_patience: null };
-        const out = trainHead(emb, dim, labels, settings, undefined);
-        if (pull) [train.strength, train.smoothing] = [out.pull?.strength ?? 0, out.pull?.smoothing ?? 0];
-        times.push(performance.now() - t0);
-      }
-      train[pull ? "pull" : "plain"] = times;
+    const train = { cold: [], pull: [], plain: [], prepare: [] };
+    const run = (data, settings) => {
+      const t0 = performance.now();
+      const out = trainHead(data.emb, dim, data.labels, { ...config, ...settings, early_stop_patience: null }, undefined);
+      if (settings.prototype_pull) [train.strength, train.smoothing] = [out.pull?.strength ?? 0, out.pull?.smoothing ?? 0];
+      return performance.now() - t0;
+    };
+    // after a training on the other draw: each training searches the neighbours (one sample
+    // is kept)
+    for (let r = 0; r < 3; r++) {
+      run(other, { prototype_pull: true });
+      train.cold.push(run({ emb, labels }, { prototype_pull: true }));
     }
+    // the page's way: the neighbours found once for the records, then every training
+    const everyRow = Uint32Array.from({ length: n }, (_, i) => i);
+    for (let r = 0; r < 3; r++) {
+      run(other, { prototype_pull: true }); // the kept sample is another's
+      const t0 = performance.now();
+      prepareTraining(new PoolRows(emb.slice(), everyRow, n), dim, config);
+      train.prepare.push(performance.now() - t0);
+      train.pull.push(run({ emb, labels }, { prototype_pull: true }));
+    }
+    for (let r = 0; r < 3; r++) train.plain.push(run({ emb, labels }, { prototype_pull: false }));
     const index = new SearchIndex(emb, dim);
     const apply = [];
     for (let r = 0; r < repeats; r++) {
@@ -126,10 +143,12 @@ window.bench = {
       applyMs: median(apply),
       searchMs: median(search),
       trainPullMs: median(train.pull),
+      trainColdMs: median(train.cold),
+      prepareMs: median(train.prepare),
       trainPlainMs: median(train.plain),
       pullStrength: train.strength,
       pullSmoothing: train.smoothing,
-      runs: { apply, search, trainPull: train.pull, trainPlain: train.plain },
+      runs: { apply, search, trainPull: train.pull, trainCold: train.cold, prepare: train.prepare, trainPlain: train.plain },
     };
   },
 };

@@ -6,9 +6,8 @@
 // strength is 0 and it fits nothing). The numbers come from mulberry32 (uniform in
 // [-0.5, 0.5)): the LCG used before, seed * 1103515245 in a double, lost its low bits, and
 // its records' noise shared a structure of its own, so that a record's nearest records were
-// mostly not of its region.
-export function regions(n, dim, labelled) {
-  let seed = 7;
+// mostly not of its region. `seed` draws other records of the same kind.
+export function regions(n, dim, labelled, seed = 7) {
   const rand = () => {
     seed = (seed + 0x6d2b79f5) | 0;
     let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);

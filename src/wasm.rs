@@ -14,6 +14,7 @@ use crate::measure::search;
 use crate::tune::head::SkipConnectionHead;
 use crate::tune::label_names::with_label_names;
 use crate::tune::pool::Pool;
+use crate::tune::sample_neighbours;
 use crate::tune::train::{self, TrainConfig};
 
 #[wasm_bindgen(start)]
@@ -338,6 +339,24 @@ pub fn train_head(
     set("negatives", &JsValue::from_f64(out.negatives as f64))?;
     set("rawShare", &JsValue::from_f64(out.head.config().raw_share))?;
     Ok(result.into())
+}
+
+/// Finds the prototype pull's sample's neighbours for the trainings to come on `pool` (the
+/// rows [`training_pool_rows`] names) and keeps them in this instance
+/// (`tune/sample_neighbours.rs`), where `config`'s settings smooth the pull's targets: the
+/// page's trainer does this once a dataset is embedded, so that no training waits for the
+/// search (~120 ms at 4,096 records). A later [`train_head`] on other rows searches anew.
+/// Returns the rows of the sample searched (0 where the settings do not smooth).
+#[wasm_bindgen(js_name = prepareTraining)]
+pub fn prepare_training(pool: PoolRows, dim: usize, config: JsValue) -> Result<usize, JsError> {
+    let config = parse_config(config)?;
+    if !(config.prototype_pull && config.smooth_targets) {
+        return Ok(0);
+    }
+    let ids = pool.row_ids();
+    let rows = Embeddings::new(pool.rows, dim).map_err(js_err)?;
+    let pool = Pool::partial(&rows, &ids, pool.total).map_err(js_err)?;
+    sample_neighbours::prepare(&pool, config.seed).map_err(js_err)
 }
 
 /// Rows of the dataset a training run reads besides the labelled ones (`Pool`): pass them to

@@ -1,7 +1,7 @@
 // One wasm engine instance. The page's pool runs several of these (embedding), one more
 // trains (cancel = terminate it) and one reads datasets (parse + hash), so a 100 MB file never
 // blocks the tab. Messages: {id, op, args} -> {id, progress} / {id, result} / {id, error}.
-import { SentenceEncoder, trainHead, tuneEncoder, PoolRows, NotMarks, parseTable, loadDataset } from "../pkg/simtune.js";
+import { SentenceEncoder, trainHead, prepareTraining, tuneEncoder, PoolRows, NotMarks, parseTable, loadDataset } from "../pkg/simtune.js";
 import { startEngine } from "./engine.js";
 import { datasetKey } from "./hash.js";
 import { textHashes } from "./texthash.js";
@@ -98,6 +98,12 @@ const ops = {
       progress([step, steps, loss]);
     });
     return [out, [out.weights.buffer]];
+  },
+  /** Finds and keeps the prototype pull's sample's neighbours for the trainings to come on
+   * `pool` ({rows, ids, total}, as `train` takes it) with `config` (src/tune/sample_neighbours.rs):
+   * the sample's rows. */
+  prepare({ pool, dim, config }) {
+    return [prepareTraining(new PoolRows(pool.rows, pool.ids, pool.total), dim, config), []];
   },
   /** {head, joinedLabels, config, pull, …}: the head's bytes, the labels whose names joined, the
    * settings run, the prototype pull the head started from (or null); see trainHead. `emb`:

@@ -16,7 +16,7 @@
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 
 use crate::error::Result;
-use crate::tune::matmul::{f32_values, matrix};
+use crate::tune::matmul::{f32_values, matrix, with_values};
 
 /// `(fc + bias) * sigmoid(gates)`: fc (batch, dim), bias (dim,), gates (dim,) -> (batch, dim)
 pub fn gated_branch(fc: &Tensor, bias: &Tensor, gates: &Tensor) -> Result<Tensor> {
@@ -75,24 +75,28 @@ impl CustomOp3 for GatedBranch {
         g: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let (_, dim) = fc.dims2()?;
-        let fcv = fc.flatten_all()?.to_vec1::<f32>()?;
         let b = bias.to_vec1::<f32>()?;
         let s: Vec<f32> = gates.to_vec1::<f32>()?.into_iter().map(sigmoid).collect();
-        let gv = g.flatten_all()?.to_vec1::<f32>()?; // (batch, dim)
-        let mut dfc = vec![0f32; gv.len()];
-        let (mut db, mut dgates) = (vec![0f32; dim], vec![0f32; dim]);
-        for ((grow, frow), drow) in gv
-            .chunks_exact(dim)
-            .zip(fcv.chunks_exact(dim))
-            .zip(dfc.chunks_exact_mut(dim))
-        {
-            for j in 0..dim {
-                let gs = grow[j] * s[j];
-                drow[j] = gs;
-                db[j] += gs;
-                dgates[j] += grow[j] * (frow[j] + b[j]);
-            }
-        }
+        // g, fc: (batch, dim), read in place
+        let (dfc, db, mut dgates) = with_values(g, |gv, _, _| {
+            with_values(fc, |fcv, _, _| {
+                let mut dfc = vec![0f32; gv.len()];
+                let (mut db, mut dgates) = (vec![0f32; dim], vec![0f32; dim]);
+                for ((grow, frow), drow) in gv
+                    .chunks_exact(dim)
+                    .zip(fcv.chunks_exact(dim))
+                    .zip(dfc.chunks_exact_mut(dim))
+                {
+                    for j in 0..dim {
+                        let gs = grow[j] * s[j];
+                        drow[j] = gs;
+                        db[j] += gs;
+                        dgates[j] += grow[j] * (frow[j] + b[j]);
+                    }
+                }
+                (dfc, db, dgates)
+            })
+        })??;
         for (d, s) in dgates.iter_mut().zip(&s) {
             *d *= (1.0 - s) * s;
         }

@@ -126,10 +126,22 @@ pub(crate) fn matrix<'a>(
     Ok((f32_values(s, l, op)?, rows, cols))
 }
 
-/// A (rows, cols) tensor's values, row-major.
-fn host(x: &Tensor) -> candle_core::Result<(Vec<f32>, usize, usize)> {
+/// `f` of a (rows, cols) tensor's values, row-major: read in place where the tensor is a
+/// contiguous f32 one on the CPU (a backward's inputs, ~100,000 values a step), else copied.
+pub(crate) fn with_values<R>(
+    x: &Tensor,
+    f: impl FnOnce(&[f32], usize, usize) -> R,
+) -> candle_core::Result<R> {
     let (rows, cols) = x.dims2()?;
-    Ok((x.flatten_all()?.to_vec1::<f32>()?, rows, cols))
+    {
+        let (storage, layout) = x.storage_and_layout();
+        if let (candle_core::Storage::Cpu(CpuStorage::F32(v)), Some((start, end))) =
+            (&*storage, layout.contiguous_offsets())
+        {
+            return Ok(f(&v[start..end], rows, cols));
+        }
+    }
+    Ok(f(&x.flatten_all()?.to_vec1::<f32>()?, rows, cols))
 }
 
 fn tensor(
@@ -171,18 +183,23 @@ impl CustomOp2 for MatmulT {
         _res: &Tensor,
         g: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
-        let (gv, m, n) = host(g)?;
+        let (m, n) = g.dims2()?;
         let da = match a.track_op() {
             true => {
-                let (bv, _, k) = host(b)?;
-                Some(tensor(a_b(&gv, m, n, &bv, k), m, k, a)?)
+                let k = b.dims2()?.1;
+                let v = with_values(g, |gv, _, _| {
+                    with_values(b, |bv, _, _| a_b(gv, m, n, bv, k))
+                })??;
+                Some(tensor(v, m, k, a)?)
             }
             false => None,
         };
         let db = match b.track_op() {
             true => {
-                let (av, _, k) = host(a)?;
-                Some(tensor(a_b(&transpose(&gv, m, n), n, m, &av, k), n, k, b)?)
+                let k = a.dims2()?.1;
+                let g_t = with_values(g, |gv, _, _| transpose(gv, m, n))?; // (n, m)
+                let v = with_values(a, |av, _, _| a_b(&g_t, n, m, av, k))?;
+                Some(tensor(v, n, k, b)?)
             }
             false => None,
         };

@@ -22,5 +22,6 @@ pub mod prototype;
 pub mod prototype_pull;
 pub mod pseudo_label;
 pub mod safeguard;
+pub mod sample_neighbours;
 pub mod smooth;
 pub mod train;

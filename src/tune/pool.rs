@@ -9,34 +9,9 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
-use std::sync::OnceLock;
-
 use crate::data::embeddings::Embeddings;
 use crate::error::{Error, Result};
-use crate::measure::search::Neighbor;
-
-/// The pull's sample's neighbours for a training run: each sample row's nearest other rows
-/// of the sample, as the run's own pool (centred as the run centres it) gives them, found
-/// once for every pull the run fits (the safeguard's folds, which re-centre by their labels,
-/// and the head it keeps; `prototype_pull::fit_with`).
-#[derive(Debug)]
-pub struct SampleNeighbours<'a> {
-    /// the run's pool and seed
-    pub pool: Pool<'a>,
-    pub seed: u64,
-    /// found on first use
-    pub found: OnceLock<Vec<Vec<Neighbor>>>,
-}
-
-impl<'a> SampleNeighbours<'a> {
-    pub fn new(pool: Pool<'a>, seed: u64) -> Self {
-        Self {
-            pool,
-            seed,
-            found: OnceLock::new(),
-        }
-    }
-}
+use crate::tune::sample_neighbours::SampleNeighbours;
 
 /// Rows the prototype pull fits its map on (a seeded sample beyond).
 pub const PULL_ROWS: usize = 4096;
@@ -95,14 +70,6 @@ impl<'a> Pool<'a> {
     /// run's): one run's pulls share them.
     pub fn with_neighbours(self, neighbours: Option<&'a SampleNeighbours<'a>>) -> Self {
         Self { neighbours, ..self }
-    }
-
-    /// Whether `other` holds the very rows of this pool (the same vectors, ids and total),
-    /// so that its samples are this pool's.
-    pub fn same_rows(&self, other: &Pool) -> bool {
-        std::ptr::eq(self.rows, other.rows)
-            && self.ids.map(<[usize]>::as_ptr) == other.ids.map(<[usize]>::as_ptr)
-            && self.total == other.total
     }
 
     /// The shared neighbours of [`Pool::with_neighbours`], where set.

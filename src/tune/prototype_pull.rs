@@ -47,7 +47,6 @@
 //!   `W = (A - I)^T / sigmoid(g)`, `b = c / sigmoid(g)`. With more layers, the first starts
 //!   as the map and the others as PyTorch initialises them (near the identity).
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
 use candle_core::{Device, Tensor};
@@ -55,12 +54,13 @@ use candle_core::{Device, Tensor};
 use crate::data::embeddings::{normalize_rows, Embeddings};
 use crate::encoder::l2_normalize;
 use crate::error::{Error, Result};
-use crate::measure::search::{top_k_batch, top_k_within, Neighbor};
+use crate::measure::search::top_k_batch;
 use crate::tune::linalg::cholesky_solve;
 use crate::tune::matmul::{a_b, matmul_t, transpose};
 use crate::tune::pool::Pool;
 use crate::tune::prototype::ClassSums;
 use crate::tune::safeguard::average_precision;
+use crate::tune::sample_neighbours::{self, Lists};
 use crate::tune::smooth::smooth_with;
 pub use crate::tune::smooth::SMOOTH_NEIGHBOURS;
 
@@ -157,39 +157,17 @@ pub fn pull_sample(pool: &Pool, seed: u64) -> Result<Embeddings> {
 }
 
 /// Each row of the pull's sample `rows` (`pull_sample(pool, seed)`) with its `m` nearest
-/// other sample rows (at least; best first). Found once per training run where the pool
-/// shares them (`pool::SampleNeighbours`, over the run's own sample: a safeguard fold's
-/// re-centred rows differ from it by the shift of its labels' mean), else here.
-fn sample_neighbours<'a>(
-    pool: &Pool<'a>,
-    rows: &Embeddings,
-    seed: u64,
-    m: usize,
-) -> Result<Cow<'a, [Vec<Neighbor>]>> {
-    let Some(run) = pool.neighbours() else {
-        return Ok(Cow::Owned(top_k_within(rows, m)?));
-    };
-    let lists = match run.found.get() {
-        Some(lists) => lists,
-        None => {
-            // the run's sample is this fit's where the fit reads the run's own pool
-            let own = run.pool.same_rows(pool) && run.seed == seed;
-            let found = match own {
-                true => top_k_within(rows, m.max(SMOOTH_NEIGHBOURS))?,
-                false => {
-                    top_k_within(&pull_sample(&run.pool, run.seed)?, m.max(SMOOTH_NEIGHBOURS))?
-                }
-            };
-            run.found.get_or_init(|| found)
+/// other sample rows (at least; best first), as `sample_neighbours.rs` finds them: the
+/// training run's (over its pool before centring, shared by its pulls) where the pool carries
+/// them and they are this sample's, else over `rows`.
+fn sample_neighbours(pool: &Pool, rows: &Embeddings, m: usize) -> Result<Lists> {
+    if let Some(run) = pool.neighbours() {
+        let lists = run.lists(m)?;
+        if lists.len() == rows.rows() {
+            return Ok(lists);
         }
-    };
-    Ok(
-        match lists.len() == rows.rows() && lists.iter().all(|l| l.len() >= m.min(rows.rows() - 1))
-        {
-            true => Cow::Borrowed(lists.as_slice()),
-            false => Cow::Owned(top_k_within(rows, m)?),
-        },
-    )
+    }
+    sample_neighbours::neighbours(rows, m)
 }
 
 /// The gain in mean average precision, over the training rows ranking each other (a row of
@@ -372,7 +350,7 @@ pub fn fit_with(
             smoothing = smooth_weight(x.rows()) * support_weight(support);
             match smoothing > 0.0 {
                 true => {
-                    let lists = sample_neighbours(pool, &pool_rows, seed, m)?;
+                    let lists = sample_neighbours(pool, &pool_rows, m)?;
                     smooth_with(&pool_rows, &lists, m, smoothing)?.to_tensor()? // (n, d)
                 }
                 false => xp.clone(),

@@ -67,6 +67,8 @@ test("a person drops a CSV, labels, runs a session, trains, compares, reloads", 
     const perWorker = (await page.getAttribute("#embed-text", "data-chunks")).split(",").map(Number);
     assert.equal(perWorker.length, Number(workers));
     assert.ok(Number(workers) >= 2 && perWorker.every((c) => c > 0), embedText);
+    // the trainer's worker finds the pull's neighbours of every record now, not in a training
+    await page.waitForFunction(() => document.documentElement.dataset.trainerPrepared === "320");
 
     // 4. label 24 records with the keyboard: `n` creates labels, number keys reuse them
     await page.focus("#records");

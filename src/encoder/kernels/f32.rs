@@ -57,10 +57,22 @@ impl F32Linear {
     /// out_features values.
     pub fn new(weight: &[f32], bias: &[f32], out_features: usize, in_features: usize) -> Self {
         Self::packed_with(weight, bias, out_features, in_features, |packed, k| {
-            for (n, row) in weight.chunks_exact(k).enumerate() {
-                let blk = &mut packed[(n / 8) * k * 8..(n / 8 + 1) * k * 8];
-                for (kk, &w) in row.iter().enumerate() {
-                    blk[kk * 8 + n % 8] = w;
+            // per block of 8 rows: each k step's 8 values written together (a weight matrix
+            // is packed once per step of the head's training)
+            for (rows, blk) in weight.chunks(8 * k).zip(packed.chunks_exact_mut(8 * k)) {
+                if rows.len() == 8 * k {
+                    let r: [&[f32]; 8] = std::array::from_fn(|j| &rows[j * k..(j + 1) * k]);
+                    for (kk, out) in blk.chunks_exact_mut(8).enumerate() {
+                        for (o, row) in out.iter_mut().zip(&r) {
+                            *o = row[kk];
+                        }
+                    }
+                } else {
+                    for (j, row) in rows.chunks_exact(k).enumerate() {
+                        for (kk, &w) in row.iter().enumerate() {
+                            blk[kk * 8 + j] = w;
+                        }
+                    }
                 }
             }
         })

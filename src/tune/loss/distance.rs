@@ -12,7 +12,7 @@
 use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor};
 
 use crate::error::Result;
-use crate::tune::matmul::{matrix, sym_times, x_xt};
+use crate::tune::matmul::{matrix, sym_times, with_values, x_xt};
 
 /// Below it a row's squared norm is clamped.
 const MIN_SQUARED_NORM: f32 = 1e-24;
@@ -54,10 +54,8 @@ impl CustomOp1 for CosineDistance {
 
     fn bwd(&self, x: &Tensor, _res: &Tensor, g: &Tensor) -> candle_core::Result<Option<Tensor>> {
         let (m, k) = x.dims2()?;
-        let xv = x.flatten_all()?.to_vec1::<f32>()?;
-        let g = g.flatten_all()?.to_vec1::<f32>()?; // (m, m)
-        let (n, norms, clamped) = normalised(&xv, k);
-        let mut dn = sym_times(&g, m, &n, k); // (g + g^T) n: (m, k)
+        let (n, norms, clamped) = with_values(x, |xv, _, _| normalised(xv, k))?;
+        let mut dn = with_values(g, |g, _, _| sym_times(g, m, &n, k))?; // (g + g^T) n: (m, k)
         for (i, row) in dn.chunks_exact_mut(k).enumerate() {
             let ni = &n[i * k..(i + 1) * k];
             row.iter_mut().for_each(|v| *v *= -0.5); // d = (1 - cos) / 2

@@ -25,9 +25,10 @@ use crate::tune::head::SkipConnectionHead;
 use crate::tune::loss::{
     Loss, LossKind, Mining, OnlineContrastiveLoss, SoftmaxLoss, TripletLoss, NOT_GROUP,
 };
-use crate::tune::pool::{Pool, SampleNeighbours};
+use crate::tune::pool::Pool;
 use crate::tune::prototype_pull;
 use crate::tune::safeguard::{self, Safeguard};
+use crate::tune::sample_neighbours::SampleNeighbours;
 use crate::tune::train::adamw::AdamW;
 
 pub mod adamw;
@@ -348,10 +349,11 @@ fn guarded(
     progress: &mut dyn FnMut(Progress) -> bool,
 ) -> Result<TrainOutput> {
     let counts = validate(embeddings, class_ids, config)?;
+    // the pull's sample's neighbours (`TrainConfig::smooth_targets`, sample_neighbours.rs),
+    // over the pool as given and found once for every pull of this run: the safeguard's
+    // folds come back here with them
+    let shared = context.pool.map(|p| SampleNeighbours::new(p, config.seed));
     let Some(pool) = context.pool.filter(|_| config.center) else {
-        // the pull's sample's neighbours (`TrainConfig::smooth_targets`), found once for
-        // every pull of this run: the safeguard's folds come back here with this pool
-        let shared = context.pool.map(|p| SampleNeighbours::new(p, config.seed));
         let context = TrainContext {
             pool: context.pool.map(|p| sharing(p, shared.as_ref())),
             ..context
@@ -373,11 +375,10 @@ fn guarded(
         _ => None,
     };
     let centred = Pool::partial(&rows, &ids, pool.total())?;
-    let shared = SampleNeighbours::new(centred, config.seed);
     let context = TrainContext {
         pool: Some(sharing(
             centred.with_neighbours(pool.neighbours()),
-            Some(&shared),
+            shared.as_ref(),
         )),
         negatives: not_rows
             .as_ref()
@@ -972,6 +973,46 @@ mod tests {
         };
         let out = train(&x, &xy, &plain, &mut |_| true).unwrap();
         assert!((out.head.config().raw_share - 2.0 / 8.0).abs() < 1e-12);
+    }
+
+    /// The pull's sample's neighbours read no label: found beforehand (`prepare`, as the
+    /// page's trainer does once the records are embedded), kept from an earlier training, or
+    /// found in the training, they train the same head; over the page's partial pool too.
+    #[test]
+    fn neighbours_prepared_kept_or_found_train_the_same_head() {
+        use crate::tune::sample_neighbours;
+        let (e, y) = clusters();
+        let labelled = [0, 1, 8, 9, 16, 17];
+        let x = e.select(&labelled).unwrap();
+        let xy: Vec<usize> = labelled.iter().map(|&i| y[i]).collect();
+        let ids = Pool::needed(e.rows(), 0);
+        let held = e.select(&ids).unwrap();
+        let pool = Pool::partial(&held, &ids, e.rows()).unwrap();
+        let config = TrainConfig {
+            steps: 5,
+            ..Default::default()
+        };
+        let context = TrainContext {
+            negatives: None,
+            pool: Some(pool),
+            sessions: None,
+        };
+        let head = || {
+            let out = train_with(&x, &xy, context, &config, &mut |_| true).unwrap();
+            assert!(
+                out.pull.as_ref().unwrap().smoothing > 0.0,
+                "the targets are smoothed"
+            );
+            out.head.to_safetensors().unwrap()
+        };
+        sample_neighbours::forget();
+        let found = head();
+        let kept = head();
+        sample_neighbours::forget();
+        sample_neighbours::prepare(&Pool::all(&e), config.seed).unwrap();
+        let prepared = head();
+        assert_eq!(found, kept);
+        assert_eq!(found, prepared);
     }
 
     /// Given the dataset's records, the head starts from the prototype pull (unless turned
