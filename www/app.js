@@ -290,10 +290,10 @@ class App {
     try {
       const key = await embeddingKey(p.model.id, p.precision, p.hashes);
       if (run !== this.embedRun) return;
-      const cached = await store.getEmbeddings(key);
-      if (run !== this.embedRun) return;
-      if (cached && cached.n === p.n) {
-        this.setEmbeddings(cached.data, cached.dim);
+      const cached = await store.readEmbeddings(key, p.n, (dim) => SearchIndex.withCapacity(p.n, dim));
+      if (run !== this.embedRun) return cached?.free();
+      if (cached) {
+        this.setIndex(cached);
         this.embedStatus("cached", `${p.n} embeddings (${modelName(p.model)}, ${p.precision}) loaded from this browser's cache — nothing re-embedded.`, 1);
         return;
       }
@@ -373,7 +373,7 @@ class App {
       let kept = "kept in this browser";
       try {
         await saving;
-        await store.putEmbeddings(key, { n: p.n, dim, data: emb, model: p.model.id, precision: p.precision });
+        await store.putEmbeddingMatrix(key, { n: p.n, dim, data: emb, model: p.model.id, precision: p.precision });
         await store.deleteEmbeddingsWithPrefix(partPrefix);
       } catch (e) {
         kept = `NOT kept in this browser (${storageHint(e)}): they are embedded again after a reload`;
@@ -409,9 +409,13 @@ class App {
   /** The records' embeddings (n x dim): copied into the raw search index, the one copy the
    * page keeps (the caller's array can go). */
   setEmbeddings(emb, dim) {
+    this.setIndex(new SearchIndex(emb, dim));
+  }
+  /** The records' embeddings as the raw search index (`index`, now the page's). */
+  setIndex(index) {
     this.freeIndices();
-    this.indices.raw = new SearchIndex(emb, dim);
-    this.project.dim = dim;
+    this.indices.raw = index;
+    this.project.dim = index.dim();
     this.project.embedded = true;
     this.warmHead(); // before the views hear of the embeddings: they would build it at once
     this.project.emit("embeddings");
@@ -445,12 +449,13 @@ class App {
     if (!from) return;
     let cached = null;
     try {
-      cached = await store.getEmbeddings(await embeddingKey(from, p.precision, p.hashes));
+      const key = await embeddingKey(from, p.precision, p.hashes);
+      cached = await store.readEmbeddings(key, p.n, (dim) => SearchIndex.withCapacity(p.n, dim));
     } catch {
       // not kept: the check measures against this encoder, and says so
     }
-    if (!cached || cached.n !== p.n || cached.dim !== p.dim || this.indices.raw !== raw) return;
-    this.indices.baseline = new SearchIndex(cached.data, cached.dim);
+    if (!cached || cached.dim() !== p.dim || this.indices.raw !== raw) return cached?.free();
+    this.indices.baseline = cached;
     // predictions and the figure were made against this encoder: made again
     this.prediction?.value.free();
     this.prediction = null;

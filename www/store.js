@@ -22,6 +22,39 @@ export async function getEmbeddings(key) {
 export async function putEmbeddings(key, value) {
   return (await dbp).put("embeddings", value, key);
 }
+/** Saves a dataset's embeddings (`data`: n x dim rows) under `key` as a Blob, which the
+ * browser keeps outside the tab's memory: `readEmbeddings` brings them back in slices, so the
+ * tab never holds a copy of every row beside the search index (150 MB at 100,000 records). */
+export async function putEmbeddingMatrix(key, { n, dim, data, model, precision }) {
+  return putEmbeddings(key, { n, dim, model, precision, blob: new Blob([data]) });
+}
+/** Rows per slice read back (12 MB at 384 dimensions). */
+const SLICE_ROWS = 8192;
+/** The embeddings saved under `key` with `n` rows: `into(dim)` makes the search index
+ * (SearchIndex.withCapacity) that gets them slice by slice (pushRows), and is returned; null where none are saved, they are
+ * not `n` rows, or they cannot be read (the caller embeds again). Both forms: a Blob
+ * (`putEmbeddingMatrix`) and, as saved before stop 53, one array. */
+export async function readEmbeddings(key, n, into) {
+  const saved = await getEmbeddings(key).catch(() => null);
+  if (!saved || saved.n !== n) return null;
+  const { dim } = saved;
+  const size = saved.blob ? saved.blob.size / 4 : saved.data?.length;
+  if (size !== n * dim) return null;
+  const slice = SLICE_ROWS * dim;
+  const index = into(dim);
+  try {
+    for (let at = 0; at < size; at += slice) {
+      // each slice passes through the wasm memory (which never shrinks): slices, not the whole
+      const rows = saved.blob ? new Float32Array(await saved.blob.slice(4 * at, 4 * (at + slice)).arrayBuffer()) : saved.data.subarray(at, at + slice);
+      index.pushRows(rows);
+    }
+  } catch (e) {
+    index.free();
+    console.warn("saved embeddings could not be read", e);
+    return null;
+  }
+  return index;
+}
 /** Every value of the embeddings store whose key starts with `prefix` (chunks saved while
  * embedding, so a reload resumes). */
 export async function embeddingsWithPrefix(prefix) {

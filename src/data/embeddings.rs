@@ -33,6 +33,36 @@ impl Embeddings {
         })
     }
 
+    /// No rows yet, with room for `rows` rows of `dim`: filled by [`Self::push_rows`] without
+    /// growing (a reader of saved embeddings in slices holds no second copy of them).
+    pub fn with_capacity(rows: usize, dim: usize) -> Result<Self> {
+        let mut e = Self::new(Vec::new(), dim)?;
+        e.data.reserve_exact(rows.saturating_mul(dim));
+        Ok(e)
+    }
+
+    /// Appends whole rows (`rows.len()` a multiple of the dimension) within the room
+    /// [`Self::with_capacity`] made: more is an error, not a reallocation of every row.
+    pub fn push_rows(&mut self, rows: &[f32]) -> Result<()> {
+        if !rows.len().is_multiple_of(self.dim) {
+            return Err(Error::InvalidInput(format!(
+                "{} values are not whole rows of dimension {}",
+                rows.len(),
+                self.dim
+            )));
+        }
+        if self.data.len() + rows.len() > self.data.capacity() {
+            return Err(Error::InvalidInput(format!(
+                "{} more rows than the {} there is room for",
+                (self.data.len() + rows.len() - self.data.capacity()) / self.dim,
+                self.data.capacity() / self.dim
+            )));
+        }
+        self.data.extend_from_slice(rows);
+        self.rows = self.data.len() / self.dim;
+        Ok(())
+    }
+
     pub fn rows(&self) -> usize {
         self.rows
     }
@@ -217,6 +247,20 @@ pub fn normalize_rows(data: &mut [f32], dim: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filled_in_slices_within_its_room() {
+        let mut e = Embeddings::with_capacity(3, 2).unwrap();
+        assert_eq!(e.rows(), 0);
+        e.push_rows(&[1., 2.]).unwrap();
+        e.push_rows(&[3., 4., 5., 6.]).unwrap();
+        assert_eq!(e, Embeddings::new(vec![1., 2., 3., 4., 5., 6.], 2).unwrap());
+        // a part row, or a row beyond the room, is refused and changes nothing
+        assert!(e.push_rows(&[7.]).is_err());
+        assert!(e.push_rows(&[7., 8.]).is_err());
+        assert_eq!(e.rows(), 3);
+        assert!(Embeddings::with_capacity(3, 0).is_err());
+    }
 
     #[test]
     fn npy_round_trips_and_header_is_aligned() {

@@ -23,5 +23,18 @@ export async function savedEmbeddings() {
   const file = await store.get("file");
   const texts = await textsOf(new Uint8Array(await file.blob.arrayBuffer()), file.name, saved.columns.text);
   const precision = saved.settings.precision ?? new Project().precision;
-  return { saved, texts, precision, emb: await store.getEmbeddings(await keyOf(texts, precision)) };
+  // read as the page reads them (store.readEmbeddings), into one array
+  const n = texts.length;
+  const into = (dim) => ({
+    n,
+    dim,
+    data: new Float32Array(n * dim),
+    at: 0,
+    pushRows(rows) {
+      this.data.set(rows, this.at);
+      this.at += rows.length;
+    },
+    free() {},
+  });
+  return { saved, texts, precision, emb: await store.readEmbeddings(await keyOf(texts, precision), n, into) };
 }

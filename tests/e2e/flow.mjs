@@ -100,9 +100,9 @@ export async function openSession(page, anchor, k) {
  * makes int8 ones by default, as the page) into the page's cache for the dataset at URL `csv`
  * opened with text column "text", so a test does not wait for the browser to embed
  * thousands of records. */
-export async function seedEmbeddings(page, { csv, npy, precision = "int8" }) {
+export async function seedEmbeddings(page, { csv, npy, precision = "int8", saved = "blob" }) {
   await page.evaluate(
-    async ({ csv, npy, precision }) => {
+    async ({ csv, npy, precision, saved }) => {
       const store = await import("/www/store.js");
       const { DEFAULT_MODEL } = await import("/www/model.js");
       const { textsOf, keyOf } = await import("/tests/e2e/cache.js");
@@ -115,9 +115,11 @@ export async function seedEmbeddings(page, { csv, npy, precision = "int8" }) {
       const header = new TextDecoder().decode(new Uint8Array(buf, at, hlen));
       const [n, dim] = header.match(/\((\d+), (\d+)\)/).slice(1).map(Number);
       const data = new Float32Array(buf.slice(at + hlen));
-      await store.putEmbeddings(key, { n, dim, data, model: DEFAULT_MODEL.id, precision });
+      // as the page saves them (a Blob), or as one array, as pages before stop 53 did
+      const value = { n, dim, data, model: DEFAULT_MODEL.id, precision };
+      await (saved === "array" ? store.putEmbeddings(key, value) : store.putEmbeddingMatrix(key, value));
     },
-    { csv, npy, precision },
+    { csv, npy, precision, saved },
   );
 }
 

@@ -112,8 +112,14 @@ export function createModelsView(root, app) {
    * (which then reloads the project's model when next needed). */
   async function embedWith(model) {
     const key = await embeddingKey(model.id, p.precision, p.hashes);
-    const cached = await store.getEmbeddings(key);
-    if (cached && cached.n === p.n) return cached;
+    const cached = await store.readEmbeddings(key, p.n, (dim) => SearchIndex.withCapacity(p.n, dim));
+    if (cached) {
+      try {
+        return { n: p.n, dim: cached.dim(), data: cached.toArray() };
+      } finally {
+        cached.free();
+      }
+    }
     status.textContent = `downloading ${modelName(model)}…`;
     await ensureCached(model, (s) => (status.textContent = s || `loading ${modelName(model)}…`));
     const { dim } = await app.pool.loadModel(model.base, p.precision);
@@ -123,7 +129,7 @@ export function createModelsView(root, app) {
     });
     status.textContent = `embedded ${p.n} records with ${modelName(model)} in ${((performance.now() - t0) / 1000).toFixed(1)} s`;
     try {
-      await store.putEmbeddings(key, { n: p.n, dim, data, model: model.id, precision: p.precision });
+      await store.putEmbeddingMatrix(key, { n: p.n, dim, data, model: model.id, precision: p.precision });
     } catch {
       // not kept: the comparison still works, switching embeds again
     }
