@@ -423,10 +423,16 @@ class App {
     this.loadBaseline(this.indices.raw);
     this.prepareTraining();
   }
+  /** A fresh trainer's worker (a training cancelled, the encoder tuned: its wasm memory is
+   * given back), prepared again for these records (prepareTraining). */
+  restartTrainer() {
+    this.trainer.restart();
+    if (this.rawIndex()) this.prepareTraining();
+  }
   /** Has the trainer's worker, idle now, find what every training on these records reads and no
    * label changes: the prototype pull's sample's neighbours (~0.1 s at 4,096 records;
    * src/tune/sample_neighbours.rs). A training asked for meanwhile waits for it in the worker's
-   * queue; one after a cancel (a fresh worker) finds them itself. The records searched are
+   * queue. The records searched are
    * the document's data-trainer-prepared (for the curious and for the tests). */
   prepareTraining() {
     const config = { ...this.defaults, ...(this.project.trainConfig ?? {}) };

@@ -26,7 +26,8 @@
 //!   "Stop 43"). Half, not all: moved all the way (k-means' own step), a label absorbed its
 //!   unlabelled neighbours' records on Banking77 and irony.
 //! - Target: `y = normalise(smooth(x) + z P)`, P: (C, d) the prototypes, `smooth(x)` the
-//!   record averaged with its 5 nearest records of the sample at weight w (`smooth.rs`,
+//!   record averaged with its 5 nearest records of the sample (found with the sample's own
+//!   mean taken out, once per dataset: `sample_neighbours.rs`) at weight w (`smooth.rs`,
 //!   database-side augmentation; no label read): the map then also takes the linear part of
 //!   that averaging, shrinking the directions in which a record differs from its neighbours.
 //!   w is [`smooth_weight`] (1 up to 100 labelled rows, then 100 / rows) times

@@ -219,7 +219,7 @@ export function createModelsView(root, app) {
     }
     // the worker's wasm memory grew to hold the model in f32 and its tuning (a few hundred
     // MB that wasm never gives back): a fresh worker trains heads from here on
-    app.trainer.restart();
+    app.restartTrainer();
     const secs = ((performance.now() - t0) / 1000).toFixed(0);
     tuneNote = `Tuned the top ${TUNED_LAYERS} layers on ${out.records} labelled records${out.names ? ` and ${out.names} label names` : ""} in ${secs} s (loss ${out.first_loss.toFixed(3)} → ${out.last_loss.toFixed(3)}). `;
     status.textContent = `${tuneNote}Keeping it in this browser…`;
@@ -235,7 +235,7 @@ export function createModelsView(root, app) {
 
   go.addEventListener("click", () => compare(async () => hubModel(hub.value)));
   tune.addEventListener("click", () => compare(tuned));
-  stopTune.addEventListener("click", () => app.trainer.restart());
+  stopTune.addEventListener("click", () => app.restartTrainer());
   folder.addEventListener("change", () => {
     const files = folder.files;
     if (files?.length) compare(() => cacheFolder(files));

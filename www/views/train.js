@@ -420,7 +420,7 @@ export function createTrainView(root, app) {
     }
   }
   trainBtn.addEventListener("click", () => train());
-  cancelBtn.addEventListener("click", () => app.trainer.restart());
+  cancelBtn.addEventListener("click", () => app.restartTrainer());
   for (const t of ["labels", "embeddings", "head", "dataset", "settings", "check"]) p.addEventListener(t, refresh);
   // the status speaks of the head trained here; a head that came otherwise (import, a new
   // dataset, a new project) clears it
@@ -441,7 +441,7 @@ export function createTrainView(root, app) {
     },
     onKey(e) {
       if (check.onKey(e)) return e.preventDefault();
-      if (e.key === "Escape" && running) app.trainer.restart();
+      if (e.key === "Escape" && running) app.restartTrainer();
       else if (e.key === "t" && !trainBtn.disabled) train();
     },
   };
