@@ -430,10 +430,10 @@ class App {
     if (this.rawIndex()) this.prepareTraining();
   }
   /** Has the trainer's worker, idle now, find what every training on these records reads and no
-   * label changes: the prototype pull's sample's neighbours (~0.1 s at 4,096 records;
+   * label changes: the prototype pull's sample's neighbours (~0.2 s at 4,096 records;
    * src/tune/sample_neighbours.rs). A training asked for meanwhile waits for it in the worker's
-   * queue. The records searched are
-   * the document's data-trainer-prepared (for the curious and for the tests). */
+   * queue. The records searched are the document's data-trainer-prepared (for the curious and
+   * for the tests). */
   prepareTraining() {
     const config = { ...this.defaults, ...(this.project.trainConfig ?? {}) };
     const ids = trainingPoolRows(this.project.n, config);
@@ -443,7 +443,7 @@ class App {
     this.trainer
       .call("prepare", { pool, dim: this.project.dim, config }, { transfer: [pool.rows.buffer, ids.buffer] })
       .then((rows) => (root.dataset.trainerPrepared = String(rows)))
-      .catch((e) => console.warn("preparing the trainer", e));
+      .catch((e) => e instanceof Cancelled || console.warn("preparing the trainer", e));
   }
   /** With an encoder tuned here on the labels ("Tune and compare"), the check measures
    * against the encoder it was tuned from, so its figure holds the gain of that tuning too:

@@ -50,7 +50,9 @@ impl<'a> SampleNeighbours<'a> {
             return Ok(l.clone());
         }
         let lists = neighbours(&pull_sample(&self.pool, self.seed)?, m)?;
-        Ok(self.found.get_or_init(|| lists).clone())
+        // (lists kept before and shorter than `m` stay kept: these are returned)
+        let _ = self.found.set(lists.clone());
+        Ok(lists)
     }
 }
 
