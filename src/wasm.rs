@@ -286,13 +286,7 @@ pub fn train_head(
         kept.resize(y.len(), crate::tune::prototype_pull::LABEL_NAME);
         kept
     });
-    let held = match pool {
-        Some(p) => {
-            let ids = p.row_ids();
-            Some((Embeddings::new(p.rows, dim).map_err(js_err)?, ids, p.total))
-        }
-        None => None,
-    };
+    let held = pool.map(|p| p.held(dim)).transpose()?;
     let pool = match &held {
         Some((rows, ids, total)) => Pool::partial(rows, ids, *total).map_err(js_err)?,
         None => Pool::all(&all),
@@ -353,9 +347,8 @@ pub fn prepare_training(pool: PoolRows, dim: usize, config: JsValue) -> Result<u
     if !(config.prototype_pull && config.smooth_targets) {
         return Ok(0);
     }
-    let ids = pool.row_ids();
-    let rows = Embeddings::new(pool.rows, dim).map_err(js_err)?;
-    let pool = Pool::partial(&rows, &ids, pool.total).map_err(js_err)?;
+    let (rows, ids, total) = pool.held(dim)?;
+    let pool = Pool::partial(&rows, &ids, total).map_err(js_err)?;
     sample_neighbours::prepare(&pool, config.seed).map_err(js_err)
 }
 
@@ -378,8 +371,15 @@ impl PoolRows {
 }
 
 impl PoolRows {
-    fn row_ids(&self) -> Vec<usize> {
-        self.ids.iter().map(|&i| i as usize).collect()
+    /// The rows as `dim`-wide embeddings, their record ids and the record count: what
+    /// [`Pool::partial`] borrows.
+    fn held(self, dim: usize) -> Result<(Embeddings, Vec<usize>, usize), JsError> {
+        let ids = self.ids.iter().map(|&i| i as usize).collect();
+        Ok((
+            Embeddings::new(self.rows, dim).map_err(js_err)?,
+            ids,
+            self.total,
+        ))
     }
 }
 
@@ -737,11 +737,7 @@ impl TunedBuild {
         }
         let mut inner = Embeddings::new(self.out, raw.inner.dim()).map_err(js_err)?;
         inner.normalize();
-        Ok(SearchIndex {
-            typical: Default::default(),
-            typical_part: Default::default(),
-            inner,
-        })
+        Ok(SearchIndex::over(inner))
     }
 }
 
@@ -918,6 +914,17 @@ pub struct SearchIndex {
     typical_part: std::cell::RefCell<Option<TypicalPart>>,
 }
 
+impl SearchIndex {
+    /// The index over `inner`, nothing computed on it yet.
+    fn over(inner: Embeddings) -> Self {
+        Self {
+            typical: Default::default(),
+            typical_part: Default::default(),
+            inner,
+        }
+    }
+}
+
 /// `suggest::typicality` partly computed: the sample's rows and ids, the first rows' values.
 struct TypicalPart {
     sample: Embeddings,
@@ -929,11 +936,9 @@ struct TypicalPart {
 impl SearchIndex {
     #[wasm_bindgen(constructor)]
     pub fn new(embeddings: Vec<f32>, dim: usize) -> Result<SearchIndex, JsError> {
-        Ok(Self {
-            typical: Default::default(),
-            typical_part: Default::default(),
-            inner: Embeddings::new(embeddings, dim).map_err(js_err)?,
-        })
+        Ok(Self::over(
+            Embeddings::new(embeddings, dim).map_err(js_err)?,
+        ))
     }
 
     /// An empty index with room for `rows` rows of `dim`, filled by [`Self::push_rows`]: the
@@ -941,11 +946,9 @@ impl SearchIndex {
     /// index (150 MB at 100,000 records).
     #[wasm_bindgen(js_name = withCapacity)]
     pub fn with_capacity(rows: usize, dim: usize) -> Result<SearchIndex, JsError> {
-        Ok(Self {
-            typical: Default::default(),
-            typical_part: Default::default(),
-            inner: Embeddings::with_capacity(rows, dim).map_err(js_err)?,
-        })
+        Ok(Self::over(
+            Embeddings::with_capacity(rows, dim).map_err(js_err)?,
+        ))
     }
 
     /// Appends whole rows, before any other use of the index and within its room.
@@ -1013,11 +1016,7 @@ impl SearchIndex {
     #[wasm_bindgen(js_name = withHead)]
     pub fn with_head(&self, head: &[u8]) -> Result<SearchIndex, JsError> {
         let head = SkipConnectionHead::from_safetensors(head).map_err(js_err)?;
-        Ok(Self {
-            typical: Default::default(),
-            typical_part: Default::default(),
-            inner: head.apply(&self.inner).map_err(js_err)?,
-        })
+        Ok(Self::over(head.apply(&self.inner).map_err(js_err)?))
     }
 
     /// Starts the 2D map of rows `ids` in steps (see [`MapBuild`]).

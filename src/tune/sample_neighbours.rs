@@ -13,9 +13,10 @@
 use std::cell::RefCell;
 use std::sync::{Arc, OnceLock};
 
-use crate::data::embeddings::{normalize_rows, Embeddings};
+use crate::data::embeddings::Embeddings;
 use crate::error::Result;
 use crate::measure::search::{top_k_within, Neighbor};
+use crate::tune::center::centered;
 use crate::tune::pool::Pool;
 use crate::tune::prototype_pull::pull_sample;
 use crate::tune::smooth::SMOOTH_NEIGHBOURS;
@@ -117,7 +118,8 @@ pub(crate) fn forget() {
     KEPT.set(None);
 }
 
-/// `normalise(x - mean)` for every row, the mean that of the rows (f64 sums).
+/// `normalise(x - mean)` for every row (`center::centered`), the mean that of the rows (f64
+/// sums).
 fn mean_taken_out(sample: &Embeddings) -> Result<Embeddings> {
     let (n, d) = (sample.rows(), sample.dim());
     let mut mean = vec![0f64; d];
@@ -127,14 +129,7 @@ fn mean_taken_out(sample: &Embeddings) -> Result<Embeddings> {
         }
     }
     let mean: Vec<f32> = mean.iter().map(|m| (m / n.max(1) as f64) as f32).collect();
-    let mut out = sample.as_slice().to_vec(); // (n, d)
-    for row in out.chunks_exact_mut(d) {
-        for (v, m) in row.iter_mut().zip(&mean) {
-            *v -= m;
-        }
-    }
-    normalize_rows(&mut out, d);
-    Embeddings::new(out, d)
+    centered(sample, &mean)
 }
 
 #[cfg(test)]
