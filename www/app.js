@@ -290,7 +290,7 @@ class App {
     try {
       const key = await embeddingKey(p.model.id, p.precision, p.hashes);
       if (run !== this.embedRun) return;
-      const cached = await store.readEmbeddings(key, p.n, (dim) => SearchIndex.withCapacity(p.n, dim));
+      const cached = await this.readIndex(key);
       if (run !== this.embedRun) return cached?.free();
       if (cached) {
         this.setIndex(cached);
@@ -406,6 +406,12 @@ class App {
       this.error(e, "Embedding failed");
     }
   }
+  /** A search index over the records' embeddings saved under `key` (store.readEmbeddings:
+   * read in slices), or null where none are saved for these records or they cannot be read. */
+  readIndex(key) {
+    const n = this.project.n;
+    return store.readEmbeddings(key, n, (dim) => SearchIndex.withCapacity(n, dim));
+  }
   /** The records' embeddings (n x dim): copied into the raw search index, the one copy the
    * page keeps (the caller's array can go). */
   setEmbeddings(emb, dim) {
@@ -436,12 +442,11 @@ class App {
    * for the tests). */
   prepareTraining() {
     const config = { ...this.defaults, ...(this.project.trainConfig ?? {}) };
-    const ids = trainingPoolRows(this.project.n, config);
-    const pool = { rows: this.rows(ids), ids, total: this.project.n };
+    const pool = this.trainingPool(config);
     const root = document.documentElement;
     delete root.dataset.trainerPrepared;
     this.trainer
-      .call("prepare", { pool, dim: this.project.dim, config }, { transfer: [pool.rows.buffer, ids.buffer] })
+      .call("prepare", { pool, dim: this.project.dim, config }, { transfer: [pool.rows.buffer, pool.ids.buffer] })
       .then((rows) => (root.dataset.trainerPrepared = String(rows)))
       .catch((e) => e instanceof Cancelled || console.warn("preparing the trainer", e));
   }
@@ -456,7 +461,7 @@ class App {
     let cached = null;
     try {
       const key = await embeddingKey(from, p.precision, p.hashes);
-      cached = await store.readEmbeddings(key, p.n, (dim) => SearchIndex.withCapacity(p.n, dim));
+      cached = await this.readIndex(key);
     } catch {
       // not kept: the check measures against this encoder, and says so
     }
@@ -693,9 +698,8 @@ class App {
   trainingInput(labels, config) {
     const labelled = [];
     labels.forEach((l, i) => l >= 0 && labelled.push(i));
-    const ids = trainingPoolRows(this.project.n, config);
     const emb = this.rows(labelled);
-    const pool = { rows: this.rows(ids), ids, total: this.project.n };
+    const pool = this.trainingPool(config);
     // "not this label" said outside the check (similarity sessions, rejected predictions) on
     // records neither training nor set aside for the check: negatives of that label, which
     // the triplet losses read (src/tune/loss/triplet.rs)
@@ -721,8 +725,14 @@ class App {
       pool,
       not,
       sessions,
-      transfer: [emb.buffer, pool.rows.buffer, ids.buffer, not.rows.buffer, not.labels.buffer, sessions.buffer],
+      transfer: [emb.buffer, pool.rows.buffer, pool.ids.buffer, not.rows.buffer, not.labels.buffer, sessions.buffer],
     };
+  }
+  /** The rows of the dataset a training with `config` reads besides its labels, as the
+   * trainer's worker takes them ({rows, ids, total}; src/tune/pool.rs). */
+  trainingPool(config) {
+    const ids = trainingPoolRows(this.project.n, config);
+    return { rows: this.rows(ids), ids, total: this.project.n };
   }
   /** Every record's predicted label (-1: none) and confidence in `index`'s space, from its
    * nearest training labels (www/predict.js): a promise of {label, confidence}, computed in

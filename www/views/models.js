@@ -112,7 +112,7 @@ export function createModelsView(root, app) {
    * (which then reloads the project's model when next needed). */
   async function embedWith(model) {
     const key = await embeddingKey(model.id, p.precision, p.hashes);
-    const cached = await store.readEmbeddings(key, p.n, (dim) => SearchIndex.withCapacity(p.n, dim));
+    const cached = await app.readIndex(key);
     if (cached) {
       try {
         return { n: p.n, dim: cached.dim(), data: cached.toArray() };
